@@ -1,0 +1,246 @@
+/**
+ * The errors loamy folds into responses (one per request) and the one it
+ * refuses bad input with. All are `Schema.TaggedError` classes, so they encode
+ * to plain JSON (`{ "_tag": ..., ... }`) and decode back into the same classes
+ * on the other side of a worker thread or a JSONL file.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * Why a connection-level failure happened, read from the socket error code.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const TransportReason = Schema.Literal(
+  "ConnectionRefused",
+  "ConnectionReset",
+  "DnsLookup",
+  "ConnectTimeout",
+  "Tls",
+  "Unknown"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TransportReason = typeof TransportReason.Type
+
+/**
+ * No response arrived, or it broke off: refused, reset, DNS, TLS.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TransportError extends Schema.TaggedError<TransportError>("@loamy/TransportError")("TransportError", {
+  method: Schema.String,
+  url: Schema.String,
+  reason: TransportReason,
+  /** The socket error code (`ECONNREFUSED`, `UND_ERR_SOCKET`, ...), when there was one. */
+  code: Schema.optional(Schema.String),
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `${this.method} ${this.url} failed: ${describeTransport[this.reason]} (${this.detail})`
+  }
+}
+
+const describeTransport: Record<TransportReason, string> = {
+  ConnectionRefused: "connection refused",
+  ConnectionReset: "connection reset",
+  DnsLookup: "host not found",
+  ConnectTimeout: "connect timed out",
+  Tls: "TLS failure",
+  Unknown: "transport failure"
+}
+
+/**
+ * The request could not be built or was rejected by the client before it
+ * went out (a URL or header the HTTP client refused).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidRequestError
+  extends Schema.TaggedError<InvalidRequestError>("@loamy/InvalidRequestError")("InvalidRequestError", {
+    method: Schema.String,
+    url: Schema.String,
+    detail: Schema.String
+  })
+{
+  override get message(): string {
+    return `${this.method} ${this.url} is not a valid request: ${this.detail}`
+  }
+}
+
+/**
+ * One attempt took longer than the `timeout` option (connect to last body byte).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TimeoutError extends Schema.TaggedError<TimeoutError>("@loamy/TimeoutError")("TimeoutError", {
+  method: Schema.String,
+  url: Schema.String,
+  timeoutMs: Schema.Number
+}) {
+  override get message(): string {
+    return `${this.method} ${this.url} timed out after ${this.timeoutMs} ms`
+  }
+}
+
+/**
+ * The whole call's `deadline` passed before this request finished.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DeadlineError extends Schema.TaggedError<DeadlineError>("@loamy/DeadlineError")("DeadlineError", {
+  method: Schema.String,
+  url: Schema.String,
+  deadlineMs: Schema.Number
+}) {
+  override get message(): string {
+    return `${this.method} ${this.url} did not finish before the ${this.deadlineMs} ms deadline`
+  }
+}
+
+/**
+ * The response body is not JSON. The response's `body` is then `{ text }`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BodyDecodeError extends Schema.TaggedError<BodyDecodeError>("@loamy/BodyDecodeError")("BodyDecodeError", {
+  method: Schema.String,
+  url: Schema.String,
+  statusCode: Schema.Number,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `${this.method} ${this.url} answered ${this.statusCode} with a body that is not JSON: ${this.detail}`
+  }
+}
+
+/**
+ * The response body is larger than `maxBodyBytes`; it was not buffered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BodyTooLargeError
+  extends Schema.TaggedError<BodyTooLargeError>("@loamy/BodyTooLargeError")("BodyTooLargeError", {
+    method: Schema.String,
+    url: Schema.String,
+    statusCode: Schema.Number,
+    maxBodyBytes: Schema.Number
+  })
+{
+  override get message(): string {
+    return `${this.method} ${this.url} answered ${this.statusCode} with a body larger than ${this.maxBodyBytes} bytes`
+  }
+}
+
+/**
+ * Redirects went in a loop, past the limit, or to a location that is not an
+ * http(s) URL.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RedirectError extends Schema.TaggedError<RedirectError>("@loamy/RedirectError")("RedirectError", {
+  method: Schema.String,
+  url: Schema.String,
+  reason: Schema.Literal("Loop", "TooMany", "InvalidLocation"),
+  redirects: Schema.Number,
+  location: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    switch (this.reason) {
+      case "Loop":
+        return `${this.method} ${this.url} redirected in a loop (back to ${this.location ?? "?"})`
+      case "TooMany":
+        return `${this.method} ${this.url} redirected more than ${this.redirects} times`
+      case "InvalidLocation":
+        return `${this.method} ${this.url} redirected to an invalid location ${JSON.stringify(this.location ?? "")}`
+    }
+  }
+}
+
+/**
+ * Any error folded into a `RequestResponse`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const RequestError = Schema.Union(
+  TransportError,
+  InvalidRequestError,
+  TimeoutError,
+  DeadlineError,
+  BodyDecodeError,
+  BodyTooLargeError,
+  RedirectError
+)
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type RequestError = typeof RequestError.Type
+
+/**
+ * The tags of `RequestError`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RequestErrorTag = RequestError["_tag"]
+
+const requestErrorClasses = [
+  TransportError,
+  InvalidRequestError,
+  TimeoutError,
+  DeadlineError,
+  BodyDecodeError,
+  BodyTooLargeError,
+  RedirectError
+] as const
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isRequestError = (u: unknown): u is RequestError => requestErrorClasses.some((c) => u instanceof c)
+
+/**
+ * Input refused before anything was sent: names the request's index and the
+ * field (`headers.X-Token`, `url`, `body.items[2]`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidInputError
+  extends Schema.TaggedError<InvalidInputError>("@loamy/InvalidInputError")("InvalidInputError", {
+    /** Position of the offending request in the input (0-based). */
+    index: Schema.Number,
+    /** The field, as a path: `url`, `httpOp`, `headers.X-Token`, `body.items[2]`. */
+    field: Schema.String,
+    detail: Schema.String
+  })
+{
+  override get message(): string {
+    return this.field === ""
+      ? `Invalid request at index ${this.index}: ${this.detail}`
+      : `Invalid request at index ${this.index}, field ${this.field}: ${this.detail}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isInvalidInputError = (u: unknown): u is InvalidInputError => u instanceof InvalidInputError

@@ -1,0 +1,77 @@
+/**
+ * One result per request: the original loamy's `RequestResponse`, camelCased,
+ * plus the time it took and the attempts it needed.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+import { RequestError } from "./LoamyError.js"
+import { RequestMap } from "./RequestMap.js"
+
+/**
+ * The wire form of a response. Errors encode as `{ "_tag": ..., ... }` and
+ * decode back into their classes.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const RequestResponse = Schema.Struct({
+  requestMap: RequestMap,
+  statusCode: Schema.Number,
+  body: Schema.Unknown,
+  headers: Schema.Record({ key: Schema.String, value: Schema.String }),
+  error: Schema.optional(RequestError),
+  elapsedMs: Schema.Number,
+  attempts: Schema.Number
+}).annotations({ identifier: "RequestResponse" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestResponse {
+  /** The request this answers, as validated (camelCase, upper-case method). */
+  readonly requestMap: RequestMap
+  /** The HTTP status; 0 when no response arrived. */
+  readonly statusCode: number
+  /**
+   * The parsed JSON body; `null` for an empty body; `{ text }` when the body
+   * is not JSON (with a `BodyDecodeError` in `error`).
+   */
+  readonly body: unknown
+  /** Response headers, names lower-cased. */
+  readonly headers: { readonly [name: string]: string }
+  /** What went wrong, if anything. A non-2xx status alone is not an error. */
+  readonly error?: RequestError | undefined
+  /** Milliseconds from the first attempt's start to the result, retries included. */
+  readonly elapsedMs: number
+  /** Attempts made: 1 without retries, 0 when the request never started. */
+  readonly attempts: number
+}
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isFailure = (self: RequestResponse): self is RequestResponse & { readonly error: RequestError } =>
+  self.error !== undefined
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isSuccess = (self: RequestResponse): boolean => self.error === undefined
+
+/**
+ * Encodes responses for a thread, a file or another machine.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeArray = Schema.encodeSync(Schema.Array(RequestResponse))
+
+/**
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeArray = Schema.decodeUnknownSync(Schema.Array(RequestResponse))

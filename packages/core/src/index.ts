@@ -1,0 +1,34 @@
+/**
+ * loamy's Effect core: send a clump of HTTP requests concurrently and get one
+ * typed `RequestResponse` per request, in input order.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Make, send and stream clumps of requests.
+ *
+ * @since 0.1.0
+ */
+export * as Clump from "./Clump.js"
+
+/**
+ * The errors folded into responses, and the one bad input is refused with.
+ *
+ * @since 0.1.0
+ */
+export * as LoamyError from "./LoamyError.js"
+
+/**
+ * One request: url, httpOp, body, queryParams, headers.
+ *
+ * @since 0.1.0
+ */
+export * as RequestMap from "./RequestMap.js"
+
+/**
+ * One result per request.
+ *
+ * @since 0.1.0
+ */
+export * as RequestResponse from "./RequestResponse.js"

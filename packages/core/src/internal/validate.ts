@@ -1,0 +1,139 @@
+/**
+ * Input checks shared by the `RequestMap` schema and the door-side validator.
+ * Written by hand rather than as a Schema decode because they run once per
+ * request on every call and must name the exact field that is wrong.
+ *
+ * @internal
+ */
+export const httpOps = ["GET", "POST", "PUT", "PATCH", "OPTIONS", "DELETE", "HEAD"] as const
+
+/** @internal */
+export type HttpOp = typeof httpOps[number]
+
+const httpOpSet: ReadonlySet<string> = new Set(httpOps)
+
+/** @internal */
+export const isHttpOp = (u: unknown): u is HttpOp => typeof u === "string" && httpOpSet.has(u)
+
+/** RFC 9110 token. */
+const headerNamePattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** What Node's HTTP stack accepts in a header value: no CR, LF, NUL or other controls but tab. */
+const headerValuePattern = /^[\t\x20-\x7e\x80-\xff]*$/
+
+/** Headers the HTTP client manages itself; setting them by hand breaks framing. */
+const managedHeaders: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "upgrade",
+  "expect",
+  "content-length"
+])
+
+/** @internal */
+export const httpUrlProblem = (u: unknown): string | undefined => {
+  if (typeof u !== "string") return `must be a string, got ${describe(u)}`
+  let url: URL
+  try {
+    url = new URL(u)
+  } catch {
+    return `${JSON.stringify(u)} is not a URL`
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return `${JSON.stringify(u)} is not an http or https URL`
+  }
+  return undefined
+}
+
+/** @internal */
+export const headerNameProblem = (name: string): string | undefined => {
+  if (!headerNamePattern.test(name)) return `${JSON.stringify(name)} is not a legal header name`
+  if (managedHeaders.has(name.toLowerCase())) return `${name} is managed by the HTTP client and cannot be set`
+  return undefined
+}
+
+/** @internal */
+export const headerValueProblem = (value: unknown): string | undefined => {
+  if (typeof value !== "string") return `must be a string, got ${describe(value)}`
+  if (!headerValuePattern.test(value)) {
+    return /[\r\n]/.test(value)
+      ? "contains a line break (CR or LF), which would split the header"
+      : "contains a control or non-Latin-1 character"
+  }
+  return undefined
+}
+
+/**
+ * Where a value stops being JSON: `[path, problem]`, or undefined when all of
+ * it serialises faithfully. Path is relative (`.items[2]`).
+ *
+ * @internal
+ */
+export const jsonProblem = (value: unknown): readonly [string, string] | undefined => {
+  const seen = new Set<object>()
+  const walk = (v: unknown, path: string, depth: number): readonly [string, string] | undefined => {
+    switch (typeof v) {
+      case "string":
+      case "boolean":
+        return undefined
+      case "number":
+        return Number.isFinite(v) ? undefined : [path, `${v} is not a JSON number`]
+      case "object": {
+        if (v === null) return undefined
+        if (depth > 512) return [path, "is nested too deeply"]
+        if (seen.has(v)) return [path, "is a circular reference"]
+        if (typeof (v as { toJSON?: unknown }).toJSON === "function") return undefined
+        seen.add(v)
+        try {
+          if (Array.isArray(v)) {
+            for (let i = 0; i < v.length; i++) {
+              if (v[i] === undefined) return [`${path}[${i}]`, "is undefined, which JSON cannot hold"]
+              const problem = walk(v[i], `${path}[${i}]`, depth + 1)
+              if (problem) return problem
+            }
+            return undefined
+          }
+          const proto = Object.getPrototypeOf(v)
+          if (proto !== Object.prototype && proto !== null) {
+            return [path, `is a ${proto?.constructor?.name ?? "non-plain"} object, not a JSON object`]
+          }
+          for (const key of Object.keys(v)) {
+            const item = (v as Record<string, unknown>)[key]
+            // JSON.stringify leaves out undefined properties, as optional fields expect.
+            if (item === undefined) continue
+            const problem = walk(item, `${path}.${key}`, depth + 1)
+            if (problem) return problem
+          }
+          return undefined
+        } finally {
+          seen.delete(v)
+        }
+      }
+      default:
+        return [path, `is ${describe(v)}, which JSON cannot hold`]
+    }
+  }
+  return walk(value, "", 0)
+}
+
+/** @internal */
+export const describe = (u: unknown): string => {
+  if (u === null) return "null"
+  if (Array.isArray(u)) return "an array"
+  switch (typeof u) {
+    case "string":
+      return `the string ${JSON.stringify(u.length > 60 ? `${u.slice(0, 60)}...` : u)}`
+    case "number":
+    case "boolean":
+    case "bigint":
+      return `the ${typeof u} ${String(u)}`
+    case "undefined":
+      return "undefined"
+    case "function":
+      return "a function"
+    case "symbol":
+      return "a symbol"
+    default:
+      return "an object"
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * A `node:http` server on loopback with the routes loamy's tests, demo and
+ * benchmarks talk to: the original project's routes, an echo, and fault routes
+ * (resets, stalls, Retry-After, truncated or oversized bodies, redirects).
+ *
+ * It measures what the client does to it: requests in flight (and the peak),
+ * connections open (and the total), and when each request arrived, so tests
+ * can check the client's concurrency and rate bounds from the server's side.
+ *
+ * @since 0.1.0
+ */
+import * as http from "node:http"
+import type { AddressInfo, Socket } from "node:net"
+
+/**
+ * What the server has seen since it started (or since `resetStats`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  /** Requests whose handling has started. */
+  requests: number
+  /** Requests being handled right now. */
+  inFlight: number
+  /** The most requests ever handled at once. */
+  maxInFlight: number
+  /** Connections accepted. */
+  connections: number
+  /** Connections open right now. */
+  openConnections: number
+  /** Arrival time (ms since the server started) of each request, up to 100,000. */
+  arrivals: Array<number>
+  /** Requests per path (without the query). */
+  byPath: Record<string, number>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestServer {
+  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  readonly url: string
+  readonly port: number
+  readonly stats: Stats
+  resetStats(): void
+  /** Closes the server and destroys every open connection. */
+  close(): Promise<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Port to listen on; 0 (the default) picks a free one. */
+  readonly port?: number
+  /** Artificial latency added to every request, in ms (default 0). */
+  readonly latencyMs?: number
+}
+
+const json = (res: http.ServerResponse, status: number, value: unknown, headers: http.OutgoingHttpHeaders = {}) => {
+  const body = JSON.stringify(value)
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    ...headers
+  })
+  res.end(body)
+}
+
+const readBody = (req: http.IncomingMessage): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => chunks.push(chunk))
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+    req.on("error", reject)
+  })
+
+const numberParam = (query: URLSearchParams, name: string, fallback: number): number => {
+  const raw = query.get(name)
+  if (raw === null) return fallback
+  const n = Number(raw)
+  return Number.isFinite(n) ? n : fallback
+}
+
+/**
+ * Starts the server on 127.0.0.1. Routes:
+ *
+ * - `GET /` → `{"message":"Hello, world!"}`
+ * - `POST /foo` → `{"foo":"bar"}` with header `X-Test: Test`
+ * - `GET /exception` → 500 with an HTML body
+ * - `/echo` (any method) → `{ method, path, query, headers, body }` as JSON
+ * - `/text` → `hello, world` as text/plain
+ * - `/status/:code` → that status with `{ "status": code }`
+ * - `/delay/:ms` → waits, then `{ "delayed": ms }`
+ * - `/destroy` → sends headers and half a body, then destroys the socket
+ * - `/stall?ms=N` → sends nothing for N ms (default 60,000), then `{}`
+ * - `/flaky?key=K&fails=N&status=S&retryAfter=R` → status S (default 503) with
+ *   optional `Retry-After: R` for the first N requests with key K, then 200 `{ attempts }`
+ * - `/retry-after-date?key=K&fails=N&seconds=S` → 429 with an HTTP-date `Retry-After`
+ * - `/truncated` → a JSON body cut short (content-length honest, JSON broken)
+ * - `/big?bytes=N` → a JSON string body of about N bytes
+ * - `/redirect?to=URL&status=S` → redirect to URL (default 302)
+ * - `/redirect-loop` → redirects to itself
+ * - `/redirect-chain/:n` → n redirects, then `{ "hops": n }`
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start = (options: Options = {}): Promise<TestServer> => {
+  const startedAt = performance.now()
+  const stats: Stats = {
+    requests: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+    connections: 0,
+    openConnections: 0,
+    arrivals: [],
+    byPath: {}
+  }
+  const flakyCounts = new Map<string, number>()
+  const sockets = new Set<Socket>()
+  const latencyMs = options.latencyMs ?? 0
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
+    const path = url.pathname
+    const query = url.searchParams
+    if (latencyMs > 0) await sleep(latencyMs)
+    if (path === "/" && (req.method === "GET" || req.method === "HEAD")) {
+      return json(res, 200, { message: "Hello, world!" })
+    }
+    if (path === "/foo" && req.method === "POST") {
+      await readBody(req)
+      return json(res, 200, { foo: "bar" }, { "X-Test": "Test" })
+    }
+    if (path === "/exception") {
+      const body = "<html><body><h1>500 Internal Server Error</h1></body></html>"
+      res.writeHead(500, { "content-type": "text/html", "content-length": Buffer.byteLength(body) })
+      return void res.end(body)
+    }
+    if (path === "/echo") {
+      const raw = await readBody(req)
+      let body: unknown = raw
+      try {
+        body = raw === "" ? null : JSON.parse(raw)
+      } catch {
+        // not JSON: echoed as text
+      }
+      return json(res, 200, {
+        method: req.method,
+        path,
+        query: Object.fromEntries(query),
+        headers: req.headers,
+        body
+      })
+    }
+    if (path === "/text") {
+      res.writeHead(200, { "content-type": "text/plain" })
+      return void res.end("hello, world")
+    }
+    if (path.startsWith("/status/")) {
+      const code = Number(path.slice("/status/".length))
+      if (!Number.isInteger(code) || code < 200 || code > 599) return json(res, 400, { error: "bad status" })
+      if (code === 204 || code === 304) {
+        res.writeHead(code)
+        return void res.end()
+      }
+      return json(res, code, { status: code })
+    }
+    if (path.startsWith("/delay/")) {
+      const ms = Number(path.slice("/delay/".length))
+      await sleep(Number.isFinite(ms) ? Math.min(ms, 60_000) : 0)
+      return json(res, 200, { delayed: ms })
+    }
+    if (path === "/destroy") {
+      res.writeHead(200, { "content-type": "application/json", "content-length": 1000 })
+      res.write("{\"partial\":")
+      await sleep(5)
+      return void req.socket.destroy()
+    }
+    if (path === "/stall") {
+      const ms = Math.min(numberParam(query, "ms", 60_000), 120_000)
+      const timer = setTimeout(() => json(res, 200, {}), ms)
+      res.on("close", () => clearTimeout(timer))
+      return
+    }
+    if (path === "/flaky" || path === "/retry-after-date") {
+      const key = `${path}:${query.get("key") ?? "default"}`
+      const seen = (flakyCounts.get(key) ?? 0) + 1
+      flakyCounts.set(key, seen)
+      const fails = numberParam(query, "fails", 1)
+      if (seen <= fails) {
+        await readBody(req)
+        if (path === "/retry-after-date") {
+          const at = new Date(Date.now() + numberParam(query, "seconds", 1) * 1000).toUTCString()
+          return json(res, 429, { attempt: seen }, { "retry-after": at })
+        }
+        const headers: http.OutgoingHttpHeaders = {}
+        const retryAfter = query.get("retryAfter")
+        if (retryAfter !== null) headers["retry-after"] = retryAfter
+        return json(res, numberParam(query, "status", 503), { attempt: seen }, headers)
+      }
+      await readBody(req)
+      return json(res, 200, { attempts: seen })
+    }
+    if (path === "/truncated") {
+      const body = "{\"items\":[1,2,3"
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+      return void res.end(body)
+    }
+    if (path === "/big") {
+      const bytes = Math.min(numberParam(query, "bytes", 1_000_000), 64 * 1024 * 1024)
+      const body = JSON.stringify("x".repeat(Math.max(0, bytes - 2)))
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+      return void res.end(body)
+    }
+    if (path === "/redirect") {
+      const to = query.get("to") ?? "/"
+      res.writeHead(numberParam(query, "status", 302), { location: to, "content-length": 0 })
+      return void res.end()
+    }
+    if (path === "/redirect-loop") {
+      res.writeHead(302, { location: "/redirect-loop", "content-length": 0 })
+      return void res.end()
+    }
+    if (path.startsWith("/redirect-chain/")) {
+      const n = Number(path.slice("/redirect-chain/".length))
+      if (n > 0) {
+        res.writeHead(302, { location: `/redirect-chain/${n - 1}`, "content-length": 0 })
+        return void res.end()
+      }
+      return json(res, 200, { hops: 0 })
+    }
+    return json(res, 404, { error: "not found", path })
+  }
+
+  const server = http.createServer((req, res) => {
+    stats.requests++
+    stats.inFlight++
+    if (stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight
+    if (stats.arrivals.length < 100_000) stats.arrivals.push(performance.now() - startedAt)
+    const url = new URL(req.url ?? "/", "http://127.0.0.1")
+    stats.byPath[url.pathname] = (stats.byPath[url.pathname] ?? 0) + 1
+    let counted = true
+    const done = () => {
+      if (counted) {
+        counted = false
+        stats.inFlight--
+      }
+    }
+    res.on("close", done)
+    handle(req, res, url).catch((error: unknown) => {
+      if (!res.headersSent) json(res, 500, { error: String(error) })
+      else res.destroy()
+    })
+  })
+  server.keepAliveTimeout = 30_000
+  server.on("connection", (socket: Socket) => {
+    stats.connections++
+    stats.openConnections++
+    sockets.add(socket)
+    socket.on("close", () => {
+      stats.openConnections--
+      sockets.delete(socket)
+    })
+  })
+
+  return new Promise((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      const port = (server.address() as AddressInfo).port
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        port,
+        stats,
+        resetStats() {
+          stats.requests = 0
+          stats.maxInFlight = stats.inFlight
+          stats.connections = 0
+          stats.arrivals = []
+          stats.byPath = {}
+          flakyCounts.clear()
+        },
+        close() {
+          return new Promise<void>((done) => {
+            for (const socket of sockets) socket.destroy()
+            server.close(() => done())
+          })
+        }
+      })
+    })
+  })
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * A port on 127.0.0.1 that nothing listens on: bound, then closed, so a
+ * connection to it is refused.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const closedPort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = http.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
