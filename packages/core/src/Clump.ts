@@ -25,7 +25,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { dual } from "effect/Function"
+import { constVoid, dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
@@ -322,24 +322,33 @@ export const send = <E>(
 > =>
   Effect.flatMap(prepare(self), ({ requests, resolved }) => {
     const results = new Array<RequestResponse>(requests.length)
-    return Effect.scoped(Effect.flatMap(engine.makeSender(resolved), (sender) =>
-      Effect.forEach(
-        requests,
-        (request, index) =>
-          Effect.flatMap(sender(request, index), (response) => {
+    const run = Effect.flatMap(engine.makeSender(resolved), (sender) => {
+      // A fixed pool of `concurrency` fibers pulling the next index: one fiber
+      // per request (Effect.forEach) costs more than the request bookkeeping.
+      let next = 0
+      const worker: Effect.Effect<void, E> = Effect.whileLoop({
+        while: () => next < requests.length,
+        body: () => {
+          const index = next++
+          return Effect.flatMap(sender(requests[index]!, index), (response) => {
             results[index] = response
             return resolved.failFast && response.error !== undefined
               ? Effect.fail(response.error as E)
               : Effect.void
-          }),
-        { concurrency: resolved.concurrency, discard: true }
-      ))).pipe(
-        Effect.as(results as ReadonlyArray<RequestResponse>),
-        Effect.withSpan("loamy.send", {
-          captureStackTrace: false,
-          attributes: { "loamy.requests": requests.length, "loamy.concurrency": resolved.concurrency }
-        })
-      )
+          })
+        },
+        step: constVoid
+      })
+      const workers = Math.min(resolved.concurrency, requests.length)
+      return Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true })
+    })
+    return engine.manualRedirects(Effect.scoped(run)).pipe(
+      Effect.as(results as ReadonlyArray<RequestResponse>),
+      Effect.withSpan("loamy.send", {
+        captureStackTrace: false,
+        attributes: { "loamy.requests": requests.length, "loamy.concurrency": resolved.concurrency }
+      })
+    )
   })
 
 /**
@@ -392,7 +401,7 @@ const sendStream = <E, R>(
           }
           request = checked.right
         }
-        return Effect.flatMap(sender(request, index), (response) =>
+        return Effect.flatMap(engine.manualRedirects(sender(request, index)), (response) =>
           resolved.failFast && response.error !== undefined
             ? Effect.fail(response.error)
             : Effect.succeed<Indexed>({ index, response }))
@@ -451,4 +460,9 @@ export const sender = (
   (request: RequestMap.RequestMap, index: number) => Effect.Effect<RequestResponse>,
   InvalidOptionsError,
   HttpClient.HttpClient | Scope.Scope
-> => Effect.flatMap(resolveOptions(options), engine.makeSender)
+> =>
+  Effect.flatMap(
+    resolveOptions(options),
+    (resolved) =>
+      Effect.map(engine.makeSender(resolved), (send) => (request, index) => engine.manualRedirects(send(request, index)))
+  )

@@ -15,12 +15,14 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as RateLimiter from "effect/RateLimiter"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import {
   BodyDecodeError,
   BodyTooLargeError,
@@ -270,9 +272,9 @@ export const makeSender = (
     const scope = yield* Effect.scope
     const startedAt = yield* Clock.currentTimeMillis
     const deadlineAt = options.deadlineMs === undefined ? undefined : startedAt + options.deadlineMs
-    const requestInit = yield* Effect.serviceOption(FetchHttpClient.RequestInit)
-    // Redirects are followed here (to count them, spot loops and drop credentials), never by fetch.
-    const manualRedirects: globalThis.RequestInit = { ...Option.getOrElse(requestInit, () => ({})), redirect: "manual" }
+    const traced = yield* isTracing
+    // Only retries and per-origin limits need the origin; parsing it costs a URL per request.
+    const needsOrigin = options.retry !== undefined || options.rateLimit?.perOrigin === true
 
     const limiterFor = yield* makeLimiter(options.rateLimit, scope)
     const pauses = new Map<string, number>()
@@ -300,7 +302,6 @@ export const makeSender = (
         visited: Set<string> | undefined
       ): Effect.Effect<Outcome, RequestError> =>
         client.execute(httpRequest).pipe(
-          Effect.provideService(FetchHttpClient.RequestInit, manualRedirects),
           Effect.mapError((error) => fromClientError(method, currentUrl, error)),
           Effect.flatMap((response): Effect.Effect<Outcome, RequestError> => {
             const statusCode = response.status
@@ -456,7 +457,7 @@ export const makeSender = (
       Effect.suspend(() => {
         const method = request.httpOp
         const url = fullUrl(request)
-        const origin = originOf(url)
+        const origin = needsOrigin ? originOf(url) : ""
         const started = performance.now()
         let attempts = 0
         const counted = Effect.suspend(() => {
@@ -504,13 +505,13 @@ export const makeSender = (
                 onTimeout: expired
               }))
         }
-        return bounded.pipe(
-          Effect.withSpan("loamy.request", {
+        return traced
+          ? Effect.withSpan(bounded, "loamy.request", {
             kind: "client",
             captureStackTrace: false,
             attributes: { "http.request.method": method, "url.full": url, "loamy.index": index }
           })
-        )
+          : bounded
       })
 
     return sender
@@ -531,6 +532,41 @@ const withoutBodyHeaders = (headers: Readonly<Record<string, string>>): Record<s
   }
   return out
 }
+
+let defaultTracer: Tracer.Tracer | undefined
+
+/**
+ * Whether spans would reach anyone: tracing is on and a tracer other than
+ * Effect's built-in one is installed (an OpenTelemetry layer, a test tracer).
+ * Built-in spans go nowhere, and making one per request is measurable.
+ *
+ * @internal
+ */
+export const isTracing: Effect.Effect<boolean> = Effect.flatMap(
+  FiberRef.get(FiberRef.currentTracerEnabled),
+  (enabled) =>
+    enabled
+      ? Effect.map(Effect.tracer, (tracer) => {
+        defaultTracer ??= Effect.runSync(Effect.tracer)
+        return tracer !== defaultTracer
+      })
+      : Effect.succeed(false)
+)
+
+/**
+ * Redirects are followed by the engine (to count them, spot loops and drop
+ * credentials across origins), so a fetch-based client must not follow them
+ * itself. Other clients ignore `RequestInit`. Provided once per call: a
+ * context change per request is measurable.
+ *
+ * @internal
+ */
+export const manualRedirects = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.serviceOption(FetchHttpClient.RequestInit), (init) =>
+    Effect.provideService(self, FetchHttpClient.RequestInit, {
+      ...Option.getOrElse(init, () => ({})),
+      redirect: "manual"
+    }))
 
 const makeLimiter = (
   rateLimit: ResolvedRateLimit | undefined,
