@@ -12,6 +12,8 @@
 import * as http from "node:http"
 import type { AddressInfo, Socket } from "node:net"
 
+export * from "./faults.js"
+
 /**
  * What the server has seen since it started (or since `resetStats`).
  *
@@ -33,6 +35,12 @@ export interface Stats {
   arrivals: Array<number>
   /** Requests per path (without the query). */
   byPath: Record<string, number>
+  /** Path and query of each request, in the order of `arrivals`. */
+  arrivalPaths: Array<string>
+  /** Responses sent in full (the last byte handed to the socket). */
+  completed: number
+  /** Requests whose connection closed before their response was sent in full (client aborts, resets). */
+  aborted: number
 }
 
 /**
@@ -105,6 +113,11 @@ const numberParam = (query: URLSearchParams, name: string, fallback: number): nu
  * - `/redirect?to=URL&status=S` → redirect to URL (default 302)
  * - `/redirect-loop` → redirects to itself
  * - `/redirect-chain/:n` → n redirects, then `{ "hops": n }`
+ * - `/reset` → sends headers and half a body, then resets the connection (TCP RST)
+ * - `/big-stream?bytes=N` → like `/big` but chunked, without a content-length
+ * - `/slow-body?ms=N` → sends headers and the start of a JSON body at once, the rest after N ms
+ *
+ * `faultRoutes` lists the fault routes with the outcome a client should report.
  *
  * @since 0.1.0
  * @category constructors
@@ -118,7 +131,10 @@ export const start = (options: Options = {}): Promise<TestServer> => {
     connections: 0,
     openConnections: 0,
     arrivals: [],
-    byPath: {}
+    byPath: {},
+    arrivalPaths: [],
+    completed: 0,
+    aborted: 0
   }
   const flakyCounts = new Map<string, number>()
   const sockets = new Set<Socket>()
@@ -233,6 +249,39 @@ export const start = (options: Options = {}): Promise<TestServer> => {
       }
       return json(res, 200, { hops: 0 })
     }
+    if (path === "/reset") {
+      res.writeHead(200, { "content-type": "application/json", "content-length": 1000 })
+      res.write("{\"partial\":")
+      await sleep(5)
+      return void req.socket.resetAndDestroy()
+    }
+    if (path === "/big-stream") {
+      const bytes = Math.min(numberParam(query, "bytes", 1_000_000), 64 * 1024 * 1024)
+      res.writeHead(200, { "content-type": "application/json" })
+      const chunk = "x".repeat(16 * 1024)
+      let left = Math.max(0, bytes - 2)
+      res.write("\"")
+      while (left > 0 && !res.destroyed) {
+        const piece = left >= chunk.length ? chunk : chunk.slice(0, left)
+        left -= piece.length
+        if (!res.write(piece)) {
+          await new Promise<void>((resolve) => {
+            res.once("drain", resolve)
+            res.once("close", resolve)
+          })
+        }
+      }
+      if (!res.destroyed) res.end("\"")
+      return
+    }
+    if (path === "/slow-body") {
+      const ms = Math.min(numberParam(query, "ms", 1000), 60_000)
+      res.writeHead(200, { "content-type": "application/json" })
+      res.write("{\"slow\":")
+      const timer = setTimeout(() => res.end(`${ms}}`), ms)
+      res.on("close", () => clearTimeout(timer))
+      return
+    }
     return json(res, 404, { error: "not found", path })
   }
 
@@ -240,14 +289,19 @@ export const start = (options: Options = {}): Promise<TestServer> => {
     stats.requests++
     stats.inFlight++
     if (stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight
-    if (stats.arrivals.length < 100_000) stats.arrivals.push(performance.now() - startedAt)
     const url = new URL(req.url ?? "/", "http://127.0.0.1")
+    if (stats.arrivals.length < 100_000) {
+      stats.arrivals.push(performance.now() - startedAt)
+      stats.arrivalPaths.push(url.pathname + url.search)
+    }
     stats.byPath[url.pathname] = (stats.byPath[url.pathname] ?? 0) + 1
     let counted = true
     const done = () => {
       if (counted) {
         counted = false
         stats.inFlight--
+        if (res.writableFinished) stats.completed++
+        else stats.aborted++
       }
     }
     res.on("close", done)
@@ -281,6 +335,9 @@ export const start = (options: Options = {}): Promise<TestServer> => {
           stats.connections = 0
           stats.arrivals = []
           stats.byPath = {}
+          stats.arrivalPaths = []
+          stats.completed = 0
+          stats.aborted = 0
           flakyCounts.clear()
         },
         close() {
