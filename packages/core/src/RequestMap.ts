@@ -34,9 +34,19 @@ export const HttpUrl = Schema.String.pipe(
  * @category schemas
  */
 export const Headers = Schema.Record({
-  key: Schema.String.pipe(Schema.filter((name) => validate.headerNameProblem(name) ?? true)),
+  key: Schema.String,
   value: Schema.String.pipe(Schema.filter((value) => validate.headerValueProblem(value) ?? true))
-}).annotations({ identifier: "Headers" })
+}).pipe(
+  // A refined record key only selects which keys are checked (the others are
+  // ignored as excess), so names are checked on the whole record instead.
+  Schema.filter((headers) => {
+    for (const name of Object.keys(headers)) {
+      const problem = validate.headerNameProblem(name)
+      if (problem !== undefined) return problem
+    }
+    return true
+  })
+).annotations({ identifier: "Headers" })
 
 /**
  * @since 0.1.0
