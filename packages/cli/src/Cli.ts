@@ -1,0 +1,286 @@
+/**
+ * The `loamy` command: `loamy send` sends a batch file of requests and
+ * streams one JSON line per response; `loamy demo` shows it all against the
+ * embedded test server.
+ *
+ * @since 0.1.0
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import type { Teardown } from "@effect/platform/Runtime"
+import type { Clump } from "@loamy/core"
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import { createRequire } from "node:module"
+import * as demo from "./internal/demo.js"
+import { parseDuration, parseHeader, parseRate } from "./internal/duration.js"
+import * as http from "./internal/http.js"
+import * as send from "./internal/send.js"
+
+/**
+ * The process exit code a command asks for (1: some requests failed,
+ * 2: bad input or usage).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExitCode extends Data.TaggedError("ExitCode")<{ readonly code: number }> {}
+
+const exitWith = (code: number): Effect.Effect<void, ExitCode> =>
+  code === 0 ? Effect.void : Effect.fail(new ExitCode({ code }))
+
+const usage = (message: string): Effect.Effect<never, ExitCode> =>
+  Effect.zipRight(
+    Effect.sync(() => process.stderr.write(`loamy: ${message}\nRun "loamy send --help" for the flags.\n`)),
+    Effect.fail(new ExitCode({ code: 2 }))
+  )
+
+const file = Args.text({ name: "FILE" }).pipe(
+  Args.withDescription(
+    "A JSON array or JSONL file of requests (url, httpOp or http_op, body, queryParams or query_params, headers). " +
+      "\"-\" or nothing reads stdin."
+  ),
+  Args.optional
+)
+
+const sendFlags = {
+  file,
+  output: Options.text("output").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withAlias("o"),
+    Options.withDescription("Write the JSONL responses to this file instead of stdout."),
+    Options.optional
+  ),
+  ordered: Options.boolean("ordered").pipe(
+    Options.withDescription(
+      "Write responses in input order (buffers at most the in-flight ones). Default: completion order, each line with its index."
+    )
+  ),
+  concurrency: Options.integer("concurrency").pipe(
+    Options.withPseudoName("N"),
+    Options.withAlias("c"),
+    Options.withDescription("Requests in flight at once. Default 100."),
+    Options.withDefault(100)
+  ),
+  timeout: Options.text("timeout").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription("Per attempt, connect to last body byte: milliseconds or 500ms, 5s, 1m. Default none."),
+    Options.optional
+  ),
+  deadline: Options.text("deadline").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription(
+      "For the whole run: requests not finished by then get a DeadlineError. Milliseconds or 30s, 5m. Default none."
+    ),
+    Options.optional
+  ),
+  retry: Options.integer("retry").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription(
+      "Attempts in all, the first included (exponential backoff with jitter, Retry-After honoured, " +
+        "idempotent methods only). Default 1."
+    ),
+    Options.optional
+  ),
+  rate: Options.text("rate").pipe(
+    Options.withPseudoName("N/INTERVAL"),
+    Options.withDescription("At most N requests start per interval: N/INTERVAL, e.g. 10/1s, 100/500ms, 5/s."),
+    Options.optional
+  ),
+  ratePerOrigin: Options.boolean("rate-per-origin").pipe(
+    Options.withDescription("Apply --rate to each origin separately instead of to the whole run.")
+  ),
+  header: Options.text("header").pipe(
+    Options.withPseudoName("'NAME: VALUE'"),
+    Options.withAlias("H"),
+    Options.withDescription("A default header, 'Name: value', sent with every request (a request's own headers win). Repeatable."),
+    Options.repeated
+  ),
+  failFast: Options.boolean("fail-fast").pipe(
+    Options.withDescription("Stop at the first failed request (in-flight ones are abandoned) and exit 1.")
+  ),
+  maxBodyBytes: Options.integer("max-body-bytes").pipe(
+    Options.withPseudoName("BYTES"),
+    Options.withDescription("Bodies larger than this are not read; the response gets a BodyTooLargeError. Default none."),
+    Options.optional
+  ),
+  maxRedirects: Options.integer("max-redirects").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription("Redirects followed per request; 0 returns the 3xx response as it is. Default 10."),
+    Options.optional
+  ),
+  redact: Options.text("redact").pipe(
+    Options.withPseudoName("NAME"),
+    Options.withDescription(
+      "Also hide this header's values (Authorization, Cookie, Set-Cookie and Proxy-Authorization always are). Repeatable."
+    ),
+    Options.repeated
+  ),
+  showSecrets: Options.boolean("show-secrets").pipe(
+    Options.withDescription("Show secret header values instead of <redacted>.")
+  ),
+  quiet: Options.boolean("quiet").pipe(
+    Options.withAlias("q"),
+    Options.withDescription("No progress bar and no summary on stderr.")
+  )
+}
+
+type SendFlags = Command.Command.ParseConfig<typeof sendFlags>
+
+const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
+  Effect.gen(function*() {
+    const duration = (name: string, value: Option.Option<string>) => {
+      if (Option.isNone(value)) return Effect.succeed(undefined)
+      const ms = parseDuration(value.value)
+      return ms === undefined
+        ? usage(`--${name}: ${JSON.stringify(value.value)} is not a duration (use 500, 500ms, 5s, 2m)`)
+        : Effect.succeed(ms)
+    }
+    const headers: Record<string, string> = {}
+    for (const text of flags.header) {
+      const parsed = parseHeader(text)
+      if (parsed === undefined) return yield* usage(`--header: ${JSON.stringify(text)} is not 'Name: value'`)
+      headers[parsed[0]] = parsed[1]
+    }
+    let rateLimit: Clump.RateLimitOptions | undefined
+    if (Option.isSome(flags.rate)) {
+      const rate = parseRate(flags.rate.value)
+      if (rate === undefined) {
+        return yield* usage(`--rate: ${JSON.stringify(flags.rate.value)} is not N/INTERVAL (e.g. 10/1s)`)
+      }
+      rateLimit = { limit: rate.limit, interval: rate.intervalMs, perOrigin: flags.ratePerOrigin }
+    }
+    const timeout = yield* duration("timeout", flags.timeout)
+    const deadline = yield* duration("deadline", flags.deadline)
+    const options: {
+      -readonly [K in keyof Clump.Options]: Clump.Options[K]
+    } = { concurrency: flags.concurrency }
+    if (timeout !== undefined) options.timeout = timeout
+    if (deadline !== undefined) options.deadline = deadline
+    if (Option.isSome(flags.retry)) options.retry = flags.retry.value
+    if (rateLimit !== undefined) options.rateLimit = rateLimit
+    if (Option.isSome(flags.maxBodyBytes)) options.maxBodyBytes = flags.maxBodyBytes.value
+    if (Option.isSome(flags.maxRedirects)) options.maxRedirects = flags.maxRedirects.value
+    if (flags.header.length > 0) options.headers = headers
+    const path = Option.getOrElse(flags.file, () => "-")
+    if (Option.isNone(flags.file) && process.stdin.isTTY === true) {
+      return yield* usage("no input: give a FILE or pipe requests on stdin (\"-\" reads the terminal)")
+    }
+    return {
+      file: path,
+      output: Option.getOrUndefined(flags.output),
+      ordered: flags.ordered,
+      failFast: flags.failFast,
+      quiet: flags.quiet,
+      showSecrets: flags.showSecrets,
+      redact: flags.redact,
+      options
+    }
+  })
+
+/**
+ * `loamy send [FILE|-]`.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const sendCommand = Command.make("send", sendFlags, (flags) =>
+  toConfig(flags).pipe(
+    Effect.flatMap((config) => send.run(config)),
+    http.provide,
+    Effect.flatMap(exitWith)
+  )).pipe(
+    Command.withDescription(HelpDoc.blocks([
+      HelpDoc.p(
+        "Send the requests of a JSON array or JSONL file (or stdin) concurrently and write one JSON line per response: " +
+          "index (0-based position), line (JSONL only), request, status (0 when no response arrived), headers, body, " +
+          "error ({tag, message, ...fields} or null), elapsedMs, attempts."
+      ),
+      HelpDoc.p(
+        "A JSON array is checked whole before anything is sent. JSONL is streamed line by line (memory bounded by " +
+          "--concurrency); a line that is not a valid request is not sent and gets its own record with an " +
+          "InvalidInputError naming the line and field."
+      ),
+      HelpDoc.p(
+        "Exit codes: 0 every response came back without error; 1 some failed (an error, a bad JSONL line, or " +
+          "--fail-fast stopped the run); 2 bad input or usage (nothing sent)."
+      )
+    ]))
+  )
+
+/**
+ * `loamy demo`.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const demoCommand = Command.make("demo", {
+  quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("No progress bar and no summary."))
+}, ({ quiet }) => demo.run({ quiet }).pipe(http.provide, Effect.flatMap(exitWith))).pipe(
+  Command.withDescription(
+    "Start the embedded test server on 127.0.0.1, send it a mixed clump (successes, a 404, a 500 with an HTML body, " +
+      "a reset connection, a timeout) with the progress bar, print a table of the results and the summary, and stop the server."
+  )
+)
+
+/**
+ * The root command, `loamy`.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make("loamy", {}, () =>
+  Effect.zipRight(
+    Effect.sync(() =>
+      process.stderr.write("loamy: give a command: send or demo. Run \"loamy --help\" for more.\n")
+    ),
+    Effect.fail(new ExitCode({ code: 2 }))
+  )).pipe(
+    Command.withDescription(
+      "Send batches of HTTP requests concurrently and get one JSON result per request, with progress and a summary."
+    ),
+    Command.withSubcommands([sendCommand, demoCommand])
+  )
+
+/**
+ * The package version, read from the package's own package.json.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const version: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version
+
+/**
+ * Parses `process.argv` and runs the command.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = Command.run(command, { name: "loamy", version })
+
+/**
+ * Exit codes for `NodeRuntime.runMain`: the code a command asked for, 2 for
+ * a usage error (already printed by @effect/cli), 130 for an interrupt, 1
+ * (with the cause printed) for anything unexpected.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const teardown: Teardown = (exit, onExit) => {
+  if (Exit.isSuccess(exit)) return onExit(0)
+  if (Cause.isInterruptedOnly(exit.cause)) return onExit(130)
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value
+    if (error instanceof ExitCode) return onExit(error.code)
+    if (ValidationError.isValidationError(error)) return onExit(2)
+  }
+  process.stderr.write(`loamy: unexpected failure\n${Cause.pretty(exit.cause)}\n`)
+  onExit(1)
+}

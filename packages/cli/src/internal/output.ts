@@ -1,0 +1,258 @@
+/**
+ * The JSONL record written per response, secret redaction, and a buffered
+ * writer that respects backpressure (so a slow reader of stdout slows the
+ * sending instead of filling memory).
+ *
+ * @internal
+ */
+import * as fs from "node:fs"
+import type { RequestMap, RequestResponse } from "@loamy/core"
+import * as Effect from "effect/Effect"
+
+/** @internal */
+export const REDACTED = "<redacted>"
+
+/** Headers whose values are credentials by default. */
+const defaultSecretHeaders = ["authorization", "cookie", "proxy-authorization", "set-cookie"]
+
+/**
+ * Which header values to hide. `values` are the secret values known up front
+ * (from `--header`); a request's own secret headers are added per record.
+ *
+ * @internal
+ */
+export interface Redaction {
+  readonly enabled: boolean
+  readonly names: ReadonlySet<string>
+  readonly values: ReadonlyArray<string>
+}
+
+/** @internal */
+export const makeRedaction = (
+  show: boolean,
+  extraNames: ReadonlyArray<string>,
+  defaultHeaders: Readonly<Record<string, string>>
+): Redaction => {
+  const names = new Set([...defaultSecretHeaders, ...extraNames.map((n) => n.trim().toLowerCase())])
+  const values: Array<string> = []
+  for (const name in defaultHeaders) {
+    if (names.has(name.toLowerCase()) && defaultHeaders[name] !== "") values.push(defaultHeaders[name]!)
+  }
+  return { enabled: !show, names, values }
+}
+
+const redactHeaders = (
+  headers: { readonly [name: string]: string } | undefined,
+  redaction: Redaction
+): { readonly [name: string]: string } | undefined => {
+  if (headers === undefined || !redaction.enabled) return headers
+  let out: Record<string, string> | undefined
+  for (const name in headers) {
+    if (redaction.names.has(name.toLowerCase())) {
+      out ??= { ...headers }
+      out[name] = REDACTED
+    }
+  }
+  return out ?? headers
+}
+
+/** The secret values a record may echo: the defaults plus the request's own. */
+const secretValues = (request: RequestMap.RequestMap | undefined, redaction: Redaction): ReadonlyArray<string> => {
+  const own = request?.headers
+  if (own === undefined) return redaction.values
+  let values: Array<string> | undefined
+  for (const name in own) {
+    if (redaction.names.has(name.toLowerCase()) && own[name] !== "") {
+      values ??= [...redaction.values]
+      values.push(own[name]!)
+    }
+  }
+  return values ?? redaction.values
+}
+
+const scrubString = (text: string, values: ReadonlyArray<string>): string => {
+  let out = text
+  for (const value of values) if (out.includes(value)) out = out.split(value).join(REDACTED)
+  return out
+}
+
+/** Replaces secret values wherever they appear in a JSON value (an echoing server puts them in bodies). */
+const scrub = (value: unknown, values: ReadonlyArray<string>): unknown => {
+  if (typeof value === "string") return scrubString(value, values)
+  if (Array.isArray(value)) return value.map((item) => scrub(item, values))
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {}
+    for (const key in value) out[scrubString(key, values)] = scrub((value as Record<string, unknown>)[key], values)
+    return out
+  }
+  return value
+}
+
+/** An error as written: `tag`, `message`, then its own fields. @internal */
+export const encodeError = (error: { readonly _tag: string; readonly message: string }): Record<string, unknown> => {
+  const out: Record<string, unknown> = { tag: error._tag, message: error.message }
+  for (const key of Object.keys(error)) {
+    if (key !== "_tag" && key !== "message" && key !== "stack") out[key] = (error as unknown as Record<string, unknown>)[key]
+  }
+  return out
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100
+
+/**
+ * One output line (without the newline) for a response.
+ *
+ * @internal
+ */
+export const responseRecord = (
+  index: number,
+  line: number | undefined,
+  response: RequestResponse.RequestResponse,
+  redaction: Redaction
+): string => {
+  const request = response.requestMap
+  const values = redaction.enabled ? secretValues(request, redaction) : []
+  const headers = redactHeaders(request.headers, redaction)
+  const shownRequest = headers === request.headers ? request : { ...request, headers }
+  let body = response.body
+  let error = response.error === undefined ? null : encodeError(response.error)
+  if (values.length > 0) {
+    body = scrub(body, values)
+    if (error !== null) error = scrub(error, values) as Record<string, unknown>
+  }
+  const record: Record<string, unknown> = { index }
+  if (line !== undefined) record["line"] = line
+  record["request"] = shownRequest
+  record["status"] = response.statusCode
+  record["headers"] = redactHeaders(response.headers, redaction)
+  record["body"] = body
+  record["error"] = error
+  record["elapsedMs"] = round(response.elapsedMs)
+  record["attempts"] = response.attempts
+  return JSON.stringify(record)
+}
+
+/**
+ * The output line for a JSONL line that is not a valid request: it is not
+ * sent, and its error names the line and the field.
+ *
+ * @internal
+ */
+export const invalidLineRecord = (
+  index: number,
+  line: number,
+  field: string,
+  detail: string,
+  raw: unknown,
+  redaction: Redaction
+): string => {
+  const message = field === ""
+    ? `Invalid request on line ${line}: ${detail}`
+    : `Invalid request on line ${line}, field ${field}: ${detail}`
+  let request: unknown = raw
+  if (redaction.enabled && typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
+    const headers = (raw as { headers?: unknown }).headers
+    if (typeof headers === "object" && headers !== null && !Array.isArray(headers)) {
+      const strings: Record<string, string> = {}
+      for (const [k, v] of Object.entries(headers)) strings[k] = typeof v === "string" ? v : JSON.stringify(v)
+      request = { ...raw, headers: redactHeaders(strings, redaction) }
+    }
+  }
+  let error: Record<string, unknown> = { tag: "InvalidInputError", message, index, line, field, detail }
+  if (redaction.enabled && redaction.values.length > 0) error = scrub(error, redaction.values) as Record<string, unknown>
+  return JSON.stringify({
+    index,
+    line,
+    request,
+    status: 0,
+    headers: {},
+    body: null,
+    error,
+    elapsedMs: 0,
+    attempts: 0
+  })
+}
+
+/**
+ * Buffers lines and writes them in large chunks, waiting for `drain` when
+ * the destination is slower than the requests.
+ *
+ * @internal
+ */
+export interface Writer {
+  readonly write: (line: string) => Effect.Effect<void>
+  readonly flush: Effect.Effect<void>
+  readonly close: Effect.Effect<void>
+}
+
+const HIGH_WATER = 64 * 1024
+
+/** @internal */
+export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: boolean): Writer => {
+  let buffer = ""
+  // A line written while nothing else arrives (slow requests) should not wait in the buffer for long.
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const push = (): boolean => {
+    if (timer !== undefined) {
+      clearTimeout(timer)
+      timer = undefined
+    }
+    if (buffer === "") return true
+    const chunk = buffer
+    buffer = ""
+    return destination.write(chunk)
+  }
+  const drained = Effect.async<void>((resume) => {
+    const onDrain = () => {
+      cleanup()
+      resume(Effect.void)
+    }
+    const onError = () => {
+      cleanup()
+      resume(Effect.void)
+    }
+    const cleanup = () => {
+      destination.removeListener("drain", onDrain)
+      destination.removeListener("error", onError)
+    }
+    destination.once("drain", onDrain)
+    destination.once("error", onError)
+    return Effect.sync(cleanup)
+  })
+  const flush = Effect.suspend(() => (push() ? Effect.void : drained))
+  const write = (line: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      buffer += line + "\n"
+      if (buffer.length >= HIGH_WATER) return flush
+      timer ??= setTimeout(push, 50)
+      return Effect.void
+    })
+  const close = Effect.zipRight(
+    flush,
+    Effect.async<void>((resume) => {
+      if (!ownsDestination) {
+        // stdout: done once what was written has left the process's buffer.
+        if ((destination as { writableNeedDrain?: boolean }).writableNeedDrain === true) {
+          destination.once("drain", () => resume(Effect.void))
+        } else {
+          resume(Effect.void)
+        }
+        return
+      }
+      destination.end(() => resume(Effect.void))
+    })
+  )
+  return { write, flush, close }
+}
+
+/**
+ * A writer to `path`, or to stdout when there is none.
+ *
+ * @internal
+ */
+export const openWriter = (path: string | undefined): Writer => {
+  if (path === undefined || path === "-") return makeWriter(process.stdout, false)
+  // Opened here so a path that cannot be written is refused before anything is sent.
+  const fd = fs.openSync(path, "w")
+  return makeWriter(fs.createWriteStream(path, { fd }), true)
+}
