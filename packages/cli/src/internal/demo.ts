@@ -8,9 +8,8 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type { RequestMap } from "@loamy/core"
 import { start } from "@loamy/test-server"
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import * as output from "./output.js"
-import * as send from "./send.js"
+import * as pump from "./pump.js"
 import * as stats from "./stats.js"
 
 /** The demo's requests: every kind of outcome, and enough slow ones for the bar to be seen. */
@@ -56,18 +55,10 @@ export const run = (options: { readonly quiet: boolean }): Effect.Effect<number,
           process.stderr.write(`loamy demo: ${list.length} requests to the test server at ${server.url}\n`)
         }
         const progress = showProgress ? stats.startProgress(tracker) : undefined
-        let index = 0
-        const items = Stream.map(Stream.fromIterable(list), (request): send.Item => ({
-          index: index++,
-          line: undefined,
-          request,
-          text: undefined
-        }))
-        const outcome = yield* send.pump(items, { concurrency: 8, timeout: "1 second" }, {
+        const outcome = yield* pump.pump(pump.arraySource(list), { concurrency: 8, timeout: "1 second" }, {
           ordered: false,
           tracker,
-          onResult: ({ item, response }) =>
-            Effect.sync(() => {
+          onResult: ({ item, response }) => {
               const r = response!
               // Through the same record as `loamy send`, so the demo shows redaction at work.
               const record = JSON.parse(output.responseRecord(item.index, undefined, r, redaction))
@@ -82,7 +73,8 @@ export const run = (options: { readonly quiet: boolean }): Effect.Effect<number,
                 stats.formatMs(r.elapsedMs),
                 outcome
               ]
-            })
+              return false
+            }
         }).pipe(Effect.either, Effect.ensuring(Effect.sync(() => progress?.stop())))
         if (outcome._tag === "Left") {
           process.stderr.write(`loamy demo: ${outcome.left.message}\n`)

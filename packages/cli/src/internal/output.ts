@@ -7,7 +7,6 @@
  */
 import * as fs from "node:fs"
 import type { RequestMap, RequestResponse } from "@loamy/core"
-import * as Effect from "effect/Effect"
 
 /** @internal */
 export const REDACTED = "<redacted>"
@@ -174,15 +173,18 @@ export const invalidLineRecord = (
 }
 
 /**
- * Buffers lines and writes them in large chunks, waiting for `drain` when
- * the destination is slower than the requests.
+ * Buffers lines and writes them in large chunks. `needsDrain` tells the
+ * sender to start no new requests until `drained` resolves, so a slow reader
+ * of stdout slows the sending instead of filling memory.
  *
  * @internal
  */
 export interface Writer {
-  readonly write: (line: string) => Effect.Effect<void>
-  readonly flush: Effect.Effect<void>
-  readonly close: Effect.Effect<void>
+  readonly write: (line: string) => void
+  readonly needsDrain: () => boolean
+  readonly drained: () => Promise<void>
+  /** Writes what is buffered and waits until it has left the process (or the file is closed). */
+  readonly close: () => Promise<void>
 }
 
 const HIGH_WATER = 64 * 1024
@@ -190,59 +192,50 @@ const HIGH_WATER = 64 * 1024
 /** @internal */
 export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: boolean): Writer => {
   let buffer = ""
-  // A line written while nothing else arrives (slow requests) should not wait in the buffer for long.
+  let blocked = false
+  // Lines written while nothing else arrives (slow requests) should not wait in the buffer for long.
   let timer: ReturnType<typeof setTimeout> | undefined
-  const push = (): boolean => {
+  // A closed reader (`loamy send | head`) is not an error worth a stack trace; the rest is dropped.
+  let broken = false
+  destination.on("error", () => {
+    broken = true
+    blocked = false
+    destination.emit("drain")
+  })
+  const push = () => {
     if (timer !== undefined) {
       clearTimeout(timer)
       timer = undefined
     }
-    if (buffer === "") return true
+    if (buffer === "" || broken) return
     const chunk = buffer
     buffer = ""
-    return destination.write(chunk)
+    if (!destination.write(chunk)) blocked = true
   }
-  const drained = Effect.async<void>((resume) => {
-    const onDrain = () => {
-      cleanup()
-      resume(Effect.void)
-    }
-    const onError = () => {
-      cleanup()
-      resume(Effect.void)
-    }
-    const cleanup = () => {
-      destination.removeListener("drain", onDrain)
-      destination.removeListener("error", onError)
-    }
-    destination.once("drain", onDrain)
-    destination.once("error", onError)
-    return Effect.sync(cleanup)
-  })
-  const flush = Effect.suspend(() => (push() ? Effect.void : drained))
-  const write = (line: string): Effect.Effect<void> =>
-    Effect.suspend(() => {
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      if (!blocked) return resolve()
+      destination.once("drain", () => {
+        blocked = false
+        resolve()
+      })
+    })
+  return {
+    write: (line) => {
       buffer += line + "\n"
-      if (buffer.length >= HIGH_WATER) return flush
-      timer ??= setTimeout(push, 50)
-      return Effect.void
-    })
-  const close = Effect.zipRight(
-    flush,
-    Effect.async<void>((resume) => {
-      if (!ownsDestination) {
-        // stdout: done once what was written has left the process's buffer.
-        if ((destination as { writableNeedDrain?: boolean }).writableNeedDrain === true) {
-          destination.once("drain", () => resume(Effect.void))
-        } else {
-          resume(Effect.void)
-        }
-        return
+      if (buffer.length >= HIGH_WATER) push()
+      else timer ??= setTimeout(push, 50)
+    },
+    needsDrain: () => blocked,
+    drained,
+    close: async () => {
+      push()
+      await drained()
+      if (ownsDestination && !broken) {
+        await new Promise<void>((resolve) => destination.end(() => resolve()))
       }
-      destination.end(() => resume(Effect.void))
-    })
-  )
-  return { write, flush, close }
+    }
+  }
 }
 
 /**
