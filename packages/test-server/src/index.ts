@@ -266,8 +266,13 @@ export const start = (options: Options = {}): Promise<TestServer> => {
         left -= piece.length
         if (!res.write(piece)) {
           await new Promise<void>((resolve) => {
-            res.once("drain", resolve)
-            res.once("close", resolve)
+            const go = () => {
+              res.off("drain", go)
+              res.off("close", go)
+              resolve()
+            }
+            res.on("drain", go)
+            res.on("close", go)
           })
         }
       }

@@ -372,9 +372,14 @@ export const makeSender = (
           })
         }
         if (next.origin !== new URL(currentUrl).origin) {
-          nextRequest = HttpClientRequest.modify(nextRequest, {
-            headers: Headers.remove(nextRequest.headers, credentialHeaders)
-          })
+          // `modify`/`setHeaders` merge into the headers there are, so they cannot drop
+          // one: the credentials go by rebuilding the request without them.
+          nextRequest = HttpClientRequest.setBody(
+            HttpClientRequest.make(nextRequest.method)(nextUrl, {
+              headers: Headers.remove(nextRequest.headers, credentialHeaders)
+            }),
+            nextRequest.body
+          )
         }
         return step(nextRequest, nextUrl, redirects + 1, seen)
       }
