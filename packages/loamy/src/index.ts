@@ -1,1 +1,320 @@
-export {}
+/**
+ * Send a list of HTTP requests concurrently and get one typed result per
+ * request, in input order: `await sendRequests(...)` from async code, or
+ * `sendRequestsSync(...)` from code that cannot await.
+ *
+ * ```ts
+ * import { sendRequests } from "loamy"
+ *
+ * const responses = await sendRequests([
+ *   { url: "https://example.com/", httpOp: "GET" },
+ *   { url: "https://example.com/items", httpOp: "POST", body: { name: "x" } }
+ * ], { concurrency: 10, timeout: 5_000 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Clump as CoreClump, LoamyError, RequestMap, type RequestResponse as CoreResponse } from "@loamy/core"
+import * as Cause from "effect/Cause"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import { AbortError } from "./errors.js"
+import * as options_ from "./internal/options.js"
+import * as runtime from "./internal/runtime.js"
+import * as sync from "./internal/sync.js"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  AbortError,
+  /**
+   * @since 0.1.0
+   * @category refinements
+   */
+  isAbortError,
+  /**
+   * @since 0.1.0
+   * @category refinements
+   */
+  isSyncTimeoutError,
+  /**
+   * @since 0.1.0
+   * @category refinements
+   */
+  isWorkerError,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  SyncTimeoutError,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  WorkerError
+} from "./errors.js"
+
+/**
+ * One request. Field names are the core's camelCase ones; the original's
+ * snake_case `http_op` and `query_params` are accepted too.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RequestInput =
+  | RequestMap.RequestMap
+  | {
+    readonly url: string
+    readonly http_op: RequestMap.HttpOp | Lowercase<RequestMap.HttpOp>
+    readonly body?: unknown
+    readonly query_params?: { readonly [name: string]: string } | undefined
+    readonly headers?: { readonly [name: string]: string } | undefined
+  }
+
+/**
+ * One result per request, in input order.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RequestResponse = CoreResponse.RequestResponse
+
+/**
+ * Any error folded into a `RequestResponse`'s `error`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RequestError = LoamyError.RequestError
+
+/**
+ * Retrying failed attempts; durations in milliseconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RetryOptions = options_.RetryOptions
+
+/**
+ * Pacing; `interval` in milliseconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RateLimitOptions = options_.RateLimitOptions
+
+/**
+ * The options of both doors. Durations are milliseconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Options = options_.Options
+
+/**
+ * `sendRequests`' options: `Options` plus an `AbortSignal`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PromiseOptions extends Options {
+  /** Aborting it interrupts the requests in flight and rejects with an `AbortError`. */
+  readonly signal?: AbortSignal | undefined
+}
+
+/**
+ * Sends every request concurrently and resolves with one `RequestResponse`
+ * per request, in input order. Failures are folded into their response
+ * unless `returnExceptions` is `false`, in which case the first failure
+ * rejects the call and interrupts the rest.
+ *
+ * Rejects before sending anything when a request or an option is not valid
+ * (`InvalidInputError` naming the index and field, `InvalidOptionsError`).
+ *
+ * @since 0.1.0
+ * @category sending
+ */
+export const sendRequests = (
+  requests: Iterable<RequestInput>,
+  options?: PromiseOptions
+): Promise<Array<RequestResponse>> => {
+  const checked = options_.check(options, options_.promiseExtra)
+  if (Either.isLeft(checked)) return Promise.reject(checked.left)
+  if (!isIterable(requests)) return Promise.reject(notIterable(requests))
+  const { signal, ...rest } = checked.right as PromiseOptions
+  if (signal?.aborted) return Promise.reject(new AbortError({ cause: signal.reason }))
+  return new Promise((resolve, reject) => {
+    const fiber = runtime.runtime().runFork(runtime.send(requests, rest))
+    const onAbort = () => fiber.unsafeInterruptAsFork(FiberId.none)
+    signal?.addEventListener("abort", onAbort, { once: true })
+    fiber.addObserver((exit) => {
+      signal?.removeEventListener("abort", onAbort)
+      if (Exit.isSuccess(exit)) return resolve(exit.value as Array<RequestResponse>)
+      if (signal?.aborted && Cause.isInterruptedOnly(exit.cause)) {
+        return reject(new AbortError({ cause: signal.reason }))
+      }
+      reject(Cause.squash(exit.cause))
+    })
+  })
+}
+
+/**
+ * Sends every request concurrently and returns one `RequestResponse` per
+ * request, in input order, without a Promise: the calling thread blocks
+ * until the batch is done. The requests run on a worker thread that is
+ * started on first use and keeps its connections between calls.
+ *
+ * Throws at once, sending nothing, for bad input. Never waits forever: the
+ * wait is bounded by `deadline` plus 5 seconds, or 5 minutes without a
+ * deadline; past it, the batch is aborted and a `SyncTimeoutError` thrown.
+ * A worker that dies throws a `WorkerError`; the next call starts a new one.
+ *
+ * @since 0.1.0
+ * @category sending
+ */
+export const sendRequestsSync = (requests: Iterable<RequestInput>, options?: Options): Array<RequestResponse> => {
+  const checked = options_.check(options)
+  if (Either.isLeft(checked)) throw checked.left
+  if (!isIterable(requests)) throw notIterable(requests)
+  const valid = RequestMap.validateAll(requests)
+  if (Either.isLeft(valid)) throw valid.left
+  return sync.call(valid.right, checked.right, sync.waitFor(checked.right))
+}
+
+/**
+ * Starts the synchronous door's worker thread in the background, so that the
+ * first `sendRequestsSync` does not wait for it to load (it is otherwise
+ * started by the first call). Does not block and does not keep the process
+ * alive.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const warmUpSync = (): void => sync.warmUp()
+
+/**
+ * The original loamy's shape: a clump of requests whose `sendRequests`
+ * returns the responses synchronously.
+ *
+ * ```ts
+ * import { Clump } from "loamy"
+ *
+ * const responses = new Clump(requests, { concurrency: 20 }).sendRequests({ returnExceptions: true })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export class Clump {
+  constructor(readonly requests: Iterable<RequestInput>, readonly options: Options = {}) {}
+
+  /**
+   * Sends the clump and returns the responses (see `sendRequestsSync`).
+   *
+   * @since 0.1.0
+   */
+  sendRequests(options: { readonly returnExceptions?: boolean | undefined } = {}): Array<RequestResponse> {
+    return sendRequestsSync(
+      this.requests,
+      options.returnExceptions === undefined
+        ? this.options
+        : { ...this.options, returnExceptions: options.returnExceptions }
+    )
+  }
+}
+
+/**
+ * Closes the shared connection pool and stops the synchronous door's worker.
+ * Not needed before exiting (neither keeps the process alive); the next call
+ * opens them again.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const close = async (): Promise<void> => {
+  await Promise.all([runtime.dispose(), sync.testing.stop()])
+}
+
+const isIterable = (u: unknown): u is Iterable<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as Iterable<unknown>)[Symbol.iterator] === "function"
+
+const notIterable = (u: unknown) =>
+  new LoamyError.InvalidInputError({
+    index: 0,
+    field: "",
+    detail: `requests must be an array of request objects, got ${u === null ? "null" : typeof u}`
+  })
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export const InvalidOptionsError = CoreClump.InvalidOptionsError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidOptionsError = CoreClump.InvalidOptionsError
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isInvalidOptionsError = (u: unknown): u is InvalidOptionsError => u instanceof CoreClump.InvalidOptionsError
+
+export {
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  BodyDecodeError,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  BodyTooLargeError,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  DeadlineError,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidInputError,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidRequestError,
+  /**
+   * @since 0.1.0
+   * @category refinements
+   */
+  isInvalidInputError,
+  /**
+   * @since 0.1.0
+   * @category refinements
+   */
+  isRequestError,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  RedirectError,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  TimeoutError,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  TransportError
+} from "@loamy/core/LoamyError"
