@@ -1,0 +1,131 @@
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { it } from "@effect/vitest"
+import { Clump, LoamyError } from "@loamy/core"
+import { closedPort, start, type TestServer } from "@loamy/test-server"
+import { Effect, Fiber, Layer, Stream } from "effect"
+import * as UndiciHttpClient from "loamy/UndiciHttpClient"
+import { afterAll, beforeAll, describe, expect } from "vitest"
+import { waitUntil } from "./helpers.js"
+
+let server: TestServer
+beforeAll(async () => {
+  server = await start()
+})
+afterAll(() => server.close())
+
+const untilLive = (check: () => boolean) => Effect.promise(() => waitUntil(check))
+
+// Tests that depend on time run with `it.live`: the core's timeouts use the Effect clock.
+describe("UndiciHttpClient", () => {
+  it.layer(UndiciHttpClient.layer)("layer", (it) => {
+    it.effect("runs the core: the original's mixed batch", () =>
+      Effect.gen(function*() {
+        const requests = Array.from({ length: 100 }, (_, i) =>
+          i % 2 === 0
+            ? { url: `${server.url}/`, httpOp: "GET" as const }
+            : { url: `${server.url}/foo`, httpOp: "POST" as const, body: { i } })
+        const responses = yield* Clump.send(Clump.make(requests, { concurrency: 16 }))
+        expect(responses.map((r) => r.statusCode)).toEqual(requests.map(() => 200))
+        expect(responses[1]!.body).toEqual({ foo: "bar" })
+        expect(responses[1]!.headers["x-test"]).toBe("Test")
+      }))
+
+    it.effect("gives headers as a plain lower-case record and reads bodies", () =>
+      Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const response = yield* client.execute(
+          HttpClientRequest.post(`${server.url}/echo`).pipe(HttpClientRequest.bodyUnsafeJson({ a: 1 }))
+        )
+        expect(Object.getPrototypeOf(response.headers)).toBe(Object.prototype)
+        expect(response.headers["content-type"]).toBe("application/json")
+        expect(yield* response.json).toMatchObject({ method: "POST", body: { a: 1 } })
+        const text = yield* Effect.flatMap(client.get(`${server.url}/text`), (r) => r.text)
+        expect(text).toBe("hello, world")
+        const bytes = yield* Effect.flatMap(client.get(`${server.url}/text`), (r) => r.arrayBuffer)
+        expect(bytes.byteLength).toBe(12)
+      }))
+
+    it.effect("maps a refused connection to TransportError ConnectionRefused", () =>
+      Effect.gen(function*() {
+        const port = yield* Effect.promise(() => closedPort())
+        const [response] = yield* Clump.send(Clump.make([{ url: `http://127.0.0.1:${port}/`, httpOp: "GET" }]))
+        expect(response!.error).toBeInstanceOf(LoamyError.TransportError)
+        expect(response!.error).toMatchObject({ reason: "ConnectionRefused", code: "ECONNREFUSED" })
+      }))
+
+    it.effect("maps a socket destroyed mid-body to TransportError ConnectionReset", () =>
+      Effect.gen(function*() {
+        const [response] = yield* Clump.send(Clump.make([{ url: `${server.url}/destroy`, httpOp: "GET" }]))
+        expect(response!.error).toBeInstanceOf(LoamyError.TransportError)
+        expect(response!.error).toMatchObject({ reason: "ConnectionReset" })
+      }))
+
+    it.effect("refuses a header undici will not send as an invalid request", () =>
+      Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const error = yield* Effect.flip(
+          client.execute(HttpClientRequest.get(`${server.url}/`).pipe(HttpClientRequest.setHeader("x-bad", "a\r\nb")))
+        )
+        expect(error._tag).toBe("RequestError")
+        expect(error.reason).not.toBe("Transport")
+      }))
+
+    it.effect("aborts on interruption while waiting for headers", () =>
+      Effect.gen(function*() {
+        server.resetStats()
+        const client = yield* HttpClient.HttpClient
+        const fiber = yield* Effect.fork(client.get(`${server.url}/stall?ms=20000`))
+        expect(yield* untilLive(() => server.stats.inFlight === 1)).toBe(true)
+        yield* Fiber.interrupt(fiber)
+        expect(yield* untilLive(() => server.stats.inFlight === 0)).toBe(true)
+      }))
+
+    it.effect("reuses keep-alive connections", () =>
+      Effect.gen(function*() {
+        server.resetStats()
+        const requests = Array.from({ length: 50 }, () => ({ url: `${server.url}/`, httpOp: "GET" as const }))
+        yield* Clump.send(Clump.make(requests, { concurrency: 1 }))
+        expect(server.stats.connections).toBeLessThanOrEqual(1)
+      }))
+  })
+
+  it.live("aborts the request on timeout: the server sees the socket close", () =>
+    Effect.gen(function*() {
+      server.resetStats()
+      const [response] = yield* Clump.send(
+        Clump.make([{ url: `${server.url}/stall?ms=20000`, httpOp: "GET" }], { timeout: 100 })
+      )
+      expect(response!.error).toBeInstanceOf(LoamyError.TimeoutError)
+      expect(yield* untilLive(() => server.stats.inFlight === 0)).toBe(true)
+    }).pipe(Effect.provide(UndiciHttpClient.layer)))
+
+  it.live("aborts when a body stream is closed early (maxBodyBytes)", () =>
+    Effect.gen(function*() {
+      server.resetStats()
+      const before = server.stats.openConnections
+      const [response] = yield* Clump.send(
+        Clump.make([{ url: `${server.url}/big-stream?bytes=20000000`, httpOp: "GET" }], { maxBodyBytes: 1000 })
+      )
+      expect(response!.error).toBeInstanceOf(LoamyError.BodyTooLargeError)
+      // The 20 MB body was not read to the end: its connection was closed.
+      expect(yield* untilLive(() => server.stats.inFlight === 0 && server.stats.openConnections <= before)).toBe(true)
+      const client = yield* HttpClient.HttpClient
+      const chunks = yield* Effect.flatMap(client.get(`${server.url}/big-stream?bytes=20000000`), (r) =>
+        Stream.runCollect(Stream.take(r.stream, 1)))
+      expect(chunks.length).toBe(1)
+      expect(yield* untilLive(() => server.stats.inFlight === 0)).toBe(true)
+    }).pipe(Effect.provide(UndiciHttpClient.layer)))
+
+  it.effect("closes its agent with the layer's scope", () =>
+    Effect.gen(function*() {
+      const agent = yield* Effect.scoped(
+        Effect.gen(function*() {
+          const context = yield* Layer.build(UndiciHttpClient.layerWith({ connections: 2, keepAliveTimeout: 10_000 }))
+          const client = HttpClient.HttpClient
+          yield* Effect.flatMap(Effect.provide(client, context), (c) => c.get(`${server.url}/`))
+          return (context.unsafeMap.get(UndiciHttpClient.UndiciDispatcher.key) as { closed: boolean; destroyed: boolean })
+        })
+      )
+      expect(agent.destroyed).toBe(true)
+    }))
+})

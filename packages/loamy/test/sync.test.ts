@@ -1,0 +1,165 @@
+import {
+  BodyDecodeError,
+  Clump,
+  DeadlineError,
+  InvalidInputError,
+  isInvalidOptionsError,
+  isSyncTimeoutError,
+  isWorkerError,
+  sendRequestsSync,
+  TimeoutError
+} from "loamy"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+// The shipped module itself, for the hooks the public API does not expose.
+import { config, testing } from "../dist/internal/sync.js"
+import { originalBatch, type RemoteServer, startRemote, waitUntil } from "./helpers.js"
+
+let server: RemoteServer
+beforeAll(async () => {
+  server = await startRemote()
+})
+afterAll(async () => {
+  await testing.stop()
+  await server.close()
+})
+
+describe("sendRequestsSync", () => {
+  it("sends the original's 100 mixed requests and returns them, in order, without a Promise", () => {
+    const batch = originalBatch(server.url)
+    const responses = sendRequestsSync(batch)
+    expect(Array.isArray(responses)).toBe(true)
+    expect(responses).toHaveLength(100)
+    responses.forEach((response, i) => {
+      expect(response.error).toBeUndefined()
+      expect(response.statusCode).toBe(200)
+      expect(response.requestMap.url).toBe(batch[i]!.url)
+      expect(response.body).toEqual(i % 2 === 0 ? { message: "Hello, world!" } : { foo: "bar" })
+      if (i % 2 === 1) expect(response.headers["x-test"]).toBe("Test")
+    })
+  })
+
+  it("has the original's shape: new Clump(requests).sendRequests({ returnExceptions })", () => {
+    const batch = [...originalBatch(server.url), { url: `${server.url}/exception`, http_op: "GET" as const }]
+    const responses = new Clump(batch).sendRequests({ returnExceptions: true })
+    const failures = responses.filter((r) => r.error !== undefined)
+    expect(failures).toHaveLength(1)
+    expect(failures[0]!.statusCode).toBe(500)
+    // Errors cross the thread boundary as the same classes.
+    expect(failures[0]!.error).toBeInstanceOf(BodyDecodeError)
+    expect(failures[0]!.error!.message).toContain("/exception")
+    expect(() => new Clump(batch).sendRequests({ returnExceptions: false })).toThrow(BodyDecodeError)
+  })
+
+  it("keeps input order under random delays", () => {
+    const delays = Array.from({ length: 30 }, () => Math.floor(Math.random() * 50))
+    const responses = sendRequestsSync(delays.map((ms) => ({ url: `${server.url}/delay/${ms}`, httpOp: "GET" })))
+    expect(responses.map((r) => (r.body as { delayed: number }).delayed)).toEqual(delays)
+  })
+
+  it("throws bad input at once, posting nothing", async () => {
+    await server.reset()
+    expect(() =>
+      sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }, { url: "ftp://x/", httpOp: "GET" }])
+    ).toThrow(InvalidInputError)
+    expect(() => sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }], { deadline: "1 second" } as never))
+      .toSatisfy((f: () => unknown) => {
+        try {
+          f()
+          return false
+        } catch (e) {
+          return isInvalidOptionsError(e)
+        }
+      })
+    expect((await server.stats()).requests).toBe(0)
+  })
+
+  it("returns on time when the deadline expires, with DeadlineErrors for what did not finish", () => {
+    const started = Date.now()
+    const responses = sendRequestsSync([
+      { url: `${server.url}/`, httpOp: "GET" },
+      { url: `${server.url}/stall?ms=20000`, httpOp: "GET" },
+      { url: `${server.url}/stall?ms=20000`, httpOp: "GET" }
+    ], { deadline: 300 })
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(responses[0]!.error).toBeUndefined()
+    expect(responses[1]!.error).toBeInstanceOf(DeadlineError)
+    expect(responses[2]!.error).toBeInstanceOf(DeadlineError)
+  })
+
+  it("applies the other options in the worker too", () => {
+    const responses = sendRequestsSync([
+      { url: `${server.url}/stall?ms=20000`, httpOp: "GET" },
+      { url: `${server.url}/big?bytes=50000`, httpOp: "GET" },
+      { url: `${server.url}/echo`, httpOp: "GET" }
+    ], { timeout: 200, maxBodyBytes: 1000, headers: { "x-default": "d" }, concurrency: 2 })
+    expect(responses[0]!.error).toBeInstanceOf(TimeoutError)
+    expect(responses[1]!.error?._tag).toBe("BodyTooLargeError")
+    expect(responses[2]!.body).toMatchObject({ headers: { "x-default": "d" } })
+  })
+
+  it("throws a SyncTimeoutError past its wait bound and aborts the batch in the worker", async () => {
+    sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])
+    await server.reset()
+    const saved = config.defaultWaitMs
+    config.defaultWaitMs = 300
+    try {
+      const started = Date.now()
+      let error: unknown
+      try {
+        sendRequestsSync([{ url: `${server.url}/stall?ms=20000`, httpOp: "GET" }])
+      } catch (e) {
+        error = e
+      }
+      expect(isSyncTimeoutError(error)).toBe(true)
+      expect(Date.now() - started).toBeLessThan(5_000)
+    } finally {
+      config.defaultWaitMs = saved
+    }
+    // The worker got the abort: the stalled request's socket closes long before the stall ends.
+    expect(await waitUntil(async () => (await server.stats()).inFlight === 0, 5_000)).toBe(true)
+    expect(sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])[0]!.statusCode).toBe(200)
+  })
+
+  it("reports a worker that dies mid-call, and the next call gets a fresh worker", () => {
+    sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])
+    const before = testing.worker()
+    testing.crashNextCall(100)
+    const started = Date.now()
+    let error: unknown
+    try {
+      sendRequestsSync([{ url: `${server.url}/stall?ms=20000`, httpOp: "GET" }])
+    } catch (e) {
+      error = e
+    }
+    expect(isWorkerError(error)).toBe(true)
+    expect((error as Error).message).toContain("crashed on purpose")
+    expect(Date.now() - started).toBeLessThan(10_000)
+    const responses = sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])
+    expect(responses[0]!.statusCode).toBe(200)
+    expect(testing.worker()).not.toBe(before)
+  })
+
+  it("starts a fresh worker after the old one was terminated", async () => {
+    sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])
+    const worker = testing.worker()!
+    await worker.terminate()
+    expect(sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])[0]!.statusCode).toBe(200)
+    expect(testing.worker()).not.toBe(worker)
+  })
+
+  it("makes 1,000 sequential calls without growing open handles or server connections", async () => {
+    const request = [{ url: `${server.url}/`, httpOp: "GET" as const }]
+    sendRequestsSync(request)
+    await server.reset()
+    const handlesBefore = process.getActiveResourcesInfo().length
+    for (let i = 0; i < 1_000; i++) {
+      const [response] = sendRequestsSync(request)
+      if (response!.statusCode !== 200) throw new Error(`call ${i} answered ${response!.statusCode}`)
+    }
+    const stats = await server.stats()
+    expect(stats.requests).toBe(1_000)
+    // Keep-alive: one connection serves every call.
+    expect(stats.connections).toBeLessThanOrEqual(2)
+    expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(handlesBefore)
+  })
+})
