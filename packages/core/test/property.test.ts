@@ -60,7 +60,7 @@ const arbitraryCase = fc.record({
   }),
   door: fc.constantFrom("send" as const, "stream" as const),
   concurrency: fc.integer({ min: 1, max: 6 }),
-  timeout: fc.constantFrom(undefined, 600, 5_000),
+  timeout: fc.constantFrom(undefined, 1_500, 10_000),
   retry: fc.constantFrom(undefined, 1, 2, 3),
   maxBodyBytes: fc.constantFrom(undefined, 4_096, 1_000_000),
   rateLimit: fc.option(fc.record({ limit: fc.integer({ min: 2, max: 5 }), interval: fc.constant(250) }), {

@@ -128,9 +128,9 @@ export const faultRoutes: ReadonlyArray<FaultRoute> = [
     name: "stall",
     target: "server",
     method: "GET",
-    path: "/stall?ms=1200",
+    path: "/stall?ms=2500",
     status: 200,
-    stallMs: 1200,
+    stallMs: 2500,
     retryable: false
   },
   {
