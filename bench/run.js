@@ -1,0 +1,72 @@
+// `npm run bench`: loamy against its peers on loopback. The test server runs in a process of its own,
+// and so does every scenario. Bounded: each scenario gets at most 120 s.
+import { execFile, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const scenario = fileURLToPath(new URL("./scenario.js", import.meta.url))
+
+const server = spawn(process.execPath, ["packages/test-server/dist/main.js"], { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
+const url = await new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error("test server did not start")), 10_000)
+  server.stdout.once("data", (data) => {
+    clearTimeout(timer)
+    resolve(JSON.parse(String(data)).url)
+  })
+})
+
+const run = (...args) =>
+  new Promise((resolve) => {
+    execFile(process.execPath, [scenario, ...args], { cwd: root, env: { ...process.env, BENCH_URL: url }, timeout: 120_000 }, (error, stdout, stderr) => {
+      if (error) {
+        process.stderr.write(`${args.join(" ")} failed: ${error.message}\n${stderr}`)
+        return resolve(undefined)
+      }
+      resolve(JSON.parse(stdout.trim().split("\n").pop()))
+    })
+  })
+
+const labels = {
+  undici: "undici.request (raw)",
+  fetch: "fetch",
+  axios: "axios",
+  got: "got",
+  stock: "core on NodeHttpClient.layerUndici",
+  layer: "core on loamy/UndiciHttpClient",
+  promise: "loamy sendRequests (Promise door)",
+  sync: "loamy sendRequestsSync (one 10k call)"
+}
+const pad = (s, n) => String(s).padEnd(n)
+const num = (x, digits = 0) => (x === undefined ? "-" : x.toFixed(digits)).padStart(8)
+
+console.log(`loopback server ${url}, Node ${process.version}, 10,000 GETs of a small JSON body per run (median of 3, after a warm-up)\n`)
+for (const concurrency of [64, 256]) {
+  console.log(`concurrency ${concurrency}`)
+  console.log(`${pad("client", 40)}${"req/s".padStart(8)}${"× raw".padStart(8)}${"CPU µs/req".padStart(12)}${"peak RSS MB".padStart(13)}`)
+  let raw
+  for (const name of Object.keys(labels)) {
+    const result = await run("throughput", name, String(concurrency))
+    if (name === "undici") raw = result?.rps
+    console.log(`${pad(labels[name], 40)}${num(result?.rps)}${num(result && raw ? result.rps / raw : undefined, 2)}${num(result?.cpuUs, 1).padStart(12)}${num(result?.peakRssMB, 1).padStart(13)}`)
+  }
+  console.log("")
+}
+
+console.log("one request at a time (1,000 sequential calls; sync-fetch: 15)")
+console.log(`${pad("client", 40)}${"median µs".padStart(10)}${"mean µs".padStart(10)}${"× undici".padStart(10)}`)
+let base
+for (const name of ["undici", "sync", "promise", "synckit", "sync-fetch"]) {
+  const result = await run("latency", name)
+  if (name === "undici") base = result?.medianUs
+  const label = { undici: "undici.request (async)", sync: "loamy sendRequestsSync", promise: "loamy sendRequests", synckit: "synckit + undici", "sync-fetch": "sync-fetch" }[name]
+  console.log(`${pad(label, 40)}${num(result?.medianUs).padStart(10)}${num(result?.meanUs).padStart(10)}${num(result && base ? result.medianUs / base : undefined, 2).padStart(10)}`)
+}
+
+console.log("\nfirst sync call in a fresh process (3 processes)")
+for (let i = 0; i < 3; i++) {
+  const result = await run("first", "sync")
+  console.log(`  import loamy ${num(result?.importMs, 1)} ms, first sendRequestsSync ${num(result?.firstCallMs, 1)} ms`)
+}
+
+server.stdin.end()
+server.kill()
