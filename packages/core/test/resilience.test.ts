@@ -272,6 +272,40 @@ describe("origin pause", () => {
     }))
 })
 
+describe("origin pause, whoever got the 429", () => {
+  it.live("a request that is not retried still pauses the queue (a POST, or one out of attempts)", () =>
+    Effect.gen(function*() {
+      for (const limited of [
+        { url: `${server.url}/flaky?key=${uniqueKey()}&fails=1&status=429&retryAfter=1`, httpOp: "POST" as const },
+        get(`/flaky?key=${uniqueKey()}&fails=5&status=503&retryAfter=1`)
+      ]) {
+        const tag = uniqueKey("pause")
+        const responses = yield* send(
+          // /delay/1500 keeps the second slot busy past the first Retry-After.
+          [limited, get(`/delay/1500?${tag}`), get(`/?${tag}-c`), get(`/?${tag}-d`)],
+          { concurrency: 2, retry: { attempts: 2, baseDelay: 1 } }
+        )
+        expect(responses.slice(1).map((r) => r.statusCode)).toEqual([200, 200, 200])
+        const last = Math.max(...arrivalsOf(server, limited.url.slice(server.url.length)))
+        const queued = [...arrivalsOf(server, `/?${tag}-c`), ...arrivalsOf(server, `/?${tag}-d`)]
+        expect(queued).toHaveLength(2)
+        for (const at of queued) expect(at - last, limited.httpOp).toBeGreaterThanOrEqual(900)
+      }
+    }))
+
+  it.live("no retry option, no pause: the 429 is just a response", () =>
+    Effect.gen(function*() {
+      const tag = uniqueKey("nopause")
+      const started = Date.now()
+      const responses = yield* send(
+        [get(`/flaky?key=${uniqueKey()}&fails=1&status=429&retryAfter=5`), get(`/?${tag}`)],
+        { concurrency: 1 }
+      )
+      expect(responses.map((r) => r.statusCode)).toEqual([429, 200])
+      expect(Date.now() - started).toBeLessThan(2_000)
+    }))
+})
+
 describe("rateLimit", () => {
   it.live("starts at most limit requests per interval, as the server measures", () =>
     Effect.gen(function*() {

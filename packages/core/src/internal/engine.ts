@@ -400,7 +400,22 @@ export const makeSender = (
       const folded = Effect.catchAll(attempt, (error) =>
         Effect.succeed<Outcome>({ statusCode: 0, headers: emptyHeaders, body: null, error }))
       const paced = limiterFor === undefined ? folded : Effect.zipRight(limiterFor(origin), folded)
-      return options.retry === undefined ? paced : Effect.zipRight(waitForOrigin(origin), paced)
+      const retry = options.retry
+      if (retry === undefined) return paced
+      // Every attempt that meets a 429/503 pauses the origin, whether or not it is
+      // retried itself (a POST, or its last attempt): the queue behind it must wait.
+      return Effect.zipRight(waitForOrigin(origin), Effect.tap(paced, (outcome) => pauseOrigin(retry, outcome, origin)))
+    }
+
+    const pauseOrigin = (retry: ResolvedRetry, outcome: Outcome, origin: string): Effect.Effect<void> => {
+      if (outcome.statusCode !== 429 && outcome.statusCode !== 503) return Effect.void
+      const header = outcome.headers["retry-after"]
+      if (header === undefined) return Effect.void
+      return Effect.map(Clock.currentTimeMillis, (now) => {
+        const retryAfter = parseRetryAfter(header, now)
+        if (retryAfter === undefined || retryAfter > retry.maxRetryAfterMs) return
+        pauses.set(origin, Math.max(pauses.get(origin) ?? 0, now + retryAfter))
+      })
     }
 
     const isRetryable = (retry: ResolvedRetry, outcome: Outcome): boolean => {
@@ -417,8 +432,7 @@ export const makeSender = (
     const nextDelay = (
       retry: ResolvedRetry,
       outcome: Outcome,
-      retryIndex: number,
-      origin: string
+      retryIndex: number
     ): Effect.Effect<Option.Option<number>> =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -429,9 +443,6 @@ export const makeSender = (
         if (retryAfter !== undefined) {
           if (retryAfter > retry.maxRetryAfterMs) return Option.none()
           delay = retryAfter
-          if (outcome.statusCode === 429 || outcome.statusCode === 503) {
-            pauses.set(origin, Math.max(pauses.get(origin) ?? 0, now + retryAfter))
-          }
         } else {
           const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** retryIndex)
           delay = yield* Random.nextRange(0, ceiling)
@@ -443,14 +454,13 @@ export const makeSender = (
 
     const withRetries = (
       attemptOnce: Effect.Effect<Outcome>,
-      retry: ResolvedRetry,
-      origin: string
+      retry: ResolvedRetry
     ): Effect.Effect<Outcome> => {
       const attempt = Effect.flatMap(attemptOnce, (outcome) =>
         isRetryable(retry, outcome) ? Effect.fail(outcome) : Effect.succeed(outcome))
       const schedule = Schedule.identity<Outcome>().pipe(
         Schedule.intersect(Schedule.recurs(retry.attempts - 1)),
-        Schedule.mapEffect(([outcome, retryIndex]) => nextDelay(retry, outcome, retryIndex, origin)),
+        Schedule.mapEffect(([outcome, retryIndex]) => nextDelay(retry, outcome, retryIndex)),
         Schedule.whileOutput(Option.isSome),
         Schedule.addDelay((delay) => Duration.millis(Option.getOrElse(delay, () => 0)))
       )
@@ -470,7 +480,7 @@ export const makeSender = (
           return attemptOnce(request, url, origin)
         })
         const retry = options.retry
-        const outcome = retry !== undefined && mayRetry(retry, request) ? withRetries(counted, retry, origin) : counted
+        const outcome = retry !== undefined && mayRetry(retry, request) ? withRetries(counted, retry) : counted
         const toResponse = (o: Outcome): RequestResponse => {
           const response: {
             requestMap: RequestMap
