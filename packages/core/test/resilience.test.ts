@@ -78,6 +78,24 @@ describe("timeout", () => {
     }))
 })
 
+describe("timeout and pacing", () => {
+  it.live("does not count the time spent waiting for the rate limiter", () =>
+    Effect.gen(function*() {
+      const requests = Array.from({ length: 3 }, () => get("/"))
+      const started = Date.now()
+      const responses = yield* send(requests, { timeout: 400, rateLimit: { limit: 1, interval: 600 } })
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_100)
+      expect(responses.map((r) => r.error?._tag)).toEqual([undefined, undefined, undefined])
+    }))
+
+  it.live("an empty clump sends nothing and answers nothing", () =>
+    Effect.gen(function*() {
+      server.resetStats()
+      expect(yield* send([], { concurrency: 3, deadline: 100 })).toEqual([])
+      expect(server.stats.requests).toBe(0)
+    }))
+})
+
 describe("deadline", () => {
   it.effect("keeps finished responses and gives the rest a DeadlineError (TestClock)", () =>
     Effect.gen(function*() {
@@ -216,6 +234,33 @@ describe("retry", () => {
       expect(response!.statusCode).toBe(200)
       expect(response!.attempts).toBe(2)
       expect(arrivalsOf(server, `/flaky?key=${key}`)).toHaveLength(2)
+    }))
+
+  it.effect("backs off exponentially with full jitter under the cap (TestClock)", () =>
+    Effect.gen(function*() {
+      const tag = uniqueKey("backoff")
+      const fiber = yield* Effect.fork(
+        send([get(`/status/503?${tag}`)], { retry: { attempts: 3, baseDelay: "10 seconds", maxDelay: "15 seconds" } })
+      )
+      const pendingSleep = Effect.gen(function*() {
+        while (Chunk.isEmpty(yield* TestClock.sleeps())) yield* sleepLive(5)
+        const now = yield* TestClock.currentTimeMillis
+        return Chunk.unsafeHead(yield* TestClock.sleeps()) - now
+      })
+      yield* waitUntilLive(() => arrivalsOf(server, `/status/503?${tag}`).length === 1)
+      const first = yield* pendingSleep
+      expect(first).toBeGreaterThanOrEqual(0)
+      expect(first).toBeLessThanOrEqual(10_000)
+      yield* TestClock.adjust(first)
+      yield* waitUntilLive(() => arrivalsOf(server, `/status/503?${tag}`).length === 2)
+      const second = yield* pendingSleep
+      expect(second).toBeGreaterThanOrEqual(0)
+      // 2 × 10 s, capped at 15 s.
+      expect(second).toBeLessThanOrEqual(15_000)
+      yield* TestClock.adjust(second)
+      const [response] = yield* Fiber.join(fiber)
+      expect(response!.attempts).toBe(3)
+      expect(response!.statusCode).toBe(503)
     }))
 
   it.live("honours Retry-After as an HTTP date", () =>
@@ -386,7 +431,14 @@ for (const [name, layer] of clients) {
           Effect.provide(layer)
         )
     }
-    for (const [mode, run] of Object.entries(modes)) {
+    const viaSender = (requests: ReadonlyArray<RequestMap.RequestMap>, options: Clump.Options = {}) =>
+      Effect.scoped(
+        Effect.flatMap(
+          Clump.sender(options),
+          (sendOne) => Effect.forEach(requests, (request, index) => sendOne(request, index), { concurrency: 4 })
+        )
+      ).pipe(Effect.provide(layer))
+    for (const [mode, run] of Object.entries({ ...modes, sender: viaSender })) {
       it.live(`${mode}: follows redirects up to the limit and types loops and excess`, () =>
         Effect.gen(function*() {
           const responses = yield* run([
