@@ -96,6 +96,34 @@ describe("timeout and pacing", () => {
     }))
 })
 
+describe("stream lifetime", () => {
+  it.live("taking a few responses interrupts the rest and closes their connections", () =>
+    Effect.gen(function*() {
+      server.resetStats()
+      const requests = [...Array.from({ length: 10 }, () => get("/delay/3000")), get("/"), get("/")]
+      const started = Date.now()
+      const taken = yield* Stream.runCollect(Stream.take(Clump.stream(Clump.make(requests, { concurrency: 12 })), 2))
+      expect(Chunk.toReadonlyArray(taken).map((e) => e.index).sort()).toEqual([10, 11])
+      expect(Date.now() - started).toBeLessThan(2_000)
+      expect(yield* waitUntilLive(() => server.stats.aborted === 10, 2_000)).toBe(true)
+    }).pipe(Effect.provide(undici)))
+
+  it.live("streamFrom pulls from an endless source no faster than it sends", () =>
+    Effect.gen(function*() {
+      server.resetStats()
+      let pulled = 0
+      const endless = Stream.repeatEffect(Effect.sync(() => {
+        pulled++
+        return get("/delay/20")
+      }))
+      const taken = yield* Stream.runCollect(Stream.take(Clump.streamFrom(endless, { concurrency: 4 }), 20))
+      expect(Chunk.size(taken)).toBe(20)
+      // Bounded by the concurrency (plus the stream's small buffers), not by the source.
+      expect(pulled).toBeLessThan(20 + 4 * 4)
+      expect(server.stats.maxInFlight).toBeLessThanOrEqual(4)
+    }).pipe(Effect.provide(undici)))
+})
+
 describe("deadline", () => {
   it.effect("keeps finished responses and gives the rest a DeadlineError (TestClock)", () =>
     Effect.gen(function*() {
