@@ -1,5 +1,6 @@
 import { defineProject } from "vitest/config"
 
 export default defineProject({
-  test: { name: "cli", include: ["test/**/*.test.ts"] }
+  // Each test spawns the CLI, and loading Effect takes about a second per process.
+  test: { name: "cli", include: ["test/**/*.test.ts"], testTimeout: 30_000, hookTimeout: 30_000 }
 })

@@ -1,12 +1,11 @@
 /**
- * The one place the CLI picks its HTTP client, so switching to another layer
- * is a one-line change.
+ * The one place the CLI picks its HTTP client: loamy's lean undici layer.
  *
  * @internal
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
+import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 
 /**
  * Provides the HTTP client. Trace propagation is off: a batch tool should
@@ -14,7 +13,5 @@ import * as Effect from "effect/Effect"
  *
  * @internal
  */
-export const provide = <A, E, R>(
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, Exclude<R, HttpClient.HttpClient>> =>
-  effect.pipe(Effect.locally(HttpClient.currentTracerPropagation, false), Effect.provide(NodeHttpClient.layerUndici))
+export const provide = <A, E>(effect: Effect.Effect<A, E, HttpClient.HttpClient>): Effect.Effect<A, E> =>
+  effect.pipe(Effect.locally(HttpClient.currentTracerPropagation, false), Effect.provide(UndiciHttpClient.layer))

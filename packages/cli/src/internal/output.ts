@@ -197,10 +197,18 @@ export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: 
   let timer: ReturnType<typeof setTimeout> | undefined
   // A closed reader (`loamy send | head`) is not an error worth a stack trace; the rest is dropped.
   let broken = false
+  // Listening all the time, so a drain that happens before anyone waits is not missed.
+  let waiters: Array<() => void> = []
+  const unblock = () => {
+    blocked = false
+    const ready = waiters
+    waiters = []
+    for (const resolve of ready) resolve()
+  }
+  destination.on("drain", unblock)
   destination.on("error", () => {
     broken = true
-    blocked = false
-    destination.emit("drain")
+    unblock()
   })
   const push = () => {
     if (timer !== undefined) {
@@ -214,11 +222,8 @@ export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: 
   }
   const drained = () =>
     new Promise<void>((resolve) => {
-      if (!blocked) return resolve()
-      destination.once("drain", () => {
-        blocked = false
-        resolve()
-      })
+      if (!blocked) resolve()
+      else waiters.push(resolve)
     })
   return {
     write: (line) => {
