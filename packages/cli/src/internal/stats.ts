@@ -143,10 +143,11 @@ export const startProgress = (tracker: Tracker, stream: NodeJS.WriteStream = pro
       parts.push(`ETA ${rate > 0 ? formatSeconds((total - tracker.done) / rate) : "?"}`)
     }
     const text = parts.join("  ")
-    const columns = stream.columns ?? 80
-    const barWidth = Math.max(0, Math.min(40, columns - text.length - 4))
+    const columns = stream.columns > 0 ? stream.columns : 80
+    // A fixed width, so the bar does not jump as the numbers change length; none on a narrow terminal.
+    const barWidth = columns >= text.length + 34 ? 30 : 0
     let bar = ""
-    if (barWidth >= 10) {
+    if (barWidth > 0) {
       const filled = total === undefined || total === 0
         ? 0
         : Math.min(barWidth, Math.floor((tracker.done / total) * barWidth))
