@@ -145,7 +145,7 @@ export const startProgress = (tracker: Tracker, stream: NodeJS.WriteStream = pro
     const text = parts.join("  ")
     const columns = stream.columns > 0 ? stream.columns : 80
     // A fixed width, so the bar does not jump as the numbers change length; none on a narrow terminal.
-    const barWidth = columns >= text.length + 34 ? 30 : 0
+    const barWidth = columns >= text.length + 23 ? 20 : 0
     let bar = ""
     if (barWidth > 0) {
       const filled = total === undefined || total === 0
