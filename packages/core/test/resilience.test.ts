@@ -520,6 +520,19 @@ for (const [name, layer] of clients) {
         }))
     }
 
+    it.live("maxBodyBytes counts the bytes of the body, not of its compressed form", () =>
+      Effect.gen(function*() {
+        const [capped, small, whole] = yield* sendWith(layer)([get("/gzip?bytes=1000000"), get("/gzip?bytes=500")], {
+          maxBodyBytes: 10_000
+        }).pipe(
+          Effect.zipWith(sendWith(layer)([get("/gzip?bytes=20000")]), (a, b) => [...a, ...b])
+        )
+        expect(capped!.error).toBeInstanceOf(LoamyError.BodyTooLargeError)
+        expect(small!.error).toBeUndefined()
+        expect(small!.body).toBe("x".repeat(498))
+        expect(whole!.body).toBe("x".repeat(19_998))
+      }))
+
     it.live("folds truncated JSON, resets, destroyed sockets and unknown hosts", () =>
       Effect.gen(function*() {
         const responses = yield* sendWith(layer)([

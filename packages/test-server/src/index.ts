@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import * as http from "node:http"
+import { gzipSync } from "node:zlib"
 import type { AddressInfo, Socket } from "node:net"
 
 export * from "./faults.js"
@@ -116,6 +117,7 @@ const numberParam = (query: URLSearchParams, name: string, fallback: number): nu
  * - `/reset` → sends headers and half a body, then resets the connection (TCP RST)
  * - `/big-stream?bytes=N` → like `/big` but chunked, without a content-length
  * - `/slow-body?ms=N` → sends headers and the start of a JSON body at once, the rest after N ms
+ * - `/gzip?bytes=N` → like `/big`, gzip-compressed when the request accepts gzip (content-length compressed)
  *
  * `faultRoutes` lists the fault routes with the outcome a client should report.
  *
@@ -286,6 +288,18 @@ export const start = (options: Options = {}): Promise<TestServer> => {
       const timer = setTimeout(() => res.end(`${ms}}`), ms)
       res.on("close", () => clearTimeout(timer))
       return
+    }
+    if (path === "/gzip") {
+      const bytes = Math.min(numberParam(query, "bytes", 1_000_000), 64 * 1024 * 1024)
+      const body = Buffer.from(JSON.stringify("x".repeat(Math.max(0, bytes - 2))))
+      const gzip = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))
+      const sent = gzip ? gzipSync(body) : body
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "content-length": sent.byteLength,
+        ...(gzip ? { "content-encoding": "gzip" } : {})
+      })
+      return void res.end(sent)
     }
     return json(res, 404, { error: "not found", path })
   }
