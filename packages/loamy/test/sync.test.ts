@@ -9,6 +9,11 @@ import {
   sendRequestsSync,
   TimeoutError
 } from "loamy"
+import { execFileSync } from "node:child_process"
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 // The shipped module itself, for the hooks the public API does not expose.
 import { config, testing } from "../dist/internal/sync.js"
@@ -161,5 +166,30 @@ describe("sendRequestsSync", () => {
     // Keep-alive: one connection serves every call.
     expect(stats.connections).toBeLessThanOrEqual(2)
     expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(handlesBefore)
+  })
+
+  it("runs the bundled worker that the packed package ships", async () => {
+    // The bundle and the entry alone in a directory: the worker cannot fall back to the module tree.
+    const dir = mkdtempSync(join(tmpdir(), "loamy-bundle-"))
+    const saved = config.workerUrl
+    try {
+      copyFileSync(fileURLToPath(new URL("../dist/internal/worker.js", import.meta.url)), join(dir, "worker.js"))
+      execFileSync(process.execPath, [
+        fileURLToPath(new URL("../scripts/bundle-worker.js", import.meta.url)),
+        join(dir, "worker.bundle.js")
+      ], { stdio: "pipe", timeout: 60_000 })
+      await testing.stop()
+      config.workerUrl = pathToFileURL(join(dir, "worker.js"))
+      const responses = sendRequestsSync([
+        { url: `${server.url}/`, httpOp: "GET" },
+        { url: `${server.url}/exception`, httpOp: "GET" }
+      ])
+      expect(responses[0]!.body).toEqual({ message: "Hello, world!" })
+      expect(responses[1]!.error).toBeInstanceOf(BodyDecodeError)
+    } finally {
+      await testing.stop()
+      config.workerUrl = saved
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
