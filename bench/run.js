@@ -1,7 +1,10 @@
 // `npm run bench`: loamy against its peers on loopback. The test server runs in a process of its own,
 // and so does every scenario. Bounded: each scenario gets at most 120 s.
-import { execFile, spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
+import { execFile, execFileSync, spawn } from "node:child_process"
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const scenario = fileURLToPath(new URL("./scenario.js", import.meta.url))
@@ -15,9 +18,10 @@ const url = await new Promise((resolve, reject) => {
   })
 })
 
-const run = (...args) =>
+const run = (...args) => runWith({}, ...args)
+const runWith = (env, ...args) =>
   new Promise((resolve) => {
-    execFile(process.execPath, [scenario, ...args], { cwd: root, env: { ...process.env, BENCH_URL: url }, timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [scenario, ...args], { cwd: root, env: { ...process.env, ...env, BENCH_URL: url }, timeout: 120_000 }, (error, stdout, stderr) => {
       if (error) {
         process.stderr.write(`${args.join(" ")} failed: ${error.message}\n${stderr}`)
         return resolve(undefined)
@@ -62,11 +66,19 @@ for (const name of ["undici", "sync", "promise", "synckit", "sync-fetch"]) {
   console.log(`${pad(label, 40)}${num(result?.medianUs).padStart(10)}${num(result?.meanUs).padStart(10)}${num(result && base ? result.medianUs / base : undefined, 2).padStart(10)}`)
 }
 
-console.log("\nfirst sync call in a fresh process (3 processes)")
-for (let i = 0; i < 3; i++) {
-  const result = await run("first", "sync")
-  console.log(`  import loamy ${num(result?.importMs, 1)} ms, first sendRequestsSync ${num(result?.firstCallMs, 1)} ms`)
+// The packed package ships the worker as one bundled file (packages/loamy/scripts/bundle-worker.js);
+// the repository's dist does not, so measure both layouts.
+const bundleDir = mkdtempSync(join(tmpdir(), "loamy-bench-"))
+copyFileSync(join(root, "packages/loamy/dist/internal/worker.js"), join(bundleDir, "worker.js"))
+execFileSync(process.execPath, [join(root, "packages/loamy/scripts/bundle-worker.js"), join(bundleDir, "worker.bundle.js")], { stdio: "ignore", timeout: 60_000 })
+console.log("\nfirst sync call in a fresh process (3 processes each)")
+for (const [label, env] of [["worker from dist's modules", {}], ["worker bundled (as packed)", { BENCH_WORKER_URL: pathToFileURL(join(bundleDir, "worker.js")).href }]]) {
+  for (let i = 0; i < 3; i++) {
+    const result = await runWith(env, "first", "sync")
+    console.log(`  ${pad(label, 28)} import loamy ${num(result?.importMs, 1)} ms, first sendRequestsSync ${num(result?.firstCallMs, 1)} ms`)
+  }
 }
+rmSync(bundleDir, { recursive: true, force: true })
 
 server.stdin.end()
 server.kill()

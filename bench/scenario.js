@@ -128,6 +128,11 @@ if (kind === "throughput") {
   const t0 = performance.now()
   const { sendRequestsSync } = await import("loamy")
   const t1 = performance.now()
+  if (process.env.BENCH_WORKER_URL) {
+    // The packed package's layout: the worker entry next to its one-file bundle.
+    const { config } = await import("../packages/loamy/dist/internal/sync.js")
+    config.workerUrl = new URL(process.env.BENCH_WORKER_URL)
+  }
   sendRequestsSync([{ url: target, httpOp: "GET" }])
   out.importMs = t1 - t0
   out.firstCallMs = performance.now() - t1
