@@ -42,6 +42,11 @@ export const httpUrlProblem = (u: unknown): string | undefined => {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return `${JSON.stringify(u)} is not an http or https URL`
   }
+  // undici drops URL credentials silently and fetch refuses them; both would
+  // also print the password in every error message and span.
+  if (url.username !== "" || url.password !== "") {
+    return "has credentials in it (user:password@); send them in an Authorization header instead"
+  }
   return undefined
 }
 
