@@ -192,4 +192,31 @@ describe("sendRequestsSync", () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  it("reports a worker that fails to start, then starts a working one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "loamy-broken-"))
+    const saved = config.workerUrl
+    try {
+      await testing.stop()
+      config.workerUrl = pathToFileURL(join(dir, "missing.js"))
+      expect(() => sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])).toThrow(/could not start/)
+      // An entry whose imports fail: the worker dies while loading, and the caller hears of it at once.
+      copyFileSync(fileURLToPath(new URL("../dist/internal/worker.js", import.meta.url)), join(dir, "worker.js"))
+      config.workerUrl = pathToFileURL(join(dir, "worker.js"))
+      const started = Date.now()
+      let error: unknown
+      try {
+        sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])
+      } catch (e) {
+        error = e
+      }
+      expect(isWorkerError(error)).toBe(true)
+      expect((error as Error).message).toContain("workerMain.js")
+      expect(Date.now() - started).toBeLessThan(20_000)
+    } finally {
+      config.workerUrl = saved
+      rmSync(dir, { recursive: true, force: true })
+    }
+    expect(sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])[0]!.statusCode).toBe(200)
+  })
 })
