@@ -2,7 +2,7 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { it } from "@effect/vitest"
 import { Clump, LoamyError } from "@loamy/core"
 import { closedPort, start, type TestServer } from "@loamy/test-server"
-import { Effect, Fiber, Layer, Stream } from "effect"
+import { Effect, Fiber, Layer, Stream, Tracer } from "effect"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { waitUntil } from "./helpers.js"
@@ -114,6 +114,29 @@ describe("UndiciHttpClient", () => {
         Stream.runCollect(Stream.take(r.stream, 1)))
       expect(chunks.length).toBe(1)
       expect(yield* untilLive(() => server.stats.inFlight === 0)).toBe(true)
+    }).pipe(Effect.provide(UndiciHttpClient.layer)))
+
+  it.live("makes a client span and propagates it only when a recording tracer is installed", () =>
+    Effect.gen(function*() {
+      const native = yield* Effect.tracer
+      const names: Array<string> = []
+      const recording = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          names.push(name)
+          return native.span(name, parent, context, links, startTime, kind, options)
+        },
+        context: (f) => f()
+      })
+      const client = yield* HttpClient.HttpClient
+      const echo = Effect.flatMap(client.get(`${server.url}/echo`), (r) => r.json) as Effect.Effect<
+        { headers: Record<string, string> }
+      >
+      const untraced = yield* echo
+      expect(untraced.headers["traceparent"]).toBeUndefined()
+      expect(names).toEqual([])
+      const traced = yield* Effect.withTracer(echo, recording)
+      expect(names).toEqual(["http.client GET"])
+      expect(traced.headers["traceparent"]).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/)
     }).pipe(Effect.provide(UndiciHttpClient.layer)))
 
   it.effect("closes its agent with the layer's scope", () =>
