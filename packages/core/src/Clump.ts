@@ -322,7 +322,7 @@ export const send = <E>(
 > =>
   Effect.flatMap(prepare(self), ({ requests, resolved }) => {
     const results = new Array<RequestResponse>(requests.length)
-    const run = Effect.flatMap(engine.makeSender(resolved), (sender) => {
+    const pool = (sender: engine.Sender): Effect.Effect<void, E> => {
       // A fixed pool of `concurrency` fibers pulling the next index: one fiber
       // per request (Effect.forEach) costs more than the request bookkeeping.
       let next = 0
@@ -340,15 +340,21 @@ export const send = <E>(
         step: constVoid
       })
       const workers = Math.min(resolved.concurrency, requests.length)
+      if (workers <= 1) return worker
       return Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true })
-    })
-    return engine.manualRedirects(Effect.scoped(run)).pipe(
-      Effect.as(results as ReadonlyArray<RequestResponse>),
-      Effect.withSpan("loamy.send", {
-        captureStackTrace: false,
-        attributes: { "loamy.requests": requests.length, "loamy.concurrency": resolved.concurrency }
-      })
-    )
+    }
+    // Only a rate limiter needs a scope; a call without one skips opening and closing it.
+    const run = resolved.rateLimit === undefined
+      ? Effect.flatMap(engine.makeSenderIn(resolved, undefined), pool)
+      : Effect.scoped(Effect.flatMap(engine.makeSender(resolved), pool))
+    const sent = Effect.as(engine.manualRedirects(run), results as ReadonlyArray<RequestResponse>)
+    return Effect.flatMap(engine.isTracing, (traced) =>
+      traced
+        ? Effect.withSpan(sent, "loamy.send", {
+          captureStackTrace: false,
+          attributes: { "loamy.requests": requests.length, "loamy.concurrency": resolved.concurrency }
+        })
+        : sent)
   })
 
 /**

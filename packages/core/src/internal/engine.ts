@@ -276,9 +276,21 @@ const originOf = (url: string): string => {
 export const makeSender = (
   options: Resolved
 ): Effect.Effect<Sender, never, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (scope) => makeSenderIn(options, scope))
+
+/**
+ * `makeSender` for a caller that has no scope to give when there is no rate
+ * limit (the only resource a sender holds): a call without one skips making
+ * and closing a scope.
+ *
+ * @internal
+ */
+export const makeSenderIn = (
+  options: Resolved,
+  scope: Scope.Scope | undefined
+): Effect.Effect<Sender, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
-    const scope = yield* Effect.scope
     const startedAt = yield* Clock.currentTimeMillis
     const deadlineAt = options.deadlineMs === undefined ? undefined : startedAt + options.deadlineMs
     const traced = yield* isTracing
@@ -594,9 +606,10 @@ export const manualRedirects = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.E
 
 const makeLimiter = (
   rateLimit: ResolvedRateLimit | undefined,
-  scope: Scope.Scope
+  scope: Scope.Scope | undefined
 ): Effect.Effect<((origin: string) => Effect.Effect<void>) | undefined> => {
   if (rateLimit === undefined) return Effect.succeed(undefined)
+  if (scope === undefined) return Effect.dieMessage("loamy: a rate limit needs a scope to live in")
   const make = Scope.extend(
     RateLimiter.make({ limit: rateLimit.limit, interval: rateLimit.intervalMs, algorithm: "fixed-window" }),
     scope
