@@ -7,7 +7,15 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
+import * as v8 from "node:v8"
 import { run, teardown } from "./Cli.js"
+
+// The live heap of a long `loamy send` stays near 35 MB, but V8's default heap
+// growth lets garbage pile up to several times that between full collections
+// (330 MB peak RSS over 1M requests). Growing the old generation by at most
+// 50 % per collection keeps the peak near 150 MB for a few % of throughput.
+// The flag is read at every collection, so setting it at run time works.
+v8.setFlagsFromString("--heap-growing-percent=50")
 
 run(process.argv).pipe(
   Effect.provide(NodeContext.layer),
