@@ -36,7 +36,11 @@ const startServer = () =>
         resolve({ url: JSON.parse(out.slice(0, newline)).url, child })
       }
     })
-    child.on("exit", (code) => reject(new Error(`test server exited with ${code}`)))
+    child.on("exit", (code, signal) => {
+      // After startup this would turn every later request into a failure: say so.
+      console.error(`test server exited (code ${code}, signal ${signal})`)
+      reject(new Error(`test server exited with ${code}`))
+    })
   })
 
 const writeJsonl = async (file, lines, url) => {
@@ -90,16 +94,22 @@ const runCli = (file, outFile) =>
 const countLines = async (file) => {
   let lines = 0
   let errors = 0
+  const tags = {}
   let carry = ""
   for await (const chunk of fs.createReadStream(file, { encoding: "utf8" })) {
     const parts = (carry + chunk).split("\n")
     carry = parts.pop()
     for (const line of parts) {
       lines++
-      if (!line.includes('"error":null')) errors++
+      if (!line.includes('"error":null')) {
+        errors++
+        const tag = /"error":\{"tag":"(\w+)"/.exec(line)?.[1] ?? "?"
+        tags[tag] = (tags[tag] ?? 0) + 1
+        if (errors === 1) console.error(`first failure: ${line.slice(0, 600)}`)
+      }
     }
   }
-  return { lines, errors }
+  return { lines, errors, tags }
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cli-bench-"))
@@ -122,7 +132,8 @@ try {
       reqPerSec: Math.round(written.lines / run.seconds),
       peakRssMb: Number((run.peakKb / 1024).toFixed(1)),
       responses: written.lines,
-      failed: written.errors
+      failed: written.errors,
+      errorTags: written.tags
     }
     results.push(result)
     console.log(JSON.stringify(result))
