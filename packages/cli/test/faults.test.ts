@@ -7,7 +7,7 @@
  * attempts within `--retry`, the server never sees more than `--concurrency`
  * requests at once, and the exit code is 1 exactly when some record failed.
  */
-import { closedPort, expectedOutcome, type FaultRoute, faultRoutes, start, type TestServer } from "@loamy/test-server"
+import { closedPort, expectedOutcome, faultOrigin, type FaultRoute, faultRoutes, start, type TestServer } from "@loamy/test-server"
 import fc from "fast-check"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -31,16 +31,8 @@ afterAll(async () => {
 let keys = 0
 const uniqueKey = () => `cli-faults-${process.pid}-${++keys}-${Math.random().toString(36).slice(2, 8)}`
 
-const originOf = (route: FaultRoute): string => {
-  switch (route.target) {
-    case "server":
-      return server.url
-    case "closedPort":
-      return `http://127.0.0.1:${refusedPort}`
-    case "invalidHost":
-      return "http://loamy-cli-faults.invalid"
-  }
-}
+const originOf = (route: FaultRoute): string =>
+  faultOrigin(route, { serverUrl: server.url, refusedPort, invalidHost: "loamy-cli-faults.invalid" })
 
 interface Pick {
   readonly route: number

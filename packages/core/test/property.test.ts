@@ -7,7 +7,16 @@
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clump, type RequestMap, type RequestResponse } from "@loamy/core"
-import { closedPort, expectedOutcome, type FaultRoute, faultRoutes, start, type TestServer } from "@loamy/test-server"
+import {
+  closedPort,
+  expectedOutcome,
+  faultOrigin,
+  type FaultRoute,
+  faultRoutes,
+  rateViolations,
+  start,
+  type TestServer
+} from "@loamy/test-server"
 import { Chunk, Effect, Stream } from "effect"
 import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -27,16 +36,8 @@ afterAll(async () => {
   await server.close()
 })
 
-const originOf = (route: FaultRoute): string => {
-  switch (route.target) {
-    case "server":
-      return server.url
-    case "closedPort":
-      return `http://127.0.0.1:${refusedPort}`
-    case "invalidHost":
-      return "http://loamy-property.invalid"
-  }
-}
+const originOf = (route: FaultRoute): string =>
+  faultOrigin(route, { serverUrl: server.url, refusedPort, invalidHost: "loamy-property.invalid" })
 
 /** The request for a route, and the form it is given in (camelCase or the original's snake_case). */
 const requestFor = (route: FaultRoute, snake: boolean, n: number) => {
@@ -121,22 +122,8 @@ describe("property: random clumps over the fault routes", () => {
 
         expect(server.stats.maxInFlight).toBeLessThanOrEqual(c.concurrency)
         if (c.rateLimit !== null) {
-          // Only first hops pass the limiter; redirect hops ride on their attempt's permit.
-          const paths = new Set(routes.filter((r) => r.target === "server").map((r) => r.path.split("?")[0]!))
-          const starts = server.stats.arrivals
-            .filter((_, i) => {
-              const path = server.stats.arrivalPaths[i]!.split("?")[0]!
-              return paths.has(path) && !(path.startsWith("/redirect-chain/") && path !== "/redirect-chain/3")
-            })
-            .sort((a, b) => a - b)
-          // Fixed windows: at most `limit` per window, so any span shorter than a window
-          // (which meets at most two of them) holds at most 2 × limit starts.
-          const { interval, limit } = c.rateLimit
-          for (let i = 0; i + 2 * limit < starts.length; i++) {
-            expect(starts[i + 2 * limit]! - starts[i]!, `rate ${limit}/${interval}ms`).toBeGreaterThanOrEqual(
-              interval * 0.6
-            )
-          }
+          expect(rateViolations(server.stats, routes, c.rateLimit), `rate ${c.rateLimit.limit}/${c.rateLimit.interval}ms`)
+            .toEqual([])
         }
         // The runtime (and its connection pool) is gone: so is every socket.
         const closed = await waitUntil(() => server.stats.openConnections === 0, 3_000)

@@ -240,3 +240,55 @@ export const expectedOutcome = (
   }
   return { status: route.status, errorTag: route.errorTag, maxAttempts: route.retryable ? attempts : 1 }
 }
+
+/**
+ * The origin a route's URL starts with: the test server's, a port that
+ * refuses connections, or a host under `.invalid` that never resolves.
+ *
+ * @since 0.1.0
+ * @category data
+ */
+export const faultOrigin = (
+  route: FaultRoute,
+  targets: { readonly serverUrl: string; readonly refusedPort: number; readonly invalidHost?: string }
+): string => {
+  switch (route.target) {
+    case "server":
+      return targets.serverUrl
+    case "closedPort":
+      return `http://127.0.0.1:${targets.refusedPort}`
+    case "invalidHost":
+      return `http://${targets.invalidHost ?? "loamy-faults.invalid"}`
+  }
+}
+
+/**
+ * Where a rate limit of `limit` per `interval` ms was broken, judged from the
+ * server's arrival times of the routes' first hops (redirect hops ride on
+ * their attempt's permit). Fixed windows allow `limit` per window, so any
+ * span shorter than a window meets at most two of them and holds at most
+ * 2 × limit starts; spans are allowed 40% slack for timer jitter. Returns
+ * `[position, span in ms]` for each violation: empty when the bound held.
+ *
+ * @since 0.1.0
+ * @category data
+ */
+export const rateViolations = (
+  stats: { readonly arrivals: ReadonlyArray<number>; readonly arrivalPaths: ReadonlyArray<string> },
+  routes: ReadonlyArray<FaultRoute>,
+  rate: { readonly limit: number; readonly interval: number }
+): Array<readonly [number, number]> => {
+  const paths = new Set(routes.filter((r) => r.target === "server").map((r) => r.path.split("?")[0]!))
+  const starts = stats.arrivals
+    .filter((_, i) => {
+      const path = stats.arrivalPaths[i]!.split("?")[0]!
+      return paths.has(path) && !(path.startsWith("/redirect-chain/") && path !== "/redirect-chain/3")
+    })
+    .sort((a, b) => a - b)
+  const violations: Array<readonly [number, number]> = []
+  for (let i = 0; i + 2 * rate.limit < starts.length; i++) {
+    const span = starts[i + 2 * rate.limit]! - starts[i]!
+    if (span < rate.interval * 0.6) violations.push([i, span])
+  }
+  return violations
+}
