@@ -217,6 +217,38 @@ const durationMs = (option: string, input: Duration.DurationInput | undefined, a
   return Either.right(ms)
 }
 
+const optionNames: ReadonlyArray<keyof Options> = [
+  "concurrency",
+  "returnExceptions",
+  "timeout",
+  "deadline",
+  "retry",
+  "rateLimit",
+  "maxBodyBytes",
+  "headers",
+  "maxRedirects"
+]
+const retryOptionNames: ReadonlyArray<keyof RetryOptions> = [
+  "attempts",
+  "baseDelay",
+  "maxDelay",
+  "maxRetryAfter",
+  "statuses",
+  "nonIdempotent"
+]
+const rateLimitOptionNames: ReadonlyArray<keyof RateLimitOptions> = ["limit", "interval", "perOrigin"]
+
+const knownOnly = (value: object, names: ReadonlyArray<string>, prefix: string) => {
+  for (const key of Object.keys(value)) {
+    if (!names.includes(key)) {
+      return Either.left(
+        new InvalidOptionsError({ option: prefix + key, detail: `unknown option (expected one of ${names.join(", ")})` })
+      )
+    }
+  }
+  return Either.void
+}
+
 const positiveInt = (option: string, value: unknown, fallback: number, allowZero = false) => {
   if (value === undefined) return Either.right(fallback)
   if (typeof value !== "number" || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
@@ -237,6 +269,14 @@ const positiveInt = (option: string, value: unknown, fallback: number, allowZero
  */
 export const resolveOptions = (options: Options): Either.Either<engine.Resolved, InvalidOptionsError> =>
   Either.gen(function*() {
+    // A misspelt option would otherwise be ignored without a word.
+    yield* knownOnly(options, optionNames, "")
+    if (typeof options.retry === "object" && options.retry !== null) {
+      yield* knownOnly(options.retry, retryOptionNames, "retry.")
+    }
+    if (typeof options.rateLimit === "object" && options.rateLimit !== null) {
+      yield* knownOnly(options.rateLimit, rateLimitOptionNames, "rateLimit.")
+    }
     const concurrency = yield* positiveInt("concurrency", options.concurrency, 100)
     const timeoutMs = yield* durationMs("timeout", options.timeout)
     const deadlineMs = yield* durationMs("deadline", options.deadline)

@@ -206,7 +206,10 @@ describe("options", () => {
     ["rateLimit.limit", { rateLimit: { limit: 0, interval: 100 } }],
     ["rateLimit.interval", { rateLimit: { limit: 1, interval: 0 } }],
     ["maxBodyBytes", { maxBodyBytes: -1 }],
-    ["maxRedirects", { maxRedirects: -1 }]
+    ["maxRedirects", { maxRedirects: -1 }],
+    ["concurency", { concurency: 4 } as never],
+    ["retry.attemps", { retry: { attemps: 2 } } as never],
+    ["rateLimit.perorigin", { rateLimit: { limit: 1, interval: 10, perorigin: true } } as never]
   ]
   for (const [option, options] of refused) {
     it.live(`refuses ${option} = ${JSON.stringify(options)} with InvalidOptionsError before sending`, () =>

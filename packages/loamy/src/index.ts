@@ -144,10 +144,11 @@ export const sendRequests = (
   const checked = options_.check(options, options_.promiseExtra)
   if (Either.isLeft(checked)) return Promise.reject(checked.left)
   if (!isIterable(requests)) return Promise.reject(notIterable(requests))
-  const { signal, ...rest } = checked.right as PromiseOptions
+  const coreOptions = checked.right
+  const signal = options?.signal
   if (signal?.aborted) return Promise.reject(new AbortError({ cause: signal.reason }))
   return new Promise((resolve, reject) => {
-    const fiber = runtime.runtime().runFork(runtime.send(requests, rest))
+    const fiber = runtime.runtime().runFork(runtime.send(requests, coreOptions))
     const onAbort = () => fiber.unsafeInterruptAsFork(FiberId.none)
     signal?.addEventListener("abort", onAbort, { once: true })
     fiber.addObserver((exit) => {

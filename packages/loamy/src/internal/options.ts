@@ -82,10 +82,9 @@ const checkFields = (
 ): Either.Either<void, Clump.InvalidOptionsError> => {
   for (const key of Object.keys(value)) {
     const kind = fields[key]
+    // Unknown names are the core's to refuse (resolveOptions), for every door alike.
+    if (kind === undefined) continue
     const name = prefix + key
-    if (kind === undefined) {
-      return fail(name, `unknown option (expected one of ${Object.keys(fields).join(", ")})`)
-    }
     const item = value[key]
     if (item === undefined) continue
     const checked = checkKind(kind, item, name)
@@ -122,8 +121,9 @@ const checkKind = (kind: Kind, item: unknown, name: string): Either.Either<void,
 }
 
 /**
- * Checks the options' names and types, then the core's rules (ranges,
- * headers), and returns them as core options.
+ * Checks the options' types (durations are milliseconds at these doors),
+ * then the core's rules (names, ranges, headers), and returns them as core
+ * options, the door's own (`signal`) left out.
  *
  * @internal
  */
@@ -135,10 +135,11 @@ export const check = (
   if (!isPlainObject(options)) return fail("options", `must be an object, got ${describe(options)}`)
   const checked = checkFields(options, { ...topLevel, ...extra }, "")
   if (Either.isLeft(checked)) return Either.left(checked.left)
-  const core = options as Clump.Options
+  const core: Record<string, unknown> = {}
+  for (const key of Object.keys(options)) if (!(key in extra)) core[key] = options[key]
   const resolved = Clump.resolveOptions(core)
   if (Either.isLeft(resolved)) return Either.left(resolved.left)
-  return Either.right(core)
+  return Either.right(core as Clump.Options)
 }
 
 /** @internal */
