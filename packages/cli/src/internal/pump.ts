@@ -120,7 +120,8 @@ export const pump = (
     const sender = yield* Clump.sender(options)
     const runtime = yield* Effect.runtime<never>()
     const run = Runtime.runCallback(runtime)
-    const concurrency = options.concurrency ?? 100
+    // The core owns the defaults.
+    const { concurrency } = yield* Clump.resolveOptions(options)
     const tracker = config.tracker
     return yield* Effect.async<Outcome, input.BadInput>((resume) => {
       const running = new Map<number, Runtime.Cancel<RequestResponse.RequestResponse>>()
