@@ -244,3 +244,27 @@ export class InvalidInputError
  * @category refinements
  */
 export const isInvalidInputError = (u: unknown): u is InvalidInputError => u instanceof InvalidInputError
+
+/**
+ * Options that make no sense (a concurrency of 0, a negative timeout, a
+ * misspelt name): names the option as a path (`retry.attempts`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidOptionsError
+  extends Schema.TaggedError<InvalidOptionsError>("@loamy/InvalidOptionsError")("InvalidOptionsError", {
+    option: Schema.String,
+    detail: Schema.String
+  })
+{
+  override get message(): string {
+    return `Invalid option ${this.option}: ${this.detail}`
+  }
+}
+
+/**
+ * @since 0.2.0
+ * @category refinements
+ */
+export const isInvalidOptionsError = (u: unknown): u is InvalidOptionsError => u instanceof InvalidOptionsError

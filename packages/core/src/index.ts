@@ -20,6 +20,13 @@ export * as Clump from "./Clump.js"
 export * as LoamyError from "./LoamyError.js"
 
 /**
+ * The options of a call, as a Schema: decoded once per call.
+ *
+ * @since 0.2.0
+ */
+export * as Options from "./Options.js"
+
+/**
  * One request: url, httpOp, body, queryParams, headers.
  *
  * @since 0.1.0

@@ -14,7 +14,7 @@
  *
  * @since 0.1.0
  */
-import { Clump as CoreClump, LoamyError, RequestMap, type RequestResponse as CoreResponse } from "@loamy/core"
+import { LoamyError, RequestMap, type RequestResponse as CoreResponse } from "@loamy/core"
 import * as Cause from "effect/Cause"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -141,14 +141,14 @@ export const sendRequests = (
   requests: Iterable<RequestInput>,
   options?: PromiseOptions
 ): Promise<Array<RequestResponse>> => {
-  const checked = options_.check(options, options_.promiseExtra)
+  const checked = options_.check(options, true)
   if (Either.isLeft(checked)) return Promise.reject(checked.left)
   if (!isIterable(requests)) return Promise.reject(notIterable(requests))
-  const coreOptions = checked.right
+  const resolved = checked.right
   const signal = options?.signal
   if (signal?.aborted) return Promise.reject(new AbortError({ cause: signal.reason }))
   return new Promise((resolve, reject) => {
-    const fiber = runtime.runtime().runFork(runtime.send(requests, coreOptions))
+    const fiber = runtime.runtime().runFork(runtime.send(requests, resolved))
     const onAbort = () => fiber.unsafeInterruptAsFork(FiberId.none)
     signal?.addEventListener("abort", onAbort, { once: true })
     fiber.addObserver((exit) => {
@@ -253,19 +253,19 @@ const notIterable = (u: unknown) =>
  * @since 0.1.0
  * @category errors
  */
-export const InvalidOptionsError = CoreClump.InvalidOptionsError
+export const InvalidOptionsError = LoamyError.InvalidOptionsError
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type InvalidOptionsError = CoreClump.InvalidOptionsError
+export type InvalidOptionsError = LoamyError.InvalidOptionsError
 
 /**
  * @since 0.1.0
  * @category refinements
  */
-export const isInvalidOptionsError = (u: unknown): u is InvalidOptionsError => u instanceof CoreClump.InvalidOptionsError
+export const isInvalidOptionsError = (u: unknown): u is InvalidOptionsError => u instanceof LoamyError.InvalidOptionsError
 
 export {
   /**

@@ -83,9 +83,10 @@ describe("sendRequests", () => {
     expect(server.stats.requests).toBe(0)
   })
 
-  it("checks option types: durations are milliseconds", async () => {
+  it("checks options with the core's decoder: durations are milliseconds or Effect durations", async () => {
     for (const options of [
-      { timeout: "5 seconds" },
+      { timeout: "soon" },
+      { timeout: true },
       { concurrency: 0 },
       { retry: { attempts: "3" } },
       { rateLimit: { limit: 1 } },
@@ -95,6 +96,9 @@ describe("sendRequests", () => {
       const error = await sendRequests([{ url: `${server.url}/`, httpOp: "GET" }], options as never).catch((e: unknown) => e)
       expect(isInvalidOptionsError(error), JSON.stringify(options)).toBe(true)
     }
+    expect(server.stats.requests).toBe(0)
+    const [response] = await sendRequests([{ url: `${server.url}/`, httpOp: "GET" }], { timeout: "5 seconds" } as never)
+    expect(response!.statusCode).toBe(200)
   })
 
   it("aborts the batch through its signal", async () => {

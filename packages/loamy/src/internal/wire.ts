@@ -6,14 +6,16 @@
  *
  * @internal
  */
-import { Clump, LoamyError, type RequestResponse } from "@loamy/core"
+import { LoamyError, type RequestResponse } from "@loamy/core"
 import * as Schema from "effect/Schema"
 
 /** Every error a batch can end with, besides defects. */
-const BatchError = Schema.Union(LoamyError.RequestError, LoamyError.InvalidInputError, Clump.InvalidOptionsError)
+const BatchError = Schema.Union(LoamyError.RequestError, LoamyError.InvalidInputError, LoamyError.InvalidOptionsError)
 
-const encodeRequestError = Schema.encodeSync(LoamyError.RequestError)
-const decodeRequestError = Schema.decodeUnknownSync(LoamyError.RequestError)
+/** What a response's `error` can hold. */
+const ResponseError = Schema.Union(LoamyError.RequestError, LoamyError.InvalidInputError)
+const encodeRequestError = Schema.encodeSync(ResponseError)
+const decodeRequestError = Schema.decodeUnknownSync(ResponseError)
 const encodeBatchError = Schema.encodeUnknownSync(BatchError)
 const decodeBatchError = Schema.decodeUnknownSync(BatchError)
 
@@ -35,7 +37,7 @@ export const encodeResponses = (
   for (let i = 0; i < out.length; i++) {
     const response = out[i]!
     if (response.error !== undefined) {
-      out[i] = { ...response, error: encodeRequestError(response.error) as unknown as LoamyError.RequestError }
+      out[i] = { ...response, error: encodeRequestError(response.error) as unknown as LoamyError.RequestError | LoamyError.InvalidInputError }
     }
   }
   return out
@@ -48,7 +50,7 @@ export const decodeResponses = (
   for (let i = 0; i < responses.length; i++) {
     const response = responses[i]!
     if (response.error !== undefined) {
-      ;(response as { error?: LoamyError.RequestError }).error = decodeRequestError(response.error)
+      ;(response as { error?: LoamyError.RequestError | LoamyError.InvalidInputError }).error = decodeRequestError(response.error)
     }
   }
   return responses
@@ -56,7 +58,7 @@ export const decodeResponses = (
 
 /** @internal */
 export const encodeError = (error: unknown): WireError => {
-  if (LoamyError.isRequestError(error) || error instanceof LoamyError.InvalidInputError || error instanceof Clump.InvalidOptionsError) {
+  if (LoamyError.isRequestError(error) || error instanceof LoamyError.InvalidInputError || error instanceof LoamyError.InvalidOptionsError) {
     return { _tag: "Encoded", error: encodeBatchError(error) }
   }
   const e = error instanceof Error ? error : new Error(String(error))
