@@ -22,18 +22,23 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as Duration from "effect/Duration"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { constVoid, dual } from "effect/Function"
+import * as FiberId from "effect/FiberId"
+import { dual } from "effect/Function"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Predicate from "effect/Predicate"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as engine from "./internal/engine.js"
-import { describe } from "./internal/validate.js"
-import { type InvalidInputError, InvalidRequestError, type RequestError } from "./LoamyError.js"
+import * as scheduler from "./internal/scheduler.js"
+import * as LoamyError from "./LoamyError.js"
+import type { InvalidInputError, RequestError } from "./LoamyError.js"
+import * as Options_ from "./Options.js"
 import * as RequestMap from "./RequestMap.js"
 import type { RequestResponse } from "./RequestResponse.js"
 
@@ -50,72 +55,37 @@ export const TypeId: unique symbol = Symbol.for("@loamy/core/Clump")
 export type TypeId = typeof TypeId
 
 /**
- * Retrying failed attempts. A number is shorthand for `{ attempts }`.
- *
  * @since 0.1.0
  * @category models
  */
-export interface RetryOptions {
-  /** Attempts in all, the first included. Default 3. */
-  readonly attempts?: number | undefined
-  /** The first backoff ceiling; it doubles each retry (full jitter: the wait is random below it). Default 100 ms. */
-  readonly baseDelay?: Duration.DurationInput | undefined
-  /** The largest backoff ceiling. Default 10 seconds. */
-  readonly maxDelay?: Duration.DurationInput | undefined
-  /** A `Retry-After` longer than this is not waited for; the response is kept. Default 60 seconds. */
-  readonly maxRetryAfter?: Duration.DurationInput | undefined
-  /** Statuses worth another attempt. Default 408, 429, 500, 502, 503, 504. */
-  readonly statuses?: ReadonlyArray<number> | undefined
-  /**
-   * Retry POST and PATCH too. By default only GET, HEAD, OPTIONS, PUT, DELETE
-   * and requests with an `Idempotency-Key` header are retried.
-   */
-  readonly nonIdempotent?: boolean | undefined
-}
+export type RetryOptions = Options_.RetryOptions
 
 /**
- * At most `limit` requests start in each `interval` window (attempts and
- * retries count).
- *
  * @since 0.1.0
  * @category models
  */
-export interface RateLimitOptions {
-  readonly limit: number
-  readonly interval: Duration.DurationInput
-  /** One window per origin instead of one for the whole call. Default false. */
-  readonly perOrigin?: boolean | undefined
-}
+export type RateLimitOptions = Options_.RateLimitOptions
 
 /**
- * Options, with the same names at every door (Effect, Promise, sync, CLI).
- * Durations are milliseconds or an Effect duration string ("5 seconds").
+ * Options, with the same names at every door (see the `Options` module).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
-  /** Requests in flight at once. Default 100. */
-  readonly concurrency?: number | undefined
+export type Options = Options_.Options
+
+/**
+ * How `stream` and `streamFrom` hand responses on.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type StreamOptions = (Options | Options_.Resolved) & {
   /**
-   * `true` (default): every failure is folded into its response. `false`:
-   * the first failure fails the whole call and interrupts the rest.
+   * Emit in input order (a finished response waits for the ones before it;
+   * at most `concurrency` are held). Default false: completion order.
    */
-  readonly returnExceptions?: boolean | undefined
-  /** Per attempt, connect to last body byte; queueing time is not counted. Default none. */
-  readonly timeout?: Duration.DurationInput | undefined
-  /** For the whole call: finished responses are kept, the rest get a `DeadlineError`. Default none. */
-  readonly deadline?: Duration.DurationInput | undefined
-  /** Retries with exponential backoff, honouring `Retry-After`. Default none (one attempt). */
-  readonly retry?: RetryOptions | number | undefined
-  /** Pace the requests. Default none. */
-  readonly rateLimit?: RateLimitOptions | undefined
-  /** Bodies larger than this are not buffered; a `BodyTooLargeError` is folded. Default none. */
-  readonly maxBodyBytes?: number | undefined
-  /** Headers sent with every request; a request's own headers win. */
-  readonly headers?: Readonly<Record<string, string>> | undefined
-  /** Redirects followed per request; 0 returns the 3xx response as it is. Default 10. */
-  readonly maxRedirects?: number | undefined
+  readonly ordered?: boolean | undefined
 }
 
 /**
@@ -125,7 +95,8 @@ export interface Options {
 export interface Clump<E = never> extends Pipeable {
   readonly [TypeId]: { readonly _E: (_: never) => E }
   readonly requests: ReadonlyArray<RequestMap.RequestMap>
-  readonly options: Options
+  /** As given, or already decoded (`Options.decode`), in which case it is not decoded again. */
+  readonly options: Options | Options_.Resolved
 }
 
 /**
@@ -140,21 +111,18 @@ export interface Indexed {
 }
 
 /**
- * Options that make no sense (a concurrency of 0, a negative timeout).
+ * Options that make no sense (see `LoamyError.InvalidOptionsError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class InvalidOptionsError
-  extends Schema.TaggedError<InvalidOptionsError>("@loamy/InvalidOptionsError")("InvalidOptionsError", {
-    option: Schema.String,
-    detail: Schema.String
-  })
-{
-  override get message(): string {
-    return `Invalid option ${this.option}: ${this.detail}`
-  }
-}
+export const InvalidOptionsError = LoamyError.InvalidOptionsError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidOptionsError = LoamyError.InvalidOptionsError
 
 const Proto = {
   [TypeId]: { _E: (_: never) => _ },
@@ -178,8 +146,8 @@ export const make: {
     requests: Iterable<RequestMap.RequestMap>,
     options?: Options & { readonly returnExceptions?: true | undefined }
   ): Clump<never>
-  (requests: Iterable<RequestMap.RequestMap>, options: Options): Clump<RequestError>
-} = (requests: Iterable<RequestMap.RequestMap>, options: Options = {}): Clump<never> => {
+  (requests: Iterable<RequestMap.RequestMap>, options: Options | Options_.Resolved): Clump<RequestError>
+} = (requests: Iterable<RequestMap.RequestMap>, options: Options | Options_.Resolved = {}): Clump<never> => {
   const self = Object.create(Proto)
   self.requests = Array.isArray(requests) ? requests : Array.from(requests)
   self.options = options
@@ -202,145 +170,69 @@ export const withOptions: {
   (options: Options): <E>(self: Clump<E>) => Clump<E | RequestError>
   <E>(self: Clump<E>, options: Options): Clump<E | RequestError>
 } = dual(2, <E>(self: Clump<E>, options: Options): Clump<E | RequestError> =>
-  make(self.requests, { ...self.options, ...options }))
-
-const durationMs = (option: string, input: Duration.DurationInput | undefined, allowZero = false) => {
-  if (input === undefined) return Either.right(undefined)
-  const decoded = Duration.decodeUnknown(input)
-  if (decoded._tag === "None") {
-    return Either.left(new InvalidOptionsError({ option, detail: `${describe(input)} is not a duration` }))
-  }
-  const ms = Duration.toMillis(decoded.value)
-  if (!(ms > 0 || (allowZero && ms === 0)) || Number.isNaN(ms)) {
-    return Either.left(new InvalidOptionsError({ option, detail: `must be ${allowZero ? "0 or more" : "positive"}` }))
-  }
-  return Either.right(ms)
-}
-
-const optionNames: ReadonlyArray<keyof Options> = [
-  "concurrency",
-  "returnExceptions",
-  "timeout",
-  "deadline",
-  "retry",
-  "rateLimit",
-  "maxBodyBytes",
-  "headers",
-  "maxRedirects"
-]
-const retryOptionNames: ReadonlyArray<keyof RetryOptions> = [
-  "attempts",
-  "baseDelay",
-  "maxDelay",
-  "maxRetryAfter",
-  "statuses",
-  "nonIdempotent"
-]
-const rateLimitOptionNames: ReadonlyArray<keyof RateLimitOptions> = ["limit", "interval", "perOrigin"]
-
-const knownOnly = (value: object, names: ReadonlyArray<string>, prefix: string) => {
-  for (const key of Object.keys(value)) {
-    if (!names.includes(key)) {
-      return Either.left(
-        new InvalidOptionsError({ option: prefix + key, detail: `unknown option (expected one of ${names.join(", ")})` })
-      )
-    }
-  }
-  return Either.void
-}
-
-const positiveInt = (option: string, value: unknown, fallback: number, allowZero = false) => {
-  if (value === undefined) return Either.right(fallback)
-  if (typeof value !== "number" || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    return Either.left(
-      new InvalidOptionsError({
-        option,
-        detail: `must be a whole number of ${allowZero ? "0" : "1"} or more, got ${describe(value)}`
-      })
-    )
-  }
-  return Either.right(value)
-}
+  make(self.requests, {
+    ...(Options_.isResolved(self.options) ? Options_.toOptions(self.options) : self.options),
+    ...options
+  }))
 
 /**
- * Checks the options and applies the defaults.
+ * Checks the options and applies the defaults (see `Options.decode`).
  *
- * @internal
+ * @since 0.1.0
+ * @category decoding
  */
-export const resolveOptions = (options: Options): Either.Either<engine.Resolved, InvalidOptionsError> =>
-  Either.gen(function*() {
-    // A misspelt option would otherwise be ignored without a word.
-    yield* knownOnly(options, optionNames, "")
-    if (typeof options.retry === "object" && options.retry !== null) {
-      yield* knownOnly(options.retry, retryOptionNames, "retry.")
-    }
-    if (typeof options.rateLimit === "object" && options.rateLimit !== null) {
-      yield* knownOnly(options.rateLimit, rateLimitOptionNames, "rateLimit.")
-    }
-    const concurrency = yield* positiveInt("concurrency", options.concurrency, 100)
-    const timeoutMs = yield* durationMs("timeout", options.timeout)
-    const deadlineMs = yield* durationMs("deadline", options.deadline)
-    const maxRedirects = yield* positiveInt("maxRedirects", options.maxRedirects, 10, true)
-    const maxBodyBytes = options.maxBodyBytes === undefined
-      ? undefined
-      : yield* positiveInt("maxBodyBytes", options.maxBodyBytes, 0, true)
-    let retry: engine.ResolvedRetry | undefined
-    if (options.retry !== undefined) {
-      const r: RetryOptions = typeof options.retry === "number" ? { attempts: options.retry } : options.retry
-      const attempts = yield* positiveInt("retry.attempts", r.attempts, 3)
-      const statuses = r.statuses ?? [408, 429, 500, 502, 503, 504]
-      for (const status of statuses) {
-        if (!Number.isInteger(status) || status < 100 || status > 599) {
-          return yield* Either.left(
-            new InvalidOptionsError({ option: "retry.statuses", detail: `${describe(status)} is not an HTTP status` })
-          )
-        }
-      }
-      retry = {
-        attempts,
-        baseDelayMs: (yield* durationMs("retry.baseDelay", r.baseDelay, true)) ?? 100,
-        maxDelayMs: (yield* durationMs("retry.maxDelay", r.maxDelay, true)) ?? 10_000,
-        maxRetryAfterMs: (yield* durationMs("retry.maxRetryAfter", r.maxRetryAfter, true)) ?? 60_000,
-        statuses: new Set(statuses),
-        nonIdempotent: r.nonIdempotent === true
-      }
-      if (attempts === 1) retry = undefined
-    }
-    let rateLimit: engine.ResolvedRateLimit | undefined
-    if (options.rateLimit !== undefined) {
-      const limit = yield* positiveInt("rateLimit.limit", options.rateLimit.limit, 1)
-      const intervalMs = yield* durationMs("rateLimit.interval", options.rateLimit.interval)
-      if (intervalMs === undefined) {
-        return yield* Either.left(new InvalidOptionsError({ option: "rateLimit.interval", detail: "is required" }))
-      }
-      rateLimit = { limit, intervalMs, perOrigin: options.rateLimit.perOrigin === true }
-    }
-    let headers: Record<string, string> | undefined
-    if (options.headers !== undefined) {
-      const checked = RequestMap.validateAt({ url: "http://localhost/", httpOp: "GET", headers: options.headers }, 0)
-      if (Either.isLeft(checked)) {
-        return yield* Either.left(
-          new InvalidOptionsError({ option: checked.left.field, detail: checked.left.detail })
-        )
-      }
-      headers = options.headers
-    }
-    return {
-      concurrency,
-      failFast: options.returnExceptions === false,
-      timeoutMs,
-      deadlineMs,
-      retry,
-      rateLimit,
-      maxBodyBytes,
-      headers,
-      maxRedirects
-    }
-  })
+export const resolveOptions: (options: unknown) => Either.Either<Options_.Resolved, InvalidOptionsError> =
+  Options_.decode
 
 const prepare = <E>(self: Clump<E>) =>
-  Effect.flatMap(resolveOptions(self.options), (resolved) =>
+  Effect.flatMap(Options_.decode(self.options), (resolved) =>
     Effect.map(RequestMap.validateAll(self.requests), (requests) => ({ resolved, requests })))
+
+/** A call's set-up around the scheduler: its sender, redirects handled by the engine, a span when traced. */
+const runCall = <A, E>(
+  resolved: Options_.Resolved,
+  size: number | undefined,
+  body: (sender: engine.Sender) => Effect.Effect<A, E>
+): Effect.Effect<A, E, HttpClient.HttpClient> => {
+  // Only a rate limiter needs a scope; a call without one skips opening and closing it.
+  const run = resolved.rateLimit === undefined
+    ? Effect.flatMap(engine.makeSenderIn(resolved, undefined), body)
+    : Effect.scoped(Effect.flatMap(engine.makeSender(resolved), body))
+  const sent = engine.manualRedirects(run)
+  return Effect.flatMap(engine.isTracing, (traced) =>
+    traced
+      ? Effect.withSpan(sent, "loamy.send", {
+        captureStackTrace: false,
+        attributes: size === undefined
+          ? { "loamy.concurrency": resolved.concurrency }
+          : { "loamy.requests": size, "loamy.concurrency": resolved.concurrency }
+      })
+      : sent)
+}
+
+const sendChecked = <E>(
+  requests: ReadonlyArray<RequestMap.RequestMap>,
+  resolved: Options_.Resolved
+): Effect.Effect<ReadonlyArray<RequestResponse>, E, HttpClient.HttpClient> => {
+  const results = new Array<RequestResponse>(requests.length)
+  return runCall(resolved, requests.length, (sender) =>
+    Effect.as(
+      scheduler.run({
+        concurrency: resolved.concurrency,
+        ordered: false,
+        failFast: resolved.failFast,
+        pull: scheduler.fromArray(requests),
+        size: requests.length,
+        check: undefined,
+        sender,
+        onResult: (response, index) => {
+          results[index] = response
+          return undefined
+        }
+      }) as Effect.Effect<void, E>,
+      results as ReadonlyArray<RequestResponse>
+    ))
+}
 
 /**
  * Sends every request and returns one `RequestResponse` per request, in input
@@ -359,143 +251,157 @@ export const send = <E>(
   ReadonlyArray<RequestResponse>,
   E | InvalidInputError | InvalidOptionsError,
   HttpClient.HttpClient
-> =>
-  Effect.flatMap(prepare(self), ({ requests, resolved }) => {
-    const results = new Array<RequestResponse>(requests.length)
-    const pool = (sender: engine.Sender): Effect.Effect<void, E> => {
-      // A fixed pool of `concurrency` fibers pulling the next index: one fiber
-      // per request (Effect.forEach) costs more than the request bookkeeping.
-      let next = 0
-      const worker: Effect.Effect<void, E> = Effect.whileLoop({
-        while: () => next < requests.length,
-        body: () => {
-          const index = next++
-          return Effect.flatMap(sender(requests[index]!, index), (response) => {
-            results[index] = response
-            return resolved.failFast && response.error !== undefined
-              ? Effect.fail(response.error as E)
-              : Effect.void
-          })
-        },
-        step: constVoid
-      })
-      const workers = Math.min(resolved.concurrency, requests.length)
-      if (workers <= 1) return worker
-      return Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true })
-    }
-    // Only a rate limiter needs a scope; a call without one skips opening and closing it.
-    const run = resolved.rateLimit === undefined
-      ? Effect.flatMap(engine.makeSenderIn(resolved, undefined), pool)
-      : Effect.scoped(Effect.flatMap(engine.makeSender(resolved), pool))
-    const sent = Effect.as(engine.manualRedirects(run), results as ReadonlyArray<RequestResponse>)
-    return Effect.flatMap(engine.isTracing, (traced) =>
-      traced
-        ? Effect.withSpan(sent, "loamy.send", {
-          captureStackTrace: false,
-          attributes: { "loamy.requests": requests.length, "loamy.concurrency": resolved.concurrency }
-        })
-        : sent)
-  })
+> => Effect.flatMap(prepare(self), ({ requests, resolved }) => sendChecked<E>(requests, resolved))
+
+/**
+ * `send` for a door that has already checked its requests (with
+ * `RequestMap.validateAll`) and decoded its options (with `Options.decode`),
+ * on this thread or another: nothing is checked again.
+ *
+ * @since 0.2.0
+ * @category unsafe
+ */
+export const unsafeSend = (
+  requests: ReadonlyArray<RequestMap.RequestMap>,
+  resolved: Options_.Resolved
+): Effect.Effect<ReadonlyArray<RequestResponse>, RequestError, HttpClient.HttpClient> =>
+  sendChecked<RequestError>(requests, resolved)
+
+const splitStreamOptions = (options: StreamOptions | undefined) => {
+  if (options === undefined || !("ordered" in options)) return { ordered: false, rest: options }
+  const { ordered, ...rest } = options
+  return { ordered: ordered === true, rest }
+}
 
 /**
  * Sends every request and emits each response with its index as soon as it
- * finishes (completion order). At most `concurrency` requests are held at
- * once, so memory is bounded by the concurrency.
+ * finishes (completion order), or in input order with `{ ordered: true }`.
+ * At most `concurrency` requests and responses are held at once, so memory
+ * is bounded by the concurrency, whatever the consumer's pace.
  *
  * @since 0.1.0
  * @category sending
  */
 export const stream = <E>(
-  self: Clump<E>
+  self: Clump<E>,
+  options?: { readonly ordered?: boolean | undefined }
 ): Stream.Stream<Indexed, E | InvalidInputError | InvalidOptionsError, HttpClient.HttpClient> =>
   Stream.unwrap(Effect.map(prepare(self), ({ requests, resolved }) =>
-    sendStream(Stream.fromIterable(requests), resolved, false)))
+    toStream(resolved, options?.ordered === true, requests.length, undefined, scheduler.fromArray(requests))))
 
-/** The response of a streamed request that failed its check and was not sent. */
-const invalidResponse = (input: unknown, error: InvalidInputError) => {
-  const record = (typeof input === "object" && input !== null ? input : {}) as Record<string, unknown>
-  const method = typeof record["httpOp"] === "string" ? record["httpOp"] : String(record["http_op"] ?? "?")
-  const url = typeof record["url"] === "string" ? record["url"] : "?"
-  return {
-    requestMap: input as RequestMap.RequestMap,
-    statusCode: 0,
-    body: null,
-    headers: {},
-    error: new InvalidRequestError({ method, url, detail: error.field === "" ? error.detail : `${error.field} ${error.detail}` }),
-    elapsedMs: 0,
-    attempts: 0
-  } satisfies RequestResponse
+const toStream = <I, E>(
+  resolved: Options_.Resolved,
+  ordered: boolean,
+  size: number | undefined,
+  check: scheduler.Check<I> | undefined,
+  pull: scheduler.Pull<I, E>
+): Stream.Stream<Indexed, any, HttpClient.HttpClient> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    // Room for one round of responses: a slow consumer holds the workers back.
+    const mailbox = yield* Mailbox.make<Indexed, unknown>({ capacity: resolved.concurrency })
+    yield* runCall(resolved, size, (sender) =>
+      scheduler.run({
+        concurrency: resolved.concurrency,
+        ordered,
+        failFast: resolved.failFast,
+        pull,
+        size,
+        check,
+        sender,
+        onResult: (response, index) => mailbox.offer({ index, response })
+      })).pipe(Mailbox.into(mailbox), Effect.forkScoped)
+    return Mailbox.toStream(mailbox)
+  }))
+
+/** Items of a stream for the scheduler's workers, one chunk read at a time however many workers ask. */
+const pullStream = <A, E>(
+  pullChunk: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>>
+): scheduler.Pull<A, E> => {
+  let buffer: ReadonlyArray<A> = []
+  let position = 0
+  let done = false
+  let reading: Deferred.Deferred<void, E> | undefined
+  return () => {
+    if (position < buffer.length) return buffer[position++]!
+    if (done) return scheduler.Done
+    if (reading !== undefined) return Deferred.await(reading)
+    const read = Deferred.unsafeMake<void, E>(FiberId.none)
+    reading = read
+    return pullChunk.pipe(
+      Effect.matchEffect({
+        onFailure: (error) => {
+          reading = undefined
+          if (Option.isNone(error)) {
+            done = true
+            return Deferred.succeed(read, undefined)
+          }
+          return Effect.zipRight(Deferred.fail(read, error.value), Effect.fail(error.value))
+        },
+        onSuccess: (chunk) => {
+          buffer = Chunk.toReadonlyArray(chunk)
+          position = 0
+          reading = undefined
+          return Deferred.succeed(read, undefined)
+        }
+      }),
+      Effect.onInterrupt(() => Deferred.interrupt(read)),
+      Effect.asVoid
+    )
+  }
 }
 
-const sendStream = <E, R>(
-  requests: Stream.Stream<RequestMap.RequestMap, E, R>,
-  resolved: engine.Resolved,
-  check: boolean
-): Stream.Stream<Indexed, any, R | HttpClient.HttpClient> =>
-  Stream.unwrapScoped(Effect.map(engine.makeSender(resolved), (sender) => {
-    let next = 0
-    return Stream.mapEffect(
-      requests,
-      (input) => {
-        const index = next++
-        let request = input
-        if (check) {
-          const checked = RequestMap.validateAt(input, index)
-          if (Either.isLeft(checked)) {
-            const response = invalidResponse(input, checked.left)
-            return resolved.failFast ? Effect.fail(response.error) : Effect.succeed<Indexed>({ index, response })
-          }
-          request = checked.right
-        }
-        return Effect.flatMap(engine.manualRedirects(sender(request, index)), (response) =>
-          resolved.failFast && response.error !== undefined
-            ? Effect.fail(response.error)
-            : Effect.succeed<Indexed>({ index, response }))
-      },
-      { concurrency: resolved.concurrency, unordered: true }
-    )
-  }))
+const checkUnknown = scheduler.checkUnknown(RequestMap.validateAt)
 
 /**
  * Sends the requests of any stream (a file read line by line, a queue), any
- * number of them, with memory bounded by the concurrency. Each request is
- * checked as it arrives; one that is not valid is not sent and gets a
- * response with an `InvalidRequestError` naming the field, so every input
- * still has exactly one response.
+ * number of them, with memory bounded by the concurrency. Each item is
+ * checked as it arrives: a request object in camelCase or snake_case, or a
+ * string of JSON text (a line of a JSONL file). An item that is not valid is
+ * not sent: its response has an `InvalidInputError` naming the index and
+ * field (and `requestMap` is the item as it arrived), so every item still has
+ * exactly one response. With `returnExceptions: false` it fails the stream
+ * instead.
  *
  * @since 0.1.0
  * @category sending
  */
 export const streamFrom: {
-  (options?: Options & { readonly returnExceptions?: true | undefined }): <E, R>(
-    requests: Stream.Stream<RequestMap.RequestMap, E, R>
+  (options?: StreamOptions & { readonly returnExceptions?: true | undefined }): <E, R>(
+    requests: Stream.Stream<unknown, E, R>
   ) => Stream.Stream<Indexed, E | InvalidOptionsError, R | HttpClient.HttpClient>
-  (options: Options): <E, R>(
-    requests: Stream.Stream<RequestMap.RequestMap, E, R>
-  ) => Stream.Stream<Indexed, E | InvalidOptionsError | RequestError, R | HttpClient.HttpClient>
+  (options: StreamOptions): <E, R>(
+    requests: Stream.Stream<unknown, E, R>
+  ) => Stream.Stream<Indexed, E | InvalidOptionsError | RequestError | InvalidInputError, R | HttpClient.HttpClient>
   <E, R>(
-    requests: Stream.Stream<RequestMap.RequestMap, E, R>,
-    options?: Options & { readonly returnExceptions?: true | undefined }
+    requests: Stream.Stream<unknown, E, R>,
+    options?: StreamOptions & { readonly returnExceptions?: true | undefined }
   ): Stream.Stream<Indexed, E | InvalidOptionsError, R | HttpClient.HttpClient>
   <E, R>(
-    requests: Stream.Stream<RequestMap.RequestMap, E, R>,
-    options: Options
-  ): Stream.Stream<Indexed, E | InvalidOptionsError | RequestError, R | HttpClient.HttpClient>
+    requests: Stream.Stream<unknown, E, R>,
+    options: StreamOptions
+  ): Stream.Stream<Indexed, E | InvalidOptionsError | RequestError | InvalidInputError, R | HttpClient.HttpClient>
 } = dual(
   (args) => Predicate.hasProperty(args[0], Stream.StreamTypeId),
-  <E, R>(requests: Stream.Stream<RequestMap.RequestMap, E, R>, options: Options = {}) =>
-    Either.match(resolveOptions(options), {
+  <E, R>(requests: Stream.Stream<unknown, E, R>, options?: StreamOptions) => {
+    const { ordered, rest } = splitStreamOptions(options)
+    return Either.match(Options_.decode(rest), {
       onLeft: (error) => Stream.fail(error),
-      onRight: (resolved) => sendStream(requests, resolved, true)
+      onRight: (resolved) =>
+        Stream.unwrapScoped(Effect.gen(function*() {
+          const context = yield* Effect.context<R>()
+          const pullChunk = yield* Stream.toPull(requests)
+          return toStream(resolved, ordered, undefined, checkUnknown, pullStream(Effect.provide(pullChunk, context)))
+        }))
     })
+  }
 )
 
 /**
  * The engine under `send` and `stream`, for callers that schedule requests
- * themselves (the CLI does): a function that sends one request that has
- * already been checked (see `RequestMap.validateAt`) and never fails. Rate
- * limits, origin pauses and the deadline are shared by every request sent
- * through one sender, for the life of the scope.
+ * themselves: a function that sends one request that has already been
+ * checked (see `RequestMap.validateAt`) and never fails. Rate limits, origin
+ * pauses and the deadline are shared by every request sent through one
+ * sender, for the life of the scope.
  *
  * @since 0.1.0
  * @category sending
@@ -508,7 +414,7 @@ export const sender = (
   HttpClient.HttpClient | Scope.Scope
 > =>
   Effect.flatMap(
-    resolveOptions(options),
+    Options_.decode(options),
     (resolved) =>
       Effect.map(engine.makeSender(resolved), (send) => (request, index) => engine.manualRedirects(send(request, index)))
   )

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
-import { RequestError } from "./LoamyError.js"
+import { InvalidInputError, RequestError } from "./LoamyError.js"
 import { RequestMap } from "./RequestMap.js"
 
 /**
@@ -16,11 +16,12 @@ import { RequestMap } from "./RequestMap.js"
  * @category schemas
  */
 export const RequestResponse = Schema.Struct({
-  requestMap: RequestMap,
+  // A refused item of a stream or file keeps its input as it arrived, whatever its shape.
+  requestMap: Schema.Union(RequestMap, Schema.Unknown) as unknown as typeof RequestMap,
   statusCode: Schema.Number,
   body: Schema.Unknown,
   headers: Schema.Record({ key: Schema.String, value: Schema.String }),
-  error: Schema.optional(RequestError),
+  error: Schema.optional(Schema.Union(RequestError, InvalidInputError)),
   elapsedMs: Schema.Number,
   attempts: Schema.Number
 }).annotations({ identifier: "RequestResponse" })
@@ -30,7 +31,11 @@ export const RequestResponse = Schema.Struct({
  * @category models
  */
 export interface RequestResponse {
-  /** The request this answers, as validated (camelCase, upper-case method). */
+  /**
+   * The request this answers, as validated (camelCase, upper-case method).
+   * For an item of a stream or file refused by its check, the item as it
+   * arrived (then `error` is an `InvalidInputError`).
+   */
   readonly requestMap: RequestMap
   /** The HTTP status; 0 when no response arrived. */
   readonly statusCode: number
@@ -41,8 +46,11 @@ export interface RequestResponse {
   readonly body: unknown
   /** Response headers, names lower-cased. */
   readonly headers: { readonly [name: string]: string }
-  /** What went wrong, if anything. A non-2xx status alone is not an error. */
-  readonly error?: RequestError | undefined
+  /**
+   * What went wrong, if anything. A non-2xx status alone is not an error. An
+   * `InvalidInputError` only for an item of a stream or file that was not sent.
+   */
+  readonly error?: RequestError | InvalidInputError | undefined
   /** Milliseconds from the first attempt's start to the result, retries included. */
   readonly elapsedMs: number
   /** Attempts made: 1 without retries, 0 when the request never started. */
@@ -53,7 +61,9 @@ export interface RequestResponse {
  * @since 0.1.0
  * @category refinements
  */
-export const isFailure = (self: RequestResponse): self is RequestResponse & { readonly error: RequestError } =>
+export const isFailure = (
+  self: RequestResponse
+): self is RequestResponse & { readonly error: RequestError | InvalidInputError } =>
   self.error !== undefined
 
 /**

@@ -164,7 +164,10 @@ describe("property: input validation never lets a bad request through", () => {
         )
         // streamFrom answers the bad one in place and still sends the rest.
         expect(streamed).toHaveLength(requests.length)
-        expect(streamed.find((e) => e.index === before)!.response.error?._tag).toBe("InvalidRequestError")
+        const refused = streamed.find((e) => e.index === before)!.response
+        expect(refused.error?._tag).toBe("InvalidInputError")
+        expect(refused.error).toMatchObject({ index: before })
+        expect(refused.requestMap).toBe(b)
       }),
       { numRuns: 15 }
     )

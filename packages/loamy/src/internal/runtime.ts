@@ -6,7 +6,7 @@
  * @internal
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Clump, type RequestMap, type RequestResponse } from "@loamy/core"
+import { Clump, type Options, type RequestMap, type RequestResponse } from "@loamy/core"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as UndiciHttpClient from "../UndiciHttpClient.js"
@@ -46,6 +46,6 @@ export const dispose = async (): Promise<void> => {
  */
 export const send = (
   requests: Iterable<unknown>,
-  options: Clump.Options
+  options: Clump.Options | Options.Resolved
 ): Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, unknown, HttpClient.HttpClient> =>
   Effect.withTracerEnabled(Clump.send(Clump.make(requests as Iterable<RequestMap.RequestMap>, options)), false)

@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import type { Clump, RequestMap, RequestResponse } from "@loamy/core"
+import type { Options, RequestMap, RequestResponse } from "@loamy/core"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads"
@@ -84,7 +84,7 @@ const forget = (self: Thread) => {
  */
 export const call = (
   requests: ReadonlyArray<RequestMap.RequestMap>,
-  options: Clump.Options,
+  options: Options.Resolved,
   waitMs: number
 ): Array<RequestResponse.RequestResponse> => {
   let self = thread
@@ -132,8 +132,8 @@ export const call = (
 }
 
 /** The wait bound of a call with these options. @internal */
-export const waitFor = (options: Clump.Options): number =>
-  typeof options.deadline === "number" ? options.deadline + config.deadlineMarginMs : config.defaultWaitMs
+export const waitFor = (options: Options.Resolved): number =>
+  options.deadlineMs !== undefined ? options.deadlineMs + config.deadlineMarginMs : config.defaultWaitMs
 
 /** Starts the worker now, so the first call does not pay for its start. @internal */
 export const warmUp = (): void => {

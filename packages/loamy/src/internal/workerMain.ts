@@ -5,12 +5,13 @@
  *
  * @internal
  */
-import type { Clump, RequestMap } from "@loamy/core"
+import { Clump, type Options, type RequestMap } from "@loamy/core"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Cause from "effect/Cause"
 import { type MessagePort, parentPort, workerData } from "node:worker_threads"
-import { runtime, send } from "./runtime.js"
+import { runtime } from "./runtime.js"
 import { encodeError, encodeResponses, type Reply } from "./wire.js"
 
 /** @internal */
@@ -19,7 +20,8 @@ export type Job =
     readonly type: "send"
     readonly id: number
     readonly requests: ReadonlyArray<RequestMap.RequestMap>
-    readonly options: Clump.Options
+    /** Decoded by the caller (`Options.decode`): a structured clone of its `Resolved` value. */
+    readonly options: Options.Resolved
     /** Test hook: crash the worker this many ms into the job. */
     readonly crashAfterMs?: number | undefined
   }
@@ -46,7 +48,10 @@ parentPort!.on("message", (job: Job) => {
       throw new Error("crashed on purpose (test hook)")
     }, job.crashAfterMs)
   }
-  const fiber = runtime().runFork(send(job.requests, job.options))
+  // Requests and options were checked on the calling thread: nothing is checked twice.
+  const fiber = runtime().runFork(
+    Effect.withTracerEnabled(Clump.unsafeSend(job.requests, job.options), false)
+  )
   running.set(job.id, fiber)
   fiber.addObserver((exit) => {
     running.delete(job.id)
