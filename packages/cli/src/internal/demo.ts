@@ -5,11 +5,11 @@
  * @internal
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type { RequestMap } from "@loamy/core"
+import { Clump, type RequestMap } from "@loamy/core"
 import { start } from "@loamy/test-server"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as output from "./output.js"
-import * as pump from "./pump.js"
 import * as stats from "./stats.js"
 
 /** The demo's requests: every kind of outcome, and enough slow ones for the bar to be seen. */
@@ -55,27 +55,28 @@ export const run = (options: { readonly quiet: boolean }): Effect.Effect<number,
           process.stderr.write(`loamy demo: ${list.length} requests to the test server at ${server.url}\n`)
         }
         const progress = showProgress ? stats.startProgress(tracker) : undefined
-        const outcome = yield* pump.pump(pump.arraySource(list), { concurrency: 8, timeout: "1 second" }, {
-          ordered: false,
-          tracker,
-          onResult: ({ item, response }) => {
-              const r = response!
+        const outcome = yield* Clump.stream(Clump.make(list, { concurrency: 8, timeout: "1 second" })).pipe(
+          Stream.runForEach(({ index, response: r }) =>
+            Effect.sync(() => {
+              tracker.record(r.statusCode, r.error?._tag, r.elapsedMs, true)
               // Through the same record as `loamy send`, so the demo shows redaction at work.
-              const record = JSON.parse(output.responseRecord(item.index, undefined, r, redaction))
+              const record = JSON.parse(output.responseRecord(index, undefined, r, redaction))
               const outcome = record.error !== null
                 ? `${record.error.tag}: ${record.error.message}`
                 : JSON.stringify(record.body)
-              rows[item.index] = [
-                String(item.index),
+              rows[index] = [
+                String(index),
                 r.requestMap.httpOp,
                 pathOf(r.requestMap.url),
                 r.statusCode === 0 ? "-" : String(r.statusCode),
                 stats.formatMs(r.elapsedMs),
                 outcome
               ]
-              return false
-            }
-        }).pipe(Effect.either, Effect.ensuring(Effect.sync(() => progress?.stop())))
+            })
+          ),
+          Effect.either,
+          Effect.ensuring(Effect.sync(() => progress?.stop()))
+        )
         if (outcome._tag === "Left") {
           process.stderr.write(`loamy demo: ${outcome.left.message}\n`)
           return 2

@@ -1,15 +1,15 @@
 /**
- * `loamy send`: read requests, send them through the core's sender with
- * bounded concurrency, write one JSON line per response, track progress.
+ * `loamy send`: read requests, send them through the core's scheduler
+ * (`Clump.streamFrom`), write one JSON line per response, track progress.
  *
  * @internal
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Clump } from "@loamy/core"
+import { Clump, Options } from "@loamy/core"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as input from "./input.js"
 import * as output from "./output.js"
-import * as pump from "./pump.js"
 import * as stats from "./stats.js"
 
 /** What `loamy send` was asked to do, flags already parsed. @internal */
@@ -40,6 +40,43 @@ const flagOf: Record<string, string> = {
 }
 
 /**
+ * The requests of the input as a stream for `Clump.streamFrom`: a JSON
+ * array's requests, or the JSONL lines that hold something, parsed (a line
+ * that is not JSON goes on as its text, and the core's check refuses it with
+ * its reason). `lineOf` learns the line number of each index.
+ */
+const requestStream = (
+  source: input.Input,
+  lineOf: Map<number, number>
+): Stream.Stream<unknown, input.BadInput> => {
+  if (source.kind === "array") return Stream.fromIterable(source.requests)
+  let lineNumber = 0
+  let index = 0
+  return Stream.fromAsyncIterable(
+    source.batches,
+    (error) => new input.BadInput(`cannot read the input: ${(error as Error)?.message ?? String(error)}`)
+  ).pipe(
+    Stream.mapConcat((batch) => {
+      const items: Array<unknown> = []
+      for (let text of batch) {
+        lineNumber++
+        if (text.endsWith("\r")) text = text.slice(0, -1)
+        if (text.trim() === "") continue
+        lineOf.set(index++, lineNumber)
+        let item: unknown = text
+        try {
+          item = JSON.parse(text)
+        } catch {
+          // The core names what is wrong with it.
+        }
+        items.push(item)
+      }
+      return items
+    })
+  )
+}
+
+/**
  * Runs `loamy send` and returns the exit code: 0 when every response came
  * back without error, 1 when some failed (or a JSONL line was invalid), 2
  * when the input or the options could not be used (nothing sent).
@@ -48,13 +85,15 @@ const flagOf: Record<string, string> = {
  */
 export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const checked = Clump.resolveOptions(config.options)
+    // Decoded once here; the core takes the decoded value as it is.
+    const checked = Options.decode({ ...config.options, returnExceptions: !config.failFast })
     if (checked._tag === "Left") {
       const e = checked.left
       const flag = flagOf[e.option] ?? (e.option.startsWith("headers") ? "--header" : e.option)
       yield* say(`invalid option ${flag}: ${e.detail}`)
       return 2
     }
+    const resolved = checked.right
     const opened = yield* Effect.either(Effect.tryPromise({
       try: () => input.open(config.file),
       catch: (error) => error instanceof input.BadInput ? error : new input.BadInput(String(error))
@@ -80,20 +119,29 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
       tracker.total = yield* Effect.promise(() => input.countLines(config.file).catch(() => undefined))
     }
     const redaction = output.makeRedaction(config.showSecrets, config.redact, config.options.headers ?? {})
-    const items = source.kind === "array" ? pump.arraySource(source.requests) : pump.lineSource(source.batches)
+    const lineOf = new Map<number, number>()
     const progress = showProgress ? stats.startProgress(tracker) : undefined
-    const onResult = (result: pump.Result): boolean => {
-      const { item } = result
-      if (result.response === undefined) {
-        const bad = result.invalid
-        writer.write(output.invalidLineRecord(item.index, item.line!, bad.field, bad.detail, bad.raw, redaction))
-        return config.failFast
+    let started = 0
+    const write = ({ index, response }: Clump.Indexed): Effect.Effect<void> => {
+      const line = lineOf.get(index)
+      lineOf.delete(index)
+      const error = response.error
+      if (error !== undefined && error._tag === "InvalidInputError") {
+        tracker.record(0, "InvalidInputError", 0, false)
+        writer.write(
+          output.invalidLineRecord(index, line ?? index + 1, error.field, error.detail, response.requestMap, redaction)
+        )
+      } else {
+        tracker.record(response.statusCode, error?._tag, response.elapsedMs, true)
+        writer.write(output.responseRecord(index, line, response, redaction))
       }
-      writer.write(output.responseRecord(item.index, item.line, result.response, redaction))
-      return config.failFast && result.response.error !== undefined
+      tracker.inFlight = Math.max(0, Math.min(resolved.concurrency, started - tracker.done))
+      // A slow reader of the output slows the sending instead of filling memory.
+      return writer.needsDrain() ? Effect.promise(() => writer.drained()) : Effect.void
     }
-    const ready = () => (writer.needsDrain() ? writer.drained() : undefined)
-    const outcome = yield* pump.pump(items, config.options, { ordered: config.ordered, tracker, onResult, ready }).pipe(
+    const requests = requestStream(source, lineOf).pipe(Stream.tap(() => Effect.sync(() => started++)))
+    const outcome = yield* Clump.streamFrom(requests, { ...resolved, ordered: config.ordered }).pipe(
+      Stream.runForEach(write),
       Effect.either,
       Effect.ensuring(Effect.sync(() => progress?.stop())),
       Effect.ensuring(Effect.promise(() => writer.close())),
@@ -102,11 +150,12 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
       }))
     )
     if (outcome._tag === "Left") {
-      yield* say(outcome.left.message)
-      return 2
-    }
-    if (outcome.right === "stopped") {
-      yield* say("stopped at the first failure (--fail-fast)")
+      const error = outcome.left
+      if (error instanceof input.BadInput) {
+        yield* say(error.message)
+        return 2
+      }
+      yield* say(`stopped at the first failure (--fail-fast): ${error.message}`)
       return 1
     }
     return tracker.failed > 0 ? 1 : 0
