@@ -225,9 +225,9 @@ describe("send", () => {
   it("redacts Authorization, Cookie and --redact headers in requests, responses, bodies and errors", async () => {
     const input = jsonl([
       { url: `${server.url}/echo`, httpOp: "GET", headers: { Authorization: "Bearer tok-123456", "X-Api-Key": "key-987654" } },
-      { url: `${server.url}/stall?ms=3000`, httpOp: "GET", headers: { Authorization: "Bearer tok-123456" } }
+      { url: `${server.url}/stall?ms=10000`, httpOp: "GET", headers: { Authorization: "Bearer tok-123456" } }
     ])
-    const args = ["send", "-q", "--timeout", "300ms", "-H", "Cookie: session=cookie-555555", "--redact", "x-api-key"]
+    const args = ["send", "-q", "--timeout", "1500ms", "-H", "Cookie: session=cookie-555555", "--redact", "x-api-key"]
     const r = await loamy(args, { stdin: input })
     expect(r.code).toBe(1)
     for (const secret of ["tok-123456", "key-987654", "cookie-555555"]) expect(r.stdout).not.toContain(secret)

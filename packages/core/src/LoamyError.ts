@@ -9,6 +9,23 @@
 import * as Schema from "effect/Schema"
 
 /**
+ * A URL as messages show it: origin and path, never the query string (it
+ * often holds tokens) or credentials. The full URL stays in the error's
+ * `url` field and in the response's `requestMap`.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const displayUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    return parsed.origin === "null" ? `${parsed.protocol}${parsed.pathname}` : parsed.origin + parsed.pathname
+  } catch {
+    return url.replace(/\/\/[^/?#]*@/, "//").replace(/[?#][\s\S]*$/, "")
+  }
+}
+
+/**
  * Why a connection-level failure happened, read from the socket error code.
  *
  * @since 0.1.0
@@ -44,7 +61,7 @@ export class TransportError extends Schema.TaggedError<TransportError>("@loamy/T
   detail: Schema.String
 }) {
   override get message(): string {
-    return `${this.method} ${this.url} failed: ${describeTransport[this.reason]} (${this.detail})`
+    return `${this.method} ${displayUrl(this.url)} failed: ${describeTransport[this.reason]} (${this.detail})`
   }
 }
 
@@ -72,7 +89,7 @@ export class InvalidRequestError
   })
 {
   override get message(): string {
-    return `${this.method} ${this.url} is not a valid request: ${this.detail}`
+    return `${this.method} ${displayUrl(this.url)} is not a valid request: ${this.detail}`
   }
 }
 
@@ -88,7 +105,7 @@ export class TimeoutError extends Schema.TaggedError<TimeoutError>("@loamy/Timeo
   timeoutMs: Schema.Number
 }) {
   override get message(): string {
-    return `${this.method} ${this.url} timed out after ${this.timeoutMs} ms`
+    return `${this.method} ${displayUrl(this.url)} timed out after ${this.timeoutMs} ms`
   }
 }
 
@@ -104,7 +121,7 @@ export class DeadlineError extends Schema.TaggedError<DeadlineError>("@loamy/Dea
   deadlineMs: Schema.Number
 }) {
   override get message(): string {
-    return `${this.method} ${this.url} did not finish before the ${this.deadlineMs} ms deadline`
+    return `${this.method} ${displayUrl(this.url)} did not finish before the ${this.deadlineMs} ms deadline`
   }
 }
 
@@ -121,7 +138,7 @@ export class BodyDecodeError extends Schema.TaggedError<BodyDecodeError>("@loamy
   detail: Schema.String
 }) {
   override get message(): string {
-    return `${this.method} ${this.url} answered ${this.statusCode} with a body that is not JSON: ${this.detail}`
+    return `${this.method} ${displayUrl(this.url)} answered ${this.statusCode} with a body that is not JSON: ${this.detail}`
   }
 }
 
@@ -140,7 +157,7 @@ export class BodyTooLargeError
   })
 {
   override get message(): string {
-    return `${this.method} ${this.url} answered ${this.statusCode} with a body larger than ${this.maxBodyBytes} bytes`
+    return `${this.method} ${displayUrl(this.url)} answered ${this.statusCode} with a body larger than ${this.maxBodyBytes} bytes`
   }
 }
 
@@ -161,11 +178,11 @@ export class RedirectError extends Schema.TaggedError<RedirectError>("@loamy/Red
   override get message(): string {
     switch (this.reason) {
       case "Loop":
-        return `${this.method} ${this.url} redirected in a loop (back to ${this.location ?? "?"})`
+        return `${this.method} ${displayUrl(this.url)} redirected in a loop (back to ${displayUrl(this.location ?? "?")})`
       case "TooMany":
-        return `${this.method} ${this.url} redirected more than ${this.redirects} times`
+        return `${this.method} ${displayUrl(this.url)} redirected more than ${this.redirects} times`
       case "InvalidLocation":
-        return `${this.method} ${this.url} redirected to an invalid location ${JSON.stringify(this.location ?? "")}`
+        return `${this.method} ${displayUrl(this.url)} redirected to an invalid location ${JSON.stringify(displayUrl(this.location ?? ""))}`
     }
   }
 }

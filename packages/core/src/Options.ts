@@ -68,7 +68,10 @@ export interface Options {
    * the first failure fails the whole call and interrupts the rest.
    */
   readonly returnExceptions?: boolean | undefined
-  /** Per attempt, connect to last body byte; queueing time is not counted. Default none. */
+  /**
+   * Per attempt, connect to last body byte; queueing time is not counted.
+   * Default 5 minutes (aiohttp's); `Infinity` for none.
+   */
   readonly timeout?: Duration.DurationInput | undefined
   /** For the whole call: finished responses are kept, the rest get a `DeadlineError`. Default none. */
   readonly deadline?: Duration.DurationInput | undefined
@@ -76,12 +79,21 @@ export interface Options {
   readonly retry?: RetryOptions | number | undefined
   /** Pace the requests. Default none. */
   readonly rateLimit?: RateLimitOptions | undefined
-  /** Bodies larger than this are not buffered; a `BodyTooLargeError` is folded. Default none. */
+  /**
+   * Bodies larger than this (after decompression) are not read; a
+   * `BodyTooLargeError` is folded and the connection closed. Default 64 MiB.
+   */
   readonly maxBodyBytes?: number | undefined
   /** Headers sent with every request; a request's own headers win. */
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** Redirects followed per request; 0 returns the 3xx response as it is. Default 10. */
   readonly maxRedirects?: number | undefined
+  /**
+   * More header names whose values are secrets, besides `defaults.sensitiveHeaders`:
+   * they are not forwarded when a redirect leaves the origin, and the CLI
+   * never prints their values.
+   */
+  readonly sensitiveHeaders?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -128,14 +140,17 @@ export interface Resolved {
   readonly [ResolvedTypeId]?: true
   readonly concurrency: number
   readonly failFast: boolean
+  /** Undefined: no bound (`Infinity`, or more than a timer can wait). */
   readonly timeoutMs: number | undefined
   readonly deadlineMs: number | undefined
   /** Undefined when there is one attempt only. */
   readonly retry: ResolvedRetry | undefined
   readonly rateLimit: ResolvedRateLimit | undefined
-  readonly maxBodyBytes: number | undefined
+  readonly maxBodyBytes: number
   readonly headers: Readonly<Record<string, string>> | undefined
   readonly maxRedirects: number
+  /** Lower-cased: the defaults and the caller's own. */
+  readonly sensitiveHeaders: ReadonlyArray<string>
 }
 
 /**
@@ -147,6 +162,15 @@ export interface Resolved {
 export const defaults = {
   concurrency: 100,
   maxRedirects: 10,
+  timeoutMs: 300_000,
+  maxBodyBytes: 64 * 1024 * 1024,
+  sensitiveHeaders: [
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    "x-api-key",
+    "x-auth-token"
+  ] as ReadonlyArray<string>,
   retry: {
     attempts: 3,
     baseDelayMs: 100,
@@ -257,7 +281,13 @@ export const OptionsSchema = Schema.Struct({
   rateLimit: Schema.optional(RateLimit),
   maxBodyBytes: Schema.optional(whole(0)),
   headers: Schema.optional(Headers),
-  maxRedirects: Schema.optional(whole(0))
+  maxRedirects: Schema.optional(whole(0)),
+  sensitiveHeaders: Schema.optional(Schema.Array(
+    withMessage(
+      Schema.String.pipe(Schema.filter((name) => headerNameProblem(name) === undefined)),
+      (actual) => `${describe(actual)} is not a header name`
+    )
+  ))
 }).annotations({ identifier: "Options" })
 
 const decodeFields = ParseResult.decodeUnknownEither(OptionsSchema, { onExcessProperty: "error", errors: "first" })
@@ -333,17 +363,25 @@ const resolve = (o: typeof OptionsSchema.Type): Resolved => {
     [ResolvedTypeId]: true,
     concurrency: o.concurrency ?? defaults.concurrency,
     failFast: o.returnExceptions === false,
-    timeoutMs: o.timeout,
-    deadlineMs: o.deadline,
+    timeoutMs: bounded(o.timeout ?? defaults.timeoutMs),
+    deadlineMs: bounded(o.deadline),
     retry,
     rateLimit: o.rateLimit === undefined
       ? undefined
       : { limit: o.rateLimit.limit, intervalMs: o.rateLimit.interval, perOrigin: o.rateLimit.perOrigin === true },
-    maxBodyBytes: o.maxBodyBytes,
+    maxBodyBytes: o.maxBodyBytes ?? defaults.maxBodyBytes,
     headers: o.headers,
-    maxRedirects: o.maxRedirects ?? defaults.maxRedirects
+    maxRedirects: o.maxRedirects ?? defaults.maxRedirects,
+    sensitiveHeaders: o.sensitiveHeaders === undefined
+      ? defaults.sensitiveHeaders
+      : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])]
   }
 }
+
+/** The longest a timer waits; a longer bound (`Infinity` included) is no bound. */
+const maxTimerMs = 2 ** 31 - 1
+
+const bounded = (ms: number | undefined) => (ms === undefined || ms > maxTimerMs ? undefined : ms)
 
 const empty: Resolved = resolve({})
 
@@ -365,9 +403,10 @@ export const toOptions = (resolved: Resolved): Options => {
     returnExceptions: !resolved.failFast,
     maxRedirects: resolved.maxRedirects
   }
-  if (resolved.timeoutMs !== undefined) out.timeout = resolved.timeoutMs
+  out.timeout = resolved.timeoutMs ?? Infinity
   if (resolved.deadlineMs !== undefined) out.deadline = resolved.deadlineMs
-  if (resolved.maxBodyBytes !== undefined) out.maxBodyBytes = resolved.maxBodyBytes
+  out.maxBodyBytes = resolved.maxBodyBytes
+  out.sensitiveHeaders = resolved.sensitiveHeaders
   if (resolved.headers !== undefined) out.headers = resolved.headers
   if (resolved.rateLimit !== undefined) {
     const { intervalMs, limit, perOrigin } = resolved.rateLimit

@@ -91,7 +91,11 @@ export const RequestMap = Schema.Struct({
 export interface RequestMap {
   readonly url: string
   readonly httpOp: HttpOp
-  /** Sent as JSON (with `content-type: application/json`) when present. */
+  /**
+   * Sent as JSON (with `content-type: application/json` unless the request's
+   * headers name another) when present; `null` means no body, as in the
+   * original. A value with a `toJSON` method is sent as `JSON.stringify` makes it.
+   */
   readonly body?: unknown
   /** Appended to the URL's query string. */
   readonly queryParams?: { readonly [name: string]: string } | undefined
@@ -103,14 +107,17 @@ const fields = "url, httpOp (or http_op), body, queryParams (or query_params), h
 const fail = (index: number, field: string, detail: string) =>
   Either.left(new InvalidInputError({ index, field, detail }))
 
+/** `null` means absent, as in the original's serialized requests (`"body": null`). */
+const given = (value: unknown) => value !== undefined && value !== null
+
 const pick = (
   input: Record<string, unknown>,
   camel: string,
   snake: string,
   index: number
 ): Either.Either<unknown, InvalidInputError> => {
-  const hasCamel = input[camel] !== undefined
-  const hasSnake = input[snake] !== undefined
+  const hasCamel = given(input[camel])
+  const hasSnake = given(input[snake])
   if (hasCamel && hasSnake) return fail(index, camel, `both ${camel} and ${snake} are given; use one`)
   return Either.right(hasCamel ? input[camel] : input[snake])
 }
@@ -120,8 +127,8 @@ const checkStringRecord = (
   index: number,
   field: "queryParams" | "headers"
 ): Either.Either<Record<string, string> | undefined, InvalidInputError> => {
-  if (value === undefined) return Either.right(undefined)
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  if (value === undefined || value === null) return Either.right(undefined)
+  if (typeof value !== "object" || Array.isArray(value)) {
     return fail(index, field, `must be an object of strings, got ${validate.describe(value)}`)
   }
   for (const key of Object.keys(value)) {
@@ -171,10 +178,12 @@ export const validateAt = (input: unknown, index: number): Either.Either<Request
   if (Either.isLeft(queryParams)) return Either.left(queryParams.left)
   const headers = checkStringRecord(record["headers"], index, "headers")
   if (Either.isLeft(headers)) return Either.left(headers.left)
-  const body = record["body"]
+  let body = record["body"]
+  if (body === null) body = undefined
   if (body !== undefined) {
-    const problem = validate.jsonProblem(body)
-    if (problem) return fail(index, `body${problem[0]}`, problem[1])
+    const problem = validate.jsonCheck(body)
+    if (problem === "toJSON") body = JSON.parse(JSON.stringify(body))
+    else if (problem) return fail(index, `body${problem[0]}`, problem[1])
   }
   const out: {
     url: string

@@ -50,7 +50,9 @@ describe("timeout", () => {
       expect(stalled!.statusCode).toBe(0)
       expect(stalled!.error).toBeInstanceOf(LoamyError.TimeoutError)
       expect((stalled!.error as LoamyError.TimeoutError).timeoutMs).toBe(5000)
-      expect(stalled!.error!.message).toContain("/stall?ms=60000")
+      // Messages name the path, never the query string (it often holds tokens).
+      expect(stalled!.error!.message).toContain("/stall")
+      expect(stalled!.error!.message).not.toContain("ms=60000")
       expect(stalled!.attempts).toBe(1)
       // The attempt was interrupted: its connection is gone.
       expect(yield* waitUntilLive(() => server.stats.aborted === 1, 2_000)).toBe(true)
@@ -426,7 +428,8 @@ describe("maxBodyBytes", () => {
         expect(tooLarge).toBeInstanceOf(LoamyError.BodyTooLargeError)
         expect(tooLarge.maxBodyBytes).toBe(1000)
         expect(tooLarge.statusCode).toBe(200)
-        expect(tooLarge.message).toContain(path)
+        expect(tooLarge.message).toContain(path.split("?")[0])
+        expect(tooLarge.message).not.toContain("bytes=")
         expect(response!.statusCode).toBe(200)
         expect(response!.body).toBeNull()
         const closed = yield* waitUntilLive(() => server.stats.openConnections === 0, 3_000)

@@ -40,19 +40,18 @@ export const makeRedaction = (
   return { enabled: !show, names, values }
 }
 
-const redactHeaders = (
-  headers: { readonly [name: string]: string } | undefined,
-  redaction: Redaction
-): { readonly [name: string]: string } | undefined => {
+type AnyHeaders = { readonly [name: string]: string | ReadonlyArray<string> | undefined }
+
+const redactHeaders = <H extends AnyHeaders>(headers: H | undefined, redaction: Redaction): H | undefined => {
   if (headers === undefined || !redaction.enabled) return headers
-  let out: Record<string, string> | undefined
+  let out: Record<string, string | ReadonlyArray<string> | undefined> | undefined
   for (const name in headers) {
     if (redaction.names.has(name.toLowerCase())) {
       out ??= { ...headers }
       out[name] = REDACTED
     }
   }
-  return out ?? headers
+  return (out as H | undefined) ?? headers
 }
 
 /** The secret values a record may echo: the defaults plus the request's own. */

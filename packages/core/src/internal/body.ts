@@ -8,43 +8,135 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { BodyDecodeError, type RequestError } from "../LoamyError.js"
+import { BodyDecodeError, BodyTooLargeError, type RequestError } from "../LoamyError.js"
+import type { ResponseHeaders } from "../RequestResponse.js"
 
 /** What one attempt produced. @internal */
 export interface Outcome {
   readonly statusCode: number
-  readonly headers: Record<string, string>
+  readonly headers: ResponseHeaders
   readonly body: unknown
   readonly error: RequestError | undefined
 }
 
-/** @internal */
-export const plainHeaders = (headers: Readonly<Record<string, string>>): Record<string, string> => {
-  const out: Record<string, string> = {}
+/**
+ * Response headers as a plain record, as Node gives them: `set-cookie` an
+ * array (a cookie's `Expires` date has a comma, so the joined form cannot be
+ * split by commas alone), any other repeated header joined with ", ".
+ *
+ * @internal
+ */
+export const plainHeaders = (headers: Readonly<Record<string, string>>): ResponseHeaders => {
+  const out: Record<string, string | ReadonlyArray<string>> = {}
   for (const name in headers) out[name] = headers[name]!
+  const cookies = headers["set-cookie"]
+  if (cookies !== undefined) out["set-cookie"] = splitSetCookie(cookies)
   return out
 }
 
-/** @internal */
-export const parseBody = (
-  text: string,
+/** Splits joined `Set-Cookie` values at the commas that start another `name=`. @internal */
+export const splitSetCookie = (joined: string | ReadonlyArray<string>): ReadonlyArray<string> =>
+  typeof joined === "string" ? joined.split(/,\s*(?=[^;,=\s]+=)/) : joined
+
+/** Text media types; anything else without a charset is binary and kept as bytes. */
+const textType = /^(?:text\/|application\/(?:json|xml|javascript|ecmascript|x-www-form-urlencoded|graphql|x-ndjson|jsonl?)\b)|[+/](?:json|xml)\b/
+
+interface Kind {
+  readonly binary: boolean
+  readonly charset: string | undefined
+}
+
+const utf8: Kind = { binary: false, charset: undefined }
+let lastType: string | undefined
+let lastKind: Kind = utf8
+
+/** Whether a body of this `Content-Type` is text (and in which charset) or bytes. @internal */
+export const kindOf = (contentType: string | ReadonlyArray<string> | undefined): Kind => {
+  if (contentType === undefined || typeof contentType !== "string") return utf8
+  // Responses of one call mostly share a type.
+  if (contentType === lastType) return lastKind
+  const lower = contentType.toLowerCase()
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)/.exec(lower)
+  const charset = match === null ? undefined : match[1]
+  const kind: Kind = charset !== undefined
+    ? { binary: false, charset: charset === "utf-8" || charset === "utf8" ? undefined : charset }
+    : { binary: lower.trim() !== "" && !textType.test(lower), charset: undefined }
+  lastType = contentType
+  lastKind = kind
+  return kind
+}
+
+const decoders = new Map<string, TextDecoder>()
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true })
+const lossyUtf8 = new TextDecoder("utf-8")
+
+/** A strict decoder for `charset`, or undefined when the label is unknown. */
+const decoderFor = (charset: string | undefined): TextDecoder | undefined => {
+  if (charset === undefined) return fatalUtf8
+  let decoder = decoders.get(charset)
+  if (decoder === undefined) {
+    try {
+      decoder = new TextDecoder(charset, { fatal: true })
+    } catch {
+      return undefined
+    }
+    decoders.set(charset, decoder)
+  }
+  return decoder
+}
+
+/** The longest string V8 makes; a body that decodes to more is too large to hold. */
+const maxStringLength = (1 << 29) - 24
+
+/**
+ * Folds a body's bytes into the outcome: empty is `null`; binary types are
+ * the bytes themselves (a `Uint8Array`); text is decoded by its declared
+ * charset (UTF-8 by default, strictly: bad bytes are an error, never silent
+ * replacement characters) and parsed as JSON, or kept as `{ text }` with a
+ * `BodyDecodeError`.
+ *
+ * @internal
+ */
+export const parseBytes = (
+  bytes: Uint8Array,
   method: string,
   url: string,
   statusCode: number,
-  headers: Record<string, string>
+  headers: ResponseHeaders
 ): Outcome => {
-  if (text === "") return { statusCode, headers, body: null, error: undefined }
+  if (bytes.byteLength === 0) return { statusCode, headers, body: null, error: undefined }
+  const kind = kindOf(headers["content-type"])
+  if (kind.binary) return { statusCode, headers, body: bytes, error: undefined }
+  const fail = (detail: string, text: string): Outcome => ({
+    statusCode,
+    headers,
+    body: { text },
+    error: new BodyDecodeError({ method, url, statusCode, detail })
+  })
+  const decoder = decoderFor(kind.charset)
+  if (decoder === undefined) return fail(`unknown charset ${JSON.stringify(kind.charset)}`, lossyUtf8.decode(bytes))
+  let text: string
+  try {
+    text = decoder.decode(bytes)
+  } catch {
+    if (bytes.byteLength > maxStringLength) {
+      return {
+        statusCode,
+        headers,
+        body: null,
+        error: new BodyTooLargeError({ method, url, statusCode, maxBodyBytes: maxStringLength })
+      }
+    }
+    return fail(`the body is not valid ${kind.charset ?? "utf-8"}`, lossyUtf8.decode(bytes))
+  }
   try {
     return { statusCode, headers, body: JSON.parse(text), error: undefined }
   } catch (cause) {
-    return {
-      statusCode,
-      headers,
-      body: { text },
-      error: new BodyDecodeError({ method, url, statusCode, detail: (cause as Error).message })
-    }
+    return fail((cause as Error).message, text)
   }
 }
+
+const empty = new Uint8Array(0)
 
 /** Reads at most `limit` bytes and abandons (aborts) the rest. */
 export const readLimited = (
@@ -52,6 +144,8 @@ export const readLimited = (
   limit: number
 ): Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError> => {
   const declared = response.headers["content-length"]
+  // No body to read (fetch has no stream for these at all).
+  if (declared === "0" || response.status === 204 || response.status === 304) return Effect.succeed(empty)
   if (declared !== undefined) {
     const length = Number(declared)
     if (length > limit) return Effect.as(discard(response), undefined)

@@ -17,20 +17,20 @@ import type * as Tracer from "effect/Tracer"
 import { BodyTooLargeError, DeadlineError, type RequestError, TimeoutError } from "../LoamyError.js"
 import type * as Options from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
-import type { RequestResponse } from "../RequestResponse.js"
-import { discard, type Outcome, parseBody, plainHeaders, readLimited } from "./body.js"
+import type { RequestResponse, ResponseHeaders } from "../RequestResponse.js"
+import { discard, type Outcome, parseBytes, plainHeaders, readLimited } from "./body.js"
 import { fromClientError, transportError } from "./errors.js"
 import { makeLimiter } from "./rateLimit.js"
 import { followRedirects } from "./redirects.js"
 import { makeOriginPauses, mayRetry, withRetries } from "./retry.js"
+import { withinFor } from "./timeout.js"
 
 export { manualRedirects } from "./redirects.js"
 
 /** Sends one validated request; never fails, the outcome is folded. @internal */
 export type Sender = (request: RequestMap, index: number) => Effect.Effect<RequestResponse>
 
-const emptyHeaders: Record<string, string> = {}
-const decoder = new TextDecoder()
+const emptyHeaders: ResponseHeaders = {}
 
 /** The URL the request goes to, query params included; used in errors and spans. */
 const fullUrl = (request: RequestMap): string => {
@@ -44,7 +44,14 @@ const toHttpRequest = (request: RequestMap, url: string, defaults: Options.Resol
   let headers: Record<string, string> | undefined = request.headers as Record<string, string> | undefined
   if (defaults !== undefined) headers = mergeHeaders(defaults, request.headers)
   let httpRequest = HttpClientRequest.make(request.httpOp)(url, headers === undefined ? undefined : { headers })
-  if (request.body !== undefined) httpRequest = HttpClientRequest.bodyUnsafeJson(httpRequest, request.body)
+  if (request.body !== undefined) {
+    // A user's own Content-Type (application/merge-patch+json, ...) wins over the JSON default.
+    httpRequest = HttpClientRequest.bodyText(
+      httpRequest,
+      JSON.stringify(request.body),
+      httpRequest.headers["content-type"] ?? "application/json"
+    )
+  }
   return httpRequest
 }
 
@@ -90,8 +97,9 @@ export const makeSenderIn = (
   scope: Scope.Scope | undefined
 ): Effect.Effect<Sender, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const client = followRedirects(yield* HttpClient.HttpClient, options.maxRedirects)
+    const client = followRedirects(yield* HttpClient.HttpClient, options.maxRedirects, options.sensitiveHeaders)
     const startedAt = yield* Clock.currentTimeMillis
+    const within = withinFor(yield* Effect.clock)
     const deadlineAt = options.deadlineMs === undefined ? undefined : startedAt + options.deadlineMs
     const traced = yield* isTracing
     // Only retries and per-origin limits need the origin; parsing it costs a URL per request.
@@ -113,33 +121,32 @@ export const makeSenderIn = (
           if (method === "HEAD") {
             return Effect.as(discard(response), { statusCode, headers, body: null, error: undefined })
           }
-          const read = maxBodyBytes === undefined
-            ? Effect.map(response.text, (text) => parseBody(text, method, url, statusCode, headers))
-            : Effect.map(readLimited(response, maxBodyBytes), (bytes): Outcome =>
-              bytes === undefined
-                ? {
-                  statusCode,
-                  headers,
-                  body: null,
-                  error: new BodyTooLargeError({ method, url, statusCode, maxBodyBytes })
-                }
-                : parseBody(decoder.decode(bytes), method, url, statusCode, headers))
+          const read = Effect.map(readLimited(response, maxBodyBytes), (bytes): Outcome =>
+            bytes === undefined
+              ? {
+                statusCode,
+                headers,
+                body: null,
+                error: new BodyTooLargeError({ method, url, statusCode, maxBodyBytes })
+              }
+              : parseBytes(bytes, method, url, statusCode, headers))
           return Effect.mapError(read, (error) => transportError(method, response.request.url, error.cause ?? error))
         })
       )
     }
 
     const attemptOnce = (request: RequestMap, url: string, origin: string): Effect.Effect<Outcome> => {
-      let attempt: Effect.Effect<Outcome, RequestError> = exchange(request, url)
+      let folded = Effect.catchAll(exchange(request, url), (error) =>
+        Effect.succeed<Outcome>({ statusCode: 0, headers: emptyHeaders, body: null, error }))
       if (options.timeoutMs !== undefined) {
         const timeoutMs = options.timeoutMs
-        attempt = Effect.timeoutFail(attempt, {
-          duration: timeoutMs,
-          onTimeout: () => new TimeoutError({ method: request.httpOp, url, timeoutMs })
-        })
+        folded = within(folded, timeoutMs, () => ({
+          statusCode: 0,
+          headers: emptyHeaders,
+          body: null,
+          error: new TimeoutError({ method: request.httpOp, url, timeoutMs })
+        }))
       }
-      const folded = Effect.catchAll(attempt, (error) =>
-        Effect.succeed<Outcome>({ statusCode: 0, headers: emptyHeaders, body: null, error }))
       const paced = limiterFor === undefined ? folded : Effect.zipRight(limiterFor(origin), folded)
       if (pauses === undefined) return paced
       return Effect.zipRight(pauses.wait(origin), Effect.tap(paced, (outcome) => pauses.note(outcome, origin)))
@@ -165,7 +172,7 @@ export const makeSenderIn = (
             requestMap: RequestMap
             statusCode: number
             body: unknown
-            headers: Record<string, string>
+            headers: ResponseHeaders
             error?: RequestError
             elapsedMs: number
             attempts: number
@@ -191,13 +198,7 @@ export const makeSenderIn = (
               error: new DeadlineError({ method, url, deadlineMs })
             })
           bounded = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            now >= deadlineAt
-              ? Effect.sync(expired)
-              : Effect.timeoutTo(Effect.map(outcome, toResponse), {
-                duration: deadlineAt - now,
-                onSuccess: (response) => response,
-                onTimeout: expired
-              }))
+            now >= deadlineAt ? Effect.sync(expired) : within(Effect.map(outcome, toResponse), deadlineAt - now, expired))
         }
         return traced
           ? Effect.withSpan(bounded, "loamy.request", {

@@ -19,9 +19,6 @@ import { discard } from "./body.js"
 
 const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 
-/** Not forwarded when a redirect leaves the origin. @internal */
-export const credentialHeaders = ["authorization", "cookie", "proxy-authorization"]
-
 /**
  * Follows up to `maxRedirects` redirects; 0 leaves every 3xx response as it
  * is. Fails with a `RedirectError` (naming the original request) on a loop,
@@ -31,7 +28,9 @@ export const credentialHeaders = ["authorization", "cookie", "proxy-authorizatio
  */
 export const followRedirects = (
   client: HttpClient.HttpClient,
-  maxRedirects: number
+  maxRedirects: number,
+  /** Not forwarded when a redirect leaves the origin. */
+  sensitiveHeaders: ReadonlyArray<string>
 ): HttpClient.HttpClient.With<HttpClientError.HttpClientError | RedirectError> => {
   if (maxRedirects === 0) return client
   return HttpClient.transform(client, (effect, original) => {
@@ -83,7 +82,7 @@ export const followRedirects = (
       seen.add(key)
       let headers = previous.headers
       if (nextMethod !== previous.method) headers = Headers.remove(headers, ["content-type", "content-length"])
-      if (next.origin !== new URL(previous.url).origin) headers = Headers.remove(headers, credentialHeaders)
+      if (next.origin !== new URL(previous.url).origin) headers = Headers.remove(headers, sensitiveHeaders)
       // `modify`/`setHeaders` merge into the headers there are, so they cannot drop one: the request is rebuilt.
       let nextRequest = HttpClientRequest.make(nextMethod)(nextUrl, { headers })
       if (nextMethod === previous.method) nextRequest = HttpClientRequest.setBody(nextRequest, previous.body)

@@ -18,8 +18,8 @@ import type { Outcome } from "./body.js"
 const idempotentMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"])
 
 /** Seconds or an HTTP date, as milliseconds from `now`. @internal */
-export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
-  if (value === undefined) return undefined
+export const parseRetryAfter = (value: string | ReadonlyArray<string> | undefined, now: number): number | undefined => {
+  if (typeof value !== "string") return undefined
   const trimmed = value.trim()
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
   const at = Date.parse(trimmed)

@@ -33,6 +33,10 @@ const managedHeaders: ReadonlySet<string> = new Set([
 /** @internal */
 export const httpUrlProblem = (u: unknown): string | undefined => {
   if (typeof u !== "string") return `must be a string, got ${describe(u)}`
+  // The URL parser strips tabs and line breaks silently: the request would go to another path.
+  if (/[\x00-\x1f\x7f]/.test(u)) {
+    return /[\r\n]/.test(u) ? "contains a line break (CR or LF)" : "contains a control character"
+  }
   let url: URL
   try {
     url = new URL(u)
@@ -75,6 +79,19 @@ export const headerValueProblem = (value: unknown): string | undefined => {
  * @internal
  */
 export const jsonProblem = (value: unknown): readonly [string, string] | undefined => {
+  const problem = jsonCheck(value)
+  return problem === "toJSON" ? undefined : problem
+}
+
+/**
+ * `jsonProblem`, or "toJSON" when the value is JSON only through a `toJSON`
+ * method (a `Date`, a class instance): such a body is sent as what
+ * `JSON.stringify` makes of it, the same at every door.
+ *
+ * @internal
+ */
+export const jsonCheck = (value: unknown): readonly [string, string] | "toJSON" | undefined => {
+  let usesToJSON = false
   const seen = new Set<object>()
   const walk = (v: unknown, path: string, depth: number): readonly [string, string] | undefined => {
     switch (typeof v) {
@@ -87,7 +104,10 @@ export const jsonProblem = (value: unknown): readonly [string, string] | undefin
         if (v === null) return undefined
         if (depth > 512) return [path, "is nested too deeply"]
         if (seen.has(v)) return [path, "is a circular reference"]
-        if (typeof (v as { toJSON?: unknown }).toJSON === "function") return undefined
+        if (typeof (v as { toJSON?: unknown }).toJSON === "function") {
+          usesToJSON = true
+          return undefined
+        }
         seen.add(v)
         try {
           if (Array.isArray(v)) {
@@ -118,7 +138,8 @@ export const jsonProblem = (value: unknown): readonly [string, string] | undefin
         return [path, `is ${describe(v)}, which JSON cannot hold`]
     }
   }
-  return walk(value, "", 0)
+  const problem = walk(value, "", 0)
+  return problem ?? (usesToJSON ? "toJSON" : undefined)
 }
 
 /** @internal */
