@@ -6,9 +6,12 @@
  * @since 0.1.0
  */
 import * as Args from "@effect/cli/Args"
+import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
+import * as CommandDescriptor from "@effect/cli/CommandDescriptor"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as Span from "@effect/cli/HelpDoc/Span"
 import * as ValidationError from "@effect/cli/ValidationError"
 import type { Teardown } from "@effect/platform/Runtime"
 import type { Clump } from "@loamy/core"
@@ -256,13 +259,185 @@ export const command = Command.make("loamy", {}, () =>
  */
 export const version: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version
 
+const runCommand = Command.run(command, { name: "loamy", version })
+
 /**
- * Parses `process.argv` and runs the command.
+ * Whether a stream gets plain text: not a terminal, or `NO_COLOR` set to
+ * anything but the empty string (https://no-color.org).
  *
  * @since 0.1.0
  * @category running
  */
-export const run = Command.run(command, { name: "loamy", version })
+export const plain = (stream: { readonly isTTY?: boolean }): boolean =>
+  stream.isTTY !== true || (process.env["NO_COLOR"] !== undefined && process.env["NO_COLOR"] !== "")
+
+const ansi = /\x1b\[[0-9;]*m/g
+
+/**
+ * Drops ANSI styling from text.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const stripAnsi = (text: string): string => text.replace(ansi, "")
+
+const render = (doc: HelpDoc.HelpDoc, stream: { readonly isTTY?: boolean }) => {
+  const text = HelpDoc.toAnsiText(doc)
+  return plain(stream) ? stripAnsi(text) : text
+}
+
+// What `loamy send` and `loamy demo` accept, for the check below. `value` flags take the next argument (or
+// `--flag=value`); `integer` ones must be integers.
+interface Flag {
+  readonly value: boolean
+  readonly integer?: boolean
+}
+const builtIn: Record<string, Flag> = {
+  "--help": { value: false },
+  "-h": { value: false },
+  "--version": { value: false },
+  "--wizard": { value: false },
+  "--completions": { value: true },
+  "--log-level": { value: true }
+}
+const flagsOf: Record<string, Record<string, Flag>> = {
+  send: {
+    ...builtIn,
+    "--output": { value: true },
+    "-o": { value: true },
+    "--ordered": { value: false },
+    "--concurrency": { value: true, integer: true },
+    "-c": { value: true, integer: true },
+    "--timeout": { value: true },
+    "--deadline": { value: true },
+    "--retry": { value: true, integer: true },
+    "--rate": { value: true },
+    "--rate-per-origin": { value: false },
+    "--header": { value: true },
+    "-H": { value: true },
+    "--fail-fast": { value: false },
+    "--max-body-bytes": { value: true, integer: true },
+    "--max-redirects": { value: true, integer: true },
+    "--redact": { value: true },
+    "--show-secrets": { value: false },
+    "--quiet": { value: false },
+    "-q": { value: false }
+  },
+  demo: { ...builtIn, "--quiet": { value: false }, "-q": { value: false } }
+}
+const longName: Record<string, string> = { "-o": "--output", "-c": "--concurrency", "-H": "--header", "-q": "--quiet" }
+
+/**
+ * Checks a subcommand's flags before @effect/cli parses them, for clearer
+ * messages than its own: it reports an unknown flag as an unknown argument
+ * (naming the flag's value, not the flag) and says "is not a integer".
+ * Returns the message for a usage error, or undefined.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const checkFlags = (args: ReadonlyArray<string>): string | undefined => {
+  const name = args[0]
+  const flags = name === undefined ? undefined : flagsOf[name]
+  if (flags === undefined) return undefined
+  for (let i = 1; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === "--") break
+    if (!arg.startsWith("-") || arg === "-") continue
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1
+    const flagName = eq >= 0 ? arg.slice(0, eq) : arg
+    const flag = flags[flagName]
+    if (flag === undefined) {
+      // Clustered short flags (-qc 10) are left to @effect/cli.
+      if (/^-[A-Za-z]{2,}$/.test(arg)) continue
+      return `${name}: unknown option ${JSON.stringify(flagName)}`
+    }
+    if (!flag.value) continue
+    let value: string | undefined
+    if (eq >= 0) value = arg.slice(eq + 1)
+    else value = args[++i]
+    const label = longName[flagName] ?? flagName
+    if (value === undefined) return `${name} ${label} needs a value`
+    if (flag.integer === true && !/^[+-]?\d+$/.test(value)) {
+      return `${name} ${label}: ${JSON.stringify(value)} is not an integer`
+    }
+  }
+  return undefined
+}
+
+const isHelp = (arg: string) => arg === "--help" || arg === "-h"
+
+const helpOf = (name: "send" | "demo", usageLine: string): HelpDoc.HelpDoc => {
+  const sub = name === "send" ? sendCommand : demoCommand
+  return HelpDoc.blocks([
+    HelpDoc.h1(`loamy ${name}`),
+    HelpDoc.h1("USAGE"),
+    HelpDoc.p(usageLine),
+    CommandDescriptor.getHelp(sub.descriptor, CliConfig.defaultConfig)
+  ])
+}
+
+const rootHelp = (): HelpDoc.HelpDoc =>
+  HelpDoc.blocks([
+    HelpDoc.h1("loamy"),
+    HelpDoc.p(
+      `loamy ${version}: send batches of HTTP requests concurrently and get one JSON result per request, ` +
+        "with progress and a summary."
+    ),
+    HelpDoc.h1("USAGE"),
+    HelpDoc.p("$ loamy send [FLAGS] [FILE | -]"),
+    HelpDoc.p("$ loamy demo [--quiet]"),
+    HelpDoc.p("$ loamy --help | --version"),
+    HelpDoc.h1("COMMANDS"),
+    HelpDoc.descriptionList([
+      [
+        Span.text("send"),
+        HelpDoc.p(
+          "Send the requests of a JSON array or JSONL file (or stdin) concurrently and write one JSON line per " +
+            "response. \"loamy send --help\" lists its flags."
+        )
+      ],
+      [
+        Span.text("demo"),
+        HelpDoc.p(
+          "Start the embedded test server on 127.0.0.1, send it a mixed clump with the progress bar, print the " +
+            "results and the summary."
+        )
+      ]
+    ])
+  ])
+
+const say = (stream: NodeJS.WriteStream, text: string) => Effect.sync(() => stream.write(text.endsWith("\n") ? text : text + "\n"))
+
+/**
+ * Parses `process.argv` and runs the command. Help is written here, plain
+ * unless stdout is a terminal and `NO_COLOR` is unset, with usage lines that
+ * name `loamy`; flags are checked first (see `checkFlags`); the rest is
+ * @effect/cli's.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = (argv: ReadonlyArray<string>) => {
+  const args = argv.slice(2)
+  if (args.length === 1 && isHelp(args[0]!)) {
+    return say(process.stdout, render(rootHelp(), process.stdout))
+  }
+  const name = args[0]
+  if ((name === "send" || name === "demo") && args.slice(1).some(isHelp) && !args.slice(1).includes("--")) {
+    const usageLine = name === "send" ? "$ loamy send [FLAGS] [FILE | -]" : "$ loamy demo [--quiet]"
+    return say(process.stdout, render(helpOf(name, usageLine), process.stdout))
+  }
+  const problem = checkFlags(args)
+  if (problem !== undefined) {
+    const hint = name === "send" || name === "demo" ? `loamy ${name} --help` : "loamy --help"
+    return Effect.zipRight(
+      say(process.stderr, `loamy ${problem}\nRun "${hint}" for the flags.`),
+      Effect.fail(new ExitCode({ code: 2 }))
+    )
+  }
+  return runCommand(argv)
+}
 
 /**
  * Exit codes for `NodeRuntime.runMain`: the code a command asked for, 2 for
