@@ -64,4 +64,5 @@ await esbuild.build({
 }).then((result) => {
   if (process.env.LOAMY_BUNDLE_ANALYZE) console.log(esbuild.analyzeMetafileSync(result.metafile))
 })
-console.log(`bundle: wrote ${outfile}`)
+// On stderr: `npm pack --json` prints its JSON on stdout after prepack.
+console.error(`bundle: wrote ${outfile}`)
