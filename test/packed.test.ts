@@ -64,7 +64,7 @@ const pack = async (name: (typeof packages)[number], into: string) => {
   }
   if (name === "cli") {
     expect(manifest.scripts?.["prepack"]).toBe("node scripts/bundle.js")
-    await sh(process.execPath, [path.join(source, "scripts/bundle.js"), path.join(copy, "dist/loamy.js")], root)
+    await sh(process.execPath, [path.join(source, "scripts/bundle.js"), path.join(copy, "dist/bundle")], root)
   }
   const { stdout } = await sh(npm, ["pack", "--ignore-scripts", "--json", "--pack-destination", into], copy)
   const [result] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>
@@ -131,8 +131,11 @@ describe("packed packages", () => {
     }
     expect(contents["core"]).toContain("dist/index.js")
     expect(contents["loamy"]).toContain("dist/internal/worker.bundle.js")
-    // The CLI is its bin and one bundled file.
-    expect(contents["cli"]!.filter((file) => file.endsWith(".js")).sort()).toEqual(["bin/loamy.js", "dist/loamy.js"])
+    // The CLI is its bin and the bundle: no module of the tsc build, nothing else to install.
+    const cliFiles = contents["cli"]!.filter((file) => file.endsWith(".js")).sort()
+    expect(cliFiles).toContain("bin/loamy.js")
+    expect(cliFiles).toContain("dist/bundle/loamy.js")
+    expect(cliFiles.filter((file) => file !== "bin/loamy.js" && !file.startsWith("dist/bundle/"))).toEqual([])
   })
 
   it("install outside the workspace, the CLI without dependencies", async () => {
@@ -248,6 +251,7 @@ sendRequests([{ url: "http://127.0.0.1:1/", httpOp: "FETCH" }])
     expect(help.stdout).toContain("send")
     expect(help.stdout).toContain("demo")
     expect(help.stdout).not.toContain("\x1b[")
+    expect((await sh(bin, ["--version"], consumer)).stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(root, "packages/cli/package.json"), "utf8")).version)
     const demo = await sh(bin, ["demo"], consumer)
     expect(demo.stdout).toContain("/exception")
     expect(demo.stderr).toContain("33 requests")

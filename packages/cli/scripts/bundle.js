@@ -1,16 +1,17 @@
 // Bundles the `loamy` command (dist/bin.js and everything it imports: @effect/cli, effect, @effect/platform-node,
-// @loamy/core, loamy's undici layer, the test server for `loamy demo`) into one file, dist/loamy.js, which
-// bin/loamy.js runs when it is there. One file starts several times faster than a few thousand modules, and
-// the published package needs no runtime dependencies. The bundle keeps dist/bin.js's shebang
-// and reads the version from ../package.json, as dist/Cli.js does. Run by `prepack` and by `npm run bundle`.
+// @loamy/core, loamy's undici layer, the test server for `loamy demo`) into dist/bundle/: loamy.js, which
+// bin/loamy.js runs when it is there, and the chunks it imports when a command runs (Cli.ts loads the commands'
+// machinery with import(), so `--help` compiles only the first file). A few files start several times faster
+// than a few thousand modules, and the published package needs no runtime dependencies. Run by `prepack` and
+// by `npm run bundle`; `postpack` removes it again, so that development runs the module tree.
 //
-//   node scripts/bundle.js [outfile]
+//   node scripts/bundle.js [outdir]
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const entry = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
-const outfile = process.argv[2] ?? fileURLToPath(new URL("../dist/loamy.js", import.meta.url))
+const outdir = process.argv[2] ?? fileURLToPath(new URL("../dist/bundle", import.meta.url))
 
 // loamy's undici layer imports only `Agent` from "undici", but undici's entry is CommonJS that loads all of undici
 // (fetch, WebSocket, caches, ...), which esbuild cannot tree-shake: point "undici" at a module that exports Agent
@@ -46,15 +47,17 @@ try {
 }
 
 await esbuild.build({
-  entryPoints: [entry],
-  outfile,
+  entryPoints: { loamy: entry },
+  outdir,
   bundle: true,
+  splitting: true,
+  chunkNames: "chunk-[hash]",
   minify: true,
   platform: "node",
   format: "esm",
   target: "node20",
   legalComments: "none",
-  // Some dependencies are CommonJS and require Node built-ins.
+  // Some dependencies are CommonJS and require Node built-ins (in every chunk: each is a module of its own).
   banner: {
     js: "import { createRequire as __loamyRequire } from 'node:module'; const require = __loamyRequire(import.meta.url);"
   },
@@ -65,4 +68,4 @@ await esbuild.build({
   if (process.env.LOAMY_BUNDLE_ANALYZE) console.log(esbuild.analyzeMetafileSync(result.metafile))
 })
 // On stderr: `npm pack --json` prints its JSON on stdout after prepack.
-console.error(`bundle: wrote ${outfile}`)
+console.error(`bundle: wrote ${outdir}`)

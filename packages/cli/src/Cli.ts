@@ -13,6 +13,7 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import * as ValidationError from "@effect/cli/ValidationError"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type { Teardown } from "@effect/platform/Runtime"
 import type { Clump } from "@loamy/core"
 import * as Cause from "effect/Cause"
@@ -21,10 +22,16 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { createRequire } from "node:module"
-import * as demo from "./internal/demo.js"
 import { parseDuration, parseHeader, parseRate } from "./internal/duration.js"
-import * as http from "./internal/http.js"
-import * as send from "./internal/send.js"
+import type * as send from "./internal/send.js"
+
+// The commands' machinery (the core, the undici layer, the test server) is loaded when a command runs, not for
+// `--help` or a usage error: in the bundle these are chunks of their own, so starting takes a fraction of the time.
+const sendModule = Effect.promise(() => import("./internal/send.js"))
+const demoModule = Effect.promise(() => import("./internal/demo.js"))
+const withHttp = <A, E>(
+  effect: Effect.Effect<A, E, HttpClient.HttpClient>
+): Effect.Effect<A, E> => Effect.flatMap(Effect.promise(() => import("./internal/http.js")), (http) => http.provide(effect))
 
 /**
  * The process exit code a command asks for (1: some requests failed,
@@ -195,8 +202,8 @@ const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
  */
 export const sendCommand = Command.make("send", sendFlags, (flags) =>
   toConfig(flags).pipe(
-    Effect.flatMap((config) => send.run(config)),
-    http.provide,
+    Effect.flatMap((config) => Effect.flatMap(sendModule, (send) => send.run(config))),
+    withHttp,
     Effect.flatMap(exitWith)
   )).pipe(
     Command.withDescription(HelpDoc.blocks([
@@ -225,7 +232,7 @@ export const sendCommand = Command.make("send", sendFlags, (flags) =>
  */
 export const demoCommand = Command.make("demo", {
   quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("No progress bar and no summary."))
-}, ({ quiet }) => demo.run({ quiet }).pipe(http.provide, Effect.flatMap(exitWith))).pipe(
+}, ({ quiet }) => Effect.flatMap(demoModule, (demo) => demo.run({ quiet })).pipe(withHttp, Effect.flatMap(exitWith))).pipe(
   Command.withDescription(
     "Start the embedded test server on 127.0.0.1, send it a mixed clump (successes, a 404, a 500 with an HTML body, " +
       "a reset connection, a timeout) with the progress bar, print a table of the results and the summary, and stop the server."
@@ -257,7 +264,7 @@ export const command = Command.make("loamy", {}, () =>
  * @since 0.1.0
  * @category constants
  */
-export const version: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version
+export const version: string = (createRequire(import.meta.url)("@loamy/cli/package.json") as { version: string }).version
 
 const runCommand = Command.run(command, { name: "loamy", version })
 
