@@ -45,17 +45,31 @@ try {
   const installed = du(path.join(project, "node_modules"))
   const packages = fs.readdirSync(path.join(project, "node_modules")).filter((name) => !name.startsWith("."))
 
+  // CPU time (user + system) as well as wall time where GNU time is there: on a busy machine wall time mostly
+  // measures the wait for a core, CPU time much less so.
+  const gnuTime = fs.existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   const time = (args) => {
     const ms = []
+    const cpu = []
     for (let i = 0; i < runs + 2; i++) {
       const started = process.hrtime.bigint()
-      const r = spawnSync(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } })
+      const r = gnuTime === undefined
+        ? spawnSync(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } })
+        : spawnSync(gnuTime, ["-f", "cpu %U %S", process.execPath, ...args], {
+          stdio: ["ignore", "ignore", "pipe"],
+          encoding: "utf8",
+          env: { ...process.env, NO_COLOR: "1" }
+        })
       const elapsed = Number(process.hrtime.bigint() - started) / 1e6
       if (r.status !== 0) throw new Error(`node ${args.join(" ")} exited ${r.status}: ${r.stderr}`)
-      if (i >= 2) ms.push(elapsed) // two warm-ups: the file cache
+      if (i < 2) continue // two warm-ups: the file cache
+      ms.push(elapsed)
+      const m = /cpu ([\d.]+) ([\d.]+)/.exec(String(r.stderr))
+      if (m) cpu.push((Number(m[1]) + Number(m[2])) * 1000)
     }
     ms.sort((a, b) => a - b)
-    return { median: ms[Math.floor(ms.length / 2)], min: ms[0], max: ms[ms.length - 1] }
+    return { median: median(ms), min: ms[0], max: ms[ms.length - 1], cpu: cpu.length > 0 ? median(cpu) : NaN }
   }
 
   const rows = [
@@ -69,10 +83,14 @@ try {
   console.log(`node ${process.version}, ${os.cpus().length} cores, ${runs} runs each (after 2 warm-ups), load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
   console.log(`npm install @loamy/cli: ${(installed / 1e6).toFixed(2)} MB in node_modules, packages: ${packages.join(", ")}`)
   console.log("")
-  console.log("| command | median ms | min ms | max ms | × node -e 0 |")
-  console.log("|---|---:|---:|---:|---:|")
+  const baseCpu = rows[0][1].cpu
+  console.log("| command | median ms | min ms | max ms | × node -e 0 | CPU ms (median) | CPU × node -e 0 |")
+  console.log("|---|---:|---:|---:|---:|---:|---:|")
   for (const [name, t] of rows) {
-    console.log(`| ${name} | ${t.median.toFixed(0)} | ${t.min.toFixed(0)} | ${t.max.toFixed(0)} | ${(t.median / base).toFixed(2)} |`)
+    console.log(
+      `| ${name} | ${t.median.toFixed(0)} | ${t.min.toFixed(0)} | ${t.max.toFixed(0)} | ${(t.median / base).toFixed(2)} | ` +
+        `${t.cpu.toFixed(0)} | ${(t.cpu / baseCpu).toFixed(2)} |`
+    )
   }
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true })
