@@ -25,7 +25,7 @@ const runLimitMs = Number(process.env.RUN_LIMIT_MS ?? 30 * 60_000)
 
 const startServer = () =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [serverMain], { stdio: ["pipe", "pipe", "inherit"] })
+    const child = spawn(process.execPath, [serverMain, "--exit-with-stdin"], { stdio: ["pipe", "pipe", "inherit"] })
     const timer = setTimeout(() => reject(new Error("test server did not start within 10 s")), 10_000)
     let out = ""
     child.stdout.on("data", (chunk) => {

@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 const root = fileURLToPath(new URL("..", import.meta.url))
 const scenario = fileURLToPath(new URL("./scenario.js", import.meta.url))
 
-const server = spawn(process.execPath, ["packages/test-server/dist/main.js"], { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
+const server = spawn(process.execPath, ["packages/test-server/dist/main.js", "--exit-with-stdin"], { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
 const url = await new Promise((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error("test server did not start")), 10_000)
   server.stdout.once("data", (data) => {

@@ -6,10 +6,14 @@
  * @since 0.1.0
  */
 import * as Args from "@effect/cli/Args"
+import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
+import * as CommandDescriptor from "@effect/cli/CommandDescriptor"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as Span from "@effect/cli/HelpDoc/Span"
 import * as ValidationError from "@effect/cli/ValidationError"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type { Teardown } from "@effect/platform/Runtime"
 import type { Clump } from "@loamy/core"
 import * as Cause from "effect/Cause"
@@ -18,10 +22,16 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { createRequire } from "node:module"
-import * as demo from "./internal/demo.js"
 import { parseDuration, parseHeader, parseRate } from "./internal/duration.js"
-import * as http from "./internal/http.js"
-import * as send from "./internal/send.js"
+import type * as send from "./internal/send.js"
+
+// The commands' machinery (the core, the undici layer, the test server) is loaded when a command runs, not for
+// `--help` or a usage error: in the bundle these are chunks of their own, so starting takes a fraction of the time.
+const sendModule = Effect.promise(() => import("./internal/send.js"))
+const demoModule = Effect.promise(() => import("./internal/demo.js"))
+const withHttp = <A, E>(
+  effect: Effect.Effect<A, E, HttpClient.HttpClient>
+): Effect.Effect<A, E> => Effect.flatMap(Effect.promise(() => import("./internal/http.js")), (http) => http.provide(effect))
 
 /**
  * The process exit code a command asks for (1: some requests failed,
@@ -192,8 +202,8 @@ const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
  */
 export const sendCommand = Command.make("send", sendFlags, (flags) =>
   toConfig(flags).pipe(
-    Effect.flatMap((config) => send.run(config)),
-    http.provide,
+    Effect.flatMap((config) => Effect.flatMap(sendModule, (send) => send.run(config))),
+    withHttp,
     Effect.flatMap(exitWith)
   )).pipe(
     Command.withDescription(HelpDoc.blocks([
@@ -222,7 +232,7 @@ export const sendCommand = Command.make("send", sendFlags, (flags) =>
  */
 export const demoCommand = Command.make("demo", {
   quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("No progress bar and no summary."))
-}, ({ quiet }) => demo.run({ quiet }).pipe(http.provide, Effect.flatMap(exitWith))).pipe(
+}, ({ quiet }) => Effect.flatMap(demoModule, (demo) => demo.run({ quiet })).pipe(withHttp, Effect.flatMap(exitWith))).pipe(
   Command.withDescription(
     "Start the embedded test server on 127.0.0.1, send it a mixed clump (successes, a 404, a 500 with an HTML body, " +
       "a reset connection, a timeout) with the progress bar, print a table of the results and the summary, and stop the server."
@@ -254,15 +264,187 @@ export const command = Command.make("loamy", {}, () =>
  * @since 0.1.0
  * @category constants
  */
-export const version: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version
+export const version: string = (createRequire(import.meta.url)("@loamy/cli/package.json") as { version: string }).version
+
+const runCommand = Command.run(command, { name: "loamy", version })
 
 /**
- * Parses `process.argv` and runs the command.
+ * Whether a stream gets plain text: not a terminal, or `NO_COLOR` set to
+ * anything but the empty string (https://no-color.org).
  *
  * @since 0.1.0
  * @category running
  */
-export const run = Command.run(command, { name: "loamy", version })
+export const plain = (stream: { readonly isTTY?: boolean }): boolean =>
+  stream.isTTY !== true || (process.env["NO_COLOR"] !== undefined && process.env["NO_COLOR"] !== "")
+
+const ansi = /\x1b\[[0-9;]*m/g
+
+/**
+ * Drops ANSI styling from text.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const stripAnsi = (text: string): string => text.replace(ansi, "")
+
+const render = (doc: HelpDoc.HelpDoc, stream: { readonly isTTY?: boolean }) => {
+  const text = HelpDoc.toAnsiText(doc)
+  return plain(stream) ? stripAnsi(text) : text
+}
+
+// What `loamy send` and `loamy demo` accept, for the check below. `value` flags take the next argument (or
+// `--flag=value`); `integer` ones must be integers.
+interface Flag {
+  readonly value: boolean
+  readonly integer?: boolean
+}
+const builtIn: Record<string, Flag> = {
+  "--help": { value: false },
+  "-h": { value: false },
+  "--version": { value: false },
+  "--wizard": { value: false },
+  "--completions": { value: true },
+  "--log-level": { value: true }
+}
+const flagsOf: Record<string, Record<string, Flag>> = {
+  send: {
+    ...builtIn,
+    "--output": { value: true },
+    "-o": { value: true },
+    "--ordered": { value: false },
+    "--concurrency": { value: true, integer: true },
+    "-c": { value: true, integer: true },
+    "--timeout": { value: true },
+    "--deadline": { value: true },
+    "--retry": { value: true, integer: true },
+    "--rate": { value: true },
+    "--rate-per-origin": { value: false },
+    "--header": { value: true },
+    "-H": { value: true },
+    "--fail-fast": { value: false },
+    "--max-body-bytes": { value: true, integer: true },
+    "--max-redirects": { value: true, integer: true },
+    "--redact": { value: true },
+    "--show-secrets": { value: false },
+    "--quiet": { value: false },
+    "-q": { value: false }
+  },
+  demo: { ...builtIn, "--quiet": { value: false }, "-q": { value: false } }
+}
+const longName: Record<string, string> = { "-o": "--output", "-c": "--concurrency", "-H": "--header", "-q": "--quiet" }
+
+/**
+ * Checks a subcommand's flags before @effect/cli parses them, for clearer
+ * messages than its own: it reports an unknown flag as an unknown argument
+ * (naming the flag's value, not the flag) and says "is not a integer".
+ * Returns the message for a usage error, or undefined.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const checkFlags = (args: ReadonlyArray<string>): string | undefined => {
+  const name = args[0]
+  const flags = name === undefined ? undefined : flagsOf[name]
+  if (flags === undefined) return undefined
+  for (let i = 1; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === "--") break
+    if (!arg.startsWith("-") || arg === "-") continue
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1
+    const flagName = eq >= 0 ? arg.slice(0, eq) : arg
+    const flag = flags[flagName]
+    if (flag === undefined) {
+      // Clustered short flags (-qc 10) are left to @effect/cli.
+      if (/^-[A-Za-z]{2,}$/.test(arg)) continue
+      return `${name}: unknown option ${JSON.stringify(flagName)}`
+    }
+    if (!flag.value) continue
+    let value: string | undefined
+    if (eq >= 0) value = arg.slice(eq + 1)
+    else value = args[++i]
+    const label = longName[flagName] ?? flagName
+    if (value === undefined) return `${name} ${label} needs a value`
+    if (flag.integer === true && !/^[+-]?\d+$/.test(value)) {
+      return `${name} ${label}: ${JSON.stringify(value)} is not an integer`
+    }
+  }
+  return undefined
+}
+
+const isHelp = (arg: string) => arg === "--help" || arg === "-h"
+
+const helpOf = (name: "send" | "demo", usageLine: string): HelpDoc.HelpDoc => {
+  const sub = name === "send" ? sendCommand : demoCommand
+  return HelpDoc.blocks([
+    HelpDoc.h1(`loamy ${name}`),
+    HelpDoc.h1("USAGE"),
+    HelpDoc.p(usageLine),
+    CommandDescriptor.getHelp(sub.descriptor, CliConfig.defaultConfig)
+  ])
+}
+
+const rootHelp = (): HelpDoc.HelpDoc =>
+  HelpDoc.blocks([
+    HelpDoc.h1("loamy"),
+    HelpDoc.p(
+      `loamy ${version}: send batches of HTTP requests concurrently and get one JSON result per request, ` +
+        "with progress and a summary."
+    ),
+    HelpDoc.h1("USAGE"),
+    HelpDoc.p("$ loamy send [FLAGS] [FILE | -]"),
+    HelpDoc.p("$ loamy demo [--quiet]"),
+    HelpDoc.p("$ loamy --help | --version"),
+    HelpDoc.h1("COMMANDS"),
+    HelpDoc.descriptionList([
+      [
+        Span.text("send"),
+        HelpDoc.p(
+          "Send the requests of a JSON array or JSONL file (or stdin) concurrently and write one JSON line per " +
+            "response. \"loamy send --help\" lists its flags."
+        )
+      ],
+      [
+        Span.text("demo"),
+        HelpDoc.p(
+          "Start the embedded test server on 127.0.0.1, send it a mixed clump with the progress bar, print the " +
+            "results and the summary."
+        )
+      ]
+    ])
+  ])
+
+const say = (stream: NodeJS.WriteStream, text: string) => Effect.sync(() => stream.write(text.endsWith("\n") ? text : text + "\n"))
+
+/**
+ * Parses `process.argv` and runs the command. Help is written here, plain
+ * unless stdout is a terminal and `NO_COLOR` is unset, with usage lines that
+ * name `loamy`; flags are checked first (see `checkFlags`); the rest is
+ * @effect/cli's.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = (argv: ReadonlyArray<string>) => {
+  const args = argv.slice(2)
+  if (args.length === 1 && isHelp(args[0]!)) {
+    return say(process.stdout, render(rootHelp(), process.stdout))
+  }
+  const name = args[0]
+  if ((name === "send" || name === "demo") && args.slice(1).some(isHelp) && !args.slice(1).includes("--")) {
+    const usageLine = name === "send" ? "$ loamy send [FLAGS] [FILE | -]" : "$ loamy demo [--quiet]"
+    return say(process.stdout, render(helpOf(name, usageLine), process.stdout))
+  }
+  const problem = checkFlags(args)
+  if (problem !== undefined) {
+    const hint = name === "send" || name === "demo" ? `loamy ${name} --help` : "loamy --help"
+    return Effect.zipRight(
+      say(process.stderr, `loamy ${problem}\nRun "${hint}" for the flags.`),
+      Effect.fail(new ExitCode({ code: 2 }))
+    )
+  }
+  return runCommand(argv)
+}
 
 /**
  * Exit codes for `NodeRuntime.runMain`: the code a command asked for, 2 for

@@ -8,7 +8,16 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as v8 from "node:v8"
-import { run, teardown } from "./Cli.js"
+import { plain, run, stripAnsi, teardown } from "./Cli.js"
+
+// @effect/cli styles what it prints (--version, its usage errors) with ANSI escapes, always. Drop them from
+// console output that goes to a file or a pipe, or when NO_COLOR is set.
+const unstyled = (stream: NodeJS.WriteStream, write: (...args: Array<unknown>) => void) =>
+  plain(stream)
+    ? (...args: Array<unknown>) => write(...args.map((arg) => typeof arg === "string" ? stripAnsi(arg) : arg))
+    : write
+console.log = unstyled(process.stdout, console.log.bind(console))
+console.error = unstyled(process.stderr, console.error.bind(console))
 
 // The live heap of a long `loamy send` stays near 35 MB, but V8's default heap
 // growth lets garbage pile up to several times that between full collections

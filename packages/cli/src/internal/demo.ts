@@ -29,6 +29,17 @@ const requests = (url: string): Array<RequestMap.RequestMap> => {
   return list
 }
 
+/** The part of an /echo answer the demo shows: query, body, and an Authorization header if one came back. */
+const echoed = (body: any) => {
+  if (typeof body !== "object" || body === null) return body
+  const shown: Record<string, unknown> = {}
+  if (body.query !== undefined && Object.keys(body.query).length > 0) shown["query"] = body.query
+  if (body.body !== undefined && body.body !== null && body.body !== "") shown["body"] = body.body
+  const authorization = body.headers?.authorization
+  if (authorization !== undefined) shown["headers"] = { authorization }
+  return shown
+}
+
 const pathOf = (url: string) => {
   const u = new URL(url)
   return u.pathname + u.search
@@ -61,9 +72,11 @@ export const run = (options: { readonly quiet: boolean }): Effect.Effect<number,
               tracker.record(r.statusCode, r.error?._tag, r.elapsedMs, true)
               // Through the same record as `loamy send`, so the demo shows redaction at work.
               const record = JSON.parse(output.responseRecord(index, undefined, r, redaction))
+              // Within 100 columns: the server's origin is left out of messages, and /echo's answer is cut
+              // down to what the request sent (its headers only when they show redaction at work).
               const outcome = record.error !== null
-                ? `${record.error.tag}: ${record.error.message}`
-                : JSON.stringify(record.body)
+                ? `${record.error.tag}: ${String(record.error.message).replaceAll(server.url, "")}`
+                : JSON.stringify(pathOf(r.requestMap.url).startsWith("/echo") ? echoed(record.body) : record.body)
               rows[index] = [
                 String(index),
                 r.requestMap.httpOp,
@@ -91,10 +104,11 @@ export const run = (options: { readonly quiet: boolean }): Effect.Effect<number,
 const printTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) => {
   const color = process.stdout.isTTY === true
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => i === header.length - 1 ? 0 : row[i]!.length)))
-  const columns = process.stdout.columns ?? 120
+  // Rows stay within 100 columns (fewer on a narrower terminal): the /echo bodies alone are ~200 characters.
+  const columns = Math.min(100, process.stdout.isTTY === true && process.stdout.columns > 0 ? process.stdout.columns - 1 : 100)
   const line = (cells: ReadonlyArray<string>) => {
     const text = cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  ")
-    return text.length > columns && color ? text.slice(0, columns - 1) + "…" : text
+    return text.length > columns ? text.slice(0, columns - 1) + "…" : text
   }
   const out = [color ? `\x1b[1m${line(header)}\x1b[0m` : line(header)]
   for (const row of rows) {

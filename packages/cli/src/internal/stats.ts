@@ -122,6 +122,45 @@ export interface Progress {
   readonly stop: () => void
 }
 
+/**
+ * The progress line's text for a terminal `columns` wide: at most
+ * `columns - 1` characters, so that it never wraps (a line that fills the
+ * last column wraps on some terminals, and every redraw would then add a line).
+ *
+ * @internal
+ */
+export const progressLine = (
+  tracker: Pick<Tracker, "done" | "failed" | "inFlight" | "total">,
+  rate: number,
+  columns: number
+): string => {
+  const total = tracker.total
+  const parts = [
+    total === undefined ? `${tracker.done}` : `${tracker.done}/${total}`,
+    `failed ${tracker.failed}`,
+    `in flight ${tracker.inFlight}`,
+    `${rate.toFixed(0)} req/s`
+  ]
+  if (total !== undefined) {
+    parts.push(`ETA ${rate > 0 ? formatSeconds((total - tracker.done) / rate) : "?"}`)
+  }
+  const text = parts.join("  ")
+  // A fixed width, so the bar does not jump as the numbers change length; none on a narrow terminal.
+  const barWidth = columns >= text.length + 23 ? 20 : 0
+  let bar = ""
+  if (barWidth > 0) {
+    const filled = total === undefined || total === 0
+      ? 0
+      : Math.min(barWidth, Math.floor((tracker.done / total) * barWidth))
+    bar = total === undefined
+      ? `[${" ".repeat(barWidth)}] `
+      : `[${"#".repeat(filled)}${"-".repeat(barWidth - filled)}] `
+  }
+  const line = `${bar}${text}`
+  const width = Math.max(1, columns - 1)
+  return line.length > width ? line.slice(0, width) : line
+}
+
 /** @internal */
 export const startProgress = (tracker: Tracker, stream: NodeJS.WriteStream = process.stderr): Progress => {
   // The rate is measured over the last two seconds, so it follows changes in pace.
@@ -132,30 +171,8 @@ export const startProgress = (tracker: Tracker, stream: NodeJS.WriteStream = pro
     while (samples.length > 20) samples.shift()
     const [t0, d0] = samples[0]!
     const rate = now - t0 > 0 ? ((tracker.done - d0) * 1000) / (now - t0) : 0
-    const total = tracker.total
-    const parts = [
-      total === undefined ? `${tracker.done}` : `${tracker.done}/${total}`,
-      `failed ${tracker.failed}`,
-      `in flight ${tracker.inFlight}`,
-      `${rate.toFixed(0)} req/s`
-    ]
-    if (total !== undefined) {
-      parts.push(`ETA ${rate > 0 ? formatSeconds((total - tracker.done) / rate) : "?"}`)
-    }
-    const text = parts.join("  ")
     const columns = stream.columns > 0 ? stream.columns : 80
-    // A fixed width, so the bar does not jump as the numbers change length; none on a narrow terminal.
-    const barWidth = columns >= text.length + 23 ? 20 : 0
-    let bar = ""
-    if (barWidth > 0) {
-      const filled = total === undefined || total === 0
-        ? 0
-        : Math.min(barWidth, Math.floor((tracker.done / total) * barWidth))
-      bar = total === undefined
-        ? `[${" ".repeat(barWidth)}] `
-        : `[${"#".repeat(filled)}${"-".repeat(barWidth - filled)}] `
-    }
-    stream.write(`\r\x1b[2K${bar}${text}`.slice(0, columns + 8))
+    stream.write(`\r\x1b[2K${progressLine(tracker, rate, columns)}`)
   }
   const timer = setInterval(draw, 100)
   draw()

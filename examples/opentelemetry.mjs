@@ -1,0 +1,57 @@
+// Clump.send under OpenTelemetry: each send is a `loamy.send` span with a `loamy.request` child per request.
+// The spans go to an in-memory exporter here and are printed; use any exporter of @opentelemetry/sdk-trace-base
+// (or OTLP) instead.
+//
+//   npm install @loamy/core loamy effect@^3 @effect/platform@^0.97 @effect/opentelemetry@^0.64 \
+//     @opentelemetry/api@^1.9 @opentelemetry/sdk-trace-base@^2
+//   node examples/opentelemetry.mjs [URL]
+//
+// URL: the argument, else $LOAMY_EXAMPLE_URL, else http://127.0.0.1:8080.
+// (Clump.stream makes `loamy.request` spans but no `loamy.send` span yet.)
+import { NodeSdk } from "@effect/opentelemetry"
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Clump } from "@loamy/core"
+import { Effect } from "effect"
+import * as UndiciHttpClient from "loamy/UndiciHttpClient"
+
+const base = process.argv[2] ?? process.env.LOAMY_EXAMPLE_URL ?? "http://127.0.0.1:8080"
+
+const exporter = new InMemorySpanExporter()
+const TracingLive = NodeSdk.layer(() => ({
+  resource: { serviceName: "loamy-example" },
+  spanProcessor: new SimpleSpanProcessor(exporter)
+}))
+
+// The spans as a tree: parents before children. Read before the layer shuts the SDK down (which empties the
+// in-memory exporter).
+const printSpans = Effect.sync(() => {
+  const spans = exporter.getFinishedSpans()
+  const byId = new Map(spans.map((span) => [span.spanContext().spanId, span]))
+  const parentOf = (span) => span.parentSpanContext?.spanId ?? span.parentSpanId
+  const depth = (span) => (byId.has(parentOf(span)) ? 1 + depth(byId.get(parentOf(span))) : 0)
+  const lines = spans.map((span) => {
+    const attributes = span.attributes
+    const detail = span.name === "loamy.send"
+      ? ` requests=${attributes["loamy.requests"]}`
+      : span.name === "loamy.request"
+      ? ` ${attributes["http.request.method"]} ${new URL(String(attributes["url.full"])).pathname}`
+      : ""
+    return { depth: depth(span), text: `${"  ".repeat(depth(span))}${span.name}${detail}` }
+  })
+  lines.sort((a, b) => a.depth - b.depth || a.text.localeCompare(b.text))
+  for (const line of lines) console.log(line.text)
+})
+
+const program = Effect.gen(function*() {
+  const responses = yield* Clump.send(
+    Clump.make([
+      { url: `${base}/`, httpOp: "GET" },
+      { url: `${base}/foo`, httpOp: "POST", body: { hello: "otel" } },
+      { url: `${base}/status/404`, httpOp: "GET" }
+    ])
+  )
+  console.log(`statuses ${responses.map((r) => r.statusCode).join(" ")}`)
+  yield* printSpans
+})
+
+await Effect.runPromise(program.pipe(Effect.provide(UndiciHttpClient.layer), Effect.provide(TracingLive)))

@@ -1,0 +1,259 @@
+/**
+ * The packages as a user gets them: every workspace package is packed (its prepack bundling done the same way,
+ * on a copy, so the repository's dist/ is not touched while other projects' tests run), the tarballs are
+ * installed with npm into a project under os.tmpdir(), outside the workspace, and used there: ESM import, CJS
+ * require, TypeScript (nodenext and bundler resolution), the synchronous door against a test server in
+ * another process, `loamy --help` and `loamy demo`.
+ */
+import { execFile, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+const run = promisify(execFile)
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const packages = ["core", "loamy", "cli", "test-server"] as const
+const rootPackage = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
+  devDependencies: Record<string, string>
+}
+const npm = process.platform === "win32" ? "npm.cmd" : "npm"
+const tsc = path.join(root, "node_modules/typescript/bin/tsc")
+
+let tmp: string
+let consumer: string
+const tarballs: Record<string, string> = {}
+const contents: Record<string, Array<string>> = {}
+
+const sh = async (file: string, args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv = {}) => {
+  try {
+    return await run(file, args, {
+      cwd,
+      env: { ...process.env, npm_config_update_notifier: "false", ...env },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 180_000
+    })
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string }
+    throw new Error(`${file} ${args.join(" ")} failed in ${cwd}: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`)
+  }
+}
+
+/** Packs one package from a copy of it, with the bundling its prepack script does. */
+const pack = async (name: (typeof packages)[number], into: string) => {
+  const source = path.join(root, "packages", name)
+  const copy = path.join(tmp, "src", name)
+  fs.mkdirSync(copy, { recursive: true })
+  for (const entry of ["package.json", "README.md", "LICENSE", "dist", "src", "bin"]) {
+    if (fs.existsSync(path.join(source, entry))) {
+      fs.cpSync(path.join(source, entry), path.join(copy, entry), { recursive: true })
+    }
+  }
+  const manifest = JSON.parse(fs.readFileSync(path.join(source, "package.json"), "utf8")) as {
+    scripts?: Record<string, string>
+  }
+  // The same scripts prepack runs, writing into the copy.
+  if (name === "loamy") {
+    expect(manifest.scripts?.["prepack"]).toBe("node scripts/bundle-worker.js")
+    await sh(process.execPath, [
+      path.join(source, "scripts/bundle-worker.js"),
+      path.join(copy, "dist/internal/worker.bundle.js")
+    ], root)
+  }
+  if (name === "cli") {
+    expect(manifest.scripts?.["prepack"]).toBe("node scripts/bundle.js")
+    await sh(process.execPath, [path.join(source, "scripts/bundle.js"), path.join(copy, "dist/bundle")], root)
+  }
+  const { stdout } = await sh(npm, ["pack", "--ignore-scripts", "--json", "--pack-destination", into], copy)
+  const [result] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>
+  tarballs[name] = path.join(into, result!.filename)
+  contents[name] = result!.files.map((file) => file.path)
+}
+
+const write = (file: string, text: string) => {
+  fs.mkdirSync(path.dirname(path.join(consumer, file)), { recursive: true })
+  fs.writeFileSync(path.join(consumer, file), text)
+}
+
+const node = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}) => sh(process.execPath, args, consumer, env)
+
+/** Starts the installed test server's main.js in a process of its own. */
+const startServer = () =>
+  new Promise<{ url: string; stop: () => void }>((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(consumer, "node_modules/@loamy/test-server/dist/main.js")], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    let out = ""
+    child.stdout.setEncoding("utf8")
+    child.stdout.on("data", (chunk: string) => {
+      out += chunk
+      if (out.includes("\n")) {
+        resolve({ url: (JSON.parse(out.slice(0, out.indexOf("\n"))) as { url: string }).url, stop: () => child.kill() })
+      }
+    })
+    child.on("exit", (code) => reject(new Error(`the test server exited (${code})`)))
+  })
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-packed-"))
+  consumer = path.join(tmp, "consumer")
+  const into = path.join(tmp, "tarballs")
+  fs.mkdirSync(into, { recursive: true })
+  fs.mkdirSync(consumer, { recursive: true })
+  for (const name of packages) await pack(name, into)
+  fs.writeFileSync(
+    path.join(consumer, "package.json"),
+    JSON.stringify({ name: "loamy-consumer", private: true, type: "module" }, null, 2)
+  )
+  // The peers at the versions the workspace is tested with (the README lines ask for the same majors).
+  await sh(npm, [
+    "install",
+    "--prefer-offline",
+    "--no-audit",
+    "--no-fund",
+    ...packages.map((name) => tarballs[name]!),
+    `effect@${rootPackage.devDependencies["effect"]}`,
+    `@effect/platform@${rootPackage.devDependencies["@effect/platform"]}`
+  ], consumer)
+}, 240_000)
+
+afterAll(() => {
+  if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true })
+})
+
+describe("packed packages", () => {
+  it("ship a LICENSE, their dist and no tsbuildinfo", () => {
+    for (const name of packages) {
+      expect(contents[name], name).toContain("LICENSE")
+      expect(contents[name]!.filter((file) => file.includes("tsbuildinfo")), name).toEqual([])
+    }
+    expect(contents["core"]).toContain("dist/index.js")
+    expect(contents["loamy"]).toContain("dist/internal/worker.bundle.js")
+    // The CLI is its bin and the bundle: no module of the tsc build, nothing else to install.
+    const cliFiles = contents["cli"]!.filter((file) => file.endsWith(".js")).sort()
+    expect(cliFiles).toContain("bin/loamy.js")
+    expect(cliFiles).toContain("dist/bundle/loamy.js")
+    expect(cliFiles.filter((file) => file !== "bin/loamy.js" && !file.startsWith("dist/bundle/"))).toEqual([])
+  })
+
+  it("install outside the workspace, the CLI without dependencies", async () => {
+    const lock = JSON.parse(fs.readFileSync(path.join(consumer, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> }>
+    }
+    expect(lock.packages["node_modules/@loamy/cli"]?.dependencies ?? {}).toEqual({})
+    expect(lock.packages["node_modules/loamy"]?.peerDependencies).toEqual({
+      "@effect/platform": "^0.97.2",
+      effect: "^3.22.4"
+    })
+    expect(fs.realpathSync(path.join(consumer, "node_modules/loamy")).startsWith(fs.realpathSync(root))).toBe(false)
+  })
+
+  it("import as ESM and send with the Promise door", async () => {
+    write(
+      "esm.mjs",
+      `import { Clump, RequestMap } from "@loamy/core"
+import * as LoamyError from "@loamy/core/LoamyError"
+import { sendRequests } from "loamy"
+import { layer } from "loamy/UndiciHttpClient"
+import { start } from "@loamy/test-server"
+if (typeof Clump.send !== "function" || typeof RequestMap !== "object" || typeof layer !== "object") throw new Error("exports")
+if (typeof LoamyError.TransportError !== "function") throw new Error("LoamyError")
+const server = await start()
+const [response] = await sendRequests([{ url: server.url + "/", httpOp: "GET" }])
+await server.close()
+console.log(JSON.stringify({ status: response.statusCode, body: response.body }))
+`
+    )
+    const { stdout } = await node(["esm.mjs"])
+    expect(JSON.parse(stdout)).toEqual({ status: 200, body: { message: "Hello, world!" } })
+  })
+
+  it("require from CommonJS, every entry point", async () => {
+    write(
+      "cjs.cjs",
+      `const names = {}
+for (const id of ["@loamy/core", "@loamy/core/Clump", "@loamy/core/RequestMap", "@loamy/core/RequestResponse",
+  "@loamy/core/LoamyError", "loamy", "loamy/UndiciHttpClient", "@loamy/test-server"]) {
+  names[id] = Object.keys(require(id)).length
+}
+console.log(JSON.stringify(names))
+`
+    )
+    const { stdout } = await node(["--no-warnings", "cjs.cjs"])
+    const counts = JSON.parse(stdout) as Record<string, number>
+    expect(Object.keys(counts)).toHaveLength(8)
+    for (const [id, count] of Object.entries(counts)) expect(count, id).toBeGreaterThan(0)
+  })
+
+  it("use the synchronous door from CommonJS against a server in another process", async () => {
+    const server = await startServer()
+    try {
+      write(
+        "sync.cjs",
+        `const { Clump, sendRequestsSync } = require("loamy")
+const url = process.argv[2]
+const a = sendRequestsSync([{ url: url + "/", httpOp: "get" }, { url: url + "/status/404", httpOp: "GET" }])
+const b = new Clump([{ url: url + "/foo", http_op: "POST", body: {} }]).sendRequests({ returnExceptions: true })
+console.log(JSON.stringify([...a, ...b].map((r) => r.statusCode)))
+`
+      )
+      const { stdout } = await node(["--no-warnings", "sync.cjs", server.url])
+      expect(JSON.parse(stdout)).toEqual([200, 404, 200])
+    } finally {
+      server.stop()
+    }
+  })
+
+  it("type-check a TypeScript consumer with nodenext and bundler resolution", async () => {
+    write(
+      "src/index.ts",
+      `import { Clump, type RequestResponse } from "@loamy/core"
+import { sendRequests, sendRequestsSync } from "loamy"
+import { layer } from "loamy/UndiciHttpClient"
+import { start, type TestServer } from "@loamy/test-server"
+import { Effect } from "effect"
+
+export const program = Clump.send(Clump.make([{ url: "http://127.0.0.1:1/", httpOp: "GET" }])).pipe(Effect.provide(layer))
+export const viaPromise: Promise<ReadonlyArray<RequestResponse.RequestResponse>> = sendRequests([{ url: "http://127.0.0.1:1/", httpOp: "POST", body: { a: 1 } }])
+export const viaSync: ReadonlyArray<RequestResponse.RequestResponse> = sendRequestsSync([])
+export const server: Promise<TestServer> = start()
+// @ts-expect-error: not a method
+sendRequests([{ url: "http://127.0.0.1:1/", httpOp: "FETCH" }])
+`
+    )
+    // skipLibCheck keeps this to seconds; a declaration of ours that failed to resolve would still show: the
+    // expected error on "FETCH" above would then be missing.
+    const base = {
+      strict: true,
+      noEmit: true,
+      target: "ES2022",
+      skipLibCheck: true,
+      typeRoots: [path.join(root, "node_modules/@types")],
+      types: ["node"]
+    }
+    write(
+      "tsconfig.nodenext.json",
+      JSON.stringify({ compilerOptions: { ...base, module: "nodenext", moduleResolution: "nodenext" }, include: ["src"] })
+    )
+    write(
+      "tsconfig.bundler.json",
+      JSON.stringify({ compilerOptions: { ...base, module: "esnext", moduleResolution: "bundler" }, include: ["src"] })
+    )
+    await node([tsc, "-p", "tsconfig.nodenext.json"])
+    await node([tsc, "-p", "tsconfig.bundler.json"])
+  })
+
+  it("run `loamy --help` and `loamy demo` from the installed bin", async () => {
+    const bin = path.join(consumer, "node_modules/.bin/loamy")
+    const help = await sh(bin, ["--help"], consumer)
+    expect(help.stdout).toContain("send")
+    expect(help.stdout).toContain("demo")
+    expect(help.stdout).not.toContain("\x1b[")
+    expect((await sh(bin, ["--version"], consumer)).stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(root, "packages/cli/package.json"), "utf8")).version)
+    const demo = await sh(bin, ["demo"], consumer)
+    expect(demo.stdout).toContain("/exception")
+    expect(demo.stderr).toContain("33 requests")
+  })
+})
