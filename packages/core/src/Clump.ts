@@ -94,7 +94,8 @@ export type StreamOptions = (Options | Options_.Resolved) & {
  */
 export interface Clump<E = never> extends Pipeable {
   readonly [TypeId]: { readonly _E: (_: never) => E }
-  readonly requests: ReadonlyArray<RequestMap.RequestMap>
+  /** As given; checked (and put in canonical form) when the clump is sent. */
+  readonly requests: ReadonlyArray<RequestMap.RequestMapInput>
   /** As given, or already decoded (`Options.decode`), in which case it is not decoded again. */
   readonly options: Options | Options_.Resolved
 }
@@ -143,11 +144,11 @@ const Proto = {
  */
 export const make: {
   (
-    requests: Iterable<RequestMap.RequestMap>,
+    requests: Iterable<RequestMap.RequestMapInput>,
     options?: Options & { readonly returnExceptions?: true | undefined }
   ): Clump<never>
-  (requests: Iterable<RequestMap.RequestMap>, options: Options | Options_.Resolved): Clump<RequestError>
-} = (requests: Iterable<RequestMap.RequestMap>, options: Options | Options_.Resolved = {}): Clump<never> => {
+  (requests: Iterable<RequestMap.RequestMapInput>, options: Options | Options_.Resolved): Clump<RequestError>
+} = (requests: Iterable<RequestMap.RequestMapInput>, options: Options | Options_.Resolved = {}): Clump<never> => {
   const self = Object.create(Proto)
   self.requests = Array.isArray(requests) ? requests : Array.from(requests)
   self.options = options

@@ -102,6 +102,38 @@ export interface RequestMap {
   readonly headers?: { readonly [name: string]: string } | undefined
 }
 
+/**
+ * A method as requests may spell it: any case.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type HttpOpInput = HttpOp | Lowercase<HttpOp> | Capitalize<Lowercase<HttpOp>>
+
+/**
+ * A request as callers and files write it, before `validateAt` puts it in
+ * canonical form: camelCase or the original's snake_case names, a method in
+ * any case, `null` for an absent body, query or headers.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RequestMapInput =
+  | {
+    readonly url: string
+    readonly httpOp: HttpOpInput
+    readonly body?: unknown
+    readonly queryParams?: { readonly [name: string]: string } | null | undefined
+    readonly headers?: { readonly [name: string]: string } | null | undefined
+  }
+  | {
+    readonly url: string
+    readonly http_op: HttpOpInput
+    readonly body?: unknown
+    readonly query_params?: { readonly [name: string]: string } | null | undefined
+    readonly headers?: { readonly [name: string]: string } | null | undefined
+  }
+
 const fields = "url, httpOp (or http_op), body, queryParams (or query_params), headers"
 
 const fail = (index: number, field: string, detail: string) =>

@@ -32,7 +32,7 @@ export const BinaryBody = Schema.transform(
  */
 export interface ResponseHeaders {
   readonly "set-cookie"?: ReadonlyArray<string>
-  readonly [name: string]: string | ReadonlyArray<string> | undefined
+  readonly [name: string]: string | ReadonlyArray<string>
 }
 
 /**

@@ -37,8 +37,28 @@ describe("types", () => {
     expectTypeOf<Stream.Stream.Error<typeof failing>>().toEqualTypeOf<Refused | LoamyError.RequestError>()
   })
 
+  it("make takes requests as callers write them: any case, snake_case, null for absent", () => {
+    const clump = Clump.make([
+      { url: "http://127.0.0.1/", httpOp: "get" },
+      { url: "http://127.0.0.1/", http_op: "Post", body: null, query_params: null, headers: null }
+    ])
+    expectTypeOf(Clump.send(clump)).toEqualTypeOf<
+      Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, Refused, HttpClient.HttpClient>
+    >()
+    // @ts-expect-error: not a method
+    Clump.make([{ url: "http://127.0.0.1/", httpOp: "TRACE" }])
+  })
+
+  it("streamFrom takes a stream of anything (lines of a file included): each item is checked", () => {
+    const lines: Stream.Stream<string> = null as never
+    const sent = Clump.streamFrom(lines, { ordered: true })
+    expectTypeOf<Stream.Stream.Success<typeof sent>>().toEqualTypeOf<Clump.Indexed>()
+  })
+
   it("RequestResponse fields", () => {
-    expectTypeOf<RequestResponse.RequestResponse["error"]>().toEqualTypeOf<LoamyError.RequestError | undefined>()
+    expectTypeOf<RequestResponse.RequestResponse["error"]>().toEqualTypeOf<
+      LoamyError.RequestError | LoamyError.InvalidInputError | undefined
+    >()
     expectTypeOf<RequestResponse.RequestResponse["statusCode"]>().toEqualTypeOf<number>()
     expectTypeOf<LoamyError.RequestErrorTag>().toEqualTypeOf<
       | "TransportError"

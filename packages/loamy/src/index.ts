@@ -64,15 +64,7 @@ export {
  * @since 0.1.0
  * @category models
  */
-export type RequestInput =
-  | RequestMap.RequestMap
-  | {
-    readonly url: string
-    readonly http_op: RequestMap.HttpOp | Lowercase<RequestMap.HttpOp>
-    readonly body?: unknown
-    readonly query_params?: { readonly [name: string]: string } | undefined
-    readonly headers?: { readonly [name: string]: string } | undefined
-  }
+export type RequestInput = RequestMap.RequestMapInput
 
 /**
  * One result per request, in input order.
