@@ -1,10 +1,15 @@
-// `node bench/profile-summary.js file.cpuprofile [more...] [--top 25]`: self time summed by function
-// (name + file + line), as a share of all samples, so the ladder's profiles can be read without DevTools.
+// `node bench/profile-summary.js file.cpuprofile [more...] [--top 25] [--requests 32000]`: self time
+// summed by function (name + file + line) and by package, as a share of all samples, so the ladder's
+// profiles can be read without DevTools. With --requests (a ladder rung makes 2,000 + 3 × 10,000), also
+// µs per request; start-up is in the profile too, so this is an upper bound.
 import { readFileSync } from "node:fs"
 
 const args = process.argv.slice(2)
 const topIndex = args.indexOf("--top")
 const top = topIndex >= 0 ? Number(args.splice(topIndex, 2)[1]) : 25
+const requestsIndex = args.indexOf("--requests")
+const requests = requestsIndex >= 0 ? Number(args.splice(requestsIndex, 2)[1]) : undefined
+const perRequest = (t) => (requests ? `${(t / requests).toFixed(1).padStart(7)} µs/req  ` : "")
 for (const file of args) {
   const profile = JSON.parse(readFileSync(file, "utf8"))
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
@@ -22,11 +27,13 @@ for (const file of args) {
   }
   const byPackage = new Map()
   for (const [key, t] of self) {
-    const where = key.split("  ")[1] ?? ""
-    const pkg = where.startsWith("packages/")
+    const [name, where = ""] = key.split("  ")
+    const pkg = where === ":0" && name.startsWith("(")
+      ? name
+      : where.startsWith("packages/")
       ? where.split("/").slice(0, 2).join("/")
       : where.startsWith("node:") || where === ":0"
-      ? (where === ":0" ? "(vm/gc/idle)" : "node")
+      ? "node (and its native code)"
       : where.split("/")[0].startsWith("@")
       ? where.split("/").slice(0, 2).join("/")
       : where.split("/")[0]
@@ -35,10 +42,10 @@ for (const file of args) {
   console.log(`\n${file}: ${(total / 1000).toFixed(0)} ms sampled`)
   console.log("by package:")
   for (const [pkg, t] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
-    console.log(`  ${((100 * t) / total).toFixed(1).padStart(5)}%  ${pkg}`)
+    console.log(`  ${((100 * t) / total).toFixed(1).padStart(5)}%  ${perRequest(t)}${pkg}`)
   }
   console.log(`top ${top} functions by self time:`)
   for (const [key, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) {
-    console.log(`  ${((100 * t) / total).toFixed(1).padStart(5)}%  ${key}`)
+    console.log(`  ${((100 * t) / total).toFixed(1).padStart(5)}%  ${perRequest(t)}${key}`)
   }
 }
