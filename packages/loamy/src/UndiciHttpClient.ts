@@ -115,12 +115,23 @@ const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
 const userAgent = `loamy/${version}`
 const acceptEncoding = "gzip, deflate, br"
+const defaultHeaders: Readonly<Record<string, string>> = Object.freeze({
+  "accept-encoding": acceptEncoding,
+  "user-agent": userAgent
+})
 
 /**
  * The request's headers with the defaults a request does not set itself.
  * `Headers` names are lower-case, so a plain `in` finds the user's own.
  */
 const withDefaults = (headers: Headers.Headers): Readonly<Record<string, string>> => {
+  // No headers at all (most requests): one shared object, which undici only reads.
+  let empty = true
+  for (const _ in headers) {
+    empty = false
+    break
+  }
+  if (empty) return defaultHeaders
   const hasEncoding = "accept-encoding" in headers
   const hasAgent = "user-agent" in headers
   if (hasEncoding && hasAgent) return headers
