@@ -134,6 +134,16 @@ describe("Content-Encoding", () => {
         expect(b).toBe(text)
       }))
 
+    it.effect("hands over a small plain body's bytes without copying them again", () =>
+      Effect.gen(function*() {
+        const response = yield* get("/identity")
+        const a = yield* response.arrayBuffer
+        const b = yield* response.arrayBuffer
+        expect(a).toBe(b)
+        expect(Buffer.from(a).equals(plain)).toBe(true)
+        expect(yield* response.text).toBe(text)
+      }))
+
     it.effect("does not decode the (absent) body of a HEAD, nor an empty body", () =>
       Effect.gen(function*() {
         const client = yield* HttpClient.HttpClient
