@@ -6,6 +6,12 @@
  * headers as a plain lower-case record, and interruption aborting the undici
  * request (and the socket, when a body is half read).
  *
+ * As `fetch` does, it sends `Accept-Encoding: gzip, deflate, br` and decodes
+ * response bodies by their `Content-Encoding`, so `text`, `arrayBuffer` and
+ * `stream` give the decoded bytes (the headers are left as the server sent
+ * them). It also sends `User-Agent: loamy/<version>`. A request's own
+ * `accept-encoding` or `user-agent` header wins.
+ *
  * ```ts
  * import { Clump } from "@loamy/core"
  * import * as UndiciHttpClient from "loamy/UndiciHttpClient"
@@ -38,7 +44,10 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
+import { Duplex, pipeline, Readable } from "node:stream"
+import * as zlib from "node:zlib"
 import { Agent, type Dispatcher } from "undici"
+import { version } from "./internal/version.js"
 
 /**
  * How the agent behind the client connects.
@@ -80,24 +89,58 @@ export class UndiciDispatcher extends Context.Tag("loamy/UndiciHttpClient/Undici
  */
 export const makeAgent = (options: AgentOptions = {}): Effect.Effect<Agent, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.sync(() => {
-      const agentOptions: Agent.Options = {
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        keepAliveTimeout: options.keepAliveTimeout ?? 4_000,
-        allowH2: options.allowH2 ?? false
-      }
-      if (options.connections !== undefined) agentOptions.connections = options.connections
-      if (options.pipelining !== undefined) agentOptions.pipelining = options.pipelining
-      if (options.connect !== undefined) agentOptions.connect = options.connect
-      return new Agent(agentOptions)
-    }),
+    Effect.sync(() => unsafeMakeAgent(options)),
     (agent) => Effect.promise(() => agent.destroy().catch(() => undefined))
   )
 
+/**
+ * The agent `makeAgent` makes, outside any scope: the caller closes it.
+ *
+ * @internal
+ */
+export const unsafeMakeAgent = (options: AgentOptions = {}): Agent => {
+  const agentOptions: Agent.Options = {
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    keepAliveTimeout: options.keepAliveTimeout ?? 4_000,
+    allowH2: options.allowH2 ?? false
+  }
+  if (options.connections !== undefined) agentOptions.connections = options.connections
+  if (options.pipelining !== undefined) agentOptions.pipelining = options.pipelining
+  if (options.connect !== undefined) agentOptions.connect = options.connect
+  return new Agent(agentOptions)
+}
+
 const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
-const requestOptionsBase = { headersTimeout: 0, bodyTimeout: 0 } as const
+const userAgent = `loamy/${version}`
+const acceptEncoding = "gzip, deflate, br"
+const defaultHeaders: Readonly<Record<string, string>> = Object.freeze({
+  "accept-encoding": acceptEncoding,
+  "user-agent": userAgent
+})
+
+/**
+ * The request's headers with the defaults a request does not set itself.
+ * `Headers` names are lower-case, so a plain `in` finds the user's own.
+ */
+const withDefaults = (headers: Headers.Headers): Readonly<Record<string, string>> => {
+  // No headers at all (most requests): one shared object, which undici only reads.
+  let empty = true
+  for (const _ in headers) {
+    empty = false
+    break
+  }
+  if (empty) return defaultHeaders
+  const hasEncoding = "accept-encoding" in headers
+  const hasAgent = "user-agent" in headers
+  if (hasEncoding && hasAgent) return headers
+  const out: Record<string, string> = {}
+  if (!hasEncoding) out["accept-encoding"] = acceptEncoding
+  if (!hasAgent) out["user-agent"] = userAgent
+  for (const name in headers) out[name] = headers[name]!
+  return out
+}
 
 /**
  * Makes an `HttpClient` that sends through `dispatcher` (an `Agent`, a
@@ -137,7 +180,7 @@ const execute = (
       !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
       fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
     ) {
-      return send(dispatcher, request, request.headers, url)
+      return send(dispatcher, request, withDefaults(request.headers), url)
     }
     const name = Context.get(fiber.currentContext, HttpClient.SpanNameGenerator)(request)
     return Effect.useSpan(name, { kind: "client", captureStackTrace: false }, (span) => {
@@ -148,8 +191,8 @@ const execute = (
       span.attribute("url.path", url.pathname)
       span.attribute("url.scheme", url.protocol.slice(0, -1))
       const headers = fiber.getFiberRef(HttpClient.currentTracerPropagation)
-        ? { ...request.headers, ...HttpTraceContext.toHeaders(span) }
-        : request.headers
+        ? { ...withDefaults(request.headers), ...HttpTraceContext.toHeaders(span) }
+        : withDefaults(request.headers)
       return Effect.tap(
         Effect.withParentSpan(send(dispatcher, request, headers, url), span),
         (response) => span.attribute("http.response.status_code", response.status)
@@ -221,14 +264,16 @@ const dispatch = (
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
   Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
     const abort = new Abort()
+    // An explicit literal: a spread of shared defaults costs more than the rest of the set-up.
     const options: Dispatcher.RequestOptions = {
-      ...requestOptionsBase,
-      signal: abort as unknown as AbortSignal,
-      method: request.method,
       origin: url.origin,
       path: url.pathname + url.search,
+      method: request.method,
       headers,
-      body
+      body,
+      signal: abort as unknown as AbortSignal,
+      headersTimeout: 0,
+      bodyTimeout: 0
     }
     try {
       dispatcher.request(options, (error, data) => {
@@ -271,6 +316,135 @@ const isSmall = (request: HttpClientRequest.HttpClientRequest, data: Dispatcher.
 
 const utf8 = new TextDecoder()
 
+type Coding = "gzip" | "deflate" | "br"
+
+/** fetch's limit: more codings than this are a malformed (or hostile) response. */
+const maxCodings = 5
+
+/**
+ * The decoders a body needs, in the order they apply (the reverse of the
+ * header's), as fetch has them: none for `HEAD`, 204 and 304, none for
+ * `identity`, and none at all when a coding is unknown (the body is given as
+ * it came). `"too many"` when there are more than five.
+ */
+const codingsOf = (
+  request: HttpClientRequest.HttpClientRequest,
+  status: number,
+  header: string | ReadonlyArray<string> | undefined
+): ReadonlyArray<Coding> | "too many" | undefined => {
+  if (header === undefined || request.method === "HEAD" || status === 204 || status === 304) return undefined
+  const names = (typeof header === "string" ? header : header.join(",")).toLowerCase().split(",")
+  if (names.length > maxCodings) return "too many"
+  const codings: Array<Coding> = []
+  for (let i = names.length - 1; i >= 0; i--) {
+    const name = names[i]!.trim()
+    if (name === "gzip" || name === "x-gzip") codings.push("gzip")
+    else if (name === "deflate") codings.push("deflate")
+    else if (name === "br") codings.push("br")
+    else if (name !== "identity" && name !== "") return undefined
+  }
+  return codings.length === 0 ? undefined : codings
+}
+
+// Lenient as fetch and curl are: a body cut short gives what it has instead of an error.
+const zlibOptions: zlib.ZlibOptions = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH }
+const brotliOptions: zlib.BrotliOptions = {
+  flush: zlib.constants.BROTLI_OPERATION_FLUSH,
+  finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH
+}
+
+/** `deflate` is meant to be zlib-wrapped, but some servers send it raw; fetch takes both. */
+const isZlibWrapped = (first: number): boolean => (first & 0x0f) === 0x08
+
+/** A whole (small) body at once: the synchronous decoders cost less than streams. */
+const decodeSync = (bytes: Uint8Array, codings: ReadonlyArray<Coding>): Uint8Array => {
+  let out = bytes
+  for (const coding of codings) {
+    if (out.byteLength === 0) return out
+    out = coding === "gzip"
+      ? zlib.gunzipSync(out, zlibOptions)
+      : coding === "br"
+      ? zlib.brotliDecompressSync(out, brotliOptions)
+      : isZlibWrapped(out[0]!)
+      ? zlib.inflateSync(out, zlibOptions)
+      : zlib.inflateRawSync(out, zlibOptions)
+  }
+  return out
+}
+
+/**
+ * `deflate`, zlib-wrapped or raw as the first byte says. Unlike fetch's, it
+ * passes the reader's back-pressure on to the inflater, so a reader that
+ * stops also stops the inflating.
+ */
+class AutoInflate extends Duplex {
+  private inner: zlib.Inflate | zlib.InflateRaw | undefined = undefined
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    let inner = this.inner
+    if (inner === undefined) {
+      if (chunk.byteLength === 0) return callback()
+      const made = isZlibWrapped(chunk[0]!) ? zlib.createInflate(zlibOptions) : zlib.createInflateRaw(zlibOptions)
+      inner = this.inner = made
+      made.on("data", (data: Buffer) => {
+        if (!this.push(data)) made.pause()
+      })
+      made.on("end", () => this.push(null))
+      made.on("error", (error) => this.destroy(error))
+    }
+    inner.write(chunk, callback)
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (this.inner === undefined) this.push(null)
+    else this.inner.end()
+    callback()
+  }
+
+  override _read(): void {
+    this.inner?.resume()
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.inner?.destroy()
+    callback(error)
+  }
+}
+
+const decoder = (coding: Coding): Duplex =>
+  coding === "gzip"
+    ? zlib.createGunzip(zlibOptions)
+    : coding === "br"
+    ? zlib.createBrotliDecompress(brotliOptions)
+    : new AutoInflate()
+
+const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  if (chunks.length === 1) return chunks[0]!
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return out
+}
+
+const collect = async (readable: Readable): Promise<Uint8Array> => {
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  for await (const chunk of readable as AsyncIterable<Uint8Array>) {
+    chunks.push(chunk)
+    size += chunk.byteLength
+  }
+  return concat(chunks, size)
+}
+
+/** The bytes as an `ArrayBuffer` of their own, without a copy when they already are one. */
+const toArrayBuffer = (bytes: Uint8Array): ArrayBuffer =>
+  bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes.buffer as ArrayBuffer
+    : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+
 class UndiciResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
   readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
@@ -278,8 +452,12 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   readonly headers: Headers.Headers
   private readonly body: Dispatcher.ResponseData["body"]
   private readonly rawHeaders: Dispatcher.ResponseData["headers"]
+  /** The decoders the body needs; undefined for a body as sent, which is nearly every one. */
+  private readonly codings: ReadonlyArray<Coding> | "too many" | undefined
   private textPromise: Promise<string> | undefined
   private bytesPromise: Promise<ArrayBuffer> | undefined
+  private decodedPromise: Promise<Uint8Array> | undefined
+  private decodedBuffered: Uint8Array | undefined
 
   constructor(
     readonly request: HttpClientRequest.HttpClientRequest,
@@ -290,6 +468,8 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     this.status = data.statusCode
     this.body = data.body
     this.rawHeaders = data.headers
+    const encoding = data.headers["content-encoding"]
+    this.codings = encoding === undefined ? undefined : codingsOf(request, data.statusCode, encoding)
     this.headers = plainHeaders(data.headers)
     // An error on a body nobody reads must not crash the process.
     data.body.on("error", ignoreError)
@@ -328,18 +508,45 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     if (!this.body.readableEnded) this.body.destroy()
   }
 
+  /** The whole decoded body of an encoded response. */
+  private get decoded(): Effect.Effect<Uint8Array, HttpClientError.ResponseError> {
+    const codings = this.codings!
+    if (codings === "too many") return Effect.fail(this.decodeError(new Error("too many content-encodings")))
+    const buffered = this.buffered
+    if (buffered !== undefined) {
+      if (this.decodedBuffered !== undefined) return Effect.succeed(this.decodedBuffered)
+      try {
+        return Effect.succeed(this.decodedBuffered = decodeSync(buffered, codings))
+      } catch (cause) {
+        return Effect.fail(this.decodeError(cause))
+      }
+    }
+    return this.read(() => this.decodedPromise ??= collect(this.decodedReadable(codings)))
+  }
+
+  /**
+   * The body through its decoders. Destroying the last stream (a reader that
+   * stops) destroys every stream before it, the undici body included, which
+   * aborts the request and closes its socket.
+   */
+  private decodedReadable(codings: ReadonlyArray<Coding>): Readable {
+    const buffered = this.buffered
+    const source: Readable = buffered === undefined ? this.body : Readable.from([buffered], { objectMode: false })
+    const streams: Array<NodeJS.ReadableStream | NodeJS.ReadWriteStream> = [source]
+    for (const coding of codings) streams.push(decoder(coding))
+    return pipeline(streams, ignoreError) as unknown as Readable
+  }
+
   get text(): Effect.Effect<string, HttpClientError.ResponseError> {
+    if (this.codings !== undefined) return Effect.map(this.decoded, (bytes) => utf8.decode(bytes))
     if (this.buffered !== undefined) return Effect.succeed(utf8.decode(this.buffered))
     return this.read(() => this.textPromise ??= this.body.text())
   }
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
-    const buffered = this.buffered
-    if (buffered !== undefined) {
-      return Effect.sync(() =>
-        buffered.buffer.slice(buffered.byteOffset, buffered.byteOffset + buffered.byteLength) as ArrayBuffer
-      )
-    }
+    if (this.codings !== undefined) return Effect.map(this.decoded, toArrayBuffer)
+    // undici's `bytes()` gives a body of one chunk (nearly every small one) an ArrayBuffer of its own.
+    if (this.buffered !== undefined) return Effect.succeed(toArrayBuffer(this.buffered))
     return this.read(() => this.bytesPromise ??= this.body.arrayBuffer())
   }
 
@@ -366,6 +573,15 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   }
 
   get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
+    const codings = this.codings
+    if (codings !== undefined) {
+      if (codings === "too many") return Stream.fail(this.decodeError(new Error("too many content-encodings")))
+      // Streamed through the decoders even when buffered: a reader that stops early stops the inflating.
+      return Stream.suspend(() =>
+        Stream.fromAsyncIterable(this.decodedReadable(codings) as AsyncIterable<Uint8Array>, (cause) =>
+          this.decodeError(cause))
+      )
+    }
     if (this.buffered !== undefined) return this.buffered.byteLength === 0 ? Stream.empty : Stream.succeed(this.buffered)
     // Ending the stream early calls the iterator's `return`, which destroys the body and aborts the request.
     return Stream.fromAsyncIterable(this.body as AsyncIterable<Uint8Array>, (cause) => this.decodeError(cause))
@@ -395,8 +611,12 @@ const plainHeaders = (headers: Dispatcher.ResponseData["headers"]): Headers.Head
  * @since 0.1.0
  * @category layers
  */
-export const layerWithoutAgent: Layer.Layer<HttpClient.HttpClient, never, UndiciDispatcher> = HttpClient
-  .layerMergedContext(Effect.map(UndiciDispatcher, make))
+export const layerWithoutAgent: Layer.Layer<HttpClient.HttpClient, never, UndiciDispatcher> = Layer.effect(
+  HttpClient.HttpClient,
+  // Not `HttpClient.layerMergedContext`: the client reads nothing from the context, and merging the
+  // layer's context into every request's fiber costs as much as the rest of the client.
+  Effect.map(UndiciDispatcher, make)
+)
 
 /**
  * The client over an agent of its own, made with `options` and closed with
