@@ -29,9 +29,11 @@ import type * as send from "./internal/send.js"
 // `--help` or a usage error: in the bundle these are chunks of their own, so starting takes a fraction of the time.
 const sendModule = Effect.promise(() => import("./internal/send.js"))
 const demoModule = Effect.promise(() => import("./internal/demo.js"))
-const withHttp = <A, E>(
+const withHttp = (connections: number | undefined) =>
+<A, E>(
   effect: Effect.Effect<A, E, HttpClient.HttpClient>
-): Effect.Effect<A, E> => Effect.flatMap(Effect.promise(() => import("./internal/http.js")), (http) => http.provide(effect))
+): Effect.Effect<A, E> =>
+  Effect.flatMap(Effect.promise(() => import("./internal/http.js")), (http) => http.provide(effect, connections))
 
 /**
  * The process exit code a command asks for (1: some requests failed,
@@ -202,8 +204,9 @@ const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
  */
 export const sendCommand = Command.make("send", sendFlags, (flags) =>
   toConfig(flags).pipe(
-    Effect.flatMap((config) => Effect.flatMap(sendModule, (send) => send.run(config))),
-    withHttp,
+    Effect.flatMap((config) =>
+      Effect.flatMap(sendModule, (send) => send.run(config)).pipe(withHttp(config.options.concurrency))
+    ),
     Effect.flatMap(exitWith)
   )).pipe(
     Command.withDescription(HelpDoc.blocks([
@@ -232,7 +235,7 @@ export const sendCommand = Command.make("send", sendFlags, (flags) =>
  */
 export const demoCommand = Command.make("demo", {
   quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("No progress bar and no summary."))
-}, ({ quiet }) => Effect.flatMap(demoModule, (demo) => demo.run({ quiet })).pipe(withHttp, Effect.flatMap(exitWith))).pipe(
+}, ({ quiet }) => Effect.flatMap(demoModule, (demo) => demo.run({ quiet })).pipe(withHttp(undefined), Effect.flatMap(exitWith))).pipe(
   Command.withDescription(
     "Start the embedded test server on 127.0.0.1, send it a mixed clump (successes, a 404, a 500 with an HTML body, " +
       "a reset connection, a timeout) with the progress bar, print a table of the results and the summary, and stop the server."

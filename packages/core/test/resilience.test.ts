@@ -270,7 +270,11 @@ describe("retry", () => {
     Effect.gen(function*() {
       const tag = uniqueKey("backoff")
       const fiber = yield* Effect.fork(
-        send([get(`/status/503?${tag}`)], { retry: { attempts: 3, baseDelay: "10 seconds", maxDelay: "15 seconds" } })
+        // No timeout: its TestClock sleep would stand beside the backoff's.
+        send([get(`/status/503?${tag}`)], {
+          retry: { attempts: 3, baseDelay: "10 seconds", maxDelay: "15 seconds" },
+          timeout: Infinity
+        })
       )
       const pendingSleep = Effect.gen(function*() {
         while (Chunk.isEmpty(yield* TestClock.sleeps())) yield* sleepLive(5)

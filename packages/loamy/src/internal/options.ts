@@ -36,6 +36,7 @@ export interface Options {
   readonly maxBodyBytes?: number | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
   readonly maxRedirects?: number | undefined
+  readonly sensitiveHeaders?: ReadonlyArray<string> | undefined
 }
 
 /**
