@@ -93,14 +93,28 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
       return config.failFast && result.response.error !== undefined
     }
     const ready = () => (writer.needsDrain() ? writer.drained() : undefined)
+    // A failed output (a closed pipe, a full disk) ends the run: nothing more could be written.
+    const outputFailed = Effect.async<"outputFailed">((resume) =>
+      writer.onFail(() => resume(Effect.succeed("outputFailed")))
+    )
     const outcome = yield* pump.pump(items, config.options, { ordered: config.ordered, tracker, onResult, ready }).pipe(
+      Effect.raceFirst(outputFailed),
       Effect.either,
       Effect.ensuring(Effect.sync(() => progress?.stop())),
       Effect.ensuring(Effect.promise(() => writer.close())),
       Effect.ensuring(Effect.sync(() => {
-        if (!config.quiet) process.stderr.write(stats.summary(tracker).join("\n") + "\n")
+        if (!config.quiet && writer.failed()?.readerGone !== true) {
+          process.stderr.write(stats.summary(tracker).join("\n") + "\n")
+        }
       }))
     )
+    const failure = writer.failed()
+    if (failure !== undefined) {
+      // The reader of a pipe went away (`| head`): stop quietly with 0, as Unix tools do. Else the output is lost: 2.
+      if (failure.readerGone) return 0
+      yield* say(failure.message)
+      return 2
+    }
     if (outcome._tag === "Left") {
       yield* say(outcome.left.message)
       return 2
