@@ -5,5 +5,6 @@ import { defineProject } from "vitest/config"
 const dnsGuard = fileURLToPath(new URL("../../test/setup/dns-guard-setup.mjs", import.meta.url))
 
 export default defineProject({
-  test: { name: "loamy", setupFiles: [dnsGuard], include: ["test/**/*.test.ts"] }
+  // A project does not inherit the root's timeouts; the consumer tests spawn Node (up to 30 s on a busy machine).
+  test: { name: "loamy", setupFiles: [dnsGuard], include: ["test/**/*.test.ts"], testTimeout: 30_000, hookTimeout: 30_000 }
 })
