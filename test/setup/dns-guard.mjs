@@ -4,7 +4,9 @@
  *
  * - names ending in `.invalid` fail the way the system resolver fails them
  *   (`ENOTFOUND`, `errno`, `syscall: "getaddrinfo"`, `hostname`), without a query;
- * - loopback names (`localhost`, `127.x.x.x`, `::1`) resolve normally;
+ * - loopback addresses (`127.x.x.x`, `::1`) resolve normally (no query is made for an
+ *   address), and `localhost` is answered here (127.0.0.1, then ::1), never asking
+ *   the system's resolver, which could ask the network when /etc/hosts lacks it;
  * - any other name throws: a test tried to resolve it, and it must not.
  *
  * It patches `dns.lookup` and `dns.promises.lookup` on the built-in modules
@@ -33,8 +35,8 @@ export const channelName = "loamy.dnsGuard.forbidden"
 /** @param {string} hostname */
 export const classify = (hostname) => {
   const name = String(hostname).toLowerCase().replace(/\.$/, "")
-  if (name === "localhost" || name.endsWith(".localhost")) return "loopback"
-  if (name === "::1" || name === "[::1]" || name === "0:0:0:0:0:0:0:1") return "loopback"
+  if (name === "localhost") return "localhost"
+  if (name === "::1" || name === "0:0:0:0:0:0:0:1") return "loopback"
   if (isIP(name) === 4 && name.startsWith("127.")) return "loopback"
   if (name === "invalid" || name.endsWith(".invalid")) return "invalid"
   return "forbidden"
@@ -65,6 +67,16 @@ const refuse = (hostname) => {
   return error
 }
 
+/** What `localhost` resolves to for these lookup options (a family number or an options object). */
+const localhostAnswer = (options) => {
+  const family = typeof options === "number" ? options : options?.family === "IPv4" ? 4 : options?.family === "IPv6" ? 6 : options?.family ?? 0
+  const all = typeof options === "object" && options !== null && options.all === true
+  const addresses = [{ address: "127.0.0.1", family: 4 }, { address: "::1", family: 6 }].filter(
+    (a) => family === 0 || a.family === family
+  )
+  return { all, addresses }
+}
+
 if (globalThis[installed] === undefined) {
   const realLookup = dns.lookup
   const realPromisesLookup = dnsPromises.lookup
@@ -75,6 +87,11 @@ if (globalThis[installed] === undefined) {
     if (kind === "loopback") return realLookup.apply(this, arguments)
     if (typeof cb !== "function") return realLookup.apply(this, arguments) // let Node report the misuse
     if (kind === "forbidden") throw refuse(hostname)
+    if (kind === "localhost") {
+      const answer = localhostAnswer(typeof options === "function" ? undefined : options)
+      process.nextTick(() => (answer.all ? cb(null, answer.addresses) : cb(null, answer.addresses[0].address, answer.addresses[0].family)))
+      return {}
+    }
     const error = notFound(hostname)
     process.nextTick(() => cb(error))
     return {}
@@ -83,6 +100,10 @@ if (globalThis[installed] === undefined) {
     const kind = typeof hostname === "string" && hostname !== "" ? classify(hostname) : "loopback"
     if (kind === "loopback") return realPromisesLookup.call(this, hostname, options)
     if (kind === "forbidden") return Promise.reject(refuse(hostname))
+    if (kind === "localhost") {
+      const answer = localhostAnswer(options)
+      return Promise.resolve(answer.all ? answer.addresses : answer.addresses[0])
+    }
     return Promise.reject(notFound(hostname))
   }
 

@@ -9,13 +9,20 @@ import dns from "node:dns"
 import { lookup as namedLookup } from "node:dns"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
-import { afterEach, describe, expect, it } from "vitest"
+import { start, type TestServer } from "@loamy/test-server"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 // @ts-expect-error: a plain .mjs module without types
 import { forbidden } from "../../../test/setup/dns-guard.mjs"
 
 const lookup = (name: string, options: dns.LookupOptions = {}) =>
   new Promise<unknown>((resolve, reject) =>
     dns.lookup(name, options, (error, address) => (error ? reject(error) : resolve(address))))
+
+let server: TestServer
+beforeAll(async () => {
+  server = await start()
+})
+afterAll(() => server.close())
 
 // The throws this file provokes on purpose must not fail it in the setup file's afterEach.
 afterEach(() => {
@@ -38,11 +45,17 @@ describe("dns guard", () => {
   it("resolves loopback names", async () => {
     expect(await lookup("127.0.0.1")).toBe("127.0.0.1")
     expect(await lookup("::1")).toBe("::1")
-    const all = (await lookup("localhost", { all: true })) as Array<{ address: string }>
-    expect(all.map((a) => a.address).some((a) => a === "127.0.0.1" || a === "::1")).toBe(true)
+    expect(await lookup("localhost", { all: true })).toEqual([{ address: "127.0.0.1", family: 4 }, { address: "::1", family: 6 }])
+    expect(await lookup("localhost", { family: 6 })).toBe("::1")
+    expect(await lookup("LOCALHOST.")).toBe("127.0.0.1")
+    expect(await dns.promises.lookup("localhost")).toEqual({ address: "127.0.0.1", family: 4 })
+    const response = await fetch(`http://localhost:${server.port}/`)
+    expect(await response.json()).toEqual({ message: "Hello, world!" })
   })
 
   it("throws for any other name, and fetch reports it", async () => {
+    expect(() => dns.lookup("app.localhost", () => {})).toThrow(/A test tried to resolve "app.localhost"/)
+    forbidden.splice(0)
     expect(() => dns.lookup("example.com", () => {})).toThrow(/A test tried to resolve "example.com"/)
     await expect(dns.promises.lookup("example.org")).rejects.toThrow(/A test tried to resolve "example.org"/)
     const failure = (await fetch("http://example.net/").catch((e: Error) => e.cause)) as Error
