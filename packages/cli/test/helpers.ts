@@ -31,7 +31,7 @@ export const loamy = (
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-    const timeoutMs = options.timeoutMs ?? 20_000
+    const timeoutMs = options.timeoutMs ?? 60_000
     const timer = setTimeout(() => {
       child.kill("SIGKILL")
       reject(new Error(`loamy ${args.join(" ")} did not exit within ${timeoutMs} ms\nstderr: ${stderr}`))
