@@ -1,7 +1,10 @@
+import { fileURLToPath } from "node:url"
 import { defineProject } from "vitest/config"
 
+// Tests never leave the machine: name resolution is replaced in every test process, child and worker.
+const dnsGuard = fileURLToPath(new URL("../../test/setup/dns-guard-setup.mjs", import.meta.url))
+
 export default defineProject({
-  // A project does not inherit the root's timeouts; the consumer tests start Node processes that take more than
-  // Vitest's 5 s default on a busy machine (as in packages/core).
-  test: { name: "loamy", include: ["test/**/*.test.ts"], testTimeout: 30_000, hookTimeout: 30_000 }
+  // A project does not inherit the root's timeouts; the consumer tests spawn Node (up to 30 s on a busy machine).
+  test: { name: "loamy", setupFiles: [dnsGuard], include: ["test/**/*.test.ts"], testTimeout: 30_000, hookTimeout: 30_000 }
 })

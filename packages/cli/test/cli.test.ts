@@ -318,7 +318,7 @@ describe("send", () => {
 
 describe("demo", () => {
   it("runs the mixed clump against the embedded server: a table on stdout, the summary on stderr, exit 0", async () => {
-    const r = await loamy(["demo"], { timeoutMs: 30_000 })
+    const r = await loamy(["demo"], { timeoutMs: 60_000 })
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/METHOD\s+PATH\s+STATUS/)
     expect(r.stdout).toContain("/exception")

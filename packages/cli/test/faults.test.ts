@@ -80,8 +80,8 @@ const runAndCheck = async (picks: ReadonlyArray<Pick>, flags: Flags) => {
   const file = path.join(dir, `faults-${++files}.jsonl`)
   fs.writeFileSync(file, jsonl(lines.map((l) => l.given)))
   const args = ["send", file, ...argsOf(flags)]
-  // Bounded: the helper kills the process (SIGKILL) and rejects after 25 s.
-  const ran = await loamy(args, { timeoutMs: 25_000 })
+  // Bounded: the helper kills the process (SIGKILL) and rejects after 60 s (a busy machine is slow to start it).
+  const ran = await loamy(args, { timeoutMs: 60_000 })
   const where = `loamy ${args.slice(2).join(" ")}\nstderr: ${ran.stderr}`
 
   const out = records(ran.stdout)
@@ -142,7 +142,7 @@ describe("loamy send over the fault routes", () => {
       quiet: false
     })
     expect(ran.code).toBe(1)
-  }, 30_000)
+  }, 120_000)
 
   /** About how long a route keeps a slot under these flags (stalls, timeouts retried, a 1 s Retry-After date). */
   const slowMs = (route: FaultRoute, flags: Flags): number => {
@@ -182,5 +182,6 @@ describe("loamy send over the fault routes", () => {
       { numRuns: 5, endOnFailure: true }
     )
     expect(runs).toBe(5)
-  }, 60_000)
+    // Five processes, each bounded by 60 s.
+  }, 300_000)
 })

@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import * as http from "node:http"
-import { gzipSync } from "node:zlib"
+import * as zlib from "node:zlib"
 import type { AddressInfo, Socket } from "node:net"
 
 export * from "./faults.js"
@@ -52,6 +52,12 @@ export interface TestServer {
   /** `http://127.0.0.1:PORT`, no trailing slash. */
   readonly url: string
   readonly port: number
+  /**
+   * A second listener (`http://127.0.0.1:OTHERPORT`), another origin serving the same
+   * routes with the same stats: for cross-origin redirects.
+   */
+  readonly otherUrl: string
+  readonly otherPort: number
   readonly stats: Stats
   resetStats(): void
   /** Closes the server and destroys every open connection. */
@@ -117,7 +123,20 @@ const numberParam = (query: URLSearchParams, name: string, fallback: number): nu
  * - `/reset` → sends headers and half a body, then resets the connection (TCP RST)
  * - `/big-stream?bytes=N` → like `/big` but chunked, without a content-length
  * - `/slow-body?ms=N` → sends headers and the start of a JSON body at once, the rest after N ms
- * - `/gzip?bytes=N` → like `/big`, gzip-compressed when the request accepts gzip (content-length compressed)
+ * - `/gzip`, `/deflate`, `/brotli` → `{"compressed":"gzip"|"deflate"|"br","message":"Hello, world!"}` with
+ *   that Content-Encoding (`deflate` is zlib-wrapped, as HTTP means it), always compressed
+ * - `/gzip?bytes=N` (and `/deflate`, `/brotli`) → like `/big` (a JSON string of N bytes), compressed when the
+ *   request's Accept-Encoding names the coding or with `force=1`; N up to 1 GiB (compressed, it stays small)
+ * - any of the three with `chunked=1` → the same bytes without a content-length
+ * - `/latin1` → `{"word":"café"}` in ISO-8859-1 bytes, `charset=iso-8859-1`
+ * - `/charset?name=X&text=Y&type=T` → `{"text":Y}` (or Y itself when T is not application/json) encoded in X
+ *   (utf-8, iso-8859-1, utf-16le; `x-unknown` is declared but sent as UTF-8), `content-type: T; charset=X`
+ * - `/binary?type=T` → the 256 byte values 0..255 in order, content-type T (default application/octet-stream)
+ * - `/cookies` → two `Set-Cookie` headers with commas in their Expires dates and two `x-multi` headers
+ * - `/redirect-to-other-origin?path=P&status=S` → redirect (default 302) to `otherUrl + P` (default `/echo`)
+ * - `/stall-headers` → reads the request and never answers, until the client or `close()` ends the connection
+ *
+ * Every route is served on `url` and on `otherUrl` (a second listener: another origin), with shared stats.
  *
  * `faultRoutes` lists the fault routes with the outcome a client should report.
  *
@@ -289,22 +308,72 @@ export const start = (options: Options = {}): Promise<TestServer> => {
       res.on("close", () => clearTimeout(timer))
       return
     }
-    if (path === "/gzip") {
-      const bytes = Math.min(numberParam(query, "bytes", 1_000_000), 64 * 1024 * 1024)
-      const body = Buffer.from(JSON.stringify("x".repeat(Math.max(0, bytes - 2))))
-      const gzip = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))
-      const sent = gzip ? gzipSync(body) : body
-      res.writeHead(200, {
-        "content-type": "application/json",
-        "content-length": sent.byteLength,
-        ...(gzip ? { "content-encoding": "gzip" } : {})
-      })
-      return void res.end(sent)
+    if (path === "/gzip" || path === "/deflate" || path === "/brotli") {
+      const coding = path === "/gzip" ? "gzip" : path === "/deflate" ? "deflate" : "br"
+      const chunked = query.get("chunked") === "1"
+      if (!query.has("bytes")) {
+        const body = Buffer.from(JSON.stringify({ compressed: coding, message: "Hello, world!" }))
+        return sendBytes(res, compressSync(coding, body), {
+          "content-type": "application/json",
+          "content-encoding": coding
+        }, chunked)
+      }
+      const bytes = Math.min(numberParam(query, "bytes", 1_000_000), maxCompressedSource)
+      const accepted = new RegExp(`(^|[\\s,])${coding}($|[\\s,;])`, "i").test(String(req.headers["accept-encoding"] ?? ""))
+      if (!accepted && query.get("force") !== "1") {
+        // The request does not accept this coding: the same JSON string, uncompressed (streamed).
+        return streamJsonString(res, bytes, chunked ? {} : { "content-length": Math.max(2, bytes) })
+      }
+      const sent = await compressedString(coding, bytes)
+      return sendBytes(res, sent, { "content-type": "application/json", "content-encoding": coding }, chunked)
+    }
+    if (path === "/latin1") {
+      const body = Buffer.from("{\"word\":\"caf\u00e9\"}", "latin1")
+      return sendBytes(res, body, { "content-type": "application/json; charset=iso-8859-1" }, false)
+    }
+    if (path === "/charset") {
+      const name = query.get("name") ?? "utf-8"
+      const text = query.get("text") ?? "caf\u00e9"
+      const type = query.get("type") ?? "application/json"
+      const encoding = charsets[name.toLowerCase()]
+      if (encoding === undefined) return json(res, 400, { error: "unsupported charset", name })
+      const plain = type === "application/json" ? JSON.stringify({ text }) : text
+      if (encoding === "latin1" && /[^\u0000-\u00ff]/.test(plain)) {
+        return json(res, 400, { error: "text not representable in iso-8859-1" })
+      }
+      return sendBytes(res, Buffer.from(plain, encoding), { "content-type": `${type}; charset=${name}` }, false)
+    }
+    if (path === "/binary") {
+      return sendBytes(res, allBytes, { "content-type": query.get("type") ?? "application/octet-stream" }, false)
+    }
+    if (path === "/cookies") {
+      const body = JSON.stringify({ cookies: 2 })
+      res.setHeader("content-type", "application/json")
+      res.setHeader("content-length", Buffer.byteLength(body))
+      res.setHeader("set-cookie", [
+        "a=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT; Path=/",
+        "b=2; Expires=Thu, 22 Oct 2037 07:28:00 GMT; HttpOnly"
+      ])
+      res.setHeader("x-multi", ["one", "two"])
+      res.writeHead(200)
+      return void res.end(body)
+    }
+    if (path === "/redirect-to-other-origin") {
+      const to = `${otherOrigin}${query.get("path") ?? "/echo"}`
+      res.writeHead(numberParam(query, "status", 302), { location: to, "content-length": 0 })
+      return void res.end()
+    }
+    if (path === "/stall-headers") {
+      // Read the request, then never answer: the socket stays open until the client
+      // gives up or the server closes (which destroys it).
+      req.resume()
+      return
     }
     return json(res, 404, { error: "not found", path })
   }
 
-  const server = http.createServer((req, res) => {
+  let otherOrigin = ""
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     stats.requests++
     stats.inFlight++
     if (stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight
@@ -328,9 +397,8 @@ export const start = (options: Options = {}): Promise<TestServer> => {
       if (!res.headersSent) json(res, 500, { error: String(error) })
       else res.destroy()
     })
-  })
-  server.keepAliveTimeout = 30_000
-  server.on("connection", (socket: Socket) => {
+  }
+  const onConnection = (socket: Socket) => {
     stats.connections++
     stats.openConnections++
     sockets.add(socket)
@@ -338,36 +406,151 @@ export const start = (options: Options = {}): Promise<TestServer> => {
       stats.openConnections--
       sockets.delete(socket)
     })
-  })
-
-  return new Promise((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(options.port ?? 0, "127.0.0.1", () => {
-      const port = (server.address() as AddressInfo).port
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        port,
-        stats,
-        resetStats() {
-          stats.requests = 0
-          stats.maxInFlight = stats.inFlight
-          stats.connections = 0
-          stats.arrivals = []
-          stats.byPath = {}
-          stats.arrivalPaths = []
-          stats.completed = 0
-          stats.aborted = 0
-          flakyCounts.clear()
-        },
-        close() {
-          return new Promise<void>((done) => {
-            for (const socket of sockets) socket.destroy()
-            server.close(() => done())
-          })
-        }
-      })
+  }
+  const listen = (port: number): Promise<http.Server> =>
+    new Promise((resolve, reject) => {
+      const server = http.createServer(onRequest)
+      server.keepAliveTimeout = 30_000
+      server.on("connection", onConnection)
+      server.once("error", reject)
+      server.listen(port, "127.0.0.1", () => resolve(server))
     })
-  })
+
+  const listenBoth = async (): Promise<TestServer> => {
+    const server = await listen(options.port ?? 0)
+    let other: http.Server
+    try {
+      other = await listen(0)
+    } catch (error) {
+      await new Promise<void>((done) => server.close(() => done()))
+      throw error
+    }
+    const port = (server.address() as AddressInfo).port
+    const otherPort = (other.address() as AddressInfo).port
+    otherOrigin = `http://127.0.0.1:${otherPort}`
+    return {
+      url: `http://127.0.0.1:${port}`,
+      port,
+      otherUrl: otherOrigin,
+      otherPort,
+      stats,
+      resetStats() {
+        stats.requests = 0
+        stats.maxInFlight = stats.inFlight
+        stats.connections = 0
+        stats.arrivals = []
+        stats.byPath = {}
+        stats.arrivalPaths = []
+        stats.completed = 0
+        stats.aborted = 0
+        flakyCounts.clear()
+      },
+      close() {
+        for (const socket of sockets) socket.destroy()
+        const closing = (one: http.Server) => new Promise<void>((done) => one.close(() => done()))
+        return Promise.all([closing(server), closing(other)]).then(() => undefined)
+      }
+    }
+  }
+  return listenBoth()
+}
+
+/** The charsets `/charset` can encode a body in, by label, and the Buffer encoding used. */
+const charsets: Record<string, BufferEncoding> = {
+  "utf-8": "utf8",
+  "utf8": "utf8",
+  "iso-8859-1": "latin1",
+  "latin1": "latin1",
+  "utf-16le": "utf16le",
+  // Declared but unknown to everyone: the bytes are sent as UTF-8.
+  "x-unknown": "utf8"
+}
+
+/** Every byte value 0..255, once, in order. */
+const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
+
+/** The largest decoded size `/gzip|deflate|brotli?bytes=N` makes (compressed, it stays small). */
+const maxCompressedSource = 1024 * 1024 * 1024
+
+type Coding = "gzip" | "deflate" | "br"
+
+const compressSync = (coding: Coding, body: Buffer): Buffer =>
+  coding === "gzip" ? zlib.gzipSync(body) : coding === "deflate" ? zlib.deflateSync(body) : zlib.brotliCompressSync(body)
+
+const compressor = (coding: Coding): zlib.Gzip | zlib.Deflate | zlib.BrotliCompress =>
+  coding === "gzip"
+    ? zlib.createGzip()
+    : coding === "deflate"
+    ? zlib.createDeflate()
+    : zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } })
+
+/** Compressed JSON strings of `bytes` bytes (`"xxx…"`), made once per size, without holding the decoded form. */
+const compressedCache = new Map<string, Promise<Buffer>>()
+const compressedString = (coding: Coding, bytes: number): Promise<Buffer> => {
+  const key = `${coding}:${bytes}`
+  let made = compressedCache.get(key)
+  if (made === undefined) {
+    made = new Promise<Buffer>((resolve, reject) => {
+      const stream = compressor(coding)
+      const out: Array<Buffer> = []
+      stream.on("data", (chunk: Buffer) => out.push(chunk))
+      stream.on("end", () => resolve(Buffer.concat(out)))
+      stream.on("error", reject)
+      const chunk = Buffer.alloc(64 * 1024, "x")
+      let left = Math.max(0, bytes - 2)
+      const pump = () => {
+        let more = true
+        while (left > 0 && more) {
+          const piece = left >= chunk.length ? chunk : chunk.subarray(0, left)
+          left -= piece.length
+          more = stream.write(piece)
+        }
+        if (left > 0) stream.once("drain", pump)
+        else stream.end("\"")
+      }
+      stream.write("\"")
+      pump()
+    })
+    compressedCache.set(key, made)
+    if (compressedCache.size > 32) compressedCache.delete(compressedCache.keys().next().value!)
+  }
+  return made
+}
+
+/** Sends `body` with status 200, with a content-length or (when `chunked`) without one. */
+const sendBytes = (res: http.ServerResponse, body: Buffer, headers: http.OutgoingHttpHeaders, chunked: boolean) => {
+  res.writeHead(200, chunked ? headers : { ...headers, "content-length": body.byteLength })
+  if (chunked) {
+    // Two writes, so the body really goes out as chunks.
+    const half = Math.floor(body.byteLength / 2)
+    res.write(body.subarray(0, half))
+    return void res.end(body.subarray(half))
+  }
+  return void res.end(body)
+}
+
+/** Streams a JSON string of `bytes` bytes (`"xxx…"`), generated as it goes, minding backpressure. */
+const streamJsonString = async (res: http.ServerResponse, bytes: number, headers: http.OutgoingHttpHeaders) => {
+  res.writeHead(200, { "content-type": "application/json", ...headers })
+  const chunk = "x".repeat(16 * 1024)
+  let left = Math.max(0, bytes - 2)
+  res.write("\"")
+  while (left > 0 && !res.destroyed) {
+    const piece = left >= chunk.length ? chunk : chunk.slice(0, left)
+    left -= piece.length
+    if (!res.write(piece)) {
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          res.off("drain", go)
+          res.off("close", go)
+          resolve()
+        }
+        res.on("drain", go)
+        res.on("close", go)
+      })
+    }
+  }
+  if (!res.destroyed) res.end("\"")
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))

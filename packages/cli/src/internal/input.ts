@@ -6,7 +6,6 @@
  * @internal
  */
 import * as fs from "node:fs"
-import { StringDecoder } from "node:string_decoder"
 import { RequestMap } from "@loamy/core"
 import * as Either from "effect/Either"
 
@@ -104,7 +103,13 @@ export const open = async (path: string): Promise<Input> => {
 const readArray = async (chunks: AsyncIterable<Buffer>): Promise<ReadonlyArray<RequestMap.RequestMap>> => {
   const parts: Array<Buffer> = []
   for await (const chunk of chunks) parts.push(chunk)
-  let text = Buffer.concat(parts).toString("utf8")
+  const bytes = Buffer.concat(parts)
+  let text: string
+  try {
+    text = strictUtf8.decode(bytes)
+  } catch {
+    throw new BadInput(`the input is not valid UTF-8 (line ${firstBadLine(bytes)})`)
+  }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
   let parsed: unknown
   try {
@@ -125,26 +130,95 @@ const readArray = async (chunks: AsyncIterable<Buffer>): Promise<ReadonlyArray<R
   return checked.right
 }
 
+/** Refuses bytes that are not UTF-8; keeps a byte order mark (only the input's first one is dropped). */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+const lossyUtf8 = new TextDecoder("utf-8", { ignoreBOM: true })
+
+/** The 1-based number of the first line of `bytes` that is not UTF-8. */
+const firstBadLine = (bytes: Uint8Array): number => {
+  let line = 1
+  let start = 0
+  while (start <= bytes.length) {
+    let end = bytes.indexOf(0x0a, start)
+    if (end === -1) end = bytes.length
+    try {
+      strictUtf8.decode(bytes.subarray(start, end))
+    } catch {
+      return line
+    }
+    line++
+    start = end + 1
+  }
+  return line
+}
+
+/**
+ * A line that is not UTF-8 is handed on as this marker followed by its lossy
+ * decoding (for the record's `request`). A lone surrogate cannot come out of
+ * decoding valid UTF-8, so no real line can start with it; `parseLine`
+ * turns the marked line into an invalid-input result.
+ */
+const NOT_UTF8 = "\ud800"
+
+/** @internal */
+export const isNotUtf8 = (text: string): boolean => text.charCodeAt(0) === 0xd800
+
+/** Decodes whole lines (`bytes` ends at a line end or the input's end), marking those that are not UTF-8. */
+const decodeLines = (bytes: Uint8Array): Array<string> => {
+  try {
+    // The fast path: the whole chunk at once.
+    return strictUtf8.decode(bytes).split("\n")
+  } catch {
+    const lines: Array<string> = []
+    let start = 0
+    while (start <= bytes.length) {
+      let end = bytes.indexOf(0x0a, start)
+      if (end === -1) end = bytes.length
+      const line = bytes.subarray(start, end)
+      try {
+        lines.push(strictUtf8.decode(line))
+      } catch {
+        lines.push(NOT_UTF8 + lossyUtf8.decode(line))
+      }
+      start = end + 1
+    }
+    return lines
+  }
+}
+
 /**
  * Splits a byte stream into lines, one batch per chunk read, so the consumer
- * pays one async step per chunk rather than per line.
+ * pays one async step per chunk rather than per line. Lines are split on the
+ * newline byte before decoding (it never occurs inside a UTF-8 sequence), so a
+ * character cut by a chunk boundary is decoded whole, and a line that is not
+ * UTF-8 is caught on its own (see `NOT_UTF8`).
  */
 async function* lineBatches(chunks: AsyncIterable<Buffer>): AsyncGenerator<ReadonlyArray<string>> {
-  const decoder = new StringDecoder("utf8")
-  let carry = ""
+  // The start of a line not yet ended, in pieces (a long line may span many chunks).
+  let carry: Array<Buffer> = []
   let first = true
-  for await (const chunk of chunks) {
-    let text = carry + decoder.write(chunk)
+  const firstLine = (lines: Array<string>) => {
     if (first) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
       first = false
+      if (lines[0]!.charCodeAt(0) === 0xfeff) lines[0] = lines[0]!.slice(1)
     }
-    const lines = text.split("\n")
-    carry = lines.pop()!
-    if (lines.length > 0) yield lines
+    return lines
   }
-  carry += decoder.end()
-  if (carry !== "") yield [carry]
+  for await (const chunk of chunks) {
+    const last = chunk.lastIndexOf(0x0a)
+    if (last === -1) {
+      carry.push(chunk)
+      continue
+    }
+    const ended = chunk.subarray(0, last)
+    const bytes = carry.length === 0 ? ended : Buffer.concat([...carry, ended])
+    carry = last + 1 < chunk.length ? [chunk.subarray(last + 1)] : []
+    yield firstLine(decodeLines(bytes))
+  }
+  if (carry.length > 0) {
+    const bytes = Buffer.concat(carry)
+    if (bytes.length > 0) yield firstLine(decodeLines(bytes))
+  }
 }
 
 /**
@@ -182,6 +256,7 @@ export type Line =
  * @internal
  */
 export const parseLine = (text: string, index: number): Line => {
+  if (isNotUtf8(text)) return { ok: false, field: "", detail: "not valid UTF-8", raw: text.slice(1) }
   let parsed: unknown
   try {
     parsed = JSON.parse(text)

@@ -12,7 +12,14 @@ import type { RequestMap, RequestResponse } from "@loamy/core"
 export const REDACTED = "<redacted>"
 
 /** Headers whose values are credentials by default. */
-const defaultSecretHeaders = ["authorization", "cookie", "proxy-authorization", "set-cookie"]
+const defaultSecretHeaders = [
+  "authorization",
+  "cookie",
+  "proxy-authorization",
+  "set-cookie",
+  "x-api-key",
+  "x-auth-token"
+]
 
 /**
  * Which header values to hide. `values` are the secret values known up front
@@ -72,6 +79,36 @@ const scrubString = (text: string, values: ReadonlyArray<string>): string => {
   let out = text
   for (const value of values) if (out.includes(value)) out = out.split(value).join(REDACTED)
   return out
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/**
+ * Hides secrets in text that is not JSON (a JSONL line that could not be
+ * parsed, or a parse error quoting it): the value after each secret header
+ * name used as a key (`"Authorization": "…"`, also `'…'` or a bare name, any
+ * case) up to its closing quote or the end of the text, then every known
+ * secret value.
+ *
+ * @internal
+ */
+export const redactRawText = (text: string, redaction: Redaction): string => {
+  if (!redaction.enabled) return text
+  const names = [...redaction.names].filter((name) => name !== "").map(escapeRegExp).join("|")
+  let out = text
+  if (names !== "") {
+    // key: "name", 'name' or a bare name, then `:`; value: a double- or single-quoted string, maybe unterminated.
+    const key = `(?:"(?:${names})"|'(?:${names})'|(?<![\\w-])(?:${names}))\\s*:\\s*`
+    const pattern = new RegExp(`(${key})(?:"(?:[^"\\\\]|\\\\.)*("?)|'(?:[^'\\\\]|\\\\.)*('?))`, "gi")
+    out = out.replace(
+      pattern,
+      (_match: string, name: string, doubleEnd: string | undefined, singleEnd: string | undefined) =>
+        doubleEnd !== undefined
+          ? `${name}"${REDACTED}${doubleEnd}`
+          : `${name}'${REDACTED}${singleEnd ?? ""}`
+    )
+  }
+  return redaction.values.length > 0 ? scrubString(out, redaction.values) : out
 }
 
 /** Replaces secret values wherever they appear in a JSON value (an echoing server puts them in bodies). */
@@ -148,6 +185,7 @@ export const invalidLineRecord = (
     ? `Invalid request on line ${line}: ${detail}`
     : `Invalid request on line ${line}, field ${field}: ${detail}`
   let request: unknown = raw
+  if (redaction.enabled && typeof raw === "string") request = redactRawText(raw, redaction)
   if (redaction.enabled && typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
     const headers = (raw as { headers?: unknown }).headers
     if (typeof headers === "object" && headers !== null && !Array.isArray(headers)) {
@@ -156,7 +194,10 @@ export const invalidLineRecord = (
       request = { ...raw, headers: redactHeaders(strings, redaction) }
     }
   }
-  let error: Record<string, unknown> = { tag: "InvalidInputError", message, index, line, field, detail }
+  let error: Record<string, unknown> = redaction.enabled
+    // A parse error may quote the line: hidden the same way as the line.
+    ? { tag: "InvalidInputError", message: redactRawText(message, redaction), index, line, field, detail: redactRawText(detail, redaction) }
+    : { tag: "InvalidInputError", message, index, line, field, detail }
   if (redaction.enabled && redaction.values.length > 0) error = scrub(error, redaction.values) as Record<string, unknown>
   return JSON.stringify({
     index,
@@ -172,9 +213,34 @@ export const invalidLineRecord = (
 }
 
 /**
+ * Why the output stopped: a write failed. `readerGone` is true when the
+ * reader of a pipe went away (`loamy send … | head -1`: EPIPE), which is
+ * not an error worth a message; anything else (a full disk: ENOSPC) is.
+ *
+ * @internal
+ */
+export class WriteFailure extends Error {
+  override readonly name = "WriteFailure"
+  constructor(
+    /** What was being written: a path, or `stdout`. */
+    readonly target: string,
+    readonly code: string | undefined,
+    readonly readerGone: boolean,
+    options: { readonly cause: unknown }
+  ) {
+    super(`cannot write ${target}: ${(options.cause as Error)?.message ?? String(options.cause)}`, options)
+  }
+}
+
+/**
  * Buffers lines and writes them in large chunks. `needsDrain` tells the
  * sender to start no new requests until `drained` resolves, so a slow reader
  * of stdout slows the sending instead of filling memory.
+ *
+ * A write that fails ends the output: later lines are dropped, `failed()`
+ * returns the failure and `onFail` callbacks run once. The sending loop must
+ * then stop (start nothing more, abandon the requests in flight): check
+ * `failed()` before starting a request, or stop from `onFail`.
  *
  * @internal
  */
@@ -182,20 +248,30 @@ export interface Writer {
   readonly write: (line: string) => void
   readonly needsDrain: () => boolean
   readonly drained: () => Promise<void>
-  /** Writes what is buffered and waits until it has left the process (or the file is closed). */
+  /**
+   * Writes what is buffered and waits until it has left the process (or the
+   * file is closed), or the output failed. Never rejects: see `failed()`.
+   */
   readonly close: () => Promise<void>
+  /** The failure that ended the output, or `undefined` while all is well. */
+  readonly failed: () => WriteFailure | undefined
+  /** Runs `callback` once when the output fails (at once if it already has). */
+  readonly onFail: (callback: (failure: WriteFailure) => void) => void
 }
 
 const HIGH_WATER = 64 * 1024
 
 /** @internal */
-export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: boolean): Writer => {
+export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: boolean, target = "stdout"): Writer => {
   let buffer = ""
   let blocked = false
   // Lines written while nothing else arrives (slow requests) should not wait in the buffer for long.
   let timer: ReturnType<typeof setTimeout> | undefined
-  // A closed reader (`loamy send | head`) is not an error worth a stack trace; the rest is dropped.
-  let broken = false
+  let failure: WriteFailure | undefined
+  let failCallbacks: Array<(failure: WriteFailure) => void> = []
+  // Writes handed to the destination whose callback has not run yet.
+  let pending = 0
+  let settledWaiters: Array<() => void> = []
   // Listening all the time, so a drain that happens before anyone waits is not missed.
   let waiters: Array<() => void> = []
   const unblock = () => {
@@ -204,28 +280,56 @@ export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: 
     waiters = []
     for (const resolve of ready) resolve()
   }
-  destination.on("drain", unblock)
-  destination.on("error", () => {
-    broken = true
+  const settle = () => {
+    if (pending > 0 && failure === undefined) return
+    const ready = settledWaiters
+    settledWaiters = []
+    for (const resolve of ready) resolve()
+  }
+  const fail = (error: unknown) => {
+    if (failure !== undefined) return
+    const code = (error as NodeJS.ErrnoException)?.code
+    failure = new WriteFailure(target, code, code === "EPIPE" || code === "ERR_STREAM_DESTROYED", { cause: error })
+    buffer = ""
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
     unblock()
-  })
+    settle()
+    const callbacks = failCallbacks
+    failCallbacks = []
+    for (const callback of callbacks) callback(failure)
+  }
+  destination.on("drain", unblock)
+  destination.on("error", fail)
+  const written = (error?: Error | null) => {
+    pending--
+    if (error) fail(error)
+    else settle()
+  }
   const push = () => {
     if (timer !== undefined) {
       clearTimeout(timer)
       timer = undefined
     }
-    if (buffer === "" || broken) return
+    if (buffer === "" || failure !== undefined) return
     const chunk = buffer
     buffer = ""
-    if (!destination.write(chunk)) blocked = true
+    pending++
+    if (!destination.write(chunk, written)) blocked = true
   }
   const drained = () =>
     new Promise<void>((resolve) => {
       if (!blocked) resolve()
       else waiters.push(resolve)
     })
+  const allWritten = () =>
+    new Promise<void>((resolve) => {
+      if (pending === 0 || failure !== undefined) resolve()
+      else settledWaiters.push(resolve)
+    })
   return {
     write: (line) => {
+      if (failure !== undefined) return
       buffer += line + "\n"
       if (buffer.length >= HIGH_WATER) push()
       else timer ??= setTimeout(push, 50)
@@ -235,9 +339,18 @@ export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: 
     close: async () => {
       push()
       await drained()
-      if (ownsDestination && !broken) {
-        await new Promise<void>((resolve) => destination.end(() => resolve()))
+      await allWritten()
+      if (ownsDestination && failure === undefined) {
+        await new Promise<void>((resolve) => {
+          destination.once("error", () => resolve())
+          destination.end(() => resolve())
+        })
       }
+    },
+    failed: () => failure,
+    onFail: (callback) => {
+      if (failure !== undefined) callback(failure)
+      else failCallbacks.push(callback)
     }
   }
 }
@@ -251,5 +364,5 @@ export const openWriter = (path: string | undefined): Writer => {
   if (path === undefined || path === "-") return makeWriter(process.stdout, false)
   // Opened here so a path that cannot be written is refused before anything is sent.
   const fd = fs.openSync(path, "w")
-  return makeWriter(fs.createWriteStream(path, { fd }), true)
+  return makeWriter(fs.createWriteStream(path, { fd }), true, path)
 }

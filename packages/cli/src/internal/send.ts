@@ -47,7 +47,8 @@ const flagOf: Record<string, string> = {
  */
 const requestStream = (
   source: input.Input,
-  lineOf: Map<number, number>
+  lineOf: Map<number, number>,
+  notUtf8: Map<number, string>
 ): Stream.Stream<unknown, input.BadInput> => {
   if (source.kind === "array") return Stream.fromIterable(source.requests)
   let lineNumber = 0
@@ -62,7 +63,14 @@ const requestStream = (
         lineNumber++
         if (text.endsWith("\r")) text = text.slice(0, -1)
         if (text.trim() === "") continue
-        lineOf.set(index++, lineNumber)
+        lineOf.set(index, lineNumber)
+        if (input.isNotUtf8(text)) {
+          // Not sent: an item the core's check refuses, reported as what it is.
+          notUtf8.set(index++, text.slice(1))
+          items.push(null)
+          continue
+        }
+        index++
         let item: unknown = text
         try {
           item = JSON.parse(text)
@@ -120,6 +128,7 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
     }
     const redaction = output.makeRedaction(config.showSecrets, config.redact, config.options.headers ?? {})
     const lineOf = new Map<number, number>()
+    const notUtf8 = new Map<number, string>()
     const progress = showProgress ? stats.startProgress(tracker) : undefined
     let started = 0
     const write = ({ index, response }: Clump.Indexed): Effect.Effect<void> => {
@@ -128,8 +137,12 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
       const error = response.error
       if (error !== undefined && error._tag === "InvalidInputError") {
         tracker.record(0, "InvalidInputError", 0, false)
+        const mangled = notUtf8.get(index)
+        notUtf8.delete(index)
         writer.write(
-          output.invalidLineRecord(index, line ?? index + 1, error.field, error.detail, response.requestMap, redaction)
+          mangled === undefined
+            ? output.invalidLineRecord(index, line ?? index + 1, error.field, error.detail, response.requestMap, redaction)
+            : output.invalidLineRecord(index, line ?? index + 1, "", "not valid UTF-8", mangled, redaction)
         )
       } else {
         tracker.record(response.statusCode, error?._tag, response.elapsedMs, true)
@@ -139,16 +152,28 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
       // A slow reader of the output slows the sending instead of filling memory.
       return writer.needsDrain() ? Effect.promise(() => writer.drained()) : Effect.void
     }
-    const requests = requestStream(source, lineOf).pipe(Stream.tap(() => Effect.sync(() => started++)))
+    const requests = requestStream(source, lineOf, notUtf8).pipe(Stream.tap(() => Effect.sync(() => started++)))
+    // A failed output (a closed pipe, a full disk) ends the run: nothing more could be written.
+    const outputFailed = Effect.async<void>((resume) => writer.onFail(() => resume(Effect.void)))
     const outcome = yield* Clump.streamFrom(requests, { ...resolved, ordered: config.ordered }).pipe(
       Stream.runForEach(write),
+      Effect.raceFirst(outputFailed),
       Effect.either,
       Effect.ensuring(Effect.sync(() => progress?.stop())),
       Effect.ensuring(Effect.promise(() => writer.close())),
       Effect.ensuring(Effect.sync(() => {
-        if (!config.quiet) process.stderr.write(stats.summary(tracker).join("\n") + "\n")
+        if (!config.quiet && writer.failed()?.readerGone !== true) {
+          process.stderr.write(stats.summary(tracker).join("\n") + "\n")
+        }
       }))
     )
+    const failure = writer.failed()
+    if (failure !== undefined) {
+      // The reader of a pipe went away (`| head`): stop quietly with 0, as Unix tools do. Else the output is lost: 2.
+      if (failure.readerGone) return 0
+      yield* say(failure.message)
+      return 2
+    }
     if (outcome._tag === "Left") {
       const error = outcome.left
       if (error instanceof input.BadInput) {

@@ -1,0 +1,172 @@
+/**
+ * The CLI's input and output edges, run as a real process against a loopback
+ * test server: a reader that goes away (`| head -1`), an output that cannot be
+ * written (`-o /dev/full`), secrets in lines that are not JSON, and input
+ * that is not UTF-8.
+ */
+import { start, type TestServer } from "@loamy/test-server"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { jsonl, loamy, records, spawnLoamy, within } from "./helpers.js"
+
+let server: TestServer
+let dir: string
+beforeAll(async () => {
+  server = await start()
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cli-io-"))
+})
+afterAll(async () => {
+  await server?.close()
+  if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+const file = (name: string, content: string | Buffer) => {
+  const p = path.join(dir, name)
+  fs.writeFileSync(p, content)
+  return p
+}
+
+const timeout = 60_000
+const hasDevFull = fs.existsSync("/dev/full")
+
+describe("output", () => {
+  it("stops sending and exits 0, quietly, when the reader of stdout goes away (| head -1)", async () => {
+    const total = 400
+    // At 2 at a time and 20 ms each, sending everything would take over 4 s and reach every request.
+    const input = file("many.jsonl", jsonl(Array.from({ length: total }, () => ({ url: `${server.url}/delay/20`, httpOp: "GET" }))))
+    server.resetStats()
+    const { child, exited } = spawnLoamy(["send", input, "--concurrency", "2"])
+    // Read the first line, then close the pipe, as `head -1` does.
+    const first = await within(
+      new Promise<string>((resolve, reject) => {
+        let seen = ""
+        child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+          seen += chunk
+          const end = seen.indexOf("\n")
+          if (end !== -1) {
+            child.stdout!.destroy()
+            resolve(seen.slice(0, end))
+          }
+        })
+        child.stdout!.on("end", () => reject(new Error("stdout ended before a line")))
+      }),
+      timeout / 2,
+      "the first line",
+      () => child.kill("SIGKILL")
+    )
+    expect(JSON.parse(first)).toMatchObject({ index: 0, status: 200 })
+    const { code, signal, stderr } = await within(exited, timeout / 2, "loamy", () => child.kill("SIGKILL"))
+    expect({ code, signal }).toEqual({ code: 0, signal: null })
+    // No stack trace, no summary, no message: the reader chose to stop reading.
+    expect(stderr).toBe("")
+    // It stopped: far from every request was sent.
+    expect(server.stats.byPath["/delay/20"]).toBeLessThan(total / 2)
+  }, timeout)
+
+  it.runIf(hasDevFull)("a write error (-o /dev/full) is an error naming the file, exit 2, and stops the run", async () => {
+    const input = file("few.jsonl", jsonl(Array.from({ length: 5 }, () => ({ url: `${server.url}/`, httpOp: "GET" }))))
+    const r = await loamy(["send", input, "-q", "-o", "/dev/full"], { timeoutMs: timeout })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^loamy: cannot write \/dev\/full: ENOSPC/m)
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+  }, timeout)
+
+  it.runIf(hasDevFull)("a write error on stdout (> /dev/full) is an error too, exit 2", async () => {
+    const input = file("few2.jsonl", jsonl([{ url: `${server.url}/`, httpOp: "GET" }]))
+    const full = fs.openSync("/dev/full", "w")
+    try {
+      const { exited, child } = spawnLoamy(["send", input, "-q"], { stdout: full })
+      const r = await within(exited, timeout, "loamy", () => child.kill("SIGKILL"))
+      expect(r.code).toBe(2)
+      expect(r.stderr).toMatch(/^loamy: cannot write stdout: ENOSPC/m)
+    } finally {
+      fs.closeSync(full)
+    }
+  }, timeout)
+
+  it("a file output that works is unchanged: every record, exit 0", async () => {
+    const input = file("ok.jsonl", jsonl([{ url: `${server.url}/`, httpOp: "GET" }, { url: `${server.url}/text`, httpOp: "GET" }]))
+    const out = path.join(dir, "out.jsonl")
+    const r = await loamy(["send", input, "-q", "-o", out], { timeoutMs: timeout })
+    expect(r.stderr).toBe("")
+    expect(records(fs.readFileSync(out, "utf8")).map((x) => x.index)).toEqual([0, 1])
+  }, timeout)
+})
+
+describe("secrets in lines that are not JSON", () => {
+  it("redacts secret header values inside the raw text echoed in `request` and in the error", async () => {
+    const lines = [
+      `{"url": "${server.url}/", "httpOp": "GET", "headers": {"Authorization": "Bearer tok-111111", "X-Api-Key": "key-222222"}`,
+      `{"url": "${server.url}/", "httpOp": "GET", "headers": {"x-auth-token": "tt-333333", "X-Custom": "cu-444444"}} trailing`,
+      `{url: "${server.url}/", headers: {cookie: 'c-555555', proxy-authorization: "Basic pa-666666"`,
+      `not json at all, known secret dflt-777777`,
+      JSON.stringify({ url: `${server.url}/`, httpOp: "GET" })
+    ]
+    const input = file("raw.jsonl", lines.join("\n") + "\n")
+    const r = await loamy(["send", input, "-q", "--redact", "x-custom", "-H", "Authorization: dflt-777777"], { timeoutMs: timeout })
+    expect(r.code).toBe(1)
+    const out = records(r.stdout)
+    expect(out.map((x) => x.line)).toEqual([1, 2, 3, 4, 5])
+    for (const secret of ["tok-111111", "key-222222", "tt-333333", "cu-444444", "c-555555", "pa-666666", "dflt-777777"]) {
+      expect(r.stdout).not.toContain(secret)
+    }
+    expect(out[0]!.request).toBe(
+      `{"url": "${server.url}/", "httpOp": "GET", "headers": {"Authorization": "<redacted>", "X-Api-Key": "<redacted>"}`
+    )
+    expect(out[0]!.error).toMatchObject({ tag: "InvalidInputError", line: 1 })
+    expect(out[0]!.error.detail).toMatch(/^not JSON/)
+    expect(out[2]!.request).toContain(`cookie: '<redacted>'`)
+    expect(out[3]!.request).toBe("not json at all, known secret <redacted>")
+    expect(out[4]!.status).toBe(200)
+    // --show-secrets shows them, as for every other record.
+    const shown = await loamy(["send", input, "-q", "--show-secrets"], { timeoutMs: timeout })
+    expect(records(shown.stdout)[0]!.request).toContain("Bearer tok-111111")
+  }, timeout)
+})
+
+describe("input that is not UTF-8", () => {
+  const good = (n: number) => JSON.stringify({ url: `${server.url}/echo?n=${n}`, httpOp: "GET", headers: { "x-word": "café" } })
+
+  it("refuses a JSONL line that is not UTF-8 with its line number, and sends the others intact", async () => {
+    const bad = Buffer.concat([Buffer.from(`{"url": "${server.url}/echo", "httpOp": "GET", "headers": {"x-word": "caf`), Buffer.from([0xe9]), Buffer.from(`"}}`)])
+    const input = file("latin1.jsonl", Buffer.concat([Buffer.from(good(1) + "\n"), bad, Buffer.from("\n" + good(3) + "\n")]))
+    server.resetStats()
+    const r = await loamy(["send", input, "-q"], { timeoutMs: timeout })
+    expect(r.code).toBe(1)
+    const out = records(r.stdout).sort((a, b) => a.index - b.index)
+    expect(out.map((x) => [x.line, x.status])).toEqual([[1, 200], [2, 0], [3, 200]])
+    expect(out[1]!.error).toMatchObject({ tag: "InvalidInputError", line: 2, detail: "not valid UTF-8" })
+    expect(out[1]!.error.message).toContain("line 2")
+    expect(out[0]!.body.headers["x-word"]).toBe("café")
+    expect(server.stats.byPath["/echo"]).toBe(2)
+  }, timeout)
+
+  it("decodes characters cut by a read-chunk boundary whole (stdin, written in pieces)", async () => {
+    // 1,000 lines of 'café' and '☕', over 256 KiB, so reads split multi-byte characters.
+    const lines = Array.from({ length: 1000 }, (_, i) =>
+      JSON.stringify({ url: `${server.url}/status/200`, httpOp: "POST", body: { pad: "☕é".repeat(100 + (i % 7)) } }))
+    const r = await loamy(["send", "-q", "--concurrency", "20", "-"], { stdin: lines.join("\n") + "\n", timeoutMs: timeout })
+    expect(r.stderr).toBe("")
+    expect(r.code).toBe(0)
+    const out = records(r.stdout)
+    expect(out).toHaveLength(1000)
+    for (const record of out) expect(record.request.body.pad).toMatch(/^(☕é)+$/)
+  }, timeout)
+
+  it("refuses a JSON array file that is not UTF-8: exit 2 with the line, nothing sent", async () => {
+    const bytes = Buffer.concat([
+      Buffer.from(`[\n${good(1)},\n{"url": "${server.url}/echo", "httpOp": "GET", "headers": {"x": "`),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from(`"}}\n]\n`)
+    ])
+    const input = file("bad-array.json", bytes)
+    server.resetStats()
+    const r = await loamy(["send", input, "-q"], { timeoutMs: timeout })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("not valid UTF-8 (line 3)")
+    expect(r.stdout).toBe("")
+    expect(server.stats.requests).toBe(0)
+  }, timeout)
+})
