@@ -101,9 +101,9 @@ const countLines = async (file) => {
     carry = parts.pop()
     for (const line of parts) {
       lines++
-      if (!line.includes('"error":null')) {
+      if (line.includes('"error":{')) {
         errors++
-        const tag = /"error":\{"tag":"(\w+)"/.exec(line)?.[1] ?? "?"
+        const tag = /"error":\{"_tag":"(\w+)"/.exec(line)?.[1] ?? "?"
         tags[tag] = (tags[tag] ?? 0) + 1
         if (errors === 1) console.error(`first failure: ${line.slice(0, 600)}`)
       }

@@ -94,9 +94,9 @@ describe("examples", () => {
   it("cli-batch.sh: loamy send on a batch file", async () => {
     const { stdout, stderr } = await example("cli-batch.sh", "bash", ["cli-batch.sh"])
     const records = stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, any>)
-    expect(records.map((r) => [r["index"], r["status"]])).toEqual([[0, 200], [1, 200], [2, 200], [3, 404], [4, 200]])
-    expect(records[2]!["request"].headers).toEqual({ Authorization: "<redacted>" })
-    expect(records.every((r) => String(r["request"].url).startsWith(url))).toBe(true)
+    expect(records.map((r) => [r["index"], r["statusCode"]])).toEqual([[0, 200], [1, 200], [2, 200], [3, 404], [4, 200]])
+    expect(records[2]!["requestMap"].headers).toEqual({ Authorization: "<redacted>" })
+    expect(records.every((r) => String(r["requestMap"].url).startsWith(url))).toBe(true)
     expect(stderr).toContain("5 requests")
   })
 })

@@ -2,7 +2,9 @@
  * The `loamy` command, run as a real process against a loopback test
  * server started here.
  */
+import { LoamyError, RequestResponse } from "@loamy/core"
 import { start, type TestServer } from "@loamy/test-server"
+import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -100,12 +102,14 @@ describe("send", () => {
     const out = records(r.stdout)
     expect(out.map((o) => o.index).sort()).toEqual([0, 1, 2])
     const byIndex = Object.fromEntries(out.map((o) => [o.index, o]))
-    expect(byIndex[0]).toMatchObject({ status: 200, body: { message: "Hello, world!" }, error: null, attempts: 1 })
+    expect(byIndex[0]).toMatchObject({ statusCode: 200, body: { message: "Hello, world!" }, attempts: 1 })
+    expect(byIndex[0]).not.toHaveProperty("error")
     expect(byIndex[0]!.line).toBeUndefined()
     expect(byIndex[1]).toMatchObject({ status: 200, body: { foo: "bar" }, headers: { "x-test": "Test" } })
     expect(byIndex[1]!.request).toEqual({ url: `${server.url}/foo`, httpOp: "POST", body: { hello: "loamy" } })
     // A non-2xx status is a response, not a failure.
-    expect(byIndex[2]).toMatchObject({ status: 404, error: null })
+    expect(byIndex[2]).toMatchObject({ statusCode: 404 })
+    expect(byIndex[2]).not.toHaveProperty("error")
     expect(typeof byIndex[2]!.elapsedMs).toBe("number")
     // Not a terminal: no progress bar, but the summary.
     expect(r.stderr).toContain("3 requests")
@@ -140,7 +144,7 @@ describe("send", () => {
     })
     expect(r.code).toBe(1)
     const failed = records(r.stdout).find((o) => o.index === 1)!
-    expect(failed.status).toBe(500)
+    expect(failed.statusCode).toBe(500)
     expect(failed.body.text).toContain("500 Internal Server Error")
     expect(failed.error).toMatchObject({ tag: "BodyDecodeError", method: "GET", statusCode: 500 })
     expect(failed.error.message).toContain(`GET ${server.url}/exception`)
@@ -184,12 +188,14 @@ describe("send", () => {
     expect(r.code).toBe(1)
     const out = records(r.stdout)
     expect(out.map((o) => [o.index, o.line])).toEqual([[0, 1], [1, 3], [2, 4], [3, 5]])
-    expect(out[0]).toMatchObject({ status: 200, error: null })
+    expect(out[0]).toMatchObject({ statusCode: 200 })
+    expect(out[0]).not.toHaveProperty("error")
     expect(out[1]!.error).toMatchObject({ tag: "InvalidInputError", line: 3, field: "" })
     expect(out[1]!.error.message).toContain("line 3")
     expect(out[2]!.error).toMatchObject({ tag: "InvalidInputError", line: 4, field: "httpOp" })
     expect(out[2]).toMatchObject({ status: 0, attempts: 0 })
-    expect(out[3]).toMatchObject({ status: 201, error: null })
+    expect(out[3]).toMatchObject({ statusCode: 201 })
+    expect(out[3]).not.toHaveProperty("error")
   })
 
   it("--ordered writes input order; by default a fast response is written before a slow one", async () => {
@@ -222,6 +228,30 @@ describe("send", () => {
     expect(server.stats.maxInFlight).toBeLessThanOrEqual(3)
   })
 
+  it("writes RequestResponse's own JSON form: every line decodes back into the same classes", async () => {
+    const input = jsonl([
+      { url: `${server.url}/`, httpOp: "GET" },
+      { url: `${server.url}/exception`, httpOp: "GET" },
+      { url: `${server.url}/binary?type=image/png`, httpOp: "GET" },
+      { url: "ftp://x/", httpOp: "GET" },
+      { url: `${server.url}/cookies`, httpOp: "GET" }
+    ])
+    const r = await loamy(["send", "-q", "--ordered", "--show-secrets"], { stdin: input })
+    expect(r.code).toBe(1)
+    const decode = Schema.decodeUnknownSync(RequestResponse.RequestResponse)
+    const out = records(r.stdout)
+    expect(out.map((o) => [o.index, o.line])).toEqual([[0, 1], [1, 2], [2, 3], [3, 4], [4, 5]])
+    const decoded = out.map((o) => decode(o))
+    expect(decoded[0]!.body).toEqual({ message: "Hello, world!" })
+    expect(decoded[1]!.error).toBeInstanceOf(LoamyError.BodyDecodeError)
+    expect(decoded[1]!.error!.message).toBe(out[1]!.error.message)
+    expect(decoded[2]!.body).toEqual(Uint8Array.from({ length: 256 }, (_, i) => i))
+    expect(decoded[3]!.error).toBeInstanceOf(LoamyError.InvalidInputError)
+    expect(decoded[3]!.error).toMatchObject({ index: 3, field: "url" })
+    expect(decoded[3]!.requestMap).toEqual({ url: "ftp://x/", httpOp: "GET" })
+    expect(decoded[4]!.headers["set-cookie"]).toHaveLength(2)
+  })
+
   it("redacts Authorization, Cookie and --redact headers in requests, responses, bodies and errors", async () => {
     const input = jsonl([
       { url: `${server.url}/echo`, httpOp: "GET", headers: { Authorization: "Bearer tok-123456", "X-Api-Key": "key-987654" } },
@@ -232,13 +262,13 @@ describe("send", () => {
     expect(r.code).toBe(1)
     for (const secret of ["tok-123456", "key-987654", "cookie-555555"]) expect(r.stdout).not.toContain(secret)
     const echo = records(r.stdout).find((o) => o.index === 0)!
-    expect(echo.request.headers).toEqual({ Authorization: "<redacted>", "X-Api-Key": "<redacted>" })
+    expect(echo.requestMap.headers).toEqual({ Authorization: "<redacted>", "X-Api-Key": "<redacted>" })
     // The echo server puts the sent headers in its body.
     expect(echo.body.headers.authorization).toBe("<redacted>")
     expect(echo.body.headers.cookie).toBe("<redacted>")
     expect(echo.body.headers["x-api-key"]).toBe("<redacted>")
     const stalled = records(r.stdout).find((o) => o.index === 1)!
-    expect(stalled.error.tag).toBe("TimeoutError")
+    expect(stalled.error._tag).toBe("TimeoutError")
 
     const shown = await loamy([...args, "--show-secrets"], { stdin: input })
     expect(shown.stdout).toContain("tok-123456")
@@ -258,17 +288,18 @@ describe("send", () => {
     )
     expect(r.code).toBe(1)
     const out = records(r.stdout)
-    expect(out[0]!.error.tag).toBe("TimeoutError")
+    expect(out[0]!.error._tag).toBe("TimeoutError")
     expect(out[0]!.error.timeoutMs).toBe(300)
-    expect(out[1]).toMatchObject({ status: 200, attempts: 2, error: null })
+    expect(out[1]).toMatchObject({ statusCode: 200, attempts: 2 })
+    expect(out[1]).not.toHaveProperty("error")
     expect(out[2]!.error).toMatchObject({ tag: "BodyTooLargeError", maxBodyBytes: 1000 })
-    expect([301, 302, 303, 307, 308]).toContain(out[3]!.status)
+    expect([301, 302, 303, 307, 308]).toContain(out[3]!.statusCode)
 
     const deadline = await loamy(["send", "-q", "--deadline", "0.3s"], {
       stdin: jsonl([{ url: `${server.url}/stall?ms=3000`, httpOp: "GET" }])
     })
     expect(deadline.code).toBe(1)
-    expect(records(deadline.stdout)[0]!.error.tag).toBe("DeadlineError")
+    expect(records(deadline.stdout)[0]!.error._tag).toBe("DeadlineError")
     // Cut off at the deadline, not when the stalled response would have come.
     expect(records(deadline.stdout)[0]!.elapsedMs).toBeLessThan(2000)
   })
@@ -292,7 +323,7 @@ describe("send", () => {
     expect(r.code).toBe(1)
     const out = records(r.stdout)
     expect(out.length).toBeLessThan(21)
-    expect(out.some((o) => o.error?.tag === "BodyDecodeError")).toBe(true)
+    expect(out.some((o) => o.error?._tag === "BodyDecodeError")).toBe(true)
     expect(r.stderr).toContain("--fail-fast")
   })
 

@@ -102,16 +102,16 @@ const runAndCheck = async (picks: ReadonlyArray<Pick>, flags: Flags) => {
     })
     const at = `${where}\n#${index} ${route.name}: ${JSON.stringify(record).slice(0, 600)}`
     expect(record["line"], at).toBe(index + 1)
-    expect(record["request"], at).toEqual(lines[index]!.canonical)
-    expect(record["status"], at).toBe(expected.status)
-    const error = record["error"] as { tag?: string; message?: string; reason?: string } | null
+    expect(record["requestMap"], at).toEqual(lines[index]!.canonical)
+    expect(record["statusCode"], at).toBe(expected.status)
+    const error = record["error"] as { _tag?: string; message?: string; reason?: string } | undefined
     if (expected.errorTag === undefined) {
-      expect(error, at).toBeNull()
+      expect(error, at).toBeUndefined()
       expect(record, at).toHaveProperty("body")
       expect(record["body"], at).not.toBeNull()
     } else {
       anyFailed = true
-      expect(error?.tag, at).toBe(expected.errorTag)
+      expect(error?._tag, at).toBe(expected.errorTag)
       expect(typeof error?.message === "string" && error.message.includes(route.method), at).toBe(true)
       if (route.transportReason !== undefined) expect(error?.reason, at).toBe(route.transportReason)
     }

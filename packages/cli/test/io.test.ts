@@ -56,7 +56,7 @@ describe("output", () => {
       "the first line",
       () => child.kill("SIGKILL")
     )
-    expect(JSON.parse(first)).toMatchObject({ index: 0, status: 200 })
+    expect(JSON.parse(first)).toMatchObject({ index: 0, statusCode: 200 })
     const { code, signal, stderr } = await within(exited, timeout / 2, "loamy", () => child.kill("SIGKILL"))
     expect({ code, signal }).toEqual({ code: 0, signal: null })
     // No stack trace, no summary, no message: the reader chose to stop reading.
@@ -112,17 +112,17 @@ describe("secrets in lines that are not JSON", () => {
     for (const secret of ["tok-111111", "key-222222", "tt-333333", "cu-444444", "c-555555", "pa-666666", "dflt-777777"]) {
       expect(r.stdout).not.toContain(secret)
     }
-    expect(out[0]!.request).toBe(
+    expect(out[0]!.requestMap).toBe(
       `{"url": "${server.url}/", "httpOp": "GET", "headers": {"Authorization": "<redacted>", "X-Api-Key": "<redacted>"}`
     )
-    expect(out[0]!.error).toMatchObject({ tag: "InvalidInputError", line: 1 })
-    expect(out[0]!.error.detail).toMatch(/^not JSON/)
-    expect(out[2]!.request).toContain(`cookie: '<redacted>'`)
-    expect(out[3]!.request).toBe("not json at all, known secret <redacted>")
-    expect(out[4]!.status).toBe(200)
+    expect(out[0]).toMatchObject({ line: 1, error: { _tag: "InvalidInputError", index: 0 } })
+    expect(out[0]!.error.detail).toMatch(/^not valid JSON/)
+    expect(out[2]!.requestMap).toContain(`cookie: '<redacted>'`)
+    expect(out[3]!.requestMap).toBe("not json at all, known secret <redacted>")
+    expect(out[4]!.statusCode).toBe(200)
     // --show-secrets shows them, as for every other record.
     const shown = await loamy(["send", input, "-q", "--show-secrets"], { timeoutMs: timeout })
-    expect(records(shown.stdout)[0]!.request).toContain("Bearer tok-111111")
+    expect(records(shown.stdout)[0]!.requestMap).toContain("Bearer tok-111111")
   }, timeout)
 })
 
@@ -136,9 +136,9 @@ describe("input that is not UTF-8", () => {
     const r = await loamy(["send", input, "-q"], { timeoutMs: timeout })
     expect(r.code).toBe(1)
     const out = records(r.stdout).sort((a, b) => a.index - b.index)
-    expect(out.map((x) => [x.line, x.status])).toEqual([[1, 200], [2, 0], [3, 200]])
-    expect(out[1]!.error).toMatchObject({ tag: "InvalidInputError", line: 2, detail: "not valid UTF-8" })
-    expect(out[1]!.error.message).toContain("line 2")
+    expect(out.map((x) => [x.line, x.statusCode])).toEqual([[1, 200], [2, 0], [3, 200]])
+    expect(out[1]).toMatchObject({ line: 2, error: { _tag: "InvalidInputError", index: 1, detail: "not valid UTF-8" } })
+    expect(out[1]!.error.message).toContain("not valid UTF-8")
     expect(out[0]!.body.headers["x-word"]).toBe("café")
     expect(server.stats.byPath["/echo"]).toBe(2)
   }, timeout)
@@ -152,7 +152,7 @@ describe("input that is not UTF-8", () => {
     expect(r.code).toBe(0)
     const out = records(r.stdout)
     expect(out).toHaveLength(1000)
-    for (const record of out) expect(record.request.body.pad).toMatch(/^(☕é)+$/)
+    for (const record of out) expect(record.requestMap.body.pad).toMatch(/^(☕é)+$/)
   }, timeout)
 
   it("refuses a JSON array file that is not UTF-8: exit 2 with the line, nothing sent", async () => {

@@ -74,8 +74,8 @@ export const run = (options: { readonly quiet: boolean }): Effect.Effect<number,
               const record = JSON.parse(output.responseRecord(index, undefined, r, redaction))
               // Within 100 columns: the server's origin is left out of messages, and /echo's answer is cut
               // down to what the request sent (its headers only when they show redaction at work).
-              const outcome = record.error !== null
-                ? `${record.error.tag}: ${String(record.error.message).replaceAll(server.url, "")}`
+              const outcome = record.error !== undefined
+                ? `${record.error._tag}: ${String(record.error.message).replaceAll(server.url, "")}`
                 : JSON.stringify(pathOf(r.requestMap.url).startsWith("/echo") ? echoed(record.body) : record.body)
               rows[index] = [
                 String(index),

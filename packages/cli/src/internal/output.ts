@@ -6,7 +6,9 @@
  * @internal
  */
 import * as fs from "node:fs"
-import type { RequestMap, RequestResponse } from "@loamy/core"
+import { LoamyError, type RequestMap, type RequestResponse } from "@loamy/core"
+
+const { InvalidInputError } = LoamyError
 
 /** @internal */
 export const REDACTED = "<redacted>"
@@ -123,19 +125,31 @@ const scrub = (value: unknown, values: ReadonlyArray<string>): unknown => {
   return value
 }
 
-/** An error as written: `tag`, `message`, then its own fields. @internal */
+/**
+ * An error as `RequestResponse`'s schema encodes it (`_tag` and its fields),
+ * plus its `message` for people; the schema ignores `message` when decoding.
+ *
+ * @internal
+ */
 export const encodeError = (error: { readonly _tag: string; readonly message: string }): Record<string, unknown> => {
-  const out: Record<string, unknown> = { tag: error._tag, message: error.message }
+  const out: Record<string, unknown> = { _tag: error._tag }
   for (const key of Object.keys(error)) {
     if (key !== "_tag" && key !== "message" && key !== "stack") out[key] = (error as unknown as Record<string, unknown>)[key]
   }
+  out["message"] = error.message
   return out
 }
+
+/** A binary body as the schema encodes it. */
+const encodeBody = (body: unknown): unknown =>
+  body instanceof Uint8Array ? { base64: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("base64") } : body
 
 const round = (ms: number) => Math.round(ms * 100) / 100
 
 /**
- * One output line (without the newline) for a response.
+ * One output line (without the newline) for a response: `RequestResponse`'s
+ * own JSON encoding (so `Schema.decodeUnknown(RequestResponse)` reads it back
+ * into the same classes), with `index` and, for files, `line` in front.
  *
  * @internal
  */
@@ -149,27 +163,28 @@ export const responseRecord = (
   const values = redaction.enabled ? secretValues(request, redaction) : []
   const headers = redactHeaders(request.headers, redaction)
   const shownRequest = headers === request.headers ? request : { ...request, headers }
-  let body = response.body
-  let error = response.error === undefined ? null : encodeError(response.error)
+  let body = encodeBody(response.body)
+  let error = response.error === undefined ? undefined : encodeError(response.error)
   if (values.length > 0) {
     body = scrub(body, values)
-    if (error !== null) error = scrub(error, values) as Record<string, unknown>
+    if (error !== undefined) error = scrub(error, values) as Record<string, unknown>
   }
   const record: Record<string, unknown> = { index }
   if (line !== undefined) record["line"] = line
-  record["request"] = shownRequest
-  record["status"] = response.statusCode
-  record["headers"] = redactHeaders(response.headers, redaction)
+  record["requestMap"] = shownRequest
+  record["statusCode"] = response.statusCode
   record["body"] = body
-  record["error"] = error
+  record["headers"] = redactHeaders(response.headers, redaction)
+  if (error !== undefined) record["error"] = error
   record["elapsedMs"] = round(response.elapsedMs)
   record["attempts"] = response.attempts
   return JSON.stringify(record)
 }
 
 /**
- * The output line for a JSONL line that is not a valid request: it is not
- * sent, and its error names the line and the field.
+ * The output line for an item that is not a valid request (the core's one
+ * rule for a bad item): not sent, `statusCode` 0, `requestMap` the item as
+ * read (redacted), and an `InvalidInputError` naming the index and field.
  *
  * @internal
  */
@@ -181,9 +196,6 @@ export const invalidLineRecord = (
   raw: unknown,
   redaction: Redaction
 ): string => {
-  const message = field === ""
-    ? `Invalid request on line ${line}: ${detail}`
-    : `Invalid request on line ${line}, field ${field}: ${detail}`
   let request: unknown = raw
   if (redaction.enabled && typeof raw === "string") request = redactRawText(raw, redaction)
   if (redaction.enabled && typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
@@ -194,18 +206,17 @@ export const invalidLineRecord = (
       request = { ...raw, headers: redactHeaders(strings, redaction) }
     }
   }
-  let error: Record<string, unknown> = redaction.enabled
-    // A parse error may quote the line: hidden the same way as the line.
-    ? { tag: "InvalidInputError", message: redactRawText(message, redaction), index, line, field, detail: redactRawText(detail, redaction) }
-    : { tag: "InvalidInputError", message, index, line, field, detail }
+  // A parse error may quote the line: hidden the same way as the line.
+  const shownDetail = redaction.enabled ? redactRawText(detail, redaction) : detail
+  let error: Record<string, unknown> = encodeError(new InvalidInputError({ index, field, detail: shownDetail }))
   if (redaction.enabled && redaction.values.length > 0) error = scrub(error, redaction.values) as Record<string, unknown>
   return JSON.stringify({
     index,
     line,
-    request,
-    status: 0,
-    headers: {},
+    requestMap: request,
+    statusCode: 0,
     body: null,
+    headers: {},
     error,
     elapsedMs: 0,
     attempts: 0

@@ -94,7 +94,12 @@ const requestStream = (
 export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     // Decoded once here; the core takes the decoded value as it is.
-    const checked = Options.decode({ ...config.options, returnExceptions: !config.failFast })
+    const checked = Options.decode({
+      ...config.options,
+      returnExceptions: !config.failFast,
+      // --redact names are secrets for redirects too, not only for the output.
+      ...(config.redact.length > 0 ? { sensitiveHeaders: config.redact.map((name) => name.trim()) } : {})
+    })
     if (checked._tag === "Left") {
       const e = checked.left
       const flag = flagOf[e.option] ?? (e.option.startsWith("headers") ? "--header" : e.option)
@@ -126,7 +131,7 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
       // Known totals make the bar and the ETA meaningful; counting is one fast read of the file.
       tracker.total = yield* Effect.promise(() => input.countLines(config.file).catch(() => undefined))
     }
-    const redaction = output.makeRedaction(config.showSecrets, config.redact, config.options.headers ?? {})
+    const redaction = output.makeRedaction(config.showSecrets, resolved.sensitiveHeaders, config.options.headers ?? {})
     const lineOf = new Map<number, number>()
     const notUtf8 = new Map<number, string>()
     const progress = showProgress ? stats.startProgress(tracker) : undefined
