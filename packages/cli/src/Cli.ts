@@ -82,7 +82,7 @@ const sendFlags = {
   ),
   timeout: Options.text("timeout").pipe(
     Options.withPseudoName("DURATION"),
-    Options.withDescription("Per attempt, connect to last body byte: milliseconds or 500ms, 5s, 1m. Default none."),
+    Options.withDescription("Per attempt, connect to last body byte: milliseconds or 500ms, 5s, 1m. Default 5m."),
     Options.optional
   ),
   deadline: Options.text("deadline").pipe(
@@ -119,7 +119,7 @@ const sendFlags = {
   ),
   maxBodyBytes: Options.integer("max-body-bytes").pipe(
     Options.withPseudoName("BYTES"),
-    Options.withDescription("Bodies larger than this are not read; the response gets a BodyTooLargeError. Default none."),
+    Options.withDescription("Bodies larger than this (decompressed) are not read; the response gets a BodyTooLargeError. Default 64 MiB."),
     Options.optional
   ),
   maxRedirects: Options.integer("max-redirects").pipe(
@@ -130,7 +130,7 @@ const sendFlags = {
   redact: Options.text("redact").pipe(
     Options.withPseudoName("NAME"),
     Options.withDescription(
-      "Also hide this header's values (Authorization, Cookie, Set-Cookie and Proxy-Authorization always are). Repeatable."
+      "A secret header: its values are hidden and it is not sent on across origins (Authorization, Cookie, Set-Cookie, Proxy-Authorization, X-Api-Key, X-Auth-Token always are). Repeatable."
     ),
     Options.repeated
   ),

@@ -105,7 +105,7 @@ describe("send", () => {
     expect(byIndex[0]).toMatchObject({ statusCode: 200, body: { message: "Hello, world!" }, attempts: 1 })
     expect(byIndex[0]).not.toHaveProperty("error")
     expect(byIndex[0]!.line).toBeUndefined()
-    expect(byIndex[1]).toMatchObject({ status: 200, body: { foo: "bar" }, headers: { "x-test": "Test" } })
+    expect(byIndex[1]).toMatchObject({ statusCode: 200, body: { foo: "bar" }, headers: { "x-test": "Test" } })
     expect(byIndex[1]!.request).toEqual({ url: `${server.url}/foo`, httpOp: "POST", body: { hello: "loamy" } })
     // A non-2xx status is a response, not a failure.
     expect(byIndex[2]).toMatchObject({ statusCode: 404 })
@@ -132,10 +132,10 @@ describe("send", () => {
     expect(out[0]).toMatchObject({
       index: 0,
       line: 1,
-      request: { httpOp: "PUT", queryParams: { page: "2" } },
+      requestMap: { httpOp: "PUT", queryParams: { page: "2" } },
       body: { method: "PUT", query: { page: "2" }, body: [1, 2] }
     })
-    expect(out[1]).toMatchObject({ index: 1, line: 2, status: 200 })
+    expect(out[1]).toMatchObject({ index: 1, line: 2, statusCode: 200 })
   })
 
   it("exits 1 when a request fails, with the error's tag, message and fields", async () => {
@@ -146,7 +146,7 @@ describe("send", () => {
     const failed = records(r.stdout).find((o) => o.index === 1)!
     expect(failed.statusCode).toBe(500)
     expect(failed.body.text).toContain("500 Internal Server Error")
-    expect(failed.error).toMatchObject({ tag: "BodyDecodeError", method: "GET", statusCode: 500 })
+    expect(failed.error).toMatchObject({ _tag: "BodyDecodeError", method: "GET", statusCode: 500 })
     expect(failed.error.message).toContain(`GET ${server.url}/exception`)
   })
 
@@ -190,10 +190,10 @@ describe("send", () => {
     expect(out.map((o) => [o.index, o.line])).toEqual([[0, 1], [1, 3], [2, 4], [3, 5]])
     expect(out[0]).toMatchObject({ statusCode: 200 })
     expect(out[0]).not.toHaveProperty("error")
-    expect(out[1]!.error).toMatchObject({ tag: "InvalidInputError", line: 3, field: "" })
+    expect(out[1]).toMatchObject({ line: 3, error: { _tag: "InvalidInputError", index: 1, field: "" } })
     expect(out[1]!.error.message).toContain("line 3")
-    expect(out[2]!.error).toMatchObject({ tag: "InvalidInputError", line: 4, field: "httpOp" })
-    expect(out[2]).toMatchObject({ status: 0, attempts: 0 })
+    expect(out[2]).toMatchObject({ line: 4, error: { _tag: "InvalidInputError", index: 2, field: "httpOp" } })
+    expect(out[2]).toMatchObject({ statusCode: 0, attempts: 0 })
     expect(out[3]).toMatchObject({ statusCode: 201 })
     expect(out[3]).not.toHaveProperty("error")
   })
@@ -292,7 +292,7 @@ describe("send", () => {
     expect(out[0]!.error.timeoutMs).toBe(300)
     expect(out[1]).toMatchObject({ statusCode: 200, attempts: 2 })
     expect(out[1]).not.toHaveProperty("error")
-    expect(out[2]!.error).toMatchObject({ tag: "BodyTooLargeError", maxBodyBytes: 1000 })
+    expect(out[2]!.error).toMatchObject({ _tag: "BodyTooLargeError", maxBodyBytes: 1000 })
     expect([301, 302, 303, 307, 308]).toContain(out[3]!.statusCode)
 
     const deadline = await loamy(["send", "-q", "--deadline", "0.3s"], {

@@ -209,6 +209,10 @@ export const invalidLineRecord = (
   // A parse error may quote the line: hidden the same way as the line.
   const shownDetail = redaction.enabled ? redactRawText(detail, redaction) : detail
   let error: Record<string, unknown> = encodeError(new InvalidInputError({ index, field, detail: shownDetail }))
+  // In a file, the line is what a person looks for.
+  error["message"] = field === ""
+    ? `Invalid request on line ${line}: ${shownDetail}`
+    : `Invalid request on line ${line}, field ${field}: ${shownDetail}`
   if (redaction.enabled && redaction.values.length > 0) error = scrub(error, redaction.values) as Record<string, unknown>
   return JSON.stringify({
     index,

@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import * as Cookies from "@effect/platform/Cookies"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
@@ -26,11 +27,18 @@ export interface Outcome {
  *
  * @internal
  */
-export const plainHeaders = (headers: Readonly<Record<string, string>>): ResponseHeaders => {
+export const plainHeaders = (response: HttpClientResponse.HttpClientResponse): ResponseHeaders => {
+  const headers = response.headers
   const out: Record<string, string | ReadonlyArray<string>> = {}
   for (const name in headers) out[name] = headers[name]!
-  const cookies = headers["set-cookie"]
-  if (cookies !== undefined) out["set-cookie"] = splitSetCookie(cookies)
+  const joined = headers["set-cookie"]
+  if (joined !== undefined) {
+    let cookies = splitSetCookie(joined)
+    // Effect's fetch client keeps only the last Set-Cookie in `headers`; its `cookies` has them all (re-serialized).
+    const parsed = Cookies.toSetCookieHeaders(response.cookies)
+    if (parsed.length > cookies.length) cookies = parsed
+    out["set-cookie"] = cookies
+  }
   return out
 }
 

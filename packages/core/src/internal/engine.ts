@@ -117,7 +117,7 @@ export const makeSenderIn = (
         ),
         Effect.flatMap((response): Effect.Effect<Outcome, RequestError> => {
           const statusCode = response.status
-          const headers = plainHeaders(response.headers)
+          const headers = plainHeaders(response)
           if (method === "HEAD") {
             return Effect.as(discard(response), { statusCode, headers, body: null, error: undefined })
           }
