@@ -17,7 +17,9 @@ const rungs = {
   3: "UndiciHttpClient.make(agent).execute + body",
   4: "Clump.send on the layer (provided once)",
   5: "sendRequests (Promise door)",
-  6: "sendRequestsSync (one 10k call)"
+  6: "sendRequestsSync (one 10k call)",
+  7: "Clump.stream on the layer (beside rung 4)",
+  8: "Clump.send on layerWith({ connections: C })"
 }
 
 if (process.argv[2] === "--child") {
@@ -132,6 +134,20 @@ async function child(rung, concurrency) {
     async 6() {
       const { sendRequestsSync } = await import("loamy")
       return async (n) => sendRequestsSync(batch(n), { concurrency })
+    },
+    async 7() {
+      const { Clump } = await import("@loamy/core")
+      const { ManagedRuntime, Stream } = await import("effect")
+      const UndiciHttpClient = await import("loamy/UndiciHttpClient")
+      const runtime = ManagedRuntime.make(UndiciHttpClient.layer)
+      return (n) => runtime.runPromise(Stream.runDrain(Clump.stream(Clump.make(batch(n), { concurrency }))))
+    },
+    async 8() {
+      const { Clump } = await import("@loamy/core")
+      const { ManagedRuntime } = await import("effect")
+      const UndiciHttpClient = await import("loamy/UndiciHttpClient")
+      const runtime = ManagedRuntime.make(UndiciHttpClient.layerWith({ connections: concurrency }))
+      return (n) => runtime.runPromise(Clump.send(Clump.make(batch(n), { concurrency })))
     }
   }
   const run = await makers[rung]()

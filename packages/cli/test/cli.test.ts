@@ -106,7 +106,7 @@ describe("send", () => {
     expect(byIndex[0]).not.toHaveProperty("error")
     expect(byIndex[0]!.line).toBeUndefined()
     expect(byIndex[1]).toMatchObject({ statusCode: 200, body: { foo: "bar" }, headers: { "x-test": "Test" } })
-    expect(byIndex[1]!.request).toEqual({ url: `${server.url}/foo`, httpOp: "POST", body: { hello: "loamy" } })
+    expect(byIndex[1]!.requestMap).toEqual({ url: `${server.url}/foo`, httpOp: "POST", body: { hello: "loamy" } })
     // A non-2xx status is a response, not a failure.
     expect(byIndex[2]).toMatchObject({ statusCode: 404 })
     expect(byIndex[2]).not.toHaveProperty("error")

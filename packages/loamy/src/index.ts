@@ -228,7 +228,7 @@ export class Clump {
  * @category lifecycle
  */
 export const close = async (): Promise<void> => {
-  await Promise.all([runtime.dispose(), sync.testing.stop()])
+  await Promise.all([runtime.dispose(), sync.stop()])
 }
 
 const isIterable = (u: unknown): u is Iterable<unknown> =>

@@ -140,6 +140,13 @@ export const warmUp = (): void => {
   if (thread === undefined || thread.exited) thread = start()
 }
 
+/** Stops the worker; the next call starts a fresh one. @internal */
+export const stop = async (): Promise<void> => {
+  const self = thread
+  thread = undefined
+  if (self !== undefined && !self.exited) await self.worker.terminate()
+}
+
 /**
  * Hooks for loamy's own tests.
  *
@@ -153,9 +160,5 @@ export const testing = {
   /** The current worker, if one is running. */
   worker: (): Worker | undefined => thread?.worker,
   /** Stops the worker; the next call starts a fresh one. */
-  stop: async (): Promise<void> => {
-    const self = thread
-    thread = undefined
-    if (self !== undefined && !self.exited) await self.worker.terminate()
-  }
+  stop
 }
