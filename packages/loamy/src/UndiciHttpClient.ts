@@ -149,11 +149,34 @@ const withDefaults = (headers: Headers.Headers): Readonly<Record<string, string>
  * @since 0.1.0
  * @category constructors
  */
-export const make = (dispatcher: Dispatcher): HttpClient.HttpClient =>
-  HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
+export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => {
+  const client = HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
     (effect) => Effect.flatMap(effect, (request) => execute(dispatcher, request)),
     Effect.succeed
   )
+  ;(client as unknown as Record<symbol, unknown>)[deadlineAware] = true
+  return client
+}
+
+/**
+ * `@loamy/core` bounds an attempt by putting its end (a `performance.now()`
+ * time) on the request under this key, when the client says it honours it:
+ * one timer per request here costs far less than a forked fiber racing a
+ * sleep in the engine. Past it, the request is aborted (or its body
+ * destroyed) with an error whose `code` is `LOAMY_ATTEMPT_TIMEOUT`.
+ */
+const attemptDeadline: unique symbol = Symbol.for("@loamy/core/attemptDeadline")
+const deadlineAware: unique symbol = Symbol.for("@loamy/core/deadlineAware")
+
+class AttemptTimeout extends Error {
+  readonly code = "LOAMY_ATTEMPT_TIMEOUT"
+  constructor() {
+    super("the attempt's timeout passed")
+  }
+}
+
+const deadlineOf = (request: HttpClientRequest.HttpClientRequest): number | undefined =>
+  (request as unknown as Record<symbol, number | undefined>)[attemptDeadline]
 
 const execute = (
   dispatcher: Dispatcher,
@@ -264,6 +287,23 @@ const dispatch = (
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
   Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
     const abort = new Abort()
+    const deadline = deadlineOf(request)
+    let settled = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const done = (effect: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>) => {
+      if (settled) return
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      resume(effect)
+    }
+    if (deadline !== undefined) {
+      timer = setTimeout(() => {
+        if (settled) return
+        settled = true
+        abort.abort()
+        resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause: new AttemptTimeout() })))
+      }, Math.max(0, deadline - performance.now()))
+    }
     // An explicit literal: a spread of shared defaults costs more than the rest of the set-up.
     const options: Dispatcher.RequestOptions = {
       origin: url.origin,
@@ -278,29 +318,37 @@ const dispatch = (
     try {
       dispatcher.request(options, (error, data) => {
         if (error !== null) {
-          resume(Effect.fail(
+          done(Effect.fail(
             new HttpClientError.RequestError({
               request,
               reason: (error as { code?: unknown }).code === "UND_ERR_INVALID_ARG" ? "Encode" : "Transport",
               cause: error
             })
           ))
+        } else if (settled) {
+          // Timed out as the headers arrived: nobody will read this body.
+          data.body.on("error", ignoreError)
+          data.body.destroy()
         } else if (isSmall(request, data)) {
           // A small body is read before the response is handed over: one resumption of the fiber instead of two.
           data.body.bytes().then(
-            (bytes) => resume(Effect.succeed(new UndiciResponse(request, data, bytes))),
-            (cause) => resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+            (bytes) => done(Effect.succeed(new UndiciResponse(request, data, bytes, undefined))),
+            (cause) => done(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
           )
         } else {
-          resume(Effect.succeed(new UndiciResponse(request, data, undefined)))
+          done(Effect.succeed(new UndiciResponse(request, data, undefined, deadline)))
         }
       })
     } catch (cause) {
       // undici throws synchronously for a header or method it will not send.
-      resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Encode", cause })))
+      done(Effect.fail(new HttpClientError.RequestError({ request, reason: "Encode", cause })))
     }
     // Interrupted before the response arrived: undici aborts the request and its socket.
-    return Effect.sync(() => abort.abort())
+    return Effect.sync(() => {
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      abort.abort()
+    })
   })
 
 function ignoreError(_: unknown) {}
@@ -462,7 +510,8 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   constructor(
     readonly request: HttpClientRequest.HttpClientRequest,
     data: Dispatcher.ResponseData,
-    private readonly buffered: Uint8Array | undefined
+    private readonly buffered: Uint8Array | undefined,
+    deadline: number | undefined
   ) {
     super()
     this.status = data.statusCode
@@ -473,6 +522,14 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     this.headers = plainHeaders(data.headers)
     // An error on a body nobody reads must not crash the process.
     data.body.on("error", ignoreError)
+    if (deadline !== undefined) {
+      // The attempt's bound covers the body too: past it, the body is destroyed and its readers fail.
+      const body = data.body
+      const timer = setTimeout(() => {
+        if (!body.readableEnded) body.destroy(new AttemptTimeout())
+      }, Math.max(0, deadline - performance.now()))
+      body.once("close", () => clearTimeout(timer))
+    }
   }
 
   get statusText(): string | undefined {

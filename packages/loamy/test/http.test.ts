@@ -128,6 +128,22 @@ describe.each(doors)("%s door", (_name, send) => {
     expect((await server.stats()).requests).toBe(0)
   })
 
+  it("bounds each attempt by timeout, headers and body alike, and hangs up", async () => {
+    await server.reset()
+    const responses = await send([
+      { url: `${url}/stall-headers`, httpOp: "GET" },
+      { url: `${url}/slow-body?ms=20000`, httpOp: "GET" },
+      { url: `${url}/`, httpOp: "GET" }
+    ], { timeout: 300 })
+    expect(responses.map((r) => r.error?._tag)).toEqual(["TimeoutError", "TimeoutError", undefined])
+    expect(responses[0]!.error!.message).toContain("/stall-headers")
+    expect(responses[1]!.statusCode).toBe(0)
+    // Both attempts were abandoned: the server saw their connections close.
+    const until = Date.now() + 10_000
+    while ((await server.stats()).aborted < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+    expect((await server.stats()).aborted).toBeGreaterThanOrEqual(2)
+  })
+
   it("keeps query strings out of messages", async () => {
     const [r] = await send([{ url: `${url}/destroy?token=s3cret`, httpOp: "GET" }])
     expect(r!.error).toBeDefined()

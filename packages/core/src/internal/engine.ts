@@ -23,7 +23,7 @@ import { fromClientError, transportError } from "./errors.js"
 import { makeLimiter } from "./rateLimit.js"
 import { followRedirects } from "./redirects.js"
 import { makeOriginPauses, mayRetry, withRetries } from "./retry.js"
-import { withinFor } from "./timeout.js"
+import { isAttemptTimeout, isDeadlineAware, setAttemptDeadline, withinFor } from "./timeout.js"
 
 export { manualRedirects } from "./redirects.js"
 
@@ -97,7 +97,11 @@ export const makeSenderIn = (
   scope: Scope.Scope | undefined
 ): Effect.Effect<Sender, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const client = followRedirects(yield* HttpClient.HttpClient, options.maxRedirects, options.sensitiveHeaders)
+    const base = yield* HttpClient.HttpClient
+    const client = followRedirects(base, options.maxRedirects, options.sensitiveHeaders)
+    // A client that bounds attempts itself is given each attempt's end; any other is raced by a fiber.
+    const timeoutMs = options.timeoutMs
+    const boundByClient = timeoutMs !== undefined && isDeadlineAware(base)
     const startedAt = yield* Clock.currentTimeMillis
     const within = withinFor(yield* Effect.clock)
     const deadlineAt = options.deadlineMs === undefined ? undefined : startedAt + options.deadlineMs
@@ -111,9 +115,16 @@ export const makeSenderIn = (
     /** One exchange (redirects included) and its body, as an outcome. */
     const exchange = (request: RequestMap, url: string): Effect.Effect<Outcome, RequestError> => {
       const method = request.httpOp
-      return client.execute(toHttpRequest(request, url, options.headers)).pipe(
+      const timedOut = () => new TimeoutError({ method, url, timeoutMs: timeoutMs! })
+      const httpRequest = toHttpRequest(request, url, options.headers)
+      if (boundByClient) setAttemptDeadline(httpRequest, performance.now() + timeoutMs!)
+      return client.execute(httpRequest).pipe(
         Effect.mapError((error) =>
-          error._tag === "RedirectError" ? error : fromClientError(method, error.request.url, error)
+          error._tag === "RedirectError"
+            ? error
+            : boundByClient && isAttemptTimeout(error)
+            ? timedOut()
+            : fromClientError(method, error.request.url, error)
         ),
         Effect.flatMap((response): Effect.Effect<Outcome, RequestError> => {
           const statusCode = response.status
@@ -130,7 +141,10 @@ export const makeSenderIn = (
                 error: new BodyTooLargeError({ method, url, statusCode, maxBodyBytes })
               }
               : parseBytes(bytes, method, url, statusCode, headers))
-          return Effect.mapError(read, (error) => transportError(method, response.request.url, error.cause ?? error))
+          return Effect.mapError(read, (error) =>
+            boundByClient && isAttemptTimeout(error)
+              ? timedOut()
+              : transportError(method, response.request.url, error.cause ?? error))
         })
       )
     }
@@ -138,8 +152,7 @@ export const makeSenderIn = (
     const attemptOnce = (request: RequestMap, url: string, origin: string): Effect.Effect<Outcome> => {
       let folded = Effect.catchAll(exchange(request, url), (error) =>
         Effect.succeed<Outcome>({ statusCode: 0, headers: emptyHeaders, body: null, error }))
-      if (options.timeoutMs !== undefined) {
-        const timeoutMs = options.timeoutMs
+      if (timeoutMs !== undefined && !boundByClient) {
         folded = within(folded, timeoutMs, () => ({
           statusCode: 0,
           headers: emptyHeaders,

@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { RedirectError } from "../LoamyError.js"
 import { discard } from "./body.js"
+import { attemptDeadlineOf, setAttemptDeadline } from "./timeout.js"
 
 const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 
@@ -86,6 +87,7 @@ export const followRedirects = (
       // `modify`/`setHeaders` merge into the headers there are, so they cannot drop one: the request is rebuilt.
       let nextRequest = HttpClientRequest.make(nextMethod)(nextUrl, { headers })
       if (nextMethod === previous.method) nextRequest = HttpClientRequest.setBody(nextRequest, previous.body)
+      setAttemptDeadline(nextRequest, attemptDeadlineOf(previous))
       return Effect.zipRight(
         discard(response),
         Effect.flatMap(client.execute(nextRequest), (nextResponse) => follow(nextResponse, nextRequest, redirects + 1, seen))

@@ -45,3 +45,39 @@ export const within = <A>(self: Effect.Effect<A>, ms: number, onTimeout: () => A
         fiber.unsafeInterruptAsFork(FiberId.none)
       })
     }))
+
+/**
+ * A client that bounds attempts itself (loamy's undici layer) carries this
+ * key; the engine then puts the attempt's end, a `performance.now()` time,
+ * on each request under `attemptDeadline` instead of racing a fiber.
+ *
+ * @internal
+ */
+export const deadlineAware: unique symbol = Symbol.for("@loamy/core/deadlineAware")
+
+/** @internal */
+export const attemptDeadline: unique symbol = Symbol.for("@loamy/core/attemptDeadline")
+
+/** @internal */
+export const isDeadlineAware = (client: object): boolean =>
+  (client as Record<symbol, unknown>)[deadlineAware] === true
+
+/** Puts the attempt's end on a request (a new request of a redirect carries it on). @internal */
+export const setAttemptDeadline = <R extends object>(request: R, deadline: number | undefined): R => {
+  if (deadline !== undefined) (request as Record<symbol, unknown>)[attemptDeadline] = deadline
+  return request
+}
+
+/** @internal */
+export const attemptDeadlineOf = (request: object): number | undefined =>
+  (request as Record<symbol, number | undefined>)[attemptDeadline]
+
+/** Whether an error (or one in its `cause` chain) is a client's report that the attempt's end passed. @internal */
+export const isAttemptTimeout = (error: unknown): boolean => {
+  let current: unknown = error
+  for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
+    if ((current as { code?: unknown }).code === "LOAMY_ATTEMPT_TIMEOUT") return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
