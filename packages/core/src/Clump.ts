@@ -309,7 +309,11 @@ const toStream = <I, E>(
         size,
         check,
         sender,
-        onResult: (response, index) => mailbox.offer({ index, response })
+        // Straight in while there is room; only a full mailbox (a slow consumer) makes the worker wait.
+        onResult: (response, index) => {
+          const indexed: Indexed = { index, response }
+          return mailbox.unsafeOffer(indexed) ? undefined : mailbox.offer(indexed)
+        }
       })).pipe(Mailbox.into(mailbox), Effect.forkScoped)
     return Mailbox.toStream(mailbox)
   }))

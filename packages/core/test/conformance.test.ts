@@ -201,7 +201,8 @@ const conformance = (name: string, layer: Layer.Layer<HttpClient.HttpClient>) =>
 
     it.live("stream emits every index exactly once, in completion order", () =>
       run(Effect.gen(function*() {
-        const delays = [200, 0, 100, 0, 50, 150, 0, 20]
+        // The first is far slower than the rest, so completion order differs from input order even on a busy machine.
+        const delays = [1500, 0, 100, 0, 50, 150, 0, 20]
         const requests = delays.map((ms) => ({ url: `${server.url}/delay/${ms}`, httpOp: "GET" as const }))
         const emitted = Chunk.toReadonlyArray(yield* Stream.runCollect(Clump.stream(Clump.make(requests))))
         expect(emitted.map((e) => e.index).sort((a, b) => a - b)).toEqual(delays.map((_, i) => i))
@@ -209,9 +210,9 @@ const conformance = (name: string, layer: Layer.Layer<HttpClient.HttpClient>) =>
           expect(response.requestMap).toEqual(requests[index])
           expect(response.body).toEqual({ delayed: delays[index] })
         }
-        // All run at once, so the slowest comes last and the quickest come first.
+        // All run at once, so the slowest comes last, not first as in the input.
         expect(emitted[emitted.length - 1]!.index).toBe(0)
-        expect(delays[emitted[0]!.index]).toBe(0)
+        expect(delays[emitted[0]!.index]).toBeLessThan(1500)
       })))
 
     it.live("stream respects the concurrency bound and fails fast when asked", () =>
