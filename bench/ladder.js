@@ -19,7 +19,8 @@ const rungs = {
   5: "sendRequests (Promise door)",
   6: "sendRequestsSync (one 10k call)",
   7: "Clump.stream on the layer (beside rung 4)",
-  8: "Clump.send on layerWith({ connections: C })"
+  8: "Clump.send on layerWith({ connections: C })",
+  9: "rung 8 with timeout: Infinity (no bound)"
 }
 
 if (process.argv[2] === "--child") {
@@ -148,6 +149,13 @@ async function child(rung, concurrency) {
       const UndiciHttpClient = await import("loamy/UndiciHttpClient")
       const runtime = ManagedRuntime.make(UndiciHttpClient.layerWith({ connections: concurrency }))
       return (n) => runtime.runPromise(Clump.send(Clump.make(batch(n), { concurrency })))
+    },
+    async 9() {
+      const { Clump } = await import("@loamy/core")
+      const { ManagedRuntime } = await import("effect")
+      const UndiciHttpClient = await import("loamy/UndiciHttpClient")
+      const runtime = ManagedRuntime.make(UndiciHttpClient.layerWith({ connections: concurrency }))
+      return (n) => runtime.runPromise(Clump.send(Clump.make(batch(n), { concurrency, timeout: Infinity })))
     }
   }
   const run = await makers[rung]()

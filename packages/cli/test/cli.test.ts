@@ -252,6 +252,26 @@ describe("send", () => {
     expect(decoded[4]!.headers["set-cookie"]).toHaveLength(2)
   })
 
+  it("speaks HTTP as servers do: compressed and latin-1 bodies, the original's null fields, no CR/LF in URLs, no query in messages", async () => {
+    const text = [
+      JSON.stringify({ url: `${server.url}/gzip`, httpOp: "GET" }),
+      JSON.stringify({ url: `${server.url}/latin1`, http_op: "get", body: null, query_params: null, headers: null }),
+      JSON.stringify({ url: `${server.url}/echo\r\nX-Injected: 1`, httpOp: "GET" }),
+      JSON.stringify({ url: `${server.url}/destroy?token=s3cret`, httpOp: "GET" })
+    ].join("\n")
+    server.resetStats()
+    const r = await loamy(["send", "-q", "--ordered", "--show-secrets"], { stdin: text })
+    expect(r.code).toBe(1)
+    const out = records(r.stdout)
+    expect(out[0]).toMatchObject({ statusCode: 200, body: { compressed: "gzip", message: "Hello, world!" } })
+    expect(out[1]).toMatchObject({ statusCode: 200, body: { word: "café" } })
+    expect(out[1]).not.toHaveProperty("error")
+    expect(out[2]).toMatchObject({ statusCode: 0, attempts: 0, error: { _tag: "InvalidInputError", field: "url" } })
+    expect(out[3]!.error.message).toContain("/destroy")
+    expect(out[3]!.error.message).not.toContain("s3cret")
+    expect(server.stats.byPath["/echo"] ?? 0).toBe(0)
+  })
+
   it("redacts Authorization, Cookie and --redact headers in requests, responses, bodies and errors", async () => {
     const input = jsonl([
       { url: `${server.url}/echo`, httpOp: "GET", headers: { Authorization: "Bearer tok-123456", "X-Api-Key": "key-987654" } },

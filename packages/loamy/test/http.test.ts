@@ -63,6 +63,12 @@ describe.each(doors)("%s door", (_name, send) => {
     expect(bomb!.body).toBeNull()
   })
 
+  it("bounds bodies by default: more than 64 MiB decoded is a BodyTooLargeError", async () => {
+    const [big] = await send([{ url: `${url}/gzip?bytes=70000000&force=1`, httpOp: "GET" }])
+    expect(big!.error).toBeInstanceOf(BodyTooLargeError)
+    expect((big!.error as BodyTooLargeError).maxBodyBytes).toBe(64 * 1024 * 1024)
+  })
+
   it("decodes by the declared charset; an unknown one is a BodyDecodeError, not replacement characters", async () => {
     const [latin1, utf16, unknown] = await send([
       { url: `${url}/latin1`, httpOp: "GET" },
