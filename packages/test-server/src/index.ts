@@ -278,27 +278,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
     }
     if (path === "/big-stream") {
       const bytes = Math.min(numberParam(query, "bytes", 1_000_000), 64 * 1024 * 1024)
-      res.writeHead(200, { "content-type": "application/json" })
-      const chunk = "x".repeat(16 * 1024)
-      let left = Math.max(0, bytes - 2)
-      res.write("\"")
-      while (left > 0 && !res.destroyed) {
-        const piece = left >= chunk.length ? chunk : chunk.slice(0, left)
-        left -= piece.length
-        if (!res.write(piece)) {
-          await new Promise<void>((resolve) => {
-            const go = () => {
-              res.off("drain", go)
-              res.off("close", go)
-              resolve()
-            }
-            res.on("drain", go)
-            res.on("close", go)
-          })
-        }
-      }
-      if (!res.destroyed) res.end("\"")
-      return
+      return streamJsonString(res, bytes, {})
     }
     if (path === "/slow-body") {
       const ms = Math.min(numberParam(query, "ms", 1000), 60_000)
@@ -388,15 +368,22 @@ export const start = (options: Options = {}): Promise<TestServer> => {
     }
     stats.byPath[url.pathname] = (stats.byPath[url.pathname] ?? 0) + 1
     let counted = true
+    const socket = req.socket
     const done = () => {
       if (counted) {
         counted = false
+        socket.off("end", done)
+        socket.off("error", done)
         stats.inFlight--
         if (res.writableFinished) stats.completed++
         else stats.aborted++
       }
     }
     res.on("close", done)
+    // A client that hangs up is done with this request when its FIN (or reset) is read, not a tick later
+    // when the response closes: its next request may already be here.
+    socket.once("end", done)
+    socket.once("error", done)
     handle(req, res, url).catch((error: unknown) => {
       if (!res.headersSent) json(res, 500, { error: String(error) })
       else res.destroy()
