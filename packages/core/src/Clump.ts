@@ -214,26 +214,28 @@ const runCall = <A, E>(
 const sendChecked = <E>(
   requests: ReadonlyArray<RequestMap.RequestMap>,
   resolved: Options_.Resolved
-): Effect.Effect<ReadonlyArray<RequestResponse>, E, HttpClient.HttpClient> => {
-  const results = new Array<RequestResponse>(requests.length)
-  return runCall(resolved, requests.length, (sender) =>
-    Effect.as(
-      scheduler.run({
-        concurrency: resolved.concurrency,
-        ordered: false,
-        failFast: resolved.failFast,
-        pull: scheduler.fromArray(requests),
-        size: requests.length,
-        check: undefined,
-        sender,
-        onResult: (response, index) => {
-          results[index] = response
-          return undefined
-        }
-      }) as Effect.Effect<void, E>,
-      results as ReadonlyArray<RequestResponse>
-    ))
-}
+): Effect.Effect<ReadonlyArray<RequestResponse>, E, HttpClient.HttpClient> =>
+  // Each run of the effect gets its own results and source.
+  Effect.suspend(() => {
+    const results = new Array<RequestResponse>(requests.length)
+    return runCall(resolved, requests.length, (sender) =>
+      Effect.as(
+        scheduler.run({
+          concurrency: resolved.concurrency,
+          ordered: false,
+          failFast: resolved.failFast,
+          pull: scheduler.fromArray(requests),
+          size: requests.length,
+          check: undefined,
+          sender,
+          onResult: (response, index) => {
+            results[index] = response
+            return undefined
+          }
+        }) as Effect.Effect<void, E>,
+        results as ReadonlyArray<RequestResponse>
+      ))
+  })
 
 /**
  * Sends every request and returns one `RequestResponse` per request, in input

@@ -5,9 +5,9 @@
  * network. HTTP itself is tested against real servers elsewhere.
  */
 import { HttpClient, HttpClientResponse } from "@effect/platform"
-import { Clump, LoamyError } from "@loamy/core"
+import { Clump, LoamyError, Options } from "@loamy/core"
 import { it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Layer, Stream } from "effect"
+import { Chunk, Effect, Either, Fiber, Layer, Stream } from "effect"
 import * as fc from "fast-check"
 import { describe, expect } from "vitest"
 import { sleepLive, waitUntilLive } from "./helpers.js"
@@ -70,6 +70,18 @@ describe("scheduler", () => {
         { numRuns: 25 }
       )
     ))
+
+  it.live("an effect of send can run again: each run sends every request and gets its own results", () =>
+    Effect.gen(function*() {
+      const probe = newProbe()
+      const resolved = Options.decode({ concurrency: 2 }).pipe(Either.getOrThrow)
+      const once = Clump.unsafeSend([get(1), get(0), get(2)], resolved).pipe(Effect.provide(fake(probe)))
+      const first = yield* once
+      const second = yield* once
+      expect(second).not.toBe(first)
+      expect(second.map((r) => (r.body as { ms: number }).ms)).toEqual([1, 0, 2])
+      expect(probe.started).toBe(6)
+    }))
 
   it.live("stream { ordered: true } emits in input order whatever the completion order", () =>
     Effect.gen(function*() {
