@@ -146,6 +146,10 @@ export const parseBytes = (
 
 const empty = new Uint8Array(0)
 
+/** See loamy's undici layer: reads at most `limit` bytes, undefined past it. */
+type BoundedRead = (limit: number) => Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError>
+const readUpTo: unique symbol = Symbol.for("@loamy/core/readUpTo")
+
 /** Reads at most `limit` bytes and abandons (aborts) the rest. */
 export const readLimited = (
   response: HttpClientResponse.HttpClientResponse,
@@ -157,6 +161,12 @@ export const readLimited = (
   if (declared !== undefined) {
     const length = Number(declared)
     if (length > limit) return Effect.as(discard(response), undefined)
+  }
+  // A client with a bounded read of its own (loamy's undici layer) reads without an Effect stream.
+  const bounded = (response as unknown as Record<symbol, BoundedRead | undefined>)[readUpTo]
+  if (bounded !== undefined) return bounded.call(response, limit)
+  if (declared !== undefined) {
+    const length = Number(declared)
     // A declared length within the limit bounds the read by itself (the client enforces the
     // framing), so the whole body can be read at once: streaming it chunk by chunk costs
     // about a millisecond of CPU per request. Not when the body is encoded: fetch
