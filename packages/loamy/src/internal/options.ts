@@ -8,35 +8,19 @@
 import { LoamyError, Options as Options_ } from "@loamy/core"
 import * as Either from "effect/Either"
 
-/** @internal */
-export interface RetryOptions {
-  readonly attempts?: number | undefined
-  readonly baseDelay?: number | undefined
-  readonly maxDelay?: number | undefined
-  readonly maxRetryAfter?: number | undefined
-  readonly statuses?: ReadonlyArray<number> | undefined
-  readonly nonIdempotent?: boolean | undefined
-}
+/** The core's options with its durations typed as milliseconds; every other field is the core's own. */
+type Millis<T, K extends keyof T> = Omit<T, K> & { readonly [P in K]?: number | undefined }
 
 /** @internal */
-export interface RateLimitOptions {
-  readonly limit: number
-  readonly interval: number
-  readonly perOrigin?: boolean | undefined
-}
+export type RetryOptions = Millis<Options_.RetryOptions, "baseDelay" | "maxDelay" | "maxRetryAfter">
 
 /** @internal */
-export interface Options {
-  readonly concurrency?: number | undefined
-  readonly returnExceptions?: boolean | undefined
-  readonly timeout?: number | undefined
-  readonly deadline?: number | undefined
+export type RateLimitOptions = Omit<Options_.RateLimitOptions, "interval"> & { readonly interval: number }
+
+/** @internal */
+export type Options = Omit<Millis<Options_.Options, "timeout" | "deadline">, "retry" | "rateLimit"> & {
   readonly retry?: number | RetryOptions | undefined
   readonly rateLimit?: RateLimitOptions | undefined
-  readonly maxBodyBytes?: number | undefined
-  readonly headers?: Readonly<Record<string, string>> | undefined
-  readonly maxRedirects?: number | undefined
-  readonly sensitiveHeaders?: ReadonlyArray<string> | undefined
 }
 
 /**
