@@ -182,20 +182,24 @@ export const responseRecord = (
 }
 
 /**
- * The output line for an item that is not a valid request (the core's one
- * rule for a bad item): not sent, `statusCode` 0, `requestMap` the item as
- * read (redacted), and an `InvalidInputError` naming the index and field.
+ * The output line for an item the core refused (its one rule for a bad
+ * item: not sent, an `InvalidInputError` naming the index and field), with
+ * the raw line redacted and the error's message naming the line. `override`
+ * replaces what the core saw with what the CLI knows better (a line that was
+ * not UTF-8).
  *
  * @internal
  */
 export const invalidLineRecord = (
   index: number,
   line: number,
-  field: string,
-  detail: string,
-  raw: unknown,
-  redaction: Redaction
+  response: RequestResponse.RequestResponse & { readonly error: LoamyError.InvalidInputError },
+  redaction: Redaction,
+  override?: { readonly detail: string; readonly raw: string }
 ): string => {
+  const raw: unknown = override?.raw ?? response.requestMap
+  const field = override === undefined ? response.error.field : ""
+  const detail = override?.detail ?? response.error.detail
   let request: unknown = raw
   if (redaction.enabled && typeof raw === "string") request = redactRawText(raw, redaction)
   if (redaction.enabled && typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
@@ -218,12 +222,12 @@ export const invalidLineRecord = (
     index,
     line,
     requestMap: request,
-    statusCode: 0,
-    body: null,
-    headers: {},
+    statusCode: response.statusCode,
+    body: response.body,
+    headers: response.headers,
     error,
-    elapsedMs: 0,
-    attempts: 0
+    elapsedMs: response.elapsedMs,
+    attempts: response.attempts
   })
 }
 

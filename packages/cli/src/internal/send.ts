@@ -144,10 +144,15 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
         tracker.record(0, "InvalidInputError", 0, false)
         const mangled = notUtf8.get(index)
         notUtf8.delete(index)
+        const refused = response as typeof response & { readonly error: typeof error }
         writer.write(
-          mangled === undefined
-            ? output.invalidLineRecord(index, line ?? index + 1, error.field, error.detail, response.requestMap, redaction)
-            : output.invalidLineRecord(index, line ?? index + 1, "", "not valid UTF-8", mangled, redaction)
+          output.invalidLineRecord(
+            index,
+            line ?? index + 1,
+            refused,
+            redaction,
+            mangled === undefined ? undefined : { detail: "not valid UTF-8", raw: mangled }
+          )
         )
       } else {
         tracker.record(response.statusCode, error?._tag, response.elapsedMs, true)
