@@ -39,6 +39,7 @@ import * as scheduler from "./internal/scheduler.js"
 import * as LoamyError from "./LoamyError.js"
 import type { InvalidInputError, RequestError } from "./LoamyError.js"
 import * as Options_ from "./Options.js"
+import * as Progress from "./Progress.js"
 import * as RequestMap from "./RequestMap.js"
 import type { RequestResponse } from "./RequestResponse.js"
 
@@ -189,27 +190,33 @@ const prepare = <E>(self: Clump<E>) =>
   Effect.flatMap(Options_.decode(self.options), (resolved) =>
     Effect.map(RequestMap.validateAll(self.requests), (requests) => ({ resolved, requests })))
 
-/** A call's set-up around the scheduler: its sender, redirects handled by the engine, a span when traced. */
+/** A call's set-up around the scheduler: its sender, redirects handled by the engine, progress and a span when asked. */
 const runCall = <A, E>(
   resolved: Options_.Resolved,
   size: number | undefined,
-  body: (sender: engine.Sender) => Effect.Effect<A, E>
-): Effect.Effect<A, E, HttpClient.HttpClient> => {
-  // Only a rate limiter needs a scope; a call without one skips opening and closing it.
-  const run = resolved.rateLimit === undefined
-    ? Effect.flatMap(engine.makeSenderIn(resolved, undefined), body)
-    : Effect.scoped(Effect.flatMap(engine.makeSender(resolved), body))
-  const sent = engine.manualRedirects(run)
-  return Effect.flatMap(engine.isTracing, (traced) =>
-    traced
-      ? Effect.withSpan(sent, "loamy.send", {
-        captureStackTrace: false,
-        attributes: size === undefined
-          ? { "loamy.concurrency": resolved.concurrency }
-          : { "loamy.requests": size, "loamy.concurrency": resolved.concurrency }
-      })
-      : sent)
-}
+  body: (sender: engine.Sender, counters: scheduler.Counters | undefined) => Effect.Effect<A, E>
+): Effect.Effect<A, E, HttpClient.HttpClient> =>
+  Effect.flatMap(Effect.serviceOption(Progress.Reporter), (reporter) => {
+    // Counting costs nothing measurable, but only a call that reports progress does it.
+    const counters = Option.isSome(reporter) ? scheduler.makeCounters() : undefined
+    // Only a rate limiter needs a scope; a call without one skips opening and closing it.
+    const run = resolved.rateLimit === undefined
+      ? Effect.flatMap(engine.makeSenderIn(resolved, undefined), (sender) => body(sender, counters))
+      : Effect.scoped(Effect.flatMap(engine.makeSender(resolved), (sender) => body(sender, counters)))
+    const redirected = engine.manualRedirects(run)
+    const sent = counters === undefined
+      ? redirected
+      : Progress.reporting(Option.getOrThrow(reporter), counters, size, redirected)
+    return Effect.flatMap(engine.isTracing, (traced) =>
+      traced
+        ? Effect.withSpan(sent, "loamy.send", {
+          captureStackTrace: false,
+          attributes: size === undefined
+            ? { "loamy.concurrency": resolved.concurrency }
+            : { "loamy.requests": size, "loamy.concurrency": resolved.concurrency }
+        })
+        : sent)
+  })
 
 const sendChecked = <E>(
   requests: ReadonlyArray<RequestMap.RequestMap>,
@@ -218,10 +225,12 @@ const sendChecked = <E>(
   // Each run of the effect gets its own results and source.
   Effect.suspend(() => {
     const results = new Array<RequestResponse>(requests.length)
-    return runCall(resolved, requests.length, (sender) =>
+    return runCall(resolved, requests.length, (sender, counters) =>
       Effect.as(
         scheduler.run({
           concurrency: resolved.concurrency,
+          perOrigin: resolved.concurrencyPerOrigin,
+          counters,
           ordered: false,
           failFast: resolved.failFast,
           pull: scheduler.fromArray(requests),
@@ -302,9 +311,11 @@ const toStream = <I, E>(
   Stream.unwrapScoped(Effect.gen(function*() {
     // Room for one round of responses: a slow consumer holds the workers back.
     const mailbox = yield* Mailbox.make<Indexed, unknown>({ capacity: resolved.concurrency })
-    yield* runCall(resolved, size, (sender) =>
+    yield* runCall(resolved, size, (sender, counters) =>
       scheduler.run({
         concurrency: resolved.concurrency,
+        perOrigin: resolved.concurrencyPerOrigin,
+        counters,
         ordered,
         failFast: resolved.failFast,
         pull,

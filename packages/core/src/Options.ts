@@ -64,6 +64,12 @@ export interface Options {
   /** Requests in flight at once. Default 100. */
   readonly concurrency?: number | undefined
   /**
+   * Requests in flight at once to one origin (scheme, host and port), within
+   * `concurrency`: a politeness bound for crawls over many hosts. The pool
+   * keeps working on other origins while one is at its bound. Default none.
+   */
+  readonly concurrencyPerOrigin?: number | undefined
+  /**
    * `true` (default): every failure is folded into its response. `false`:
    * the first failure fails the whole call and interrupts the rest.
    */
@@ -139,6 +145,8 @@ export interface ResolvedRateLimit {
 export interface Resolved {
   readonly [ResolvedTypeId]?: true
   readonly concurrency: number
+  /** Undefined: no bound per origin but `concurrency`. */
+  readonly concurrencyPerOrigin: number | undefined
   readonly failFast: boolean
   /** Undefined: no bound (`Infinity`, or more than a timer can wait). */
   readonly timeoutMs: number | undefined
@@ -274,6 +282,7 @@ const Headers = Schema.Record({
  */
 export const OptionsSchema = Schema.Struct({
   concurrency: Schema.optional(whole(1)),
+  concurrencyPerOrigin: Schema.optional(whole(1)),
   returnExceptions: Schema.optional(bool),
   timeout: Schema.optional(millis(false)),
   deadline: Schema.optional(millis(false)),
@@ -359,9 +368,14 @@ const resolve = (o: typeof OptionsSchema.Type): Resolved => {
       nonIdempotent: o.retry.nonIdempotent === true
     }
   }
+  const concurrency = o.concurrency ?? defaults.concurrency
   return {
     [ResolvedTypeId]: true,
-    concurrency: o.concurrency ?? defaults.concurrency,
+    concurrency,
+    // A bound at or above the concurrency bounds nothing: the run takes the path without per-origin bookkeeping.
+    concurrencyPerOrigin: o.concurrencyPerOrigin !== undefined && o.concurrencyPerOrigin < concurrency
+      ? o.concurrencyPerOrigin
+      : undefined,
     failFast: o.returnExceptions === false,
     timeoutMs: bounded(o.timeout ?? defaults.timeoutMs),
     deadlineMs: bounded(o.deadline),
@@ -401,6 +415,7 @@ export const toOptions = (resolved: Resolved): Options => {
   const out: { -readonly [K in keyof Options]: Options[K] } = {
     concurrency: resolved.concurrency,
     returnExceptions: !resolved.failFast,
+    ...(resolved.concurrencyPerOrigin === undefined ? {} : { concurrencyPerOrigin: resolved.concurrencyPerOrigin }),
     maxRedirects: resolved.maxRedirects
   }
   out.timeout = resolved.timeoutMs ?? Infinity
