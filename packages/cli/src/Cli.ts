@@ -80,6 +80,14 @@ const sendFlags = {
     Options.withDescription("Requests in flight at once. Default 100."),
     Options.withDefault(100)
   ),
+  concurrencyPerOrigin: Options.integer("concurrency-per-origin").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription(
+      "Requests in flight at once to one origin (scheme, host, port), within --concurrency: politeness for crawls " +
+        "over many hosts. A busy origin holds only its own requests; the rest go on. Default none."
+    ),
+    Options.optional
+  ),
   timeout: Options.text("timeout").pipe(
     Options.withPseudoName("DURATION"),
     Options.withDescription("Per attempt, connect to last body byte: milliseconds or 500ms, 5s, 1m. Default 5m."),
@@ -173,6 +181,7 @@ const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
     const options: {
       -readonly [K in keyof Clump.Options]: Clump.Options[K]
     } = { concurrency: flags.concurrency }
+    if (Option.isSome(flags.concurrencyPerOrigin)) options.concurrencyPerOrigin = flags.concurrencyPerOrigin.value
     if (timeout !== undefined) options.timeout = timeout
     if (deadline !== undefined) options.deadline = deadline
     if (Option.isSome(flags.retry)) options.retry = flags.retry.value
@@ -211,9 +220,10 @@ export const sendCommand = Command.make("send", sendFlags, (flags) =>
   )).pipe(
     Command.withDescription(HelpDoc.blocks([
       HelpDoc.p(
-        "Send the requests of a JSON array or JSONL file (or stdin) concurrently and write one JSON line per response: " +
-          "index (0-based position), line (JSONL only), request, status (0 when no response arrived), headers, body, " +
-          "error ({tag, message, ...fields} or null), elapsedMs, attempts."
+        "Send the requests of a JSON array or JSONL file (or stdin) concurrently and write one JSON line per response, " +
+          "RequestResponse's own encoding plus its place: index (0-based position), line (JSONL only), requestMap, " +
+          "statusCode (0 when no response arrived), headers, body, error ({_tag, message, ...fields}, absent when none), " +
+          "elapsedMs, attempts."
       ),
       HelpDoc.p(
         "A JSON array is checked whole before anything is sent. JSONL is streamed line by line (memory bounded by " +
@@ -318,6 +328,7 @@ const flagsOf: Record<string, Record<string, Flag>> = {
     "--ordered": { value: false },
     "--concurrency": { value: true, integer: true },
     "-c": { value: true, integer: true },
+    "--concurrency-per-origin": { value: true, integer: true },
     "--timeout": { value: true },
     "--deadline": { value: true },
     "--retry": { value: true, integer: true },

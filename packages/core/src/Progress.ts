@@ -95,10 +95,7 @@ export interface ReportOptions {
 export const reportTo = (
   sink: Ref.Ref<Progress> | ((progress: Progress) => Effect.Effect<void>),
   options?: ReportOptions
-): {
-  <A, E, R>(self: Stream.Stream<A, E, R>): Stream.Stream<A, E, R>
-  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
-} => {
+): <Self extends Effect.Effect<any, any, any> | Stream.Stream<any, any, any>>(self: Self) => Self => {
   const report = typeof sink === "function" ? sink : (progress: Progress) => Ref.set(sink, progress)
   const intervalMs = Duration.toMillis(options?.interval ?? defaultInterval)
   if (!(intervalMs > 0)) throw new RangeError(`Progress.reportTo: interval must be positive, got ${intervalMs} ms`)

@@ -5,7 +5,7 @@
  * @internal
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Clump, Options } from "@loamy/core"
+import { Clump, Options, Progress } from "@loamy/core"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as input from "./input.js"
@@ -30,6 +30,7 @@ const say = (text: string) => Effect.sync(() => process.stderr.write(`loamy: ${t
 /** Flag names as the user typed them, for option errors. */
 const flagOf: Record<string, string> = {
   concurrency: "--concurrency",
+  concurrencyPerOrigin: "--concurrency-per-origin",
   timeout: "--timeout",
   deadline: "--deadline",
   maxRedirects: "--max-redirects",
@@ -135,7 +136,6 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
     const lineOf = new Map<number, number>()
     const notUtf8 = new Map<number, string>()
     const progress = showProgress ? stats.startProgress(tracker) : undefined
-    let started = 0
     const write = ({ index, response }: Clump.Indexed): Effect.Effect<void> => {
       const line = lineOf.get(index)
       lineOf.delete(index)
@@ -158,14 +158,20 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
         tracker.record(response.statusCode, error?._tag, response.elapsedMs, true)
         writer.write(output.responseRecord(index, line, response, redaction))
       }
-      tracker.inFlight = Math.max(0, Math.min(resolved.concurrency, started - tracker.done))
       // A slow reader of the output slows the sending instead of filling memory.
       return writer.needsDrain() ? Effect.promise(() => writer.drained()) : Effect.void
     }
-    const requests = requestStream(source, lineOf, notUtf8).pipe(Stream.tap(() => Effect.sync(() => started++)))
+    const requests = requestStream(source, lineOf, notUtf8)
     // A failed output (a closed pipe, a full disk) ends the run: nothing more could be written.
     const outputFailed = Effect.async<void>((resume) => writer.onFail(() => resume(Effect.void)))
-    const outcome = yield* Clump.streamFrom(requests, { ...resolved, ordered: config.ordered }).pipe(
+    let responses = Clump.streamFrom(requests, { ...resolved, ordered: config.ordered })
+    // The bar draws the core's own progress figures, as the library doors report them.
+    if (progress !== undefined) {
+      responses = responses.pipe(
+        Progress.reportTo((p) => Effect.sync(() => tracker.observe(p)), { interval: stats.redrawMs })
+      )
+    }
+    const outcome = yield* responses.pipe(
       Stream.runForEach(write),
       Effect.raceFirst(outputFailed),
       Effect.either,
