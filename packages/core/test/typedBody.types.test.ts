@@ -55,6 +55,11 @@ describe("typed bodies: types", () => {
       expectTypeOf(response.body).toEqualTypeOf<unknown>()
       expectTypeOf(response.error).toEqualTypeOf<LoamyError.RequestError | LoamyError.InvalidInputError | undefined>()
     }
+    const responses = null as unknown as ReadonlyArray<RequestResponse.Typed<User>>
+    expectTypeOf(responses.filter(RequestResponse.isDecoded)).toEqualTypeOf<Array<RequestResponse.Decoded<User>>>()
+    expectTypeOf(responses.filter(RequestResponse.isFailure).map((r) => r.error)).toEqualTypeOf<
+      Array<LoamyError.RequestError | LoamyError.InvalidInputError>
+    >()
     // A typed response is a RequestResponse: the untyped helpers take it.
     expectTypeOf(response).toMatchTypeOf<RequestResponse.RequestResponse>()
     expectTypeOf<RequestResponse.Decoded<User>>().toMatchTypeOf<RequestResponse.RequestResponse>()

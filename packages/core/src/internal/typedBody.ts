@@ -20,6 +20,8 @@ import { describe } from "./validate.js"
 /** Decodes one body; the effect's requirements are the schema's, met by the fiber that runs the call. @internal */
 export type Decode = (body: unknown) => Effect.Effect<unknown, ParseResult.ParseIssue, any>
 
+const none: Either.Either<undefined> = Either.right(undefined)
+
 /**
  * The decoder of a clump's `body` option: undefined for none, an
  * `InvalidOptionsError` for something that is not a Schema (a caller
@@ -28,7 +30,7 @@ export type Decode = (body: unknown) => Effect.Effect<unknown, ParseResult.Parse
  * @internal
  */
 export const decoderFor = (body: unknown): Either.Either<Decode | undefined, InvalidOptionsError> => {
-  if (body === undefined) return Either.right(undefined)
+  if (body === undefined) return none
   if (!Schema.isSchema(body)) {
     return Either.left(
       new InvalidOptionsError({ option: "body", detail: `must be an Effect Schema, got ${describe(body)}` })
