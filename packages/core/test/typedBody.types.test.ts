@@ -46,7 +46,14 @@ describe("typed bodies: types", () => {
   })
 
   it("the body is A only once isDecoded says so", () => {
-    const response = null as unknown as RequestResponse.Typed<User>
+    const response: RequestResponse.Typed<User> = {
+      requestMap: requests[0]!,
+      statusCode: 200,
+      body: { id: 1, joined: new Date(0) },
+      headers: {},
+      elapsedMs: 0,
+      attempts: 1
+    }
     expectTypeOf(response.body).toEqualTypeOf<unknown>()
     if (RequestResponse.isDecoded(response)) {
       expectTypeOf(response.body).toEqualTypeOf<User>()
@@ -55,7 +62,7 @@ describe("typed bodies: types", () => {
       expectTypeOf(response.body).toEqualTypeOf<unknown>()
       expectTypeOf(response.error).toEqualTypeOf<LoamyError.RequestError | LoamyError.InvalidInputError | undefined>()
     }
-    const responses = null as unknown as ReadonlyArray<RequestResponse.Typed<User>>
+    const responses: ReadonlyArray<RequestResponse.Typed<User>> = [response]
     expectTypeOf(responses.filter(RequestResponse.isDecoded)).toEqualTypeOf<Array<RequestResponse.Decoded<User>>>()
     expectTypeOf(responses.filter(RequestResponse.isFailure).map((r) => r.error)).toEqualTypeOf<
       Array<LoamyError.RequestError | LoamyError.InvalidInputError>
@@ -82,7 +89,7 @@ describe("typed bodies: types", () => {
   it("stream and streamFrom emit Indexed<A>", () => {
     const streamed = Clump.stream(Clump.make(requests, { body: User }), { ordered: true })
     expectTypeOf(streamed).toEqualTypeOf<Stream.Stream<Clump.Indexed<User>, Refused, HttpClient.HttpClient>>()
-    const lines: Stream.Stream<string, "read error", "Files"> = null as never
+    const lines = Stream.empty as Stream.Stream<string, "read error", "Files">
     const fromLines = Clump.streamFrom(lines, { ordered: true, body: User })
     expectTypeOf(fromLines).toEqualTypeOf<
       Stream.Stream<Clump.Indexed<User>, "read error" | Clump.InvalidOptionsError, "Files" | HttpClient.HttpClient>
