@@ -165,7 +165,7 @@ const Proto = {
  * ```ts
  * const User = Schema.Struct({ id: Schema.Number, name: Schema.String })
  * const clump = Clump.make(requests, { concurrency: 10, body: User })
- * const responses = yield* Clump.send(clump) // ReadonlyArray<RequestResponse.Typed<User>>
+ * const responses = yield* Clump.send(clump) // ReadonlyArray<RequestResponse.Typed<typeof User.Type>>
  * ```
  *
  * @since 0.1.0
