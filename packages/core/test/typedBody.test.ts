@@ -206,6 +206,25 @@ describe("typed bodies: schemas, options and the wire form", () => {
       expect(RequestResponse.isDecoded(response!) && response.body.query.n).toBe(n)
     })))
 
+  it.live("a Schema.Class body decodes to instances, and encodes back through RequestResponse.schema", () =>
+    run(Effect.gen(function*() {
+      class Echoed extends Schema.Class<Echoed>("Echoed")({ body: Item }) {
+        get label() {
+          return `${this.body.id}:${this.body.name}`
+        }
+      }
+      const item = randomItem()
+      const responses = yield* Clump.send(Clump.make([echo(server, item)]).pipe(Clump.withBody(Echoed)))
+      const [response] = responses
+      expect(RequestResponse.isDecoded(response!) && response.body).toBeInstanceOf(Echoed)
+      expect(RequestResponse.isDecoded(response!) && response.body.label).toBe(`${item.id}:${item.name}`)
+      const Responses = Schema.Array(RequestResponse.schema(Echoed))
+      const json = JSON.parse(JSON.stringify(Schema.encodeSync(Responses)(responses)))
+      expect(json[0].body).toEqual({ body: item })
+      const [back] = Schema.decodeUnknownSync(Responses)(json)
+      expect(RequestResponse.isDecoded(back!) && back.body.label).toBe(`${item.id}:${item.name}`)
+    })))
+
   it.live("asynchronous transformations and a schema's requirements are honoured", () => {
     class Scale extends Context.Tag("Scale")<Scale, number>() {}
     const Scaled = Schema.transformOrFail(Schema.Number, Schema.Number, {
