@@ -32,8 +32,8 @@ export type Sender = (request: RequestMap, index: number) => Effect.Effect<Reque
 
 const emptyHeaders: ResponseHeaders = {}
 
-/** The URL the request goes to, query params included; used in errors and spans. */
-const fullUrl = (request: RequestMap): string => {
+/** The URL the request goes to, query params included; used in errors and spans. @internal */
+export const fullUrl = (request: RequestMap): string => {
   if (request.queryParams === undefined) return request.url
   const url = new URL(request.url)
   for (const key in request.queryParams) url.searchParams.append(key, request.queryParams[key]!)
