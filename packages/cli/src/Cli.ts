@@ -68,7 +68,10 @@ const sendFlags = {
   output: Options.text("output").pipe(
     Options.withPseudoName("FILE"),
     Options.withAlias("o"),
-    Options.withDescription("Write the JSONL responses to this file instead of stdout."),
+    Options.withDescription(
+      "Write the JSONL responses to this file instead of stdout. With --resume, the records go to the --resume file: " +
+        "-o may name only that file."
+    ),
     Options.optional
   ),
   ordered: Options.boolean("ordered").pipe(

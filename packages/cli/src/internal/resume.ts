@@ -274,13 +274,15 @@ const rewriteWithout = async (file: string, drop: Indices, end: number | undefin
       buffer += text + "\n"
       if (buffer.length >= 1024 * 1024) flush()
     }
-    const stream = fs.createReadStream(file, {
-      highWaterMark: 1024 * 1024,
-      ...(end !== undefined ? { end: end - 1 } : {})
-    }) as AsyncIterable<Buffer>
     if (end !== 0) {
+      // Decoded as a stream, so a character cut by a chunk's end is decoded whole.
+      const stream = fs.createReadStream(file, {
+        encoding: "utf8",
+        highWaterMark: 1024 * 1024,
+        ...(end !== undefined ? { end: end - 1 } : {})
+      }) as AsyncIterable<string>
       for await (const chunk of stream) {
-        const lines = (carry + chunk.toString("utf8")).split("\n")
+        const lines = (carry + chunk).split("\n")
         carry = lines.pop()!
         for (const line of lines) onLine(line)
       }
@@ -288,6 +290,7 @@ const rewriteWithout = async (file: string, drop: Indices, end: number | undefin
     // `scan` cut the file before any line without a line end: a rest here is blank.
     if (carry.trim() !== "") onLine(carry)
     flush()
+    fs.fchmodSync(fd, fs.statSync(file).mode & 0o7777)
     fs.fsyncSync(fd)
   } catch (error) {
     fs.closeSync(fd)

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as input from "./input.js"
 import * as output from "./output.js"
-import * as resume from "./resume.js"
+import * as plans from "./resume.js"
 import * as stats from "./stats.js"
 
 /** What `loamy send` was asked to do, flags already parsed. @internal */
@@ -25,7 +25,7 @@ export interface SendConfig {
   readonly redact: ReadonlyArray<string>
   readonly options: Clump.Options
   /** `--resume`, `--retry-failed`, `--shard`: which requests to send and where their records go. */
-  readonly selection?: resume.SelectionConfig | undefined
+  readonly selection?: plans.SelectionConfig | undefined
 }
 
 const say = (text: string) => Effect.sync(() => process.stderr.write(`loamy: ${text}\n`))
@@ -54,7 +54,7 @@ const requestStream = (
   source: input.Input,
   lineOf: Map<number, number>,
   notUtf8: Map<number, string>,
-  selected?: { readonly plan: resume.Plan; readonly indexOf: Map<number, number> }
+  selected?: { readonly plan: plans.Plan; readonly indexOf: Map<number, number> }
 ): Stream.Stream<unknown, input.BadInput> => {
   if (source.kind === "array") {
     if (selected === undefined) return Stream.fromIterable(source.requests)
@@ -149,7 +149,7 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
       try: () =>
         config.selection === undefined
           ? Promise.resolve(undefined)
-          : resume.prepare(config.selection, config.file, source, config.quiet),
+          : plans.prepare(config.selection, config.file, source, config.quiet),
       catch: (error) => error instanceof input.BadInput ? error : new input.BadInput(String(error))
     }))
     if (prepared._tag === "Left") {
