@@ -296,7 +296,7 @@ describe("reading a --resume file (in this process, no requests)", () => {
             failed: fc.array(fc.boolean(), { minLength: size, maxLength: size }),
             tail: fc.oneof(
               fc.constant({ kind: "none" as const, cut: 0 }),
-              fc.record({ kind: fc.constantFrom("cut" as const, "nul" as const, "newline" as const), cut: fc.nat() })
+              fc.record({ kind: fc.constantFrom("cut" as const, "nul" as const, "newline" as const, "blanks" as const), cut: fc.nat() })
             ),
             retryFailed: fc.boolean()
           })
@@ -316,6 +316,9 @@ describe("reading a --resume file (in this process, no requests)", () => {
             ? part + "\n"
             : tail.kind === "newline"
             ? part.slice(0, -1) + "\n"
+            : tail.kind === "blanks"
+            // Blanks without a line end are dropped too, after a torn line or not.
+            ? (tail.cut % 2 === 0 ? "" : part.slice(0, -1) + "\n") + " \t ".slice(0, 1 + (tail.cut % 3))
             : ""
           const text = lines.map((l) => l + "\n").join("") + torn
           const file = write("state.jsonl", text)

@@ -219,9 +219,10 @@ const scan = async (
   }
   let cutAt: number | undefined
   let tornLine: number | undefined
-  if (carry.length > 0) {
+  const rest = Buffer.concat(carry)
+  if (rest.length > 0 && !isBlank(rest)) {
     // The last line has no line end: the write that held it was cut short, even if what is there parses.
-    const bytes = Buffer.concat(carry)
+    const bytes = rest
     if (pending !== undefined) throw refuse(pending.line, pending.problem)
     if (!tornRecord(bytes)) throw refuse(lineNumber + 1, "is not a record and has no line end")
     cutAt = carryStart
@@ -230,6 +231,9 @@ const scan = async (
     if (!pending.torn) throw refuse(pending.line, pending.problem)
     cutAt = pending.start
     tornLine = pending.line
+  } else if (rest.length > 0) {
+    // Only blanks after the last line end: dropped, so that the next record starts a line.
+    cutAt = carryStart
   }
   return { done, failed, maxIndex, maxLine, cutAt, tornLine }
 }
