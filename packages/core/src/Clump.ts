@@ -277,7 +277,7 @@ const runCall = <A, E>(
   resolved: Options_.Resolved,
   size: number | undefined,
   body: (sender: engine.Sender, counters: scheduler.Counters | undefined) => Effect.Effect<A, E>
-): Effect.Effect<A, E, HttpClient.HttpClient> =>
+): Effect.Effect<A, E | InvalidOptionsError, HttpClient.HttpClient> =>
   Effect.flatMap(Effect.serviceOption(Progress.Reporter), (reporter) => {
     // Counting costs nothing measurable, but only a call that reports progress does it.
     const counters = Option.isSome(reporter) ? scheduler.makeCounters() : undefined
@@ -304,7 +304,7 @@ const sendChecked = <E>(
   requests: ReadonlyArray<RequestMap.RequestMap>,
   resolved: Options_.Resolved,
   decode: typedBody.Decode | undefined
-): Effect.Effect<ReadonlyArray<RequestResponse>, E, HttpClient.HttpClient> =>
+): Effect.Effect<ReadonlyArray<RequestResponse>, E | InvalidOptionsError, HttpClient.HttpClient> =>
   // Each run of the effect gets its own results and source.
   Effect.suspend(() => {
     const results = new Array<RequestResponse>(requests.length)
@@ -354,7 +354,9 @@ export const send = <E, A = unknown, R = never>(
 /**
  * `send` for a door that has already checked its requests (with
  * `RequestMap.validateAll`) and decoded its options (with `Options.decode`),
- * on this thread or another: nothing is checked again.
+ * on this thread or another: nothing is checked again. It still fails with
+ * an `InvalidOptionsError` when the client in use cannot route through the
+ * `proxy` option.
  *
  * @since 0.2.0
  * @category unsafe
@@ -362,7 +364,7 @@ export const send = <E, A = unknown, R = never>(
 export const unsafeSend = (
   requests: ReadonlyArray<RequestMap.RequestMap>,
   resolved: Options_.Resolved
-): Effect.Effect<ReadonlyArray<RequestResponse>, RequestError, HttpClient.HttpClient> =>
+): Effect.Effect<ReadonlyArray<RequestResponse>, RequestError | InvalidOptionsError, HttpClient.HttpClient> =>
   sendChecked<RequestError>(requests, resolved, undefined)
 
 const splitStreamOptions = (options: StreamOptions | undefined) => {

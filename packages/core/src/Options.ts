@@ -100,6 +100,14 @@ export interface Options {
    * never prints their values.
    */
   readonly sensitiveHeaders?: ReadonlyArray<string> | undefined
+  /**
+   * Send through a proxy: an http(s) URL (`"http://user:pass@proxy:3128"`),
+   * or `"env"` for the `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` variables
+   * (either case). Needs a client that can route through one (loamy's
+   * `UndiciHttpClient`); any other fails the call with an `InvalidOptionsError`.
+   * The URL's credentials are never shown in messages. Default none.
+   */
+  readonly proxy?: string | undefined
 }
 
 /**
@@ -159,6 +167,8 @@ export interface Resolved {
   readonly maxRedirects: number
   /** Lower-cased: the defaults and the caller's own. */
   readonly sensitiveHeaders: ReadonlyArray<string>
+  /** `"env"` or an http(s) URL (credentials included: not for display). Undefined: no proxy. */
+  readonly proxy: string | undefined
 }
 
 /**
@@ -259,6 +269,25 @@ const RateLimit = Schema.transformOrFail(Schema.Unknown, Schema.typeSchema(RateL
   encode: ParseResult.succeed
 })
 
+/** A proxy value as messages may show it: nothing up to its last `@` (`user:pass@`, a password with `/` or `@` in it). */
+const withoutCredentials = (value: string): string => value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[\s\S]*@/i, "$1")
+
+const Proxy = withMessage(
+  Schema.String.pipe(Schema.filter((value) => {
+    if (value === "env") return true
+    try {
+      const url = new URL(value)
+      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== ""
+    } catch {
+      return false
+    }
+  })),
+  (actual) =>
+    `must be "env" or an http(s) URL such as http://proxy:3128, got ${
+      typeof actual === "string" ? describe(withoutCredentials(actual)) : describe(actual)
+    }`
+)
+
 const Headers = Schema.Record({
   key: Schema.String,
   value: Schema.String.pipe(Schema.filter((value) => headerValueProblem(value) ?? true))
@@ -296,7 +325,8 @@ export const OptionsSchema = Schema.Struct({
       Schema.String.pipe(Schema.filter((name) => headerNameProblem(name) === undefined)),
       (actual) => `${describe(actual)} is not a header name`
     )
-  ))
+  )),
+  proxy: Schema.optional(Proxy)
 }).annotations({ identifier: "Options" })
 
 const decodeFields = ParseResult.decodeUnknownEither(OptionsSchema, { onExcessProperty: "error", errors: "first" })
@@ -388,7 +418,8 @@ const resolve = (o: typeof OptionsSchema.Type): Resolved => {
     maxRedirects: o.maxRedirects ?? defaults.maxRedirects,
     sensitiveHeaders: o.sensitiveHeaders === undefined
       ? defaults.sensitiveHeaders
-      : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])]
+      : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])],
+    proxy: o.proxy
   }
 }
 
@@ -423,6 +454,7 @@ export const toOptions = (resolved: Resolved): Options => {
   out.maxBodyBytes = resolved.maxBodyBytes
   out.sensitiveHeaders = resolved.sensitiveHeaders
   if (resolved.headers !== undefined) out.headers = resolved.headers
+  if (resolved.proxy !== undefined) out.proxy = resolved.proxy
   if (resolved.rateLimit !== undefined) {
     const { intervalMs, limit, perOrigin } = resolved.rateLimit
     out.rateLimit = { limit, interval: intervalMs, perOrigin }
