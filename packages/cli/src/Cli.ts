@@ -147,6 +147,14 @@ const sendFlags = {
     ),
     Options.repeated
   ),
+  proxy: Options.text("proxy").pipe(
+    Options.withPseudoName("URL|env"),
+    Options.withDescription(
+      "Send through this proxy: http://[user:pass@]host:port (https targets through a CONNECT tunnel), or env for " +
+        "HTTPS_PROXY, HTTP_PROXY and NO_PROXY. Its credentials are never printed. Default none."
+    ),
+    Options.optional
+  ),
   showSecrets: Options.boolean("show-secrets").pipe(
     Options.withDescription("Show secret header values instead of <redacted>.")
   ),
@@ -219,6 +227,7 @@ const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
     if (Option.isSome(flags.maxBodyBytes)) options.maxBodyBytes = flags.maxBodyBytes.value
     if (Option.isSome(flags.maxRedirects)) options.maxRedirects = flags.maxRedirects.value
     if (flags.header.length > 0) options.headers = headers
+    if (Option.isSome(flags.proxy)) options.proxy = flags.proxy.value
     const path = Option.getOrElse(flags.file, () => "-")
     if (Option.isNone(flags.file) && process.stdin.isTTY === true) {
       return yield* usage("no input: give a FILE or pipe requests on stdin (\"-\" reads the terminal)")
@@ -408,6 +417,7 @@ const flagsOf: Record<string, Record<string, Flag>> = {
     "--max-body-bytes": { value: true, integer: true },
     "--max-redirects": { value: true, integer: true },
     "--redact": { value: true },
+    "--proxy": { value: true },
     "--show-secrets": { value: false },
     "--quiet": { value: false },
     "-q": { value: false },

@@ -40,7 +40,8 @@ const flagOf: Record<string, string> = {
   maxBodyBytes: "--max-body-bytes",
   "retry.attempts": "--retry",
   "rateLimit.limit": "--rate",
-  "rateLimit.interval": "--rate"
+  "rateLimit.interval": "--rate",
+  proxy: "--proxy"
 }
 
 /**
@@ -242,6 +243,12 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
       const error = outcome.left
       if (error instanceof input.BadInput) {
         yield* say(error.message)
+        return 2
+      }
+      // Known only when the run starts: a proxy variable that is not a URL (--proxy env).
+      const refused: unknown = error
+      if (refused instanceof Clump.InvalidOptionsError) {
+        yield* say(`invalid option ${flagOf[refused.option] ?? refused.option}: ${refused.detail}`)
         return 2
       }
       yield* say(`stopped at the first failure (--fail-fast): ${error.message}`)
