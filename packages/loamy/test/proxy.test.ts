@@ -325,6 +325,22 @@ describe("the synchronous door", () => {
     expect((await remoteProxy.seen()).targets).toEqual([`GET ${remote.url}/echo`])
   })
 
+  it('proxy: "env" with a variable that is not a URL throws InvalidOptionsError from the worker', { timeout: 60_000 }, async () => {
+    await withEnv({ HTTP_PROXY: `http://${credentials}@[bad` }, async () => {
+      await close()
+      let thrown: unknown
+      try {
+        sendRequestsSync([get(`${remote.url}/`)], { proxy: "env" })
+      } catch (error) {
+        thrown = error
+      }
+      expect(thrown).toBeInstanceOf(InvalidOptionsError)
+      expect((thrown as Error).message).toContain("HTTP_PROXY is not an http(s) URL")
+      expect((thrown as Error).message).not.toContain(secret)
+    })
+    await close()
+  })
+
   it("a proxy that is down folds a TransportError naming it", { timeout: 60_000 }, async () => {
     const down = `http://${credentials}@127.0.0.1:${await closedPort()}`
     const [response] = sendRequestsSync([get(`${remote.url}/`)], { proxy: down, timeout: 20_000 })
