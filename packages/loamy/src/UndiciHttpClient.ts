@@ -363,13 +363,12 @@ const dispatch = (
       dispatcher.request(options, (error, data) => {
         if (error !== null) {
           const proxyError = route === undefined ? undefined : proxyFailure(route, url, error)
+          const refused = proxyError === undefined && (error as { code?: unknown }).code === "UND_ERR_INVALID_ARG"
           done(Effect.fail(
             new HttpClientError.RequestError({
               request,
-              reason: proxyError === undefined && (error as { code?: unknown }).code === "UND_ERR_INVALID_ARG"
-                ? "Encode"
-                : "Transport",
-              cause: proxyError ?? error
+              reason: refused ? "Encode" : "Transport",
+              cause: proxyError ?? (refused && route !== undefined ? ownProxyAuthorization(error) : error)
             })
           ))
         } else if (settled) {
@@ -392,9 +391,7 @@ const dispatch = (
         new HttpClientError.RequestError({
           request,
           reason: "Encode",
-          cause: route !== undefined && /Proxy-Authorization/i.test(String((cause as Error)?.message))
-            ? new Error("a Proxy-Authorization header is not sent through a proxy: give the credentials in the proxy URL")
-            : cause
+          cause: route === undefined ? cause : ownProxyAuthorization(cause)
         })
       ))
     }
@@ -777,6 +774,12 @@ class ProxyFailure extends Error {
     super(message)
   }
 }
+
+/** undici refuses a request's own `Proxy-Authorization` through a proxy; its message names undici's constructor. */
+const ownProxyAuthorization = (error: unknown): unknown =>
+  /Proxy-Authorization/i.test(String((error as Error | undefined)?.message))
+    ? new Error("a request's own Proxy-Authorization header is not sent through a proxy: give the credentials in the proxy URL")
+    : error
 
 /** Codes of a failure to reach a host: with an explicit proxy, that host is always the proxy. */
 const unreachable: ReadonlySet<string> = new Set([

@@ -177,6 +177,16 @@ describe("proxy failures fold into the response as a TransportError naming the p
     expect(guarded.seen.denied).toBe(0)
     expect(guarded.seen.requests + guarded.seen.connects).toBe(2)
   })
+  it("a request's own Proxy-Authorization header is refused through a proxy, sending nothing", async () => {
+    const [response] = await sendRequests(
+      [{ url: `${server.url}/echo`, httpOp: "GET", headers: { "Proxy-Authorization": `Basic ${secret}` } }],
+      { proxy: guarded.url }
+    )
+    expect(response!.error?._tag).toBe("InvalidRequestError")
+    expect(response!.error?.message).toContain("give the credentials in the proxy URL")
+    expect(guarded.seen.requests + guarded.seen.connects).toBe(0)
+    expect(server.stats.requests).toBe(0)
+  })
 })
 
 describe("the proxy option's values", () => {
