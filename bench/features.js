@@ -69,5 +69,66 @@ for (const concurrency of [64, 256]) {
   }
   console.log("")
 }
+
+// The same variants on a client that answers from memory: no sockets, so what is left is the scheduler's
+// own work per request, and a difference is the variant's cost in CPU per request.
+{
+  const { HttpClient, HttpClientResponse } = await import("@effect/platform")
+  const { Clump, Progress } = await import("@loamy/core")
+  const { Effect, Layer, ManagedRuntime } = await import("effect")
+  // One web Response whose body is never read: the core takes the bytes through the bounded read a client may
+  // offer (as loamy's layer does), so the fake costs next to nothing per request.
+  const web = new Response(null, { headers: { "content-type": "application/json", "content-length": "2" } })
+  const bytes = new TextEncoder().encode("{}")
+  const readUpTo = Symbol.for("@loamy/core/readUpTo")
+  // It answers on the next turn of the event loop, as a socket would: an answer in the same turn would run every
+  // worker to completion one after the other, with nothing ever in flight.
+  const instant = HttpClient.make((request) =>
+    Effect.async((resume) => {
+      setImmediate(() => {
+        const response = HttpClientResponse.fromWeb(request, web)
+        response[readUpTo] = () => Effect.succeed(bytes)
+        resume(Effect.succeed(response))
+      })
+    })
+  )
+  const runtime = ManagedRuntime.make(Layer.succeed(HttpClient.HttpClient, instant))
+  const M = 20_000
+  const requests = Array.from({ length: M }, (_, i) => ({ url: `http://origin-${i % 2}.test/`, httpOp: "GET" }))
+  const concurrency = 64
+  // No timeout: on a client that does not bound attempts itself, the core races each attempt with a timer fiber,
+  // which would dwarf what is measured here (loamy's layer bounds them itself).
+  const timeout = Infinity
+  const effects = {
+    plain: Clump.send(Clump.make(requests, { concurrency, timeout })),
+    onProgress: Clump.send(Clump.make(requests, { concurrency, timeout })).pipe(
+      Progress.reportTo(() => Effect.void, { interval: "100 millis" })
+    ),
+    concurrencyPerOrigin: Clump.send(
+      Clump.make(requests, { concurrency, timeout, concurrencyPerOrigin: concurrency / 2 })
+    )
+  }
+  // As the plain doors run: Effect's tracer off (HttpClient.make would make a span per request for nobody).
+  for (const name of Object.keys(effects)) effects[name] = Effect.withTracerEnabled(effects[name], false)
+  const cpu = Object.fromEntries(Object.keys(effects).map((name) => [name, []]))
+  for (const effect of Object.values(effects)) await runtime.runPromise(effect)
+  for (let round = 0; round < ROUNDS; round++) {
+    const names = Object.keys(effects)
+    for (const name of names.map((_, i) => names[(i + round) % names.length])) {
+      const before = process.cpuUsage()
+      await runtime.runPromise(effects[name])
+      const used = process.cpuUsage(before)
+      cpu[name].push((used.user + used.system) / M)
+    }
+  }
+  console.log(`an in-memory client, ${M} requests over 2 origins, concurrency ${concurrency} (median CPU per request)`)
+  const base = median(cpu.plain)
+  for (const [name, xs] of Object.entries(cpu)) {
+    const us = median(xs)
+    console.log(`${name.padEnd(24)}${us.toFixed(2).padStart(8)} µs${(us - base >= 0 ? "+" : "") + (us - base).toFixed(2).padStart(7)} µs`)
+  }
+  await runtime.dispose()
+}
+
 await close()
 server.stdin.end()
