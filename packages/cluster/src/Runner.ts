@@ -10,13 +10,18 @@
  *
  * @since 0.1.0
  */
-import * as MessageStorage from "@effect/cluster/MessageStorage"
+import type * as MessageStorage from "@effect/cluster/MessageStorage"
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
+import * as RunnerHealth from "@effect/cluster/RunnerHealth"
+import * as Runners from "@effect/cluster/Runners"
 import * as RunnerStorage from "@effect/cluster/RunnerStorage"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as SocketRunner from "@effect/cluster/SocketRunner"
+import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
 import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
-import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as NodeClusterSocket from "@effect/platform-node-shared/NodeClusterSocket"
+import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as SocketServer from "@effect/platform/SocketServer"
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -98,6 +103,38 @@ const shardingConfig = (options: RunnerOptions): Partial<ShardingConfig.Sharding
   return config
 }
 
+/**
+ * @effect/platform-node's `NodeClusterSocket.layer` with SQL storage, built
+ * from the same parts without its Kubernetes health check, which would pull
+ * all of undici into the CLI's bundle (runners check each other by ping).
+ */
+const socketCluster = (
+  config: Partial<ShardingConfig.ShardingConfig["Type"]>,
+  clientOnly: boolean
+): Layer.Layer<
+  Sharding.Sharding | Runners.Runners | MessageStorage.MessageStorage,
+  SocketServer.SocketServerError | ConfigError,
+  SqlClient.SqlClient
+> => {
+  const transport: Layer.Layer<Sharding.Sharding | Runners.Runners, SocketServer.SocketServerError, any> = clientOnly
+    ? Layer.provide(SocketRunner.layerClientOnly, NodeClusterSocket.layerClientProtocol)
+    : Layer.provide(SocketRunner.layer, [NodeClusterSocket.layerSocketServer, NodeClusterSocket.layerClientProtocol])
+  const health: Layer.Layer<RunnerHealth.RunnerHealth, never, any> = clientOnly
+    ? RunnerHealth.layerNoop
+    : RunnerHealth.layerPing.pipe(Layer.provide(Runners.layerRpc), Layer.provide(NodeClusterSocket.layerClientProtocol))
+  return transport.pipe(
+    Layer.provide(health),
+    Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
+    Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
+    Layer.provide(ShardingConfig.layerFromEnv(config)),
+    Layer.provide(RpcSerialization.layerMsgPack)
+  ) as Layer.Layer<
+    Sharding.Sharding | Runners.Runners | MessageStorage.MessageStorage,
+    SocketServer.SocketServerError | ConfigError,
+    SqlClient.SqlClient
+  >
+}
+
 /** Runners registered and seen within the lock expiry, for the split rate limit. */
 const countRunners = Effect.flatMap(RunnerStorage.RunnerStorage, (storage) => storage.getRunners).pipe(
   Effect.map((runners) => Math.max(1, runners.filter(([, healthy]) => healthy).length)),
@@ -132,7 +169,7 @@ export const layer = (
     : options.connections === undefined
     ? UndiciHttpClient.layer
     : UndiciHttpClient.layerWith({ connections: options.connections })
-  const cluster = NodeClusterSocket.layer({ storage: "sql", shardingConfig: config })
+  const cluster = socketCluster(config, false)
   return ChunkEntity.layer.pipe(
     Layer.provide([limits, http]),
     Layer.provideMerge(cluster),
@@ -142,6 +179,17 @@ export const layer = (
     SqlError.SqlError | SocketServer.SocketServerError | ConfigError
   >
 }
+
+/**
+ * The cluster's storage alone (a Postgres `SqlClient`), for
+ * `Distributed.prune`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStorage = (options: {
+  readonly db: string
+}): Layer.Layer<SqlClient.SqlClient, SqlError.SqlError> => sqlLayer(options.db)
 
 /**
  * This process as a coordinator: it sends chunks and reads their replies
@@ -155,10 +203,6 @@ export const layerClient = (options: {
   /** How often the coordinator reads finished chunks' replies from storage. Default 100 ms. */
   readonly replyPollInterval?: Duration.DurationInput | undefined
 }): Layer.Layer<Sharding.Sharding | SqlClient.SqlClient, SqlError.SqlError | ConfigError> =>
-  NodeClusterSocket.layer({
-    clientOnly: true,
-    storage: "sql",
-    shardingConfig: { entityReplyPollInterval: options.replyPollInterval ?? Duration.millis(100) }
-  }).pipe(
+  socketCluster({ entityReplyPollInterval: options.replyPollInterval ?? Duration.millis(100) }, true).pipe(
     Layer.provideMerge(sqlLayer(options.db))
   ) as Layer.Layer<Sharding.Sharding | SqlClient.SqlClient, SqlError.SqlError | ConfigError>

@@ -15,7 +15,6 @@
  * @since 0.1.0
  */
 import * as RateLimiter from "@effect/experimental/RateLimiter"
-import * as RateLimiterRedis from "@effect/experimental/RateLimiter/Redis"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Context from "effect/Context"
@@ -108,17 +107,21 @@ const make = (runners: Effect.Effect<number>) =>
 export const layerRedis = (url: string): Layer.Layer<SharedRateLimit> =>
   Layer.effect(SharedRateLimit, make(Effect.succeed(1))).pipe(
     Layer.provide(RateLimiter.layer),
-    Layer.provide(Layer.unwrapEffect(Effect.sync(() => {
-      const parsed = new URL(url)
-      return RateLimiterRedis.layerStore({
-        host: parsed.hostname,
-        port: parsed.port === "" ? 6379 : Number(parsed.port),
-        ...(parsed.password === "" ? {} : { password: decodeURIComponent(parsed.password) }),
-        ...(parsed.username === "" ? {} : { username: decodeURIComponent(parsed.username) }),
-        ...(parsed.pathname.length > 1 ? { db: Number(parsed.pathname.slice(1)) } : {}),
-        prefix: "loamy:ratelimit:"
-      })
-    })))
+    // ioredis is an optional peer: loaded only when a runner is given a Redis.
+    Layer.provide(Layer.unwrapEffect(Effect.map(
+      Effect.promise(() => import("@effect/experimental/RateLimiter/Redis")),
+      (RateLimiterRedis) => {
+        const parsed = new URL(url)
+        return RateLimiterRedis.layerStore({
+          host: parsed.hostname,
+          port: parsed.port === "" ? 6379 : Number(parsed.port),
+          ...(parsed.password === "" ? {} : { password: decodeURIComponent(parsed.password) }),
+          ...(parsed.username === "" ? {} : { username: decodeURIComponent(parsed.username) }),
+          ...(parsed.pathname.length > 1 ? { db: Number(parsed.pathname.slice(1)) } : {}),
+          prefix: "loamy:ratelimit:"
+        })
+      }
+    )))
   )
 
 /**
