@@ -157,13 +157,13 @@ export const layer = (
 > => {
   const config = shardingConfig(options)
   const sql = sqlLayer(options.db)
-  const limits = options.redis === undefined
-    ? SharedRateLimit.layerSplit(countRunners).pipe(
+  const limits = (options.redis === undefined
+    ? SharedRateLimit.layerSplit(countRunners)
+    : SharedRateLimit.layerRedis(options.redis, countRunners)).pipe(
       Layer.provide(SqlRunnerStorage.layer),
       Layer.provide(ShardingConfig.layerFromEnv(config)),
       Layer.orDie
     )
-    : SharedRateLimit.layerRedis(options.redis)
   const http = options.httpClient !== undefined
     ? options.httpClient
     : options.connections === undefined

@@ -193,7 +193,8 @@ export const untilBalanced = async (db: string, count: number, timeoutMs: number
   for (;;) {
     const rows = await query<{ pid: number; n: string }>(
       db,
-      "SELECT pid, count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted GROUP BY pid"
+      "SELECT pid, count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = " +
+        "(SELECT oid FROM pg_database WHERE datname = current_database()) GROUP BY pid"
     )
     if (rows.length === count) {
       const sizes = rows.map((row) => Number(row.n))
@@ -239,4 +240,43 @@ export const createDatabase = async (db: string, name: string): Promise<string> 
   const url = new URL(db)
   url.pathname = `/${name}`
   return url.href
+}
+
+/** The redis-server executable on the PATH, if any. */
+export const redisServer = (): string | undefined => {
+  for (const dir of (process.env["PATH"] ?? "").split(path.delimiter)) {
+    const candidate = path.join(dir, "redis-server")
+    if (dir !== "" && fs.existsSync(candidate)) return candidate
+  }
+  return undefined
+}
+
+/** Starts redis-server on a free loopback port, nothing saved to disk; ready when it says so. */
+export const startRedis = async (executable: string): Promise<{ readonly url: string; stop(): Promise<void> }> => {
+  const port = await freePort()
+  const child = spawn(executable, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let out = ""
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server not ready within 15 s\n${out}`)), 15_000)
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk
+      if (out.includes("Ready to accept connections")) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      reject(new Error(`redis-server exited (${code})\n${out}`))
+    })
+  })
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () => {
+      child.kill("SIGKILL")
+      return exited(child)
+    }
+  }
 }
