@@ -75,8 +75,8 @@ export const ChunkEntity = Entity.make(entityType, [SendChunk]).annotateRpcs(Clu
 
 /**
  * The options of a batch as they travel: what `Options.toOptions` gives,
- * with durations in milliseconds and no bound written as "Infinity" (JSON has
- * no Infinity). `deadline` and `returnExceptions: false` are refused by
+ * with durations in milliseconds and no timeout written as 2³¹ ms (JSON has
+ * no Infinity; the core takes a bound past its longest timer as none). `deadline` and `returnExceptions: false` are refused by
  * `sendDistributed`; `rateLimit` is taken out and applied by the runners'
  * shared limiter.
  *
@@ -85,7 +85,8 @@ export const ChunkEntity = Entity.make(entityType, [SendChunk]).annotateRpcs(Clu
  */
 export const toWireOptions = (resolved: Options.Resolved): Record<string, unknown> => {
   const options: Record<string, unknown> = { ...Options.toOptions(resolved) }
-  if (options["timeout"] === Infinity) options["timeout"] = "Infinity"
+  // JSON has no Infinity: a bound past the longest timer is no bound to the core too.
+  if (options["timeout"] === Infinity) options["timeout"] = 2 ** 31
   delete options["rateLimit"]
   delete options["deadline"]
   return options
