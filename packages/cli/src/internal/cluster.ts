@@ -246,9 +246,19 @@ export const worker = (config: WorkerConfig): Effect.Effect<number> => {
   return Layer.launch(Layer.provideMerge(ready, runner)).pipe(
     quietLogs,
     Effect.as(0),
-    Effect.catchAllCause((cause) =>
-      Effect.as(say(`worker failed: ${Cause.pretty(cause)}`), 1)
-    )
+    Effect.catchAllCause((cause) => {
+      // The usual first failure: the database cannot be reached. Say which, and why, in one line.
+      const error = Cause.squash(cause) as { readonly _tag?: string; readonly message?: string; readonly cause?: unknown }
+      const reason = (error.cause as { readonly message?: string } | undefined)?.message
+      return Effect.as(
+        say(
+          error._tag === "SqlError"
+            ? `worker failed: the cluster's Postgres at ${showUrl(config.db)}: ${error.message}${reason === undefined ? "" : ` (${reason})`}`
+            : `worker failed: ${Cause.pretty(cause)}`
+        ),
+        1
+      )
+    })
   )
 }
 

