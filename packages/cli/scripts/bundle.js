@@ -13,9 +13,10 @@ import { fileURLToPath } from "node:url"
 const entry = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
 const outdir = process.argv[2] ?? fileURLToPath(new URL("../dist/bundle", import.meta.url))
 
-// loamy's undici layer imports only `Agent` from "undici", but undici's entry is CommonJS that loads all of undici
-// (fetch, WebSocket, caches, ...), which esbuild cannot tree-shake: point "undici" at a module that exports Agent
-// alone. If the layer ever imports more from undici, the build fails here ("No matching export"), not at run time.
+// loamy's undici layer imports only `Agent`, `Pool` and the proxy agents (`ProxyAgent`, `EnvHttpProxyAgent`) from
+// "undici", but undici's entry is CommonJS that loads all of undici (fetch, WebSocket, caches, ...), which esbuild
+// cannot tree-shake: point "undici" at a module that exports those alone. If the layer ever imports more from
+// undici, the build fails here ("No matching export"), not at run time.
 const undiciDir = path.dirname(createRequire(import.meta.url).resolve("undici/package.json", {
   paths: [fileURLToPath(new URL("../../loamy/", import.meta.url)), fileURLToPath(new URL("..", import.meta.url))]
 }))
@@ -29,8 +30,11 @@ const leanUndici = {
         `import Dispatcher from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/dispatcher.js"))}`,
         `import api from ${JSON.stringify(path.join(undiciDir, "lib/api/index.js"))}`,
         `import Agent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/agent.js"))}`,
+        `import Pool from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/pool.js"))}`,
+        `import ProxyAgent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/proxy-agent.js"))}`,
+        `import EnvHttpProxyAgent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/env-http-proxy-agent.js"))}`,
         `Object.assign(Dispatcher.prototype, api)`,
-        `export { Agent }`
+        `export { Agent, EnvHttpProxyAgent, Pool, ProxyAgent }`
       ].join("\n"),
       resolveDir: undiciDir,
       loader: "js"

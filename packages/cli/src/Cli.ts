@@ -22,8 +22,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { createRequire } from "node:module"
+import * as nodePath from "node:path"
 import { parseDuration, parseHeader, parseRate } from "./internal/duration.js"
 import * as clusterCommands from "./internal/clusterCommands.js"
+import { parseShard } from "./internal/shard.js"
 import type * as send from "./internal/send.js"
 
 // The commands' machinery (the core, the undici layer, the test server) is loaded when a command runs, not for
@@ -73,7 +75,10 @@ const sendFlags = {
   output: Options.text("output").pipe(
     Options.withPseudoName("FILE"),
     Options.withAlias("o"),
-    Options.withDescription("Write the JSONL responses to this file instead of stdout."),
+    Options.withDescription(
+      "Write the JSONL responses to this file instead of stdout. With --resume, the records go to the --resume file: " +
+        "-o may name only that file."
+    ),
     Options.optional
   ),
   ordered: Options.boolean("ordered").pipe(
@@ -86,6 +91,14 @@ const sendFlags = {
     Options.withAlias("c"),
     Options.withDescription("Requests in flight at once. Default 100."),
     Options.withDefault(100)
+  ),
+  concurrencyPerOrigin: Options.integer("concurrency-per-origin").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription(
+      "Requests in flight at once to one origin (scheme, host, port), within --concurrency: politeness for crawls " +
+        "over many hosts. A busy origin holds only its own requests; the rest go on. Default none."
+    ),
+    Options.optional
   ),
   timeout: Options.text("timeout").pipe(
     Options.withPseudoName("DURATION"),
@@ -141,12 +154,45 @@ const sendFlags = {
     ),
     Options.repeated
   ),
+  proxy: Options.text("proxy").pipe(
+    Options.withPseudoName("URL|env"),
+    Options.withDescription(
+      "Send through this proxy: http://[user:pass@]host:port (https targets through a CONNECT tunnel), or env for " +
+        "HTTPS_PROXY, HTTP_PROXY and NO_PROXY. Its credentials are never printed. Default none."
+    ),
+    Options.optional
+  ),
   showSecrets: Options.boolean("show-secrets").pipe(
     Options.withDescription("Show secret header values instead of <redacted>.")
   ),
   quiet: Options.boolean("quiet").pipe(
     Options.withAlias("q"),
     Options.withDescription("No progress bar and no summary on stderr.")
+  ),
+  resume: Options.text("resume").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription(
+      "FILE is the output: read the records already in it, send only the requests whose index is missing, and " +
+        "append their records to it (a missing FILE is created). A torn last line (a run killed mid-write) is cut " +
+        "away and its request sent again. -o may name the same file, no other. Refused (exit 2, nothing sent or " +
+        "changed) when FILE is not loamy output or holds an index beyond the input (or outside --shard). One " +
+        "process per FILE at a time."
+    ),
+    Options.optional
+  ),
+  retryFailed: Options.boolean("retry-failed").pipe(
+    Options.withDescription(
+      "With --resume: also send again the requests whose record has an error. Their old records are removed first " +
+        "(FILE is rewritten next to itself and renamed over it), so FILE always holds at most one record per index."
+    )
+  ),
+  shard: Options.text("shard").pipe(
+    Options.withPseudoName("i/n"),
+    Options.withDescription(
+      "Send only the requests whose index k (0-based among the input's requests) has k mod n = i; the others are " +
+        "skipped (not sent, not written). Records keep their index and line in the whole input. 0 <= i < n."
+    ),
+    Options.optional
   ),
   ...clusterFlags
 }
@@ -181,6 +227,7 @@ const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
     const options: {
       -readonly [K in keyof Clump.Options]: Clump.Options[K]
     } = { concurrency: flags.concurrency }
+    if (Option.isSome(flags.concurrencyPerOrigin)) options.concurrencyPerOrigin = flags.concurrencyPerOrigin.value
     if (timeout !== undefined) options.timeout = timeout
     if (deadline !== undefined) options.deadline = deadline
     if (Option.isSome(flags.retry)) options.retry = flags.retry.value
@@ -188,19 +235,45 @@ const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
     if (Option.isSome(flags.maxBodyBytes)) options.maxBodyBytes = flags.maxBodyBytes.value
     if (Option.isSome(flags.maxRedirects)) options.maxRedirects = flags.maxRedirects.value
     if (flags.header.length > 0) options.headers = headers
+    if (Option.isSome(flags.proxy)) options.proxy = flags.proxy.value
     const path = Option.getOrElse(flags.file, () => "-")
     if (Option.isNone(flags.file) && process.stdin.isTTY === true) {
       return yield* usage("no input: give a FILE or pipe requests on stdin (\"-\" reads the terminal)")
     }
+    let shard: { readonly index: number; readonly count: number } | undefined
+    if (Option.isSome(flags.shard)) {
+      const parsed = parseShard(flags.shard.value)
+      if (typeof parsed === "string") return yield* usage(`--shard: ${parsed}`)
+      shard = parsed
+    }
+    const resume = Option.getOrUndefined(flags.resume)
+    if (flags.retryFailed && resume === undefined) {
+      return yield* usage("--retry-failed needs --resume FILE (the output file whose failed records to send again)")
+    }
+    if (resume !== undefined) {
+      if (resume === "" || resume === "-") return yield* usage("--resume needs a file (stdout cannot be read back)")
+      if (Option.isSome(flags.output) && nodePath.resolve(flags.output.value) !== nodePath.resolve(resume)) {
+        return yield* usage(
+          `--output ${flags.output.value} and --resume ${resume} name different files: with --resume, the records ` +
+            "are appended to the --resume file (drop -o, or give it the same file)"
+        )
+      }
+      if (path !== "-" && nodePath.resolve(path) === nodePath.resolve(resume)) {
+        return yield* usage(`--resume ${resume} is the input file: it must be the output file`)
+      }
+    }
     return {
       file: path,
-      output: Option.getOrUndefined(flags.output),
+      output: resume ?? Option.getOrUndefined(flags.output),
       ordered: flags.ordered,
       failFast: flags.failFast,
       quiet: flags.quiet,
       showSecrets: flags.showSecrets,
       redact: flags.redact,
-      options
+      options,
+      selection: resume === undefined && shard === undefined
+        ? undefined
+        : { resume, retryFailed: flags.retryFailed, shard }
     }
   })
 
@@ -217,6 +290,9 @@ export const sendCommand = Command.make("send", sendFlags, (flags) =>
         const db = flags.cluster.value
         const job = flags.job
         if (Option.isNone(job)) return usage("--cluster needs --job ID (the id to resume the run by)")
+        if (Option.isSome(flags.resume) || flags.retryFailed || Option.isSome(flags.shard)) {
+          return usage("--resume, --retry-failed and --shard cannot be used with --cluster (run the same --job again to resume)")
+        }
         const chunkSize = Option.getOrUndefined(flags.chunkSize)
         return Effect.flatMap(clusterModule, (m) => m.send(config, { db, job: job.value, chunkSize, parallel: undefined }))
       }
@@ -227,9 +303,10 @@ export const sendCommand = Command.make("send", sendFlags, (flags) =>
   )).pipe(
     Command.withDescription(HelpDoc.blocks([
       HelpDoc.p(
-        "Send the requests of a JSON array or JSONL file (or stdin) concurrently and write one JSON line per response: " +
-          "index (0-based position), line (JSONL only), request, status (0 when no response arrived), headers, body, " +
-          "error ({tag, message, ...fields} or null), elapsedMs, attempts."
+        "Send the requests of a JSON array or JSONL file (or stdin) concurrently and write one JSON line per response, " +
+          "RequestResponse's own encoding plus its place: index (0-based position), line (JSONL only), requestMap, " +
+          "statusCode (0 when no response arrived), headers, body, error ({_tag, message, ...fields}, absent when none), " +
+          "elapsedMs, attempts."
       ),
       HelpDoc.p(
         "A JSON array is checked whole before anything is sent. JSONL is streamed line by line (memory bounded by " +
@@ -237,8 +314,21 @@ export const sendCommand = Command.make("send", sendFlags, (flags) =>
           "InvalidInputError naming the line and field."
       ),
       HelpDoc.p(
+        "Resuming: \"loamy send --resume out.jsonl in.jsonl\" can be run again after any interruption (a kill, a " +
+          "crash, --fail-fast, a deadline): each run sends only what out.jsonl lacks and appends to it, and once a " +
+          "run completes out.jsonl holds exactly one record per request. Add --retry-failed to send the failed " +
+          "ones again. Works with JSONL and JSON arrays, files and stdin (for JSONL on stdin, an index beyond the " +
+          "input is found only when the input ends, after the others were sent)."
+      ),
+      HelpDoc.p(
+        "Sharding: \"--shard i/n\" on n processes (or machines) splits one input between them, each sending every " +
+          "n-th request; with \"--resume out-i.jsonl\" each shard resumes on its own, and the n files together hold " +
+          "every index once."
+      ),
+      HelpDoc.p(
         "Exit codes: 0 every response came back without error; 1 some failed (an error, a bad JSONL line, or " +
-          "--fail-fast stopped the run); 2 bad input or usage (nothing sent)."
+          "--fail-fast stopped the run; with --resume, any failed record in the file); 2 bad input or usage " +
+          "(nothing sent)."
       )
     ]))
   )
@@ -334,6 +424,7 @@ const flagsOf: Record<string, Record<string, Flag>> = {
     "--ordered": { value: false },
     "--concurrency": { value: true, integer: true },
     "-c": { value: true, integer: true },
+    "--concurrency-per-origin": { value: true, integer: true },
     "--timeout": { value: true },
     "--deadline": { value: true },
     "--retry": { value: true, integer: true },
@@ -345,9 +436,13 @@ const flagsOf: Record<string, Record<string, Flag>> = {
     "--max-body-bytes": { value: true, integer: true },
     "--max-redirects": { value: true, integer: true },
     "--redact": { value: true },
+    "--proxy": { value: true },
     "--show-secrets": { value: false },
     "--quiet": { value: false },
     "-q": { value: false },
+    "--resume": { value: true },
+    "--retry-failed": { value: false },
+    "--shard": { value: true },
     ...flagChecks.send
   },
   worker: { ...builtIn, ...flagChecks.worker },

@@ -95,6 +95,13 @@ const decodeOptions = (
   if (resolved.failFast) {
     return invalid("returnExceptions", "must be true for a distributed batch (each chunk folds its failures)")
   }
+  if ((resolved as { readonly proxy?: string | undefined }).proxy !== undefined) {
+    return invalid(
+      "proxy",
+      "is not sent to the runners (its credentials would be stored with every chunk): give the runners a client " +
+        "that uses it (Runner.layer's httpClient)"
+    )
+  }
   if (resolved.deadlineMs !== undefined) {
     return invalid("deadline", "is not supported for a distributed batch (a chunk may run again after a runner dies)")
   }

@@ -32,15 +32,18 @@ import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Predicate from "effect/Predicate"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as engine from "./internal/engine.js"
 import * as scheduler from "./internal/scheduler.js"
+import * as typedBody from "./internal/typedBody.js"
 import * as LoamyError from "./LoamyError.js"
 import type { InvalidInputError, RequestError } from "./LoamyError.js"
 import * as Options_ from "./Options.js"
+import * as Progress from "./Progress.js"
 import * as RequestMap from "./RequestMap.js"
-import type { RequestResponse } from "./RequestResponse.js"
+import type { RequestResponse, Typed } from "./RequestResponse.js"
 
 /**
  * @since 0.1.0
@@ -89,26 +92,44 @@ export type StreamOptions = (Options | Options_.Resolved) & {
 }
 
 /**
- * @since 0.1.0
+ * The body option of `make` and `streamFrom`: a Schema that decodes the JSON
+ * body of every 2xx response (see `withBody`).
+ *
+ * @since 0.3.0
  * @category models
  */
-export interface Clump<E = never> extends Pipeable {
-  readonly [TypeId]: { readonly _E: (_: never) => E }
-  /** As given; checked (and put in canonical form) when the clump is sent. */
-  readonly requests: ReadonlyArray<RequestMap.RequestMapInput>
-  /** As given, or already decoded (`Options.decode`), in which case it is not decoded again. */
-  readonly options: Options | Options_.Resolved
+export interface BodyOption<A, I, R> {
+  readonly body?: Schema.Schema<A, I, R> | undefined
 }
 
 /**
- * A response and the position of its request in the input.
+ * A clump of requests. `E` is what `send` can fail with besides bad input
+ * (`RequestError` when failures are not folded), `A` the type of a 2xx body
+ * (`unknown` without a body schema), `R` what the body schema needs.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Indexed {
+export interface Clump<E = never, A = unknown, R = never> extends Pipeable {
+  readonly [TypeId]: { readonly _E: (_: never) => E; readonly _A: (_: never) => A; readonly _R: (_: never) => R }
+  /** As given; checked (and put in canonical form) when the clump is sent. */
+  readonly requests: ReadonlyArray<RequestMap.RequestMapInput>
+  /** As given, or already decoded (`Options.decode`), in which case it is not decoded again. */
+  readonly options: Options | Options_.Resolved
+  /** The body schema (see `withBody`), or undefined: bodies stay untyped JSON. */
+  readonly body: Schema.Schema.Any | undefined
+}
+
+/**
+ * A response and the position of its request in the input. `A` is the type
+ * of a 2xx body when the clump has a body schema (see `withBody`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Indexed<A = unknown> {
   readonly index: number
-  readonly response: RequestResponse
+  readonly response: Typed<A>
 }
 
 /**
@@ -126,7 +147,7 @@ export const InvalidOptionsError = LoamyError.InvalidOptionsError
 export type InvalidOptionsError = LoamyError.InvalidOptionsError
 
 const Proto = {
-  [TypeId]: { _E: (_: never) => _ },
+  [TypeId]: { _E: (_: never) => _, _A: (_: never) => _, _R: (_: never) => _ },
   pipe() {
     return pipeArguments(this, arguments)
   }
@@ -139,19 +160,34 @@ const Proto = {
  * With `returnExceptions: false` (or a boolean not known to be `true`), the
  * error type of `send` includes `RequestError`.
  *
+ * `body` (the Effect door only) is a Schema for the JSON body of every 2xx
+ * response: see `withBody`.
+ *
+ * ```ts
+ * const User = Schema.Struct({ id: Schema.Number, name: Schema.String })
+ * const clump = Clump.make(requests, { concurrency: 10, body: User })
+ * const responses = yield* Clump.send(clump) // ReadonlyArray<RequestResponse.Typed<typeof User.Type>>
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const make: {
-  (
+  <A = unknown, I = unknown, R = never>(
     requests: Iterable<RequestMap.RequestMapInput>,
-    options?: Options & { readonly returnExceptions?: true | undefined }
-  ): Clump<never>
-  (requests: Iterable<RequestMap.RequestMapInput>, options: Options | Options_.Resolved): Clump<RequestError>
+    options?: Options & { readonly returnExceptions?: true | undefined } & BodyOption<A, I, R>
+  ): Clump<never, A, R>
+  <A = unknown, I = unknown, R = never>(
+    requests: Iterable<RequestMap.RequestMapInput>,
+    options: (Options | Options_.Resolved) & BodyOption<A, I, R>
+  ): Clump<RequestError, A, R>
 } = (requests: Iterable<RequestMap.RequestMapInput>, options: Options | Options_.Resolved = {}): Clump<never> => {
   const self = Object.create(Proto)
   self.requests = Array.isArray(requests) ? requests : Array.from(requests)
-  self.options = options
+  // The schema is not an option of every door (nor plain data): it is kept apart from the options.
+  const { body, rest } = typedBody.splitBody(options)
+  self.options = rest
+  self.body = body
   return self
 }
 
@@ -162,19 +198,65 @@ export const make: {
 export const isClump = (u: unknown): u is Clump<unknown> => Predicate.hasProperty(u, TypeId)
 
 /**
- * Adds options to a clump (later values win).
+ * Adds options to a clump (later values win). The body schema is kept.
  *
  * @since 0.1.0
  * @category combinators
  */
 export const withOptions: {
-  (options: Options): <E>(self: Clump<E>) => Clump<E | RequestError>
-  <E>(self: Clump<E>, options: Options): Clump<E | RequestError>
-} = dual(2, <E>(self: Clump<E>, options: Options): Clump<E | RequestError> =>
+  (options: Options): <E, A, R>(self: Clump<E, A, R>) => Clump<E | RequestError, A, R>
+  <E, A, R>(self: Clump<E, A, R>, options: Options): Clump<E | RequestError, A, R>
+} = dual(2, <E, A, R>(self: Clump<E, A, R>, options: Options): Clump<E | RequestError, A, R> =>
   make(self.requests, {
     ...(Options_.isResolved(self.options) ? Options_.toOptions(self.options) : self.options),
-    ...options
+    ...options,
+    body: self.body as Schema.Schema<A, unknown, R> | undefined
   }))
+
+/**
+ * Gives a clump a body schema: the JSON body of every 2xx response (but a
+ * 204 or the answer to a HEAD) is decoded with it, and `send` and `stream`
+ * give `RequestResponse.Typed<A>` responses, narrowed to `body: A` by
+ * `RequestResponse.isDecoded`.
+ *
+ * A body that does not match gets a `BodyDecodeError` whose `issues` say
+ * where and how (Schema's `ArrayFormatter` entries), like any other failure:
+ * the response keeps its status and headers, and its `body` is the JSON as
+ * it arrived. With `returnExceptions: false` a mismatch fails the call.
+ *
+ * Bodies of other statuses are not decoded (an error body rarely matches
+ * the success schema, and a non-2xx status is a response, not an error):
+ * they stay untyped JSON. The schema may have transformations, asynchronous
+ * ones included; its requirements `R` become the call's.
+ *
+ * ```ts
+ * import { Clump, RequestResponse } from "@loamy/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const User = Schema.Struct({ id: Schema.Number, name: Schema.String })
+ *
+ * const program = Effect.gen(function*() {
+ *   const responses = yield* Clump.make(requests).pipe(Clump.withBody(User), Clump.send)
+ *   for (const response of responses) {
+ *     if (RequestResponse.isDecoded(response)) console.log(response.body.name)
+ *     else console.log(response.statusCode, response.error?.message)
+ *   }
+ * })
+ * ```
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const withBody: {
+  <A, I, R>(schema: Schema.Schema<A, I, R>): <E>(self: Clump<E, any, any>) => Clump<E, A, R>
+  <E, A, I, R>(self: Clump<E, any, any>, schema: Schema.Schema<A, I, R>): Clump<E, A, R>
+} = dual(2, <E, A, I, R>(self: Clump<E, any, any>, schema: Schema.Schema<A, I, R>): Clump<E, A, R> => {
+  const clump = Object.create(Proto)
+  clump.requests = self.requests
+  clump.options = self.options
+  clump.body = schema
+  return clump
+})
 
 /**
  * Checks the options and applies the defaults (see `Options.decode`).
@@ -185,49 +267,59 @@ export const withOptions: {
 export const resolveOptions: (options: unknown) => Either.Either<Options_.Resolved, InvalidOptionsError> =
   Options_.decode
 
-const prepare = <E>(self: Clump<E>) =>
+const prepare = <E, A, R>(self: Clump<E, A, R>) =>
   Effect.flatMap(Options_.decode(self.options), (resolved) =>
-    Effect.map(RequestMap.validateAll(self.requests), (requests) => ({ resolved, requests })))
+    Effect.flatMap(typedBody.decoderFor(self.body), (decode) =>
+      Effect.map(RequestMap.validateAll(self.requests), (requests) => ({ resolved, requests, decode }))))
 
-/** A call's set-up around the scheduler: its sender, redirects handled by the engine, a span when traced. */
+/** A call's set-up around the scheduler: its sender, redirects handled by the engine, progress and a span when asked. */
 const runCall = <A, E>(
   resolved: Options_.Resolved,
   size: number | undefined,
-  body: (sender: engine.Sender) => Effect.Effect<A, E>
-): Effect.Effect<A, E, HttpClient.HttpClient> => {
-  // Only a rate limiter needs a scope; a call without one skips opening and closing it.
-  const run = resolved.rateLimit === undefined
-    ? Effect.flatMap(engine.makeSenderIn(resolved, undefined), body)
-    : Effect.scoped(Effect.flatMap(engine.makeSender(resolved), body))
-  const sent = engine.manualRedirects(run)
-  return Effect.flatMap(engine.isTracing, (traced) =>
-    traced
-      ? Effect.withSpan(sent, "loamy.send", {
-        captureStackTrace: false,
-        attributes: size === undefined
-          ? { "loamy.concurrency": resolved.concurrency }
-          : { "loamy.requests": size, "loamy.concurrency": resolved.concurrency }
-      })
-      : sent)
-}
+  body: (sender: engine.Sender, counters: scheduler.Counters | undefined) => Effect.Effect<A, E>
+): Effect.Effect<A, E | InvalidOptionsError, HttpClient.HttpClient> =>
+  Effect.flatMap(Effect.serviceOption(Progress.Reporter), (reporter) => {
+    // Counting costs nothing measurable, but only a call that reports progress does it.
+    const counters = Option.isSome(reporter) ? scheduler.makeCounters() : undefined
+    // Only a rate limiter needs a scope; a call without one skips opening and closing it.
+    const run = resolved.rateLimit === undefined
+      ? Effect.flatMap(engine.makeSenderIn(resolved, undefined), (sender) => body(sender, counters))
+      : Effect.scoped(Effect.flatMap(engine.makeSender(resolved), (sender) => body(sender, counters)))
+    const redirected = engine.manualRedirects(run)
+    const sent = counters === undefined
+      ? redirected
+      : Progress.reporting(Option.getOrThrow(reporter), counters, size, redirected)
+    return Effect.flatMap(engine.isTracing, (traced) =>
+      traced
+        ? Effect.withSpan(sent, "loamy.send", {
+          captureStackTrace: false,
+          attributes: size === undefined
+            ? { "loamy.concurrency": resolved.concurrency }
+            : { "loamy.requests": size, "loamy.concurrency": resolved.concurrency }
+        })
+        : sent)
+  })
 
 const sendChecked = <E>(
   requests: ReadonlyArray<RequestMap.RequestMap>,
-  resolved: Options_.Resolved
-): Effect.Effect<ReadonlyArray<RequestResponse>, E, HttpClient.HttpClient> =>
+  resolved: Options_.Resolved,
+  decode: typedBody.Decode | undefined
+): Effect.Effect<ReadonlyArray<RequestResponse>, E | InvalidOptionsError, HttpClient.HttpClient> =>
   // Each run of the effect gets its own results and source.
   Effect.suspend(() => {
     const results = new Array<RequestResponse>(requests.length)
-    return runCall(resolved, requests.length, (sender) =>
+    return runCall(resolved, requests.length, (sender, counters) =>
       Effect.as(
         scheduler.run({
           concurrency: resolved.concurrency,
+          perOrigin: resolved.concurrencyPerOrigin,
+          counters,
           ordered: false,
           failFast: resolved.failFast,
           pull: scheduler.fromArray(requests),
           size: requests.length,
           check: undefined,
-          sender,
+          sender: decode === undefined ? sender : typedBody.decoding(sender, decode),
           onResult: (response, index) => {
             results[index] = response
             return undefined
@@ -244,22 +336,27 @@ const sendChecked = <E>(
  *
  * Needs only an `HttpClient` in the environment, so it runs on any platform
  * layer (`FetchHttpClient.layer`, `NodeHttpClient.layerUndici`, loamy's own).
+ * With a body schema (see `withBody`), the responses are
+ * `RequestResponse.Typed<A>`.
  *
  * @since 0.1.0
  * @category sending
  */
-export const send = <E>(
-  self: Clump<E>
+export const send = <E, A = unknown, R = never>(
+  self: Clump<E, A, R>
 ): Effect.Effect<
-  ReadonlyArray<RequestResponse>,
+  ReadonlyArray<Typed<A>>,
   E | InvalidInputError | InvalidOptionsError,
-  HttpClient.HttpClient
-> => Effect.flatMap(prepare(self), ({ requests, resolved }) => sendChecked<E>(requests, resolved))
+  HttpClient.HttpClient | R
+> =>
+  Effect.flatMap(prepare(self), ({ decode, requests, resolved }) => sendChecked<E>(requests, resolved, decode)) as any
 
 /**
  * `send` for a door that has already checked its requests (with
  * `RequestMap.validateAll`) and decoded its options (with `Options.decode`),
- * on this thread or another: nothing is checked again.
+ * on this thread or another: nothing is checked again. It still fails with
+ * an `InvalidOptionsError` when the client in use cannot route through the
+ * `proxy` option.
  *
  * @since 0.2.0
  * @category unsafe
@@ -267,8 +364,8 @@ export const send = <E>(
 export const unsafeSend = (
   requests: ReadonlyArray<RequestMap.RequestMap>,
   resolved: Options_.Resolved
-): Effect.Effect<ReadonlyArray<RequestResponse>, RequestError, HttpClient.HttpClient> =>
-  sendChecked<RequestError>(requests, resolved)
+): Effect.Effect<ReadonlyArray<RequestResponse>, RequestError | InvalidOptionsError, HttpClient.HttpClient> =>
+  sendChecked<RequestError>(requests, resolved, undefined)
 
 const splitStreamOptions = (options: StreamOptions | undefined) => {
   if (options === undefined || !("ordered" in options)) return { ordered: false, rest: options }
@@ -280,37 +377,41 @@ const splitStreamOptions = (options: StreamOptions | undefined) => {
  * Sends every request and emits each response with its index as soon as it
  * finishes (completion order), or in input order with `{ ordered: true }`.
  * At most `concurrency` requests and responses are held at once, so memory
- * is bounded by the concurrency, whatever the consumer's pace.
+ * is bounded by the concurrency, whatever the consumer's pace. With a body
+ * schema (see `withBody`), the responses are `RequestResponse.Typed<A>`.
  *
  * @since 0.1.0
  * @category sending
  */
-export const stream = <E>(
-  self: Clump<E>,
+export const stream = <E, A = unknown, R = never>(
+  self: Clump<E, A, R>,
   options?: { readonly ordered?: boolean | undefined }
-): Stream.Stream<Indexed, E | InvalidInputError | InvalidOptionsError, HttpClient.HttpClient> =>
-  Stream.unwrap(Effect.map(prepare(self), ({ requests, resolved }) =>
-    toStream(resolved, options?.ordered === true, requests.length, undefined, scheduler.fromArray(requests))))
+): Stream.Stream<Indexed<A>, E | InvalidInputError | InvalidOptionsError, HttpClient.HttpClient | R> =>
+  Stream.unwrap(Effect.map(prepare(self), ({ decode, requests, resolved }) =>
+    toStream(resolved, options?.ordered === true, requests.length, undefined, scheduler.fromArray(requests), decode)))
 
 const toStream = <I, E>(
   resolved: Options_.Resolved,
   ordered: boolean,
   size: number | undefined,
   check: scheduler.Check<I> | undefined,
-  pull: scheduler.Pull<I, E>
-): Stream.Stream<Indexed, any, HttpClient.HttpClient> =>
+  pull: scheduler.Pull<I, E>,
+  decode: typedBody.Decode | undefined
+): Stream.Stream<Indexed<any>, any, any> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     // Room for one round of responses: a slow consumer holds the workers back.
     const mailbox = yield* Mailbox.make<Indexed, unknown>({ capacity: resolved.concurrency })
-    yield* runCall(resolved, size, (sender) =>
+    yield* runCall(resolved, size, (sender, counters) =>
       scheduler.run({
         concurrency: resolved.concurrency,
+        perOrigin: resolved.concurrencyPerOrigin,
+        counters,
         ordered,
         failFast: resolved.failFast,
         pull,
         size,
         check,
-        sender,
+        sender: decode === undefined ? sender : typedBody.decoding(sender, decode),
         // Straight in while there is room; only a full mailbox (a slow consumer) makes the worker wait.
         onResult: (response, index) => {
           const indexed: Indexed = { index, response }
@@ -367,37 +468,57 @@ const checkUnknown = scheduler.checkUnknown(RequestMap.validateAt)
  * not sent: its response has an `InvalidInputError` naming the index and
  * field (and `requestMap` is the item as it arrived), so every item still has
  * exactly one response. With `returnExceptions: false` it fails the stream
- * instead.
+ * instead. A `body` schema types the 2xx bodies as `withBody` does.
  *
  * @since 0.1.0
  * @category sending
  */
 export const streamFrom: {
-  (options?: StreamOptions & { readonly returnExceptions?: true | undefined }): <E, R>(
+  <A = unknown, I = unknown, RB = never>(
+    options?: StreamOptions & { readonly returnExceptions?: true | undefined } & BodyOption<A, I, RB>
+  ): <E, R>(
     requests: Stream.Stream<unknown, E, R>
-  ) => Stream.Stream<Indexed, E | InvalidOptionsError, R | HttpClient.HttpClient>
-  (options: StreamOptions): <E, R>(
+  ) => Stream.Stream<Indexed<A>, E | InvalidOptionsError, R | RB | HttpClient.HttpClient>
+  <A = unknown, I = unknown, RB = never>(options: StreamOptions & BodyOption<A, I, RB>): <E, R>(
     requests: Stream.Stream<unknown, E, R>
-  ) => Stream.Stream<Indexed, E | InvalidOptionsError | RequestError | InvalidInputError, R | HttpClient.HttpClient>
-  <E, R>(
+  ) => Stream.Stream<
+    Indexed<A>,
+    E | InvalidOptionsError | RequestError | InvalidInputError,
+    R | RB | HttpClient.HttpClient
+  >
+  <E, R, A = unknown, I = unknown, RB = never>(
     requests: Stream.Stream<unknown, E, R>,
-    options?: StreamOptions & { readonly returnExceptions?: true | undefined }
-  ): Stream.Stream<Indexed, E | InvalidOptionsError, R | HttpClient.HttpClient>
-  <E, R>(
+    options?: StreamOptions & { readonly returnExceptions?: true | undefined } & BodyOption<A, I, RB>
+  ): Stream.Stream<Indexed<A>, E | InvalidOptionsError, R | RB | HttpClient.HttpClient>
+  <E, R, A = unknown, I = unknown, RB = never>(
     requests: Stream.Stream<unknown, E, R>,
-    options: StreamOptions
-  ): Stream.Stream<Indexed, E | InvalidOptionsError | RequestError | InvalidInputError, R | HttpClient.HttpClient>
+    options: StreamOptions & BodyOption<A, I, RB>
+  ): Stream.Stream<
+    Indexed<A>,
+    E | InvalidOptionsError | RequestError | InvalidInputError,
+    R | RB | HttpClient.HttpClient
+  >
 } = dual(
   (args) => Predicate.hasProperty(args[0], Stream.StreamTypeId),
   <E, R>(requests: Stream.Stream<unknown, E, R>, options?: StreamOptions) => {
     const { ordered, rest } = splitStreamOptions(options)
-    return Either.match(Options_.decode(rest), {
+    const { body, rest: withoutBody } = typedBody.splitBody(rest)
+    const decoder = typedBody.decoderFor(body)
+    if (Either.isLeft(decoder)) return Stream.fail(decoder.left)
+    return Either.match(Options_.decode(withoutBody), {
       onLeft: (error) => Stream.fail(error),
       onRight: (resolved) =>
         Stream.unwrapScoped(Effect.gen(function*() {
           const context = yield* Effect.context<R>()
           const pullChunk = yield* Stream.toPull(requests)
-          return toStream(resolved, ordered, undefined, checkUnknown, pullStream(Effect.provide(pullChunk, context)))
+          return toStream(
+            resolved,
+            ordered,
+            undefined,
+            checkUnknown,
+            pullStream(Effect.provide(pullChunk, context)),
+            decoder.right
+          )
         }))
     })
   }

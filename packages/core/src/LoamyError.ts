@@ -126,7 +126,45 @@ export class DeadlineError extends Schema.TaggedError<DeadlineError>("@loamy/Dea
 }
 
 /**
- * The response body is not JSON. The response's `body` is then `{ text }`.
+ * Where a body does not match a clump's body schema, and how: one entry of
+ * Schema's `ParseResult.ArrayFormatter`. `path` leads from the body to the
+ * value at fault (`["items", 2, "name"]`; empty for the body itself).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const BodyIssue = Schema.Struct({
+  path: Schema.Array(Schema.Union(Schema.String, Schema.Number)),
+  message: Schema.String
+})
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type BodyIssue = typeof BodyIssue.Type
+
+/**
+ * A body path as messages show it: `items[2].name`, `["content-type"]`.
+ *
+ * @since 0.3.0
+ * @category formatting
+ */
+export const formatBodyPath = (path: ReadonlyArray<string | number>): string => {
+  let out = ""
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`
+    else if (/^[A-Za-z_$][\w$]*$/.test(key)) out += out === "" ? key : `.${key}`
+    else out += `[${JSON.stringify(key)}]`
+  }
+  return out
+}
+
+/**
+ * The response body is not JSON (the response's `body` is then `{ text }`),
+ * or it does not match the clump's body schema (see `Clump.withBody`): then
+ * `issues` says where and how, and the response's `body` is the JSON as it
+ * arrived.
  *
  * @since 0.1.0
  * @category errors
@@ -135,10 +173,17 @@ export class BodyDecodeError extends Schema.TaggedError<BodyDecodeError>("@loamy
   method: Schema.String,
   url: Schema.String,
   statusCode: Schema.Number,
-  detail: Schema.String
+  detail: Schema.String,
+  /** Present when the body is JSON that does not match the clump's body schema: every mismatch, in order. */
+  issues: Schema.optional(Schema.Array(BodyIssue))
 }) {
   override get message(): string {
-    return `${this.method} ${displayUrl(this.url)} answered ${this.statusCode} with a body that is not JSON: ${this.detail}`
+    const start = `${this.method} ${displayUrl(this.url)} answered ${this.statusCode}`
+    if (this.issues === undefined) return `${start} with a body that is not JSON: ${this.detail}`
+    const first = this.issues[0]
+    const where = first === undefined || first.path.length === 0 ? "" : ` at ${formatBodyPath(first.path)}`
+    const more = this.issues.length > 1 ? ` (and ${this.issues.length - 1} more)` : ""
+    return `${start} with a body that does not match the schema${where}: ${first?.message ?? this.detail}${more}`
   }
 }
 

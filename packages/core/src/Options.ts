@@ -64,6 +64,12 @@ export interface Options {
   /** Requests in flight at once. Default 100. */
   readonly concurrency?: number | undefined
   /**
+   * Requests in flight at once to one origin (scheme, host and port), within
+   * `concurrency`: a politeness bound for crawls over many hosts. The pool
+   * keeps working on other origins while one is at its bound. Default none.
+   */
+  readonly concurrencyPerOrigin?: number | undefined
+  /**
    * `true` (default): every failure is folded into its response. `false`:
    * the first failure fails the whole call and interrupts the rest.
    */
@@ -94,6 +100,14 @@ export interface Options {
    * never prints their values.
    */
   readonly sensitiveHeaders?: ReadonlyArray<string> | undefined
+  /**
+   * Send through a proxy: an http(s) URL (`"http://user:pass@proxy:3128"`),
+   * or `"env"` for the `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` variables
+   * (either case). Needs a client that can route through one (loamy's
+   * `UndiciHttpClient`); any other fails the call with an `InvalidOptionsError`.
+   * The URL's credentials are never shown in messages. Default none.
+   */
+  readonly proxy?: string | undefined
 }
 
 /**
@@ -139,6 +153,8 @@ export interface ResolvedRateLimit {
 export interface Resolved {
   readonly [ResolvedTypeId]?: true
   readonly concurrency: number
+  /** Undefined: no bound per origin but `concurrency`. */
+  readonly concurrencyPerOrigin: number | undefined
   readonly failFast: boolean
   /** Undefined: no bound (`Infinity`, or more than a timer can wait). */
   readonly timeoutMs: number | undefined
@@ -151,6 +167,8 @@ export interface Resolved {
   readonly maxRedirects: number
   /** Lower-cased: the defaults and the caller's own. */
   readonly sensitiveHeaders: ReadonlyArray<string>
+  /** `"env"` or an http(s) URL (credentials included: not for display). Undefined: no proxy. */
+  readonly proxy: string | undefined
 }
 
 /**
@@ -251,6 +269,25 @@ const RateLimit = Schema.transformOrFail(Schema.Unknown, Schema.typeSchema(RateL
   encode: ParseResult.succeed
 })
 
+/** A proxy value as messages may show it: nothing up to its last `@` (`user:pass@`, a password with `/` or `@` in it). */
+const withoutCredentials = (value: string): string => value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[\s\S]*@/i, "$1")
+
+const Proxy = withMessage(
+  Schema.String.pipe(Schema.filter((value) => {
+    if (value === "env") return true
+    try {
+      const url = new URL(value)
+      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== ""
+    } catch {
+      return false
+    }
+  })),
+  (actual) =>
+    `must be "env" or an http(s) URL such as http://proxy:3128, got ${
+      typeof actual === "string" ? describe(withoutCredentials(actual)) : describe(actual)
+    }`
+)
+
 const Headers = Schema.Record({
   key: Schema.String,
   value: Schema.String.pipe(Schema.filter((value) => headerValueProblem(value) ?? true))
@@ -274,6 +311,7 @@ const Headers = Schema.Record({
  */
 export const OptionsSchema = Schema.Struct({
   concurrency: Schema.optional(whole(1)),
+  concurrencyPerOrigin: Schema.optional(whole(1)),
   returnExceptions: Schema.optional(bool),
   timeout: Schema.optional(millis(false)),
   deadline: Schema.optional(millis(false)),
@@ -287,7 +325,8 @@ export const OptionsSchema = Schema.Struct({
       Schema.String.pipe(Schema.filter((name) => headerNameProblem(name) === undefined)),
       (actual) => `${describe(actual)} is not a header name`
     )
-  ))
+  )),
+  proxy: Schema.optional(Proxy)
 }).annotations({ identifier: "Options" })
 
 const decodeFields = ParseResult.decodeUnknownEither(OptionsSchema, { onExcessProperty: "error", errors: "first" })
@@ -359,9 +398,14 @@ const resolve = (o: typeof OptionsSchema.Type): Resolved => {
       nonIdempotent: o.retry.nonIdempotent === true
     }
   }
+  const concurrency = o.concurrency ?? defaults.concurrency
   return {
     [ResolvedTypeId]: true,
-    concurrency: o.concurrency ?? defaults.concurrency,
+    concurrency,
+    // A bound at or above the concurrency bounds nothing: the run takes the path without per-origin bookkeeping.
+    concurrencyPerOrigin: o.concurrencyPerOrigin !== undefined && o.concurrencyPerOrigin < concurrency
+      ? o.concurrencyPerOrigin
+      : undefined,
     failFast: o.returnExceptions === false,
     timeoutMs: bounded(o.timeout ?? defaults.timeoutMs),
     deadlineMs: bounded(o.deadline),
@@ -374,7 +418,8 @@ const resolve = (o: typeof OptionsSchema.Type): Resolved => {
     maxRedirects: o.maxRedirects ?? defaults.maxRedirects,
     sensitiveHeaders: o.sensitiveHeaders === undefined
       ? defaults.sensitiveHeaders
-      : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])]
+      : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])],
+    proxy: o.proxy
   }
 }
 
@@ -401,6 +446,7 @@ export const toOptions = (resolved: Resolved): Options => {
   const out: { -readonly [K in keyof Options]: Options[K] } = {
     concurrency: resolved.concurrency,
     returnExceptions: !resolved.failFast,
+    ...(resolved.concurrencyPerOrigin === undefined ? {} : { concurrencyPerOrigin: resolved.concurrencyPerOrigin }),
     maxRedirects: resolved.maxRedirects
   }
   out.timeout = resolved.timeoutMs ?? Infinity
@@ -408,6 +454,7 @@ export const toOptions = (resolved: Resolved): Options => {
   out.maxBodyBytes = resolved.maxBodyBytes
   out.sensitiveHeaders = resolved.sensitiveHeaders
   if (resolved.headers !== undefined) out.headers = resolved.headers
+  if (resolved.proxy !== undefined) out.proxy = resolved.proxy
   if (resolved.rateLimit !== undefined) {
     const { intervalMs, limit, perOrigin } = resolved.rateLimit
     out.rateLimit = { limit, interval: intervalMs, perOrigin }

@@ -4,6 +4,8 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { InvalidInputError, RequestError } from "./LoamyError.js"
 import { RequestMap } from "./RequestMap.js"
@@ -85,6 +87,87 @@ export interface RequestResponse {
   readonly elapsedMs: number
   /** Attempts made: 1 without retries, 0 when the request never started. */
   readonly attempts: number
+}
+
+/**
+ * A response whose body a clump's body schema decoded (see
+ * `Clump.withBody`): no error, a 2xx status, and `body` of the schema's type.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Decoded<A> extends RequestResponse {
+  readonly body: A
+  readonly error?: undefined
+}
+
+/**
+ * A response of a clump with a body schema of type `A`: `Decoded<A>` when
+ * the schema applied (`isDecoded`), otherwise a plain `RequestResponse` (a
+ * failure, a non-2xx status, a 204, a HEAD). Without a schema (`A` unknown)
+ * it is `RequestResponse` itself.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Typed<A> = unknown extends A ? RequestResponse : Decoded<A> | RequestResponse
+
+/** Whether a body schema applies to a response: nothing failed, a 2xx status, a body can be there (not 204, not HEAD). */
+const isDecodable = (self: RequestResponse): boolean => {
+  if (self.error !== undefined) return false
+  const status = self.statusCode
+  return status >= 200 && status < 300 && status !== 204 && self.requestMap.httpOp !== "HEAD"
+}
+
+/**
+ * Narrows a response of a clump with a body schema to one whose `body` the
+ * schema decoded. With the same rule as `Clump.withBody`: no error, a 2xx
+ * status, not a 204, not a HEAD.
+ *
+ * ```ts
+ * const responses = yield* Clump.send(Clump.make(requests, { body: User }))
+ * for (const response of responses) {
+ *   if (RequestResponse.isDecoded(response)) console.log(response.body.name)
+ * }
+ * ```
+ *
+ * @since 0.3.0
+ * @category refinements
+ */
+export const isDecoded: <A>(self: Decoded<A> | RequestResponse) => self is Decoded<A> = isDecodable as any
+
+/**
+ * The wire form of a response of a clump with a body schema: the same JSON
+ * as `RequestResponse`, with the body of a response the schema applies to
+ * (see `isDecoded`) decoded and encoded by `body`. The untyped
+ * `RequestResponse` schema reads the same JSON too.
+ *
+ * ```ts
+ * const Responses = Schema.Array(RequestResponse.schema(User))
+ * const json = Schema.encodeSync(Responses)(responses)
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const schema = <A, I, R>(
+  body: Schema.Schema<A, I, R>
+): Schema.Schema<Typed<A>, typeof RequestResponse.Encoded, R> => {
+  const decodeBody = ParseResult.decodeUnknown(body)
+  const encodeBody = ParseResult.encodeUnknown(body)
+  const withBody = (
+    response: RequestResponse,
+    body: Effect.Effect<unknown, ParseResult.ParseIssue, R>
+  ): Effect.Effect<RequestResponse, ParseResult.ParseIssue, R> =>
+    Effect.map(
+      Effect.mapError(body, (issue) => new ParseResult.Pointer("body", response, issue)),
+      (value) => ({ ...response, body: value })
+    )
+  return Schema.transformOrFail(RequestResponse, Schema.typeSchema(RequestResponse), {
+    strict: true,
+    decode: (response) => isDecodable(response) ? withBody(response, decodeBody(response.body)) : Effect.succeed(response),
+    encode: (response) => isDecodable(response) ? withBody(response, encodeBody(response.body)) : Effect.succeed(response)
+  }).annotations({ identifier: "RequestResponse" }) as any
 }
 
 /**

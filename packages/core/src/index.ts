@@ -27,6 +27,13 @@ export * as LoamyError from "./LoamyError.js"
 export * as Options from "./Options.js"
 
 /**
+ * How far a call has got: the same figures at every door.
+ *
+ * @since 0.3.0
+ */
+export * as Progress from "./Progress.js"
+
+/**
  * One request: url, httpOp, body, queryParams, headers.
  *
  * @since 0.1.0

@@ -12,6 +12,10 @@
  * them). It also sends `User-Agent: loamy/<version>`. A request's own
  * `accept-encoding` or `user-agent` header wins.
  *
+ * It routes through proxies (the core's `proxy` option, or `layerWith({ proxy })`):
+ * `https` targets through a `CONNECT` tunnel, `http` targets as requests in
+ * absolute form (`GET http://host/path`), as curl and aiohttp send them.
+ *
  * ```ts
  * import { Clump } from "@loamy/core"
  * import * as UndiciHttpClient from "loamy/UndiciHttpClient"
@@ -35,8 +39,10 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as UrlParams from "@effect/platform/UrlParams"
+import { LoamyError, Options as CoreOptions } from "@loamy/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
@@ -46,7 +52,7 @@ import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { Duplex, pipeline, Readable } from "node:stream"
 import * as zlib from "node:zlib"
-import { Agent, type Dispatcher } from "undici"
+import { Agent, type Dispatcher, EnvHttpProxyAgent, Pool, ProxyAgent } from "undici"
 import { version } from "./internal/version.js"
 
 /**
@@ -149,12 +155,25 @@ const withDefaults = (headers: Headers.Headers): Readonly<Record<string, string>
  * @since 0.1.0
  * @category constructors
  */
-export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => {
+export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => makeClient(dispatcher, undefined, undefined)
+
+/**
+ * A client over `dispatcher` that can also send through proxies, with the
+ * dispatchers of `proxies`. `route`: the proxy `dispatcher` itself goes
+ * through, for naming it in errors.
+ */
+const makeClient = (
+  dispatcher: Dispatcher,
+  proxies: Proxies | undefined,
+  route: ProxyRoute | undefined
+): HttpClient.HttpClient => {
   const client = HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
-    (effect) => Effect.flatMap(effect, (request) => execute(dispatcher, request)),
+    (effect) => Effect.flatMap(effect, (request) => execute(dispatcher, request, route)),
     Effect.succeed
   )
-  ;(client as unknown as Record<symbol, unknown>)[deadlineAware] = true
+  const marked = client as unknown as Record<symbol, unknown>
+  marked[deadlineAware] = true
+  if (proxies !== undefined) marked[proxyClient] = (proxy: string) => proxies.entry(proxy).client
   return client
 }
 
@@ -167,6 +186,12 @@ export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => {
  */
 const attemptDeadline: unique symbol = Symbol.for("@loamy/core/attemptDeadline")
 const deadlineAware: unique symbol = Symbol.for("@loamy/core/deadlineAware")
+
+/**
+ * `@loamy/core` asks a client for the client that sends through a proxy
+ * (its `proxy` option) with the function under this key, once per call.
+ */
+const proxyClient: unique symbol = Symbol.for("@loamy/core/proxyClient")
 
 /**
  * A response method `@loamy/core` calls, when present, to read at most
@@ -188,7 +213,8 @@ const deadlineOf = (request: HttpClientRequest.HttpClientRequest): number | unde
 
 const execute = (
   dispatcher: Dispatcher,
-  request: HttpClientRequest.HttpClientRequest
+  request: HttpClientRequest.HttpClientRequest,
+  route: ProxyRoute | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
   let url: URL
   if (request.urlParams.length === 0 && request.hash._tag === "None") {
@@ -211,7 +237,7 @@ const execute = (
       !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
       fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
     ) {
-      return send(dispatcher, request, withDefaults(request.headers), url)
+      return send(dispatcher, request, withDefaults(request.headers), url, route)
     }
     const name = Context.get(fiber.currentContext, HttpClient.SpanNameGenerator)(request)
     return Effect.useSpan(name, { kind: "client", captureStackTrace: false }, (span) => {
@@ -225,7 +251,7 @@ const execute = (
         ? { ...withDefaults(request.headers), ...HttpTraceContext.toHeaders(span) }
         : withDefaults(request.headers)
       return Effect.tap(
-        Effect.withParentSpan(send(dispatcher, request, headers, url), span),
+        Effect.withParentSpan(send(dispatcher, request, headers, url, route), span),
         (response) => span.attribute("http.response.status_code", response.status)
       )
     })
@@ -236,14 +262,22 @@ const send = (
   dispatcher: Dispatcher,
   request: HttpClientRequest.HttpClientRequest,
   headers: Readonly<Record<string, string>>,
-  url: URL
+  url: URL,
+  route: ProxyRoute | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> => {
   const body = request.body
   if (body._tag === "Stream") {
     return Effect.flatMap(Effect.runtime<never>(), (runtime) =>
-      dispatch(dispatcher, request, headers, url, Stream.toAsyncIterableRuntime(body.stream, runtime) as unknown as RequestBody))
+      dispatch(
+        dispatcher,
+        request,
+        headers,
+        url,
+        Stream.toAsyncIterableRuntime(body.stream, runtime) as unknown as RequestBody,
+        route
+      ))
   }
-  return dispatch(dispatcher, request, headers, url, requestBody(body))
+  return dispatch(dispatcher, request, headers, url, requestBody(body), route)
 }
 
 type RequestBody = Exclude<Dispatcher.DispatchOptions["body"], undefined>
@@ -291,7 +325,8 @@ const dispatch = (
   request: HttpClientRequest.HttpClientRequest,
   headers: Readonly<Record<string, string>>,
   url: URL,
-  body: RequestBody
+  body: RequestBody,
+  route: ProxyRoute | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
   Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
     const abort = new Abort()
@@ -317,7 +352,8 @@ const dispatch = (
       origin: url.origin,
       path: url.pathname + url.search,
       method: request.method,
-      headers,
+      // undici's proxy agent adds `host` to the headers it is given: a copy, not the shared defaults.
+      headers: route === undefined ? headers : { ...headers },
       body,
       signal: abort as unknown as AbortSignal,
       headersTimeout: 0,
@@ -326,11 +362,13 @@ const dispatch = (
     try {
       dispatcher.request(options, (error, data) => {
         if (error !== null) {
+          const proxyError = route === undefined ? undefined : proxyFailure(route, url, error)
+          const refused = proxyError === undefined && (error as { code?: unknown }).code === "UND_ERR_INVALID_ARG"
           done(Effect.fail(
             new HttpClientError.RequestError({
               request,
-              reason: (error as { code?: unknown }).code === "UND_ERR_INVALID_ARG" ? "Encode" : "Transport",
-              cause: error
+              reason: refused ? "Encode" : "Transport",
+              cause: proxyError ?? (refused && route !== undefined ? ownProxyAuthorization(error) : error)
             })
           ))
         } else if (settled) {
@@ -349,7 +387,13 @@ const dispatch = (
       })
     } catch (cause) {
       // undici throws synchronously for a header or method it will not send.
-      done(Effect.fail(new HttpClientError.RequestError({ request, reason: "Encode", cause })))
+      done(Effect.fail(
+        new HttpClientError.RequestError({
+          request,
+          reason: "Encode",
+          cause: route === undefined ? cause : ownProxyAuthorization(cause)
+        })
+      ))
     }
     // Interrupted before the response arrived: undici aborts the request and its socket.
     return Effect.sync(() => {
@@ -714,27 +758,273 @@ const plainHeaders = (headers: Dispatcher.ResponseData["headers"]): Headers.Head
 }
 
 /**
- * The client over the `UndiciDispatcher` in the context.
+ * The proxies a dispatcher sends through, by target scheme (for `"env"`:
+ * `HTTPS_PROXY`, else `HTTP_PROXY`, for https; `HTTP_PROXY` for http).
+ */
+interface ProxyRoute {
+  readonly http: URL | undefined
+  readonly https: URL | undefined
+  /** From the environment: `NO_PROXY` may send a request around the proxy. */
+  readonly env: boolean
+}
+
+/** A proxy's failure, named by its origin (never its credentials). */
+class ProxyFailure extends Error {
+  constructor(message: string, readonly code: string | undefined) {
+    super(message)
+  }
+}
+
+/** undici refuses a request's own `Proxy-Authorization` through a proxy; its message names undici's constructor. */
+const ownProxyAuthorization = (error: unknown): unknown =>
+  /Proxy-Authorization/i.test(String((error as Error | undefined)?.message))
+    ? new Error("a request's own Proxy-Authorization header is not sent through a proxy: give the credentials in the proxy URL")
+    : error
+
+/** Codes of a failure to reach a host: with an explicit proxy, that host is always the proxy. */
+const unreachable: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT"
+])
+
+/** undici's errors for a proxy's answer: 407 in absolute form, any status but 200 to a `CONNECT`. */
+const proxyStatus = /^Proxy (?:Authentication Required \((\d{3})\)|response \((\d{3})\) !== 200)/
+
+/**
+ * The error to report when `error` is the proxy's doing (it refused the
+ * connection or the credentials, answered a `CONNECT` with another status),
+ * else undefined: the target's failures stay as they are.
+ */
+const proxyFailure = (route: ProxyRoute, url: URL, error: Error): ProxyFailure | undefined => {
+  const proxy = url.protocol === "https:" ? route.https ?? route.http : route.http
+  if (proxy === undefined) return undefined
+  const status = proxyStatus.exec(error.message)
+  if (status !== null) {
+    const code = status[1] ?? status[2]
+    return new ProxyFailure(
+      code === "407"
+        ? `proxy ${proxy.origin} answered 407 Proxy Authentication Required: ${
+          proxy.username === "" ? "give the credentials in the proxy URL" : "it refused the proxy URL's credentials"
+        }`
+        : `proxy ${proxy.origin} answered ${code} to CONNECT ${url.host}`,
+      undefined
+    )
+  }
+  const code = (error as { code?: unknown }).code
+  if (typeof code !== "string" || !unreachable.has(code)) return undefined
+  if (route.env && !isFrom(error, proxy)) return undefined
+  return new ProxyFailure(`proxy ${proxy.origin}: ${error.message}`, code)
+}
+
+/** Whether a socket error names the proxy's host (a request `NO_PROXY` sent around it names another). */
+const isFrom = (error: Error, proxy: URL): boolean => {
+  const { address, hostname, port } = error as { address?: unknown; hostname?: unknown; port?: unknown }
+  const host = proxy.hostname.replace(/^\[|\]$/g, "")
+  if (hostname === host) return true
+  const proxyPort = proxy.port === "" ? (proxy.protocol === "https:" ? 443 : 80) : Number(proxy.port)
+  return address === host && port === proxyPort
+}
+
+/** A proxy variable's value as a URL; `proxy:3128` (no scheme) is taken as `http://proxy:3128`, as curl does. */
+const fromEnv = (names: ReadonlyArray<string>): URL | undefined => {
+  for (const name of names) {
+    const value = process.env[name]
+    if (value === undefined || value.trim() === "") continue
+    const text = value.trim()
+    let url: URL | undefined
+    try {
+      url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`)
+    } catch {
+      url = undefined
+    }
+    if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+      throw new Error(`"env": ${name} is not an http(s) URL`)
+    }
+    return url
+  }
+  return undefined
+}
+
+const httpNames = ["http_proxy", "HTTP_PROXY"] as const
+const httpsNames = ["https_proxy", "HTTPS_PROXY"] as const
+
+/** What identifies the environment's proxies: a change of these variables makes a new dispatcher. */
+const envKey = (): string => {
+  const env = process.env
+  return `env\n${env["http_proxy"] ?? env["HTTP_PROXY"] ?? ""}\n${env["https_proxy"] ?? env["HTTPS_PROXY"] ?? ""}`
+}
+
+/**
+ * The options of the dispatchers behind proxies: the agent's own (the same
+ * cap on sockets per origin, keep-alive, TLS options for the targets and for
+ * an https proxy), undici's timeouts off as on the agent, and `http` targets
+ * sent in absolute form to the proxy rather than tunnelled (`proxyTunnel:
+ * false`): what curl and aiohttp do, and what proxies that allow `CONNECT` to
+ * port 443 only (Squid's default) accept.
+ */
+const proxyAgentOptions = (options: AgentOptions): Omit<ProxyAgent.Options, "uri"> => {
+  const pool: Pool.Options = {
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    keepAliveTimeout: options.keepAliveTimeout ?? 4_000,
+    allowH2: options.allowH2 ?? false
+  }
+  if (options.connections !== undefined) pool.connections = options.connections
+  if (options.pipelining !== undefined) pool.pipelining = options.pipelining
+  const out: { -readonly [K in keyof Omit<ProxyAgent.Options, "uri">]: Omit<ProxyAgent.Options, "uri">[K] } = {
+    ...pool,
+    proxyTunnel: false,
+    // undici's pools to the proxy (absolute form) get only `connect`: the same cap and timeouts as the others.
+    factory: (origin, opts) => new Pool(origin, { ...pool, ...opts })
+  }
+  // For the requests `NO_PROXY` sends around the proxy; a proxy agent puts its own `connect` in its place.
+  if (options.connect !== undefined) out.connect = options.connect
+  if (typeof options.connect === "object" && options.connect !== null) {
+    out.requestTls = options.connect as NonNullable<ProxyAgent.Options["requestTls"]>
+    out.proxyTls = options.connect as NonNullable<ProxyAgent.Options["proxyTls"]>
+  }
+  return out
+}
+
+interface ProxyEntry {
+  readonly dispatcher: Dispatcher
+  readonly client: HttpClient.HttpClient
+}
+
+/**
+ * The dispatchers (and clients) through proxies of one client: made on first
+ * use, one per proxy value (for `"env"`, one per value of the variables),
+ * with the agent's options, and closed together.
+ *
+ * @internal
+ */
+export class Proxies {
+  private readonly entries = new Map<string, ProxyEntry>()
+  private closed = false
+  constructor(private readonly options: AgentOptions) {}
+
+  /** Throws, with a message that holds no credentials, for a proxy variable that is not a URL. */
+  entry(proxy: string): ProxyEntry {
+    const key = proxy === "env" ? envKey() : proxy
+    let entry = this.entries.get(key)
+    if (entry !== undefined) return entry
+    if (this.closed) throw new Error("the HTTP client's layer is closed")
+    const options = proxyAgentOptions(this.options)
+    let route: ProxyRoute
+    let dispatcher: Dispatcher
+    if (proxy === "env") {
+      const http = fromEnv(httpNames)
+      const https = fromEnv(httpsNames)
+      route = { http, https, env: true }
+      // Given explicitly (normalized); `NO_PROXY` is read by undici on every request.
+      // "" for none: undici would read the variables again, and take a blank one for a proxy.
+      dispatcher = new EnvHttpProxyAgent({ ...options, httpProxy: http?.href ?? "", httpsProxy: https?.href ?? "" })
+    } else {
+      const url = new URL(proxy)
+      route = { http: url, https: url, env: false }
+      dispatcher = new ProxyAgent({ ...options, uri: url.href })
+    }
+    entry = { dispatcher, client: makeClient(dispatcher, this, route) }
+    this.entries.set(key, entry)
+    return entry
+  }
+
+  /** Destroys every dispatcher (a replaced `"env"` one too: a call may still have been using it). */
+  close(): Promise<void> {
+    this.closed = true
+    const dispatchers = Array.from(this.entries.values(), (entry) => entry.dispatcher)
+    this.entries.clear()
+    return Promise.all(dispatchers.map((dispatcher) => dispatcher.destroy().catch(() => undefined))).then(() => undefined)
+  }
+}
+
+/** @internal */
+export const unsafeMakeProxies = (options: AgentOptions = {}): Proxies => new Proxies(options)
+
+const makeProxies = (options: AgentOptions): Effect.Effect<Proxies, never, Scope.Scope> =>
+  Effect.acquireRelease(Effect.sync(() => new Proxies(options)), (proxies) => Effect.promise(() => proxies.close()))
+
+/**
+ * A client over `dispatcher` that also sends through proxies when the core's
+ * `proxy` option asks, with dispatchers made from `proxies`; the caller
+ * closes both.
+ *
+ * @internal
+ */
+export const unsafeMakeWithProxies = (dispatcher: Dispatcher, proxies: Proxies): HttpClient.HttpClient =>
+  makeClient(dispatcher, proxies, undefined)
+
+/**
+ * The agent's options, and a proxy for every request of the layer.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface LayerOptions extends AgentOptions {
+  /**
+   * Send every request through this proxy: an http(s) URL
+   * (`"http://user:pass@proxy:3128"`), or `"env"` for `HTTPS_PROXY`,
+   * `HTTP_PROXY` and `NO_PROXY` (either case). A call's own `proxy` option
+   * wins. `connect`'s TLS options apply to the targets and to an https
+   * proxy. Default none.
+   */
+  readonly proxy?: string | undefined
+}
+
+/**
+ * The client over the `UndiciDispatcher` in the context. The core's `proxy`
+ * option goes through dispatchers of the layer's own, with undici's defaults.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerWithoutAgent: Layer.Layer<HttpClient.HttpClient, never, UndiciDispatcher> = Layer.effect(
+export const layerWithoutAgent: Layer.Layer<HttpClient.HttpClient, never, UndiciDispatcher> = Layer.scoped(
   HttpClient.HttpClient,
   // Not `HttpClient.layerMergedContext`: the client reads nothing from the context, and merging the
   // layer's context into every request's fiber costs as much as the rest of the client.
-  Effect.map(UndiciDispatcher, make)
+  Effect.zipWith(UndiciDispatcher, makeProxies({}), (dispatcher, proxies) => makeClient(dispatcher, proxies, undefined))
 )
 
 /**
  * The client over an agent of its own, made with `options` and closed with
- * the layer.
+ * the layer; with `proxy`, over the dispatcher through that proxy instead.
+ * Throws an `InvalidOptionsError` for a `proxy` that is neither `"env"` nor
+ * an http(s) URL.
+ *
+ * ```ts
+ * const corporate = UndiciHttpClient.layerWith({ connections: 50, proxy: "env" })
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (options: AgentOptions): Layer.Layer<HttpClient.HttpClient | UndiciDispatcher> =>
-  Layer.provideMerge(layerWithoutAgent, Layer.scoped(UndiciDispatcher, makeAgent(options)))
+export const layerWith = (options: LayerOptions): Layer.Layer<HttpClient.HttpClient | UndiciDispatcher> => {
+  const proxy = options.proxy
+  if (proxy !== undefined) {
+    const checked = CoreOptions.decode({ proxy })
+    if (Either.isLeft(checked)) throw checked.left
+  }
+  return Layer.scopedContext(Effect.gen(function*() {
+    const proxies = yield* makeProxies(options)
+    if (proxy === undefined) {
+      const agent = yield* makeAgent(options)
+      return Context.make(UndiciDispatcher, agent as Dispatcher).pipe(
+        Context.add(HttpClient.HttpClient, makeClient(agent, proxies, undefined))
+      )
+    }
+    // A proxy variable that is not a URL is a mistake in the set-up: the layer fails to build, saying which.
+    const entry = yield* Effect.try({
+      try: () => proxies.entry(proxy),
+      catch: (error) => new LoamyError.InvalidOptionsError({ option: "proxy", detail: (error as Error).message })
+    }).pipe(Effect.orDie)
+    return Context.make(UndiciDispatcher, entry.dispatcher).pipe(Context.add(HttpClient.HttpClient, entry.client))
+  }))
+}
 
 /**
  * The client over an agent with undici's defaults (keep-alive, unlimited

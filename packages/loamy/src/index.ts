@@ -14,8 +14,9 @@
  *
  * @since 0.1.0
  */
-import { LoamyError, RequestMap, type RequestResponse as CoreResponse } from "@loamy/core"
+import { LoamyError, Progress as CoreProgress, RequestMap, type RequestResponse as CoreResponse } from "@loamy/core"
 import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
@@ -107,7 +108,16 @@ export type RateLimitOptions = options_.RateLimitOptions
 export type Options = options_.Options
 
 /**
- * `sendRequests`' options: `Options` plus an `AbortSignal`.
+ * How far a call has got (see `PromiseOptions.onProgress`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Progress = CoreProgress.Progress
+
+/**
+ * `sendRequests`' options: `Options` plus an `AbortSignal` and progress
+ * reports.
  *
  * @since 0.1.0
  * @category models
@@ -115,6 +125,15 @@ export type Options = options_.Options
 export interface PromiseOptions extends Options {
   /** Aborting it interrupts the requests in flight and rejects with an `AbortError`. */
   readonly signal?: AbortSignal | undefined
+  /**
+   * Called with the call's progress (done, total, ok, failed, in flight,
+   * elapsed) at its start, every `progressInterval` while it runs, and once
+   * at its end; never per request. An exception it throws is reported once
+   * as a process warning and the reports stop; the batch goes on.
+   */
+  readonly onProgress?: ((progress: Progress) => void) | undefined
+  /** Milliseconds between progress reports. Default 250. */
+  readonly progressInterval?: number | undefined
 }
 
 /**
@@ -133,14 +152,15 @@ export const sendRequests = (
   requests: Iterable<RequestInput>,
   options?: PromiseOptions
 ): Promise<Array<RequestResponse>> => {
-  const checked = options_.check(options, true)
+  const checked = options_.checkPromise(options)
   if (Either.isLeft(checked)) return Promise.reject(checked.left)
   if (!isIterable(requests)) return Promise.reject(notIterable(requests))
-  const resolved = checked.right
-  const signal = options?.signal
+  const [resolved, { onProgress, progressIntervalMs, signal }] = checked.right
   if (signal?.aborted) return Promise.reject(new AbortError({ cause: signal.reason }))
+  let effect = runtime.send(requests, resolved)
+  if (onProgress !== undefined) effect = reportingTo(onProgress, progressIntervalMs, effect)
   return new Promise((resolve, reject) => {
-    const fiber = runtime.runtime().runFork(runtime.send(requests, resolved))
+    const fiber = runtime.runtime().runFork(effect)
     const onAbort = () => fiber.unsafeInterruptAsFork(FiberId.none)
     signal?.addEventListener("abort", onAbort, { once: true })
     fiber.addObserver((exit) => {
@@ -152,6 +172,30 @@ export const sendRequests = (
       reject(Cause.squash(exit.cause))
     })
   })
+}
+
+/** Calls `onProgress` with the core's snapshots; a callback that throws is warned about once and called no more. */
+const reportingTo = <A, E, R>(
+  onProgress: (progress: Progress) => void,
+  intervalMs: number | undefined,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  let broken = false
+  return CoreProgress.reportTo((progress) =>
+    Effect.sync(() => {
+      if (broken) return
+      try {
+        onProgress(progress)
+      } catch (error) {
+        broken = true
+        process.emitWarning(
+          `loamy: onProgress threw, so it will not be called again for this call: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          { code: "LOAMY_ON_PROGRESS" }
+        )
+      }
+    }), { interval: intervalMs ?? 250 })(self)
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Runs the test server in a process of its own and prints one JSON line
- * `{"url": ...}` when listening. It serves until it gets SIGTERM or SIGINT,
+ * `{"url": ..., "otherUrl": ...}` (its second origin) when listening. It serves until it gets SIGTERM or SIGINT,
  * so `node …/main.js &` works from a shell.
  *
  * With `--exit-with-stdin` (or `LOAMY_TEST_SERVER_EXIT_WITH_STDIN=1`) it also
@@ -25,7 +25,7 @@ const exitWithStdin = args.includes("--exit-with-stdin") || process.env["LOAMY_T
 
 const port = Number(process.env["PORT"] ?? 0)
 const server = await start({ port })
-process.stdout.write(`${JSON.stringify({ url: server.url })}\n`)
+process.stdout.write(`${JSON.stringify({ url: server.url, otherUrl: server.otherUrl })}\n`)
 const stop = () => {
   void server.close().then(() => process.exit(0))
 }

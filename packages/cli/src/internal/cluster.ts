@@ -104,6 +104,10 @@ export const send = (config: SendConfig, cluster: ClusterConfig): Effect.Effect<
       yield* say("--fail-fast cannot be used with --cluster (each chunk folds its failures)")
       return 2
     }
+    if ((config.options as { readonly proxy?: string | undefined }).proxy !== undefined) {
+      yield* say("--proxy cannot be used with --cluster: the workers send the requests (run them with a proxy of their own)")
+      return 2
+    }
     if (config.options.deadline !== undefined) {
       yield* say("--deadline cannot be used with --cluster (a chunk may run again after a runner dies)")
       return 2

@@ -5,11 +5,12 @@
  * @internal
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Clump, Options } from "@loamy/core"
+import { Clump, Options, Progress } from "@loamy/core"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as input from "./input.js"
 import * as output from "./output.js"
+import * as plans from "./resume.js"
 import * as stats from "./stats.js"
 
 /** What `loamy send` was asked to do, flags already parsed. @internal */
@@ -23,6 +24,8 @@ export interface SendConfig {
   readonly showSecrets: boolean
   readonly redact: ReadonlyArray<string>
   readonly options: Clump.Options
+  /** `--resume`, `--retry-failed`, `--shard`: which requests to send and where their records go. */
+  readonly selection?: plans.SelectionConfig | undefined
 }
 
 const say = (text: string) => Effect.sync(() => process.stderr.write(`loamy: ${text}\n`))
@@ -30,30 +33,46 @@ const say = (text: string) => Effect.sync(() => process.stderr.write(`loamy: ${t
 /** Flag names as the user typed them, for option errors. */
 const flagOf: Record<string, string> = {
   concurrency: "--concurrency",
+  concurrencyPerOrigin: "--concurrency-per-origin",
   timeout: "--timeout",
   deadline: "--deadline",
   maxRedirects: "--max-redirects",
   maxBodyBytes: "--max-body-bytes",
   "retry.attempts": "--retry",
   "rateLimit.limit": "--rate",
-  "rateLimit.interval": "--rate"
+  "rateLimit.interval": "--rate",
+  proxy: "--proxy"
 }
 
 /**
  * The requests of the input as a stream for `Clump.streamFrom`: a JSON
  * array's requests, or the JSONL lines that hold something, parsed (a line
  * that is not JSON goes on as its text, and the core's check refuses it with
- * its reason). `lineOf` learns the line number of each index.
+ * its reason). `lineOf` learns the line number of each index. With a
+ * `selected` plan, only the requests it keeps are in the stream, and
+ * `indexOf` maps their positions in it to their indices in the input.
  */
 const requestStream = (
   source: input.Input,
   lineOf: Map<number, number>,
-  notUtf8: Map<number, string>
+  notUtf8: Map<number, string>,
+  selected?: { readonly plan: plans.Plan; readonly indexOf: Map<number, number> }
 ): Stream.Stream<unknown, input.BadInput> => {
-  if (source.kind === "array") return Stream.fromIterable(source.requests)
+  if (source.kind === "array") {
+    if (selected === undefined) return Stream.fromIterable(source.requests)
+    const kept: Array<unknown> = []
+    source.requests.forEach((request, at) => {
+      if (!selected.plan.keep(at)) return
+      selected.indexOf.set(kept.length, at)
+      kept.push(request)
+    })
+    return Stream.fromIterable(kept)
+  }
   let lineNumber = 0
   let index = 0
-  return Stream.fromAsyncIterable(
+  // The index in the input; `index` is the position in the stream (the same unless `selected` skips some).
+  let global = 0
+  const lines = Stream.fromAsyncIterable(
     source.batches,
     (error) => new input.BadInput(`cannot read the input: ${(error as Error)?.message ?? String(error)}`)
   ).pipe(
@@ -63,10 +82,16 @@ const requestStream = (
         lineNumber++
         if (text.endsWith("\r")) text = text.slice(0, -1)
         if (text.trim() === "") continue
-        lineOf.set(index, lineNumber)
+        const at = global++
+        if (selected !== undefined) {
+          if (!selected.plan.keep(at)) continue
+          selected.indexOf.set(index, at)
+        }
+        lineOf.set(at, lineNumber)
         if (input.isNotUtf8(text)) {
           // Not sent: an item the core's check refuses, reported as what it is.
-          notUtf8.set(index++, text.slice(1))
+          index++
+          notUtf8.set(at, text.slice(1))
           items.push(null)
           continue
         }
@@ -82,6 +107,12 @@ const requestStream = (
       return items
     })
   )
+  if (selected === undefined) return lines
+  // Read to its end: a --resume file with indices beyond it was not written for this input.
+  return Stream.concat(lines, Stream.suspend(() => {
+    const problem = selected.plan.checkEnd(global)
+    return problem === undefined ? Stream.empty : Stream.fail(new input.BadInput(problem))
+  }))
 }
 
 /**
@@ -116,9 +147,21 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
       return 2
     }
     const source = opened.right
+    const prepared = yield* Effect.either(Effect.tryPromise({
+      try: () =>
+        config.selection === undefined
+          ? Promise.resolve(undefined)
+          : plans.prepare(config.selection, config.file, source, config.quiet),
+      catch: (error) => error instanceof input.BadInput ? error : new input.BadInput(String(error))
+    }))
+    if (prepared._tag === "Left") {
+      yield* say(prepared.left.message)
+      return 2
+    }
+    const plan = prepared.right
     let writer: output.Writer
     try {
-      writer = output.openWriter(config.output)
+      writer = plan?.writer ?? output.openWriter(config.output)
     } catch (error) {
       yield* say(`cannot write ${config.output}: ${(error as Error).message}`)
       return 2
@@ -131,11 +174,11 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
       // Known totals make the bar and the ETA meaningful; counting is one fast read of the file.
       tracker.total = yield* Effect.promise(() => input.countLines(config.file).catch(() => undefined))
     }
+    if (plan !== undefined && tracker.total !== undefined) tracker.total = plan.sends(tracker.total)
     const redaction = output.makeRedaction(config.showSecrets, resolved.sensitiveHeaders, config.options.headers ?? {})
     const lineOf = new Map<number, number>()
     const notUtf8 = new Map<number, string>()
     const progress = showProgress ? stats.startProgress(tracker) : undefined
-    let started = 0
     const write = ({ index, response }: Clump.Indexed): Effect.Effect<void> => {
       const line = lineOf.get(index)
       lineOf.delete(index)
@@ -158,14 +201,26 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
         tracker.record(response.statusCode, error?._tag, response.elapsedMs, true)
         writer.write(output.responseRecord(index, line, response, redaction))
       }
-      tracker.inFlight = Math.max(0, Math.min(resolved.concurrency, started - tracker.done))
       // A slow reader of the output slows the sending instead of filling memory.
       return writer.needsDrain() ? Effect.promise(() => writer.drained()) : Effect.void
     }
-    const requests = requestStream(source, lineOf, notUtf8).pipe(Stream.tap(() => Effect.sync(() => started++)))
+    const selected = plan === undefined ? undefined : { plan, indexOf: new Map<number, number>() }
+    const requests = requestStream(source, lineOf, notUtf8, selected)
     // A failed output (a closed pipe, a full disk) ends the run: nothing more could be written.
     const outputFailed = Effect.async<void>((resume) => writer.onFail(() => resume(Effect.void)))
-    const outcome = yield* Clump.streamFrom(requests, { ...resolved, ordered: config.ordered }).pipe(
+    let responses = Clump.streamFrom(requests, { ...resolved, ordered: config.ordered })
+    // The bar draws the core's own progress figures, as the library doors report them.
+    if (progress !== undefined) {
+      responses = responses.pipe(
+        Progress.reportTo((p) => Effect.sync(() => tracker.observe(p)), { interval: stats.redrawMs })
+      )
+    }
+    const outcome = yield* (selected === undefined ? responses : Stream.map(responses, ({ index, response }) => {
+      // Positions in the stream back to indices in the input.
+      const at = selected.indexOf.get(index)!
+      selected.indexOf.delete(index)
+      return { index: at, response }
+    })).pipe(
       Stream.runForEach(write),
       Effect.raceFirst(outputFailed),
       Effect.either,
@@ -190,8 +245,15 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
         yield* say(error.message)
         return 2
       }
+      // Known only when the run starts: a proxy variable that is not a URL (--proxy env).
+      const refused: unknown = error
+      if (refused instanceof Clump.InvalidOptionsError) {
+        yield* say(`invalid option ${flagOf[refused.option] ?? refused.option}: ${refused.detail}`)
+        return 2
+      }
       yield* say(`stopped at the first failure (--fail-fast): ${error.message}`)
       return 1
     }
-    return tracker.failed > 0 ? 1 : 0
+    // With --resume, the failed records already in the file count too: the exit code speaks for the whole file.
+    return tracker.failed > 0 || (plan?.failedBefore ?? 0) > 0 ? 1 : 0
   })

@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import type { Progress } from "@loamy/core"
 
 /** Buckets grow by 2 %, so a percentile is within about 1 % of the truth. */
 const GROWTH = 1.02
@@ -21,11 +22,16 @@ export class Tracker {
   total: number | undefined = undefined
   done = 0
   failed = 0
-  inFlight = 0
+  /** The core's latest progress figures (`Progress.reportTo`), which the bar draws. */
+  reported: Progress.Progress | undefined = undefined
   readonly statusClasses = new Map<string, number>()
   readonly errorTags = new Map<string, number>()
   private readonly histogram = new Uint32Array(BUCKETS)
   private maxMs = 0
+
+  observe(progress: Progress.Progress): void {
+    this.reported = progress
+  }
 
   /** Records one finished request (or a line that was not sent). */
   record(statusCode: number, errorTag: string | undefined, elapsedMs: number, sent: boolean): void {
@@ -122,6 +128,17 @@ export interface Progress {
   readonly stop: () => void
 }
 
+/** What the bar shows. @internal */
+export interface Figures {
+  readonly total: number | undefined
+  readonly done: number
+  readonly failed: number
+  readonly inFlight: number
+}
+
+/** Time between redraws of the bar (and between the progress snapshots it draws). @internal */
+export const redrawMs = 100
+
 /**
  * The progress line's text for a terminal `columns` wide: at most
  * `columns - 1` characters, so that it never wraps (a line that fills the
@@ -130,7 +147,7 @@ export interface Progress {
  * @internal
  */
 export const progressLine = (
-  tracker: Pick<Tracker, "done" | "failed" | "inFlight" | "total">,
+  tracker: Figures,
   rate: number,
   columns: number
 ): string => {
@@ -167,14 +184,22 @@ export const startProgress = (tracker: Tracker, stream: NodeJS.WriteStream = pro
   const samples: Array<[number, number]> = []
   const draw = () => {
     const now = performance.now()
-    samples.push([now, tracker.done])
+    const p = tracker.reported
+    // The core counts what it has finished; lines the CLI refuses before it (not UTF-8) are the CLI's own.
+    const figures: Figures = {
+      total: tracker.total,
+      done: p?.done ?? 0,
+      failed: p?.failed ?? 0,
+      inFlight: p?.inFlight ?? 0
+    }
+    samples.push([now, figures.done])
     while (samples.length > 20) samples.shift()
     const [t0, d0] = samples[0]!
-    const rate = now - t0 > 0 ? ((tracker.done - d0) * 1000) / (now - t0) : 0
+    const rate = now - t0 > 0 ? ((figures.done - d0) * 1000) / (now - t0) : 0
     const columns = stream.columns > 0 ? stream.columns : 80
-    stream.write(`\r\x1b[2K${progressLine(tracker, rate, columns)}`)
+    stream.write(`\r\x1b[2K${progressLine(figures, rate, columns)}`)
   }
-  const timer = setInterval(draw, 100)
+  const timer = setInterval(draw, redrawMs)
   draw()
   return {
     stop: () => {

@@ -14,12 +14,13 @@ import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
-import { BodyTooLargeError, DeadlineError, type RequestError, TimeoutError } from "../LoamyError.js"
+import { BodyTooLargeError, DeadlineError, type InvalidOptionsError, type RequestError, TimeoutError } from "../LoamyError.js"
 import type * as Options from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
 import type { RequestResponse, ResponseHeaders } from "../RequestResponse.js"
 import { discard, type Outcome, parseBytes, plainHeaders, readLimited } from "./body.js"
 import { fromClientError, transportError } from "./errors.js"
+import { viaProxy } from "./proxy.js"
 import { makeLimiter } from "./rateLimit.js"
 import { followRedirects } from "./redirects.js"
 import { makeOriginPauses, mayRetry, withRetries } from "./retry.js"
@@ -32,8 +33,8 @@ export type Sender = (request: RequestMap, index: number) => Effect.Effect<Reque
 
 const emptyHeaders: ResponseHeaders = {}
 
-/** The URL the request goes to, query params included; used in errors and spans. */
-const fullUrl = (request: RequestMap): string => {
+/** The URL the request goes to, query params included; used in errors and spans. @internal */
+export const fullUrl = (request: RequestMap): string => {
   if (request.queryParams === undefined) return request.url
   const url = new URL(request.url)
   for (const key in request.queryParams) url.searchParams.append(key, request.queryParams[key]!)
@@ -82,7 +83,7 @@ const originOf = (url: string): string => {
  */
 export const makeSender = (
   options: Options.Resolved
-): Effect.Effect<Sender, never, HttpClient.HttpClient | Scope.Scope> =>
+): Effect.Effect<Sender, InvalidOptionsError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.flatMap(Effect.scope, (scope) => makeSenderIn(options, scope))
 
 /**
@@ -95,9 +96,11 @@ export const makeSender = (
 export const makeSenderIn = (
   options: Options.Resolved,
   scope: Scope.Scope | undefined
-): Effect.Effect<Sender, never, HttpClient.HttpClient> =>
+): Effect.Effect<Sender, InvalidOptionsError, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const base = yield* HttpClient.HttpClient
+    const given = yield* HttpClient.HttpClient
+    // Asked once per call; a client that cannot route through a proxy fails the call (see `proxy.ts`).
+    const base = options.proxy === undefined ? given : yield* viaProxy(given, options.proxy)
     const client = followRedirects(base, options.maxRedirects, options.sensitiveHeaders)
     // A client that bounds attempts itself is given each attempt's end; any other is raced by a fiber.
     const timeoutMs = options.timeoutMs

@@ -16,6 +16,7 @@ import { InvalidInputError, type RequestError } from "../LoamyError.js"
 import type * as RequestMap from "../RequestMap.js"
 import type { RequestResponse } from "../RequestResponse.js"
 import type { Sender } from "./engine.js"
+import { originKey } from "./origin.js"
 
 /** The source has no more items. @internal */
 export const Done: unique symbol = Symbol.for("@loamy/core/scheduler/Done")
@@ -50,10 +51,70 @@ export interface Config<I, E, E2> {
   readonly sender: Sender
   /** Takes each response; a slow taker (back-pressure) holds its worker. */
   readonly onResult: (response: RequestResponse, index: number) => Effect.Effect<void, E2> | undefined
+  /**
+   * At most this many requests in flight to one origin; the workers go on
+   * with other origins meanwhile. Undefined: no bound but `concurrency`.
+   */
+  readonly perOrigin?: number | undefined
+  /** Counted as the run goes, for progress reports. */
+  readonly counters?: Counters | undefined
+}
+
+/**
+ * What a run has done so far. Plain counters, bumped as requests start and
+ * finish; a progress reporter reads them on its own schedule.
+ *
+ * @internal
+ */
+export interface Counters {
+  /** Requests sent (the ones in flight are `started - (done - refused)`). */
+  started: number
+  /** Items finished: responses, and bad items refused. */
+  done: number
+  /** Of `done`, those with an error. */
+  failed: number
+  /** Of `done`, bad items that were not sent. */
+  refused: number
+}
+
+/** @internal */
+export const makeCounters = (): Counters => ({ started: 0, done: 0, failed: 0, refused: 0 })
+
+/** A first-in first-out queue that does not shift an array (a long one would cost its length per item). */
+class Queue<A> {
+  private items: Array<A> = []
+  private head = 0
+  get size(): number {
+    return this.items.length - this.head
+  }
+  push(item: A): void {
+    this.items.push(item)
+  }
+  shift(): A | undefined {
+    if (this.head >= this.items.length) return undefined
+    const item = this.items[this.head]!
+    this.items[this.head++] = undefined as A
+    if (this.head === this.items.length) {
+      this.items = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return item
+  }
+}
+
+/** A checked request waiting for a place at its origin. */
+interface Pending {
+  readonly request: RequestMap.RequestMap
+  readonly index: number
+  readonly origin: string
 }
 
 interface Parked {
   readonly response: RequestResponse
+  /** The worker waiting for this response's turn; undefined when none waits (or it is busy). */
   resume: ((effect: Effect.Effect<void>) => void) | undefined
   done: boolean
 }
@@ -78,18 +139,21 @@ export const refused = (item: unknown, error: InvalidInputError): RequestRespons
  * Runs the pool until the source is done (or the first failure under
  * `failFast`). At most `concurrency` responses are held at any time: in
  * ordered mode a worker whose response waits for earlier ones does not take
- * another item.
+ * another item (with `perOrigin`, it still starts requests that were waiting
+ * for their origin, so a parked pool never stalls).
  *
  * @internal
  */
 export const run = <I, E, E2>(
   config: Config<I, E, E2>
 ): Effect.Effect<void, E | E2 | RequestError | InvalidInputError> => {
-  const { check, failFast, onResult, ordered, pull, sender } = config
+  const { check, counters, failFast, onResult, ordered, perOrigin, pull, sender } = config
   let nextIndex = 0
   let exhausted = false
   let nextToHand = 0
   const parked = new Map<number, Parked>()
+  /** Ordered mode with per-origin bounds: workers parked with their response, woken to start a ready request. */
+  const parkedWorkers = new Set<Parked>()
 
   /** Hands on `index` and then every parked response that is now in turn. */
   const handInOrder = (index: number, response: RequestResponse): Effect.Effect<void, E2> => {
@@ -102,13 +166,22 @@ export const run = <I, E, E2>(
       next.done = true
       const resume = next.resume
       // The parked worker goes on; this one hands the chain on.
-      if (resume !== undefined) resume(Effect.void)
+      if (resume !== undefined) {
+        next.resume = undefined
+        parkedWorkers.delete(next)
+        resume(Effect.void)
+      }
       return handInOrder(nextToHand, next.response)
     })
     return first === undefined ? rest : Effect.zipRight(first, rest)
   }
 
-  const complete = (index: number, response: RequestResponse): Effect.Effect<void, any> => {
+  /** Hands a response on, or parks it until its turn (`wait`: the worker waits with it). */
+  const complete = (index: number, response: RequestResponse, wait = true): Effect.Effect<void, any> => {
+    if (counters !== undefined) {
+      counters.done++
+      if (response.error !== undefined) counters.failed++
+    }
     if (failFast && response.error !== undefined) {
       // In completion order the failed response is handed on first, so a sink sees what stopped the run.
       const handed = ordered ? undefined : onResult(response, index)
@@ -118,10 +191,28 @@ export const run = <I, E, E2>(
     if (index === nextToHand) return handInOrder(index, response)
     const slot: Parked = { response, resume: undefined, done: false }
     parked.set(index, slot)
-    return Effect.async<void>((resume) => {
+    if (!wait) return Effect.void
+    return perOrigin === undefined ? waitTurn(slot) : waitTurnOrWork(slot)
+  }
+
+  const waitTurn = (slot: Parked): Effect.Effect<void> =>
+    Effect.async<void>((resume) => {
       if (slot.done) return resume(Effect.void)
       slot.resume = resume
     })
+
+  const send = (request: RequestMap.RequestMap, index: number): Effect.Effect<RequestResponse> => {
+    if (counters !== undefined) counters.started++
+    return sender(request, index)
+  }
+
+  /** Checks an item; a bad one is handed on as refused, under the one rule. */
+  const checkItem = (item: I, index: number): RequestMap.RequestMap | Effect.Effect<void, any> => {
+    if (check === undefined) return item as RequestMap.RequestMap
+    const checked = check(item, index)
+    if (Either.isRight(checked)) return checked.right
+    if (counters !== undefined) counters.refused++
+    return complete(index, refused(item, checked.left))
   }
 
   const step = (): Effect.Effect<void, any> => {
@@ -132,15 +223,123 @@ export const run = <I, E, E2>(
     }
     if (Effect.isEffect(item)) return item as Effect.Effect<void, E>
     const index = nextIndex++
-    if (check === undefined) {
-      return Effect.flatMap(sender(item as RequestMap.RequestMap, index), (response) => complete(index, response))
-    }
-    const checked = check(item, index)
-    if (Either.isLeft(checked)) return complete(index, refused(item, checked.left))
-    return Effect.flatMap(sender(checked.right, index), (response) => complete(index, response))
+    const request = checkItem(item, index)
+    if (Effect.isEffect(request)) return request
+    return Effect.flatMap(send(request, index), (response) => complete(index, response))
   }
 
-  const worker = Effect.whileLoop({ while: () => !exhausted, body: step, step: () => {} })
+  // Per-origin bounds. A request whose origin is full waits in that origin's queue and the worker takes the
+  // next item: a slow origin holds only its own requests. A finishing request hands its place at the origin
+  // straight to the next one waiting there (`ready`), which any worker takes before pulling a new item.
+  const limit = perOrigin ?? Infinity
+  const active = new Map<string, number>()
+  const waiting = new Map<string, Queue<Pending>>()
+  let waitingCount = 0
+  // An array source is in memory already; a stream is read ahead at most this far past the busy origins.
+  const maxWaiting = config.size !== undefined ? Infinity : Math.max(1024, config.concurrency * 16)
+  let sourceDone = false
+  const ready = new Queue<Pending>()
+  /** Workers with nothing to do until a request is ready or the run ends. */
+  const idle: Array<(effect: Effect.Effect<void>) => void> = []
+
+  const wakeOne = () => {
+    const resume = idle.pop()
+    if (resume !== undefined) return resume(Effect.void)
+    for (const slot of parkedWorkers) {
+      parkedWorkers.delete(slot)
+      const wake = slot.resume!
+      slot.resume = undefined
+      return wake(Effect.void)
+    }
+  }
+
+  const finishIfDrained = () => {
+    if (sourceDone && waitingCount === 0 && ready.size === 0 && !exhausted) {
+      exhausted = true
+      for (const resume of idle.splice(0)) resume(Effect.void)
+    }
+  }
+
+  const release = (origin: string) => {
+    const queue = waiting.get(origin)
+    const next = queue?.shift()
+    if (next !== undefined) {
+      if (queue!.size === 0) waiting.delete(origin)
+      waitingCount--
+      ready.push(next)
+      return wakeOne()
+    }
+    const n = active.get(origin)! - 1
+    if (n === 0) active.delete(origin)
+    else active.set(origin, n)
+  }
+
+  const sendPending = (pending: Pending, wait: boolean): Effect.Effect<void, any> =>
+    Effect.flatMap(send(pending.request, pending.index), (response) => {
+      release(pending.origin)
+      return complete(pending.index, response, wait)
+    })
+
+  const waitIdle: Effect.Effect<void> = Effect.async<void>((resume) => {
+    idle.push(resume)
+    return Effect.sync(() => {
+      const at = idle.indexOf(resume)
+      if (at >= 0) idle.splice(at, 1)
+    })
+  })
+
+  /** A parked worker starts ready requests (their responses park without it) until its own turn comes. */
+  const waitTurnOrWork = (slot: Parked): Effect.Effect<void, any> =>
+    Effect.suspend(() => {
+      if (slot.done) return Effect.void
+      const next = ready.shift()
+      if (next !== undefined) return Effect.zipRight(sendPending(next, false), waitTurnOrWork(slot))
+      return Effect.zipRight(
+        Effect.async<void>((resume) => {
+          if (slot.done) return resume(Effect.void)
+          slot.resume = resume
+          parkedWorkers.add(slot)
+          return Effect.sync(() => parkedWorkers.delete(slot))
+        }),
+        waitTurnOrWork(slot)
+      )
+    })
+
+  const stepPerOrigin = (): Effect.Effect<void, any> => {
+    const next = ready.shift()
+    if (next !== undefined) return sendPending(next, true)
+    if (sourceDone || waitingCount >= maxWaiting) {
+      finishIfDrained()
+      return exhausted ? Effect.void : waitIdle
+    }
+    const item = pull()
+    if (item === Done) {
+      sourceDone = true
+      finishIfDrained()
+      return Effect.void
+    }
+    if (Effect.isEffect(item)) return item as Effect.Effect<void, E>
+    const index = nextIndex++
+    const request = checkItem(item, index)
+    if (Effect.isEffect(request)) return request
+    const pending: Pending = { request, index, origin: originKey(request.url) }
+    const n = active.get(pending.origin) ?? 0
+    if (n < limit) {
+      active.set(pending.origin, n + 1)
+      return sendPending(pending, true)
+    }
+    let queue = waiting.get(pending.origin)
+    if (queue === undefined) waiting.set(pending.origin, queue = new Queue())
+    queue.push(pending)
+    waitingCount++
+    return Effect.void
+  }
+
+  const worker = Effect.whileLoop({
+    while: () => !exhausted,
+    body: perOrigin === undefined ? step : stepPerOrigin,
+    step: () => {}
+  })
   const workers = Math.max(1, Math.min(config.concurrency, config.size ?? config.concurrency))
   if (workers === 1) return worker
   return Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true })

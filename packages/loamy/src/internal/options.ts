@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { LoamyError, Options as Options_ } from "@loamy/core"
+import { LoamyError, Options as Options_, type Progress } from "@loamy/core"
 import * as Either from "effect/Either"
 
 /** The core's options with its durations typed as milliseconds; every other field is the core's own. */
@@ -23,24 +23,70 @@ export type Options = Omit<Millis<Options_.Options, "timeout" | "deadline">, "re
   readonly rateLimit?: RateLimitOptions | undefined
 }
 
+/** The Promise door's own options, set aside before the core decodes the rest. @internal */
+export interface PromiseExtras {
+  readonly signal: AbortSignal | undefined
+  readonly onProgress: ((progress: Progress.Progress) => void) | undefined
+  readonly progressIntervalMs: number | undefined
+}
+
+const noExtras: PromiseExtras = { signal: undefined, onProgress: undefined, progressIntervalMs: undefined }
+
+const refuse = (option: string, detail: string) => Either.left(new LoamyError.InvalidOptionsError({ option, detail }))
+
 /**
- * Decodes a door's options with the core's one decoder (unknown names,
- * types, ranges, defaults), the Promise door's own `signal` set aside.
+ * Decodes the Promise door's options: its own `signal`, `onProgress` and
+ * `progressInterval` checked and set aside, the rest by the core's decoder.
  *
  * @internal
  */
-export const check = (
-  options: unknown,
-  withSignal = false
-): Either.Either<Options_.Resolved, LoamyError.InvalidOptionsError> => {
-  if (withSignal && typeof options === "object" && options !== null && "signal" in options) {
-    const { signal, ...rest } = options as { signal?: unknown }
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      return Either.left(
-        new LoamyError.InvalidOptionsError({ option: "signal", detail: "must be an AbortSignal" })
-      )
-    }
-    return Options_.decode(rest)
+export const checkPromise = (
+  options: unknown
+): Either.Either<readonly [Options_.Resolved, PromiseExtras], LoamyError.InvalidOptionsError> => {
+  if (
+    typeof options !== "object" || options === null ||
+    !("signal" in options || "onProgress" in options || "progressInterval" in options)
+  ) {
+    return Either.map(Options_.decode(options), (resolved) => [resolved, noExtras] as const)
+  }
+  const { onProgress, progressInterval, signal, ...rest } = options as {
+    signal?: unknown
+    onProgress?: unknown
+    progressInterval?: unknown
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) return refuse("signal", "must be an AbortSignal")
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    return refuse("onProgress", "must be a function taking a progress snapshot")
+  }
+  if (
+    progressInterval !== undefined &&
+    !(typeof progressInterval === "number" && progressInterval > 0 && Number.isFinite(progressInterval))
+  ) {
+    return refuse("progressInterval", "must be a positive number of milliseconds")
+  }
+  return Either.map(Options_.decode(rest), (resolved) =>
+    [resolved, {
+      signal: signal as AbortSignal | undefined,
+      onProgress: onProgress as PromiseExtras["onProgress"],
+      progressIntervalMs: progressInterval as number | undefined
+    }] as const)
+}
+
+/**
+ * Decodes the synchronous door's options with the core's one decoder
+ * (unknown names, types, ranges, defaults).
+ *
+ * @internal
+ */
+export const check = (options: unknown): Either.Either<Options_.Resolved, LoamyError.InvalidOptionsError> => {
+  if (typeof options === "object" && options !== null && ("onProgress" in options || "signal" in options)) {
+    const option = "onProgress" in options ? "onProgress" : "signal"
+    return refuse(
+      option,
+      `the synchronous door blocks its thread until the batch is done, so it cannot ${
+        option === "signal" ? "be aborted" : "report progress"
+      }; use sendRequests`
+    )
   }
   return Options_.decode(options)
 }

@@ -31,6 +31,8 @@ let hooked = false
 interface Capped {
   readonly connections: number
   readonly agent: Agent
+  /** The dispatchers through proxies (the `proxy` option), capped alike; made on first use. */
+  readonly proxies: UndiciHttpClient.Proxies
   readonly client: HttpClient.HttpClient
   /** Calls running on it: an agent is closed only when none is. */
   active: number
@@ -68,13 +70,21 @@ const acquire = (concurrency: number): Capped => {
   } else {
     hook()
     const agent = UndiciHttpClient.unsafeMakeAgent({ connections: concurrency })
-    entry = { connections: concurrency, agent, client: UndiciHttpClient.make(agent), active: 0 }
+    const proxies = UndiciHttpClient.unsafeMakeProxies({ connections: concurrency })
+    entry = {
+      connections: concurrency,
+      agent,
+      proxies,
+      client: UndiciHttpClient.unsafeMakeWithProxies(agent, proxies),
+      active: 0
+    }
     // Too many kept: close the least recently used that no call is running on.
     for (const other of capped.values()) {
       if (capped.size < maxAgents) break
       if (other.active === 0) {
         capped.delete(other.connections)
         void other.agent.close().catch(() => undefined)
+        void other.proxies.close()
       }
     }
   }
@@ -102,11 +112,12 @@ export const clientFor = (concurrency: number): HttpClient.HttpClient => {
 export const dispose = async (): Promise<void> => {
   const runtime = current
   current = undefined
-  const agents = Array.from(capped.values(), (entry) => entry.agent)
+  const entries = Array.from(capped.values())
   capped.clear()
   await Promise.all([
     runtime?.dispose(),
-    ...agents.map((agent) => agent.destroy().catch(() => undefined))
+    ...entries.map((entry) => entry.agent.destroy().catch(() => undefined)),
+    ...entries.map((entry) => entry.proxies.close())
   ])
 }
 
