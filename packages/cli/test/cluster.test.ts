@@ -106,13 +106,22 @@ describe("loamy send --cluster", () => {
     expect(server.stats.requests).toBe(2 * n)
   }, 240_000)
 
-  it("refuses --cluster without --job, and --job without --cluster, before sending anything", async () => {
+  it("refuses --cluster without --job, --job without --cluster, and flags it cannot honour, before sending anything", async () => {
+    server.resetStats()
     const noJob = await loamy(["send", "--cluster", pg.url, "-q", "-"], { stdin: jsonl([{ url: `${server.url}/`, httpOp: "GET" }]) })
     expect(noJob.code).toBe(2)
     expect(noJob.stderr).toContain("--cluster needs --job")
     const noCluster = await loamy(["send", "--job", "x", "-q", "-"], { stdin: jsonl([{ url: `${server.url}/`, httpOp: "GET" }]) })
     expect(noCluster.code).toBe(2)
     expect(noCluster.stderr).toContain("--job and --chunk-size need --cluster")
+    for (const extra of [["--shard", "0/2"], ["--resume", path.join(dir, "resumed.jsonl")], ["--fail-fast"]]) {
+      const refused = await loamy(["send", "--cluster", pg.url, "--job", "x", ...extra, "-q", "-"], {
+        stdin: jsonl([{ url: `${server.url}/`, httpOp: "GET" }])
+      })
+      expect(refused.code, extra.join(" ")).toBe(2)
+      expect(refused.stderr, extra.join(" ")).toContain("cannot be used with --cluster")
+    }
+    expect(server.stats.requests).toBe(0)
     const bad = await loamy(["send", "--cluster", pg.url, "--job", "no/slash", "-q", "-"], {
       stdin: jsonl([{ url: `${server.url}/`, httpOp: "GET" }])
     })
