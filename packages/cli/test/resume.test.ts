@@ -189,7 +189,7 @@ describe("--resume", () => {
     const r = await loamy(["send", "--resume", out, "-o", out, inFile], { timeoutMs: 60_000 })
     // Index 9 and 25 are not valid requests: their records have an error.
     expect(r.code, r.stderr).toBe(1)
-    expect(r.stderr).toContain(`${keep.length} records already there`)
+    expect(r.stderr).toContain(`${keep.length} ${keep.length === 1 ? "record" : "records"} already there`)
     expect(r.stderr).toContain(`sending ${input.size - keep.length}`)
     const after = fs.readFileSync(out, "utf8")
     // Appended: what was there is untouched.
