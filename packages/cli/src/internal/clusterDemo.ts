@@ -17,10 +17,10 @@ import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as stats from "./stats.js"
 
 const say = (text: string) => Effect.sync(() => process.stderr.write(`loamy: ${text}\n`))
@@ -62,7 +62,7 @@ export const unreachableByOthers = (specifier: string): string | undefined => {
   if (typeof process.getuid !== "function" || process.getuid() !== 0) return undefined
   let dir: string
   try {
-    dir = path.dirname(fileURLToPath(import.meta.resolve(specifier)))
+    dir = path.dirname(createRequire(import.meta.url).resolve(specifier))
   } catch {
     return undefined
   }
