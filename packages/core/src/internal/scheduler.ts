@@ -95,7 +95,8 @@ class Queue<A> {
     const item = this.items[this.head]!
     this.items[this.head++] = undefined as A
     if (this.head === this.items.length) {
-      this.items = []
+      // Empty: the same array again (a queue that empties after every item would otherwise make one per item).
+      this.items.length = 0
       this.head = 0
     } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head)
@@ -245,6 +246,7 @@ export const run = <I, E, E2>(
   const wakeOne = () => {
     const resume = idle.pop()
     if (resume !== undefined) return resume(Effect.void)
+    if (parkedWorkers.size === 0) return
     for (const slot of parkedWorkers) {
       parkedWorkers.delete(slot)
       const wake = slot.resume!
@@ -274,11 +276,13 @@ export const run = <I, E, E2>(
     else active.set(origin, n)
   }
 
-  const sendPending = (pending: Pending, wait: boolean): Effect.Effect<void, any> =>
-    Effect.flatMap(send(pending.request, pending.index), (response) => {
-      release(pending.origin)
-      return complete(pending.index, response, wait)
+  const sendAt = (request: RequestMap.RequestMap, index: number, origin: string, wait: boolean): Effect.Effect<void, any> =>
+    Effect.flatMap(send(request, index), (response) => {
+      release(origin)
+      return complete(index, response, wait)
     })
+
+  const sendPending = (pending: Pending, wait: boolean) => sendAt(pending.request, pending.index, pending.origin, wait)
 
   const waitIdle: Effect.Effect<void> = Effect.async<void>((resume) => {
     idle.push(resume)
@@ -322,15 +326,15 @@ export const run = <I, E, E2>(
     const index = nextIndex++
     const request = checkItem(item, index)
     if (Effect.isEffect(request)) return request
-    const pending: Pending = { request, index, origin: originKey(request.url) }
-    const n = active.get(pending.origin) ?? 0
+    const origin = originKey(request.url)
+    const n = active.get(origin) ?? 0
     if (n < limit) {
-      active.set(pending.origin, n + 1)
-      return sendPending(pending, true)
+      active.set(origin, n + 1)
+      return sendAt(request, index, origin, true)
     }
-    let queue = waiting.get(pending.origin)
-    if (queue === undefined) waiting.set(pending.origin, queue = new Queue())
-    queue.push(pending)
+    let queue = waiting.get(origin)
+    if (queue === undefined) waiting.set(origin, queue = new Queue())
+    queue.push({ request, index, origin })
     waitingCount++
     return Effect.void
   }
