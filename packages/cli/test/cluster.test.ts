@@ -125,8 +125,10 @@ describe("loamy send --cluster", () => {
     const bad = await loamy(["send", "--cluster", pg.url, "--job", "no/slash", "-q", "-"], {
       stdin: jsonl([{ url: `${server.url}/`, httpOp: "GET" }])
     })
-    expect(bad.code).toBe(1)
-    expect(bad.stderr).toContain("job")
+    // An option the run refuses is a usage error at every send, local or distributed: 2, nothing sent.
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain("invalid option job")
+    expect(server.stats.requests).toBe(0)
   }, 120_000)
 })
 

@@ -6,7 +6,10 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Clump, Options, Progress } from "@loamy/core"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as input from "./input.js"
 import * as output from "./output.js"
@@ -116,6 +119,41 @@ const requestStream = (
 }
 
 /**
+ * How a run's requests are sent: by this process's engine (`loamy send`) or
+ * spread over a cluster's runners (`loamy send --cluster`). Reading the
+ * input, writing the records, progress, the summary and the exit code are
+ * the same either way.
+ *
+ * @internal
+ */
+export interface Via<R> {
+  /**
+   * The responses to the requests of the input. `onProgress`, when given,
+   * takes the sender's progress figures for the bar (without them the bar
+   * counts the records written).
+   */
+  readonly send: (
+    requests: Stream.Stream<unknown, input.BadInput>,
+    resolved: Options.Resolved,
+    onProgress: ((progress: Progress.Progress) => void) | undefined
+  ) => Stream.Stream<Clump.Indexed, unknown, R>
+  /** What the run says when the sending stops with an error of its own; `written` records made it out. */
+  readonly stopped: (message: string, written: number) => string
+}
+
+/** This process's engine, the core's one scheduler. */
+const local = (ordered: boolean): Via<HttpClient.HttpClient> => ({
+  send: (requests, resolved, onProgress) => {
+    const responses = Clump.streamFrom(requests, { ...resolved, ordered })
+    // The bar draws the core's own progress figures, as the library doors report them.
+    return onProgress === undefined
+      ? responses
+      : responses.pipe(Progress.reportTo((p) => Effect.sync(() => onProgress(p)), { interval: stats.redrawMs }))
+  },
+  stopped: (message) => `stopped at the first failure (--fail-fast): ${message}`
+})
+
+/**
  * Runs `loamy send` and returns the exit code: 0 when every response came
  * back without error, 1 when some failed (or a JSONL line was invalid), 2
  * when the input or the options could not be used (nothing sent).
@@ -123,6 +161,14 @@ const requestStream = (
  * @internal
  */
 export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient.HttpClient> =>
+  runVia(config, local(config.ordered))
+
+/**
+ * `run` with its requests sent `via` an engine.
+ *
+ * @internal
+ */
+export const runVia = <R>(config: SendConfig, via: Via<R>): Effect.Effect<number, never, R> =>
   Effect.gen(function*() {
     // Decoded once here; the core takes the decoded value as it is.
     const checked = Options.decode({
@@ -208,13 +254,7 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
     const requests = requestStream(source, lineOf, notUtf8, selected)
     // A failed output (a closed pipe, a full disk) ends the run: nothing more could be written.
     const outputFailed = Effect.async<void>((resume) => writer.onFail(() => resume(Effect.void)))
-    let responses = Clump.streamFrom(requests, { ...resolved, ordered: config.ordered })
-    // The bar draws the core's own progress figures, as the library doors report them.
-    if (progress !== undefined) {
-      responses = responses.pipe(
-        Progress.reportTo((p) => Effect.sync(() => tracker.observe(p)), { interval: stats.redrawMs })
-      )
-    }
+    const responses = via.send(requests, resolved, progress === undefined ? undefined : (p) => tracker.observe(p))
     const outcome = yield* (selected === undefined ? responses : Stream.map(responses, ({ index, response }) => {
       // Positions in the stream back to indices in the input.
       const at = selected.indexOf.get(index)!
@@ -223,7 +263,7 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
     })).pipe(
       Stream.runForEach(write),
       Effect.raceFirst(outputFailed),
-      Effect.either,
+      Effect.exit,
       Effect.ensuring(Effect.sync(() => progress?.stop())),
       Effect.ensuring(Effect.promise(() => writer.close())),
       Effect.ensuring(Effect.sync(() => {
@@ -239,19 +279,22 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
       yield* say(failure.message)
       return 2
     }
-    if (outcome._tag === "Left") {
-      const error = outcome.left
+    if (Exit.isFailure(outcome)) {
+      const failed = Cause.failureOption(outcome.cause)
+      const error: unknown = Option.getOrUndefined(failed)
       if (error instanceof input.BadInput) {
         yield* say(error.message)
         return 2
       }
       // Known only when the run starts: a proxy variable that is not a URL (--proxy env).
-      const refused: unknown = error
-      if (refused instanceof Clump.InvalidOptionsError) {
-        yield* say(`invalid option ${flagOf[refused.option] ?? refused.option}: ${refused.detail}`)
+      if (error instanceof Clump.InvalidOptionsError) {
+        yield* say(`invalid option ${flagOf[error.option] ?? error.option}: ${error.detail}`)
         return 2
       }
-      yield* say(`stopped at the first failure (--fail-fast): ${error.message}`)
+      const message = Option.isSome(failed)
+        ? (error as { readonly message?: string }).message ?? String(error)
+        : Cause.pretty(outcome.cause)
+      yield* say(via.stopped(message, tracker.done))
       return 1
     }
     // With --resume, the failed records already in the file count too: the exit code speaks for the whole file.

@@ -185,13 +185,11 @@ export const startProgress = (tracker: Tracker, stream: NodeJS.WriteStream = pro
   const draw = () => {
     const now = performance.now()
     const p = tracker.reported
-    // The core counts what it has finished; lines the CLI refuses before it (not UTF-8) are the CLI's own.
-    const figures: Figures = {
-      total: tracker.total,
-      done: p?.done ?? 0,
-      failed: p?.failed ?? 0,
-      inFlight: p?.inFlight ?? 0
-    }
+    // The sender's own figures when it reports them (the core does); else what has been written (a cluster's
+    // chunks come back whole, in flight on the runners).
+    const figures: Figures = p === undefined
+      ? { total: tracker.total, done: tracker.done, failed: tracker.failed, inFlight: 0 }
+      : { total: tracker.total, done: p.done, failed: p.failed, inFlight: p.inFlight }
     samples.push([now, figures.done])
     while (samples.length > 20) samples.shift()
     const [t0, d0] = samples[0]!
