@@ -20,7 +20,7 @@ import type * as ClusterError from "@effect/cluster/ClusterError"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlError from "@effect/sql/SqlError"
-import { type Clump, LoamyError, Options, RequestMap, type RequestResponse } from "@loamy/core"
+import { type Clump, LoamyError, Options, RequestMap, RequestResponse } from "@loamy/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -108,31 +108,6 @@ const decodeOptions = (
   return Either.right({ resolved, chunkSize, parallel })
 }
 
-// The core's rule for an item that fails its check: not sent, and its response says why (the same shape as the
-// responses Clump.streamFrom gives such an item).
-const refused = (item: unknown, error: LoamyError.InvalidInputError): RequestResponse.RequestResponse => ({
-  requestMap: item as RequestMap.RequestMap,
-  statusCode: 0,
-  body: null,
-  headers: {},
-  error,
-  elapsedMs: 0,
-  attempts: 0
-})
-
-const check = (item: unknown, index: number): Either.Either<RequestMap.RequestMap, LoamyError.InvalidInputError> => {
-  if (typeof item !== "string") return RequestMap.validateAt(item, index)
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(item)
-  } catch (cause) {
-    return Either.left(
-      new LoamyError.InvalidInputError({ index, field: "", detail: `not valid JSON: ${(cause as Error).message}` })
-    )
-  }
-  return RequestMap.validateAt(parsed, index)
-}
-
 const digest = (requests: ReadonlyArray<RequestMap.RequestMap>, wire: unknown, rate: unknown): string =>
   createHash("sha256").update(JSON.stringify([requests, wire, rate])).digest("base64url").slice(0, 22)
 
@@ -186,8 +161,8 @@ export const streamFrom = <E, R>(
         let position = 0
         for (const item of items) {
           const index = first + position
-          const checked = check(item, index)
-          if (Either.isLeft(checked)) out[position] = { index, response: refused(item, checked.left) }
+          const checked = RequestMap.validateItem(item, index)
+          if (Either.isLeft(checked)) out[position] = { index, response: RequestResponse.refused(item, checked.left) }
           else {
             sent.push(checked.right)
             positions.push(position)

@@ -458,7 +458,6 @@ const pullStream = <A, E>(
   }
 }
 
-const checkUnknown = scheduler.checkUnknown(RequestMap.validateAt)
 
 /**
  * Sends the requests of any stream (a file read line by line, a queue), any
@@ -515,7 +514,7 @@ export const streamFrom: {
             resolved,
             ordered,
             undefined,
-            checkUnknown,
+            RequestMap.validateItem,
             pullStream(Effect.provide(pullChunk, context)),
             decoder.right
           )

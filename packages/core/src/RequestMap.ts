@@ -230,6 +230,27 @@ export const validateAt = (input: unknown, index: number): Either.Either<Request
   return Either.right(out)
 }
 
+/**
+ * `validateAt` for an item of a stream or a file: a string is JSON text (a
+ * line of a JSONL file) and is parsed first. The check every door and the
+ * cluster apply to such items.
+ *
+ * @since 0.3.0
+ * @category decoding
+ */
+export const validateItem = (item: unknown, index: number): Either.Either<RequestMap, InvalidInputError> => {
+  if (typeof item !== "string") return validateAt(item, index)
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(item)
+  } catch (cause) {
+    return Either.left(
+      new InvalidInputError({ index, field: "", detail: `not valid JSON: ${(cause as Error).message}` })
+    )
+  }
+  return validateAt(parsed, index)
+}
+
 const knownFields: ReadonlySet<string> = new Set([
   "url",
   "httpOp",

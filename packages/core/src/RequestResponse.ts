@@ -171,6 +171,24 @@ export const schema = <A, I, R>(
 }
 
 /**
+ * The response of an item that failed its check and was not sent: the one
+ * rule for a bad item at every door. `statusCode` and `attempts` are 0,
+ * `requestMap` is the item as it arrived, `error` says what is wrong and where.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const refused = (item: unknown, error: InvalidInputError): RequestResponse => ({
+  requestMap: item as RequestMap,
+  statusCode: 0,
+  body: null,
+  headers: {},
+  error,
+  elapsedMs: 0,
+  attempts: 0
+})
+
+/**
  * @since 0.1.0
  * @category refinements
  */

@@ -12,9 +12,9 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { InvalidInputError, type RequestError } from "../LoamyError.js"
+import type { InvalidInputError, RequestError } from "../LoamyError.js"
 import type * as RequestMap from "../RequestMap.js"
-import type { RequestResponse } from "../RequestResponse.js"
+import { refused, type RequestResponse } from "../RequestResponse.js"
 import type { Sender } from "./engine.js"
 import { originKey } from "./origin.js"
 
@@ -119,22 +119,6 @@ interface Parked {
   resume: ((effect: Effect.Effect<void>) => void) | undefined
   done: boolean
 }
-
-/**
- * The response of an item that failed its check and was not sent: one rule
- * for a bad item at every door. `requestMap` is the item as it arrived.
- *
- * @internal
- */
-export const refused = (item: unknown, error: InvalidInputError): RequestResponse => ({
-  requestMap: item as RequestMap.RequestMap,
-  statusCode: 0,
-  body: null,
-  headers: {},
-  error,
-  elapsedMs: 0,
-  attempts: 0
-})
 
 /**
  * Runs the pool until the source is done (or the first failure under
@@ -357,24 +341,4 @@ export const run = <I, E, E2>(
 export const fromArray = <A>(items: ReadonlyArray<A>): Pull<A, never> => {
   let i = 0
   return () => (i < items.length ? items[i++]! : Done)
-}
-
-/**
- * Checks an item of a stream or a file: a string is JSON text (a line of a
- * file) and is parsed first.
- *
- * @internal
- */
-export const checkUnknown = (validateAt: (input: unknown, index: number) => Either.Either<RequestMap.RequestMap, InvalidInputError>): Check<unknown> =>
-(item, index) => {
-  if (typeof item !== "string") return validateAt(item, index)
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(item)
-  } catch (cause) {
-    return Either.left(
-      new InvalidInputError({ index, field: "", detail: `not valid JSON: ${(cause as Error).message}` })
-    )
-  }
-  return validateAt(parsed, index)
 }
