@@ -4,9 +4,9 @@
  * and one pair of runners serve the tests in order: a shared rate limit, a coordinator killed and run again, then
  * a runner killed mid-run; then two more runners sharing a rate limit through Redis. Requests carry `i=<index>` and the sending runner's port in their query, so the
  * server's log tells what was sent, by whom and how often. The rate-limit tests time arrivals on a test server in
- * a process of its own (fixtures/server.js).
+ * a process of its own (`startProcess`).
  */
-import { start, type TestServer } from "@loamy/test-server"
+import { start, startProcess, type TestServer } from "@loamy/test-server"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   arrivalsOf,
@@ -19,7 +19,6 @@ import {
   startPostgres,
   startRedis,
   startRunner,
-  startServerProcess,
   until,
   untilBalanced
 } from "./helpers.js"
@@ -62,7 +61,7 @@ describe("a shared per-origin rate limit without Redis", () => {
  * server in a process of its own: its arrival times are not bunched by this busy test process.
  */
 const rateLimitedRun = async (db: string, job: string, n: number, limit: number) => {
-  const timing = await startServerProcess()
+  const timing = await startProcess()
   try {
     const coordinator = startCoordinator([db, job, `${timing.url},${timing.otherUrl}`, n, 5, 8, "/echo", `${limit}/1000/origin`])
     const { code, done, stderr } = await coordinator.result

@@ -2,7 +2,7 @@
  * Real components for the cluster tests, all on 127.0.0.1: an embedded Postgres in a fresh data directory,
  * runner processes (test/fixtures/runner.js) and free ports.
  */
-import { type ChildProcess, fork, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as net from "node:net"
@@ -223,56 +223,6 @@ export interface Arrival {
   readonly runner: number
   readonly at: number
 }
-
-export interface ServerProcess {
-  readonly url: string
-  readonly otherUrl: string
-  readonly stats: () => Promise<{ readonly arrivals: ReadonlyArray<number>; readonly arrivalPaths: ReadonlyArray<string> }>
-  readonly reset: () => Promise<void>
-  readonly close: () => Promise<void>
-}
-
-/** The loopback test server in a child process (test/fixtures/server.js), for tests that time its arrivals. */
-export const startServerProcess = (): Promise<ServerProcess> =>
-  new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL("./fixtures/server.js", import.meta.url)), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error("the test server process did not start within 15 s"))
-    }, 15_000)
-    child.once("exit", (code) => reject(new Error(`the test server process exited (${code}) before it listened`)))
-    // One question at a time: each answer is the next message.
-    const ask = <A>(type: string) =>
-      new Promise<A>((answer, fail) => {
-        const noAnswer = setTimeout(() => fail(new Error(`the test server process did not answer ${type} within 15 s`)), 15_000)
-        child.once("message", (message) => {
-          clearTimeout(noAnswer)
-          answer(message as A)
-        })
-        child.send({ type })
-      })
-    child.once("message", (message) => {
-      clearTimeout(timer)
-      child.removeAllListeners("exit")
-      const { url, otherUrl } = message as { url: string; otherUrl: string }
-      resolve({
-        url,
-        otherUrl,
-        stats: () => ask("stats"),
-        reset: () => ask("reset").then(() => undefined),
-        close: () =>
-          new Promise<void>((closed) => {
-            if (child.exitCode !== null || child.signalCode !== null) return closed()
-            const kill = setTimeout(() => child.kill("SIGKILL"), 10_000)
-            child.once("exit", () => {
-              clearTimeout(kill)
-              closed()
-            })
-            child.disconnect()
-          })
-      })
-    })
-  })
 
 /** The server's log of `?i=N&runner=PORT` requests. */
 export const arrivalsOf = (stats: { readonly arrivals: ReadonlyArray<number>; readonly arrivalPaths: ReadonlyArray<string> }): Array<Arrival> => {

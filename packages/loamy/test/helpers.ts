@@ -1,6 +1,4 @@
-import { type ChildProcess, fork } from "node:child_process"
-import { fileURLToPath } from "node:url"
-import type { Stats } from "@loamy/test-server"
+import { startProcess, type Stats } from "@loamy/test-server"
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -22,42 +20,10 @@ export interface RemoteServer {
 }
 
 /** The test server in a child process: the sync door blocks this thread, so the server cannot live on it. */
-export const startRemote = (): Promise<RemoteServer> =>
-  new Promise((resolve, reject) => {
-    const child: ChildProcess = fork(fileURLToPath(new URL("./fixtures/server.mjs", import.meta.url)), {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-      execArgv: []
-    })
-    const timer = setTimeout(() => reject(new Error("test server did not start in 10 s")), 10_000)
-    const ask = <A>(type: string): Promise<A> =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${type} reply in 5 s`)), 5_000)
-        const on = (message: { type: string; stats?: Stats }) => {
-          if (message.type !== type) return
-          clearTimeout(timer)
-          child.off("message", on)
-          resolve(message.stats as A)
-        }
-        child.on("message", on)
-        child.send({ type })
-      })
-    child.once("error", reject)
-    child.once("message", (message: { type: string; url: string }) => {
-      clearTimeout(timer)
-      resolve({
-        url: message.url,
-        stats: () => ask<Stats>("stats"),
-        reset: () => ask<void>("reset"),
-        close: () =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null) return resolve()
-            child.once("exit", () => resolve())
-            child.disconnect()
-            setTimeout(() => child.kill(), 2_000).unref()
-          })
-      })
-    })
-  })
+export const startRemote = async (): Promise<RemoteServer> => {
+  const server = await startProcess()
+  return { url: server.url, stats: server.stats, reset: server.resetStats, close: server.close }
+}
 
 /** The original loamy's test batch: 100 requests alternating GET / and POST /foo. */
 export const originalBatch = (url: string) =>

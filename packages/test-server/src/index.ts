@@ -14,6 +14,7 @@ import * as zlib from "node:zlib"
 import type { AddressInfo, Socket } from "node:net"
 
 export * from "./faults.js"
+export * from "./process.js"
 
 /**
  * What the server has seen since it started (or since `resetStats`).
