@@ -102,6 +102,38 @@ describe("sendRequestsSync", () => {
     expect(responses[2]!.body).toMatchObject({ headers: { "x-default": "d" } })
   })
 
+  it("gives each options value its own prepared pipeline in the worker, calls in a row alternating", () => {
+    const echo = [{ url: `${server.url}/echo`, httpOp: "GET" as const }]
+    const redirect = [{ url: `${server.url}/redirect?to=${encodeURIComponent(`${server.url}/`)}`, httpOp: "GET" as const }]
+    const failing = [{ url: `${server.url}/exception`, httpOp: "GET" as const }]
+    const header = (responses: ReadonlyArray<{ body: unknown }>) =>
+      (responses[0]!.body as { headers: Record<string, string> }).headers["x-default"]
+    for (let round = 0; round < 3; round++) {
+      expect(header(sendRequestsSync(echo, { headers: { "x-default": "a" } }))).toBe("a")
+      expect(header(sendRequestsSync(echo, { headers: { "x-default": "b" } }))).toBe("b")
+      expect(header(sendRequestsSync(echo))).toBeUndefined()
+      // A deadline is per call: such options are never prepared, and the call still behaves.
+      expect(header(sendRequestsSync(echo, { headers: { "x-default": "c" }, deadline: 10_000 }))).toBe("c")
+      expect(sendRequestsSync(redirect)[0]!.statusCode).toBe(200)
+      expect(sendRequestsSync(redirect, { maxRedirects: 0 })[0]!.statusCode).toBe(302)
+      expect(sendRequestsSync(failing)[0]!.error).toBeInstanceOf(BodyDecodeError)
+      expect(() => sendRequestsSync(failing, { returnExceptions: false })).toThrow(BodyDecodeError)
+      // The same options as a batch of two (the scheduler) and of one (the short path) agree.
+      const two = sendRequestsSync([...echo, ...echo], { headers: { "x-default": "a" } })
+      expect(two.map((r) => (r.body as { headers: Record<string, string> }).headers["x-default"])).toEqual(["a", "a"])
+      expect(two[0]!.requestMap).toEqual(echo[0])
+    }
+  })
+
+  it("keeps working past the number of options values the worker remembers", () => {
+    const echo = [{ url: `${server.url}/echo`, httpOp: "GET" as const }]
+    for (let i = 0; i < 150; i++) {
+      const value = `v${i % 75}`
+      const [response] = sendRequestsSync(echo, { headers: { "x-default": value } })
+      expect((response!.body as { headers: Record<string, string> }).headers["x-default"]).toBe(value)
+    }
+  })
+
   it("throws a SyncTimeoutError past its wait bound and aborts the batch in the worker", async () => {
     sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])
     await server.reset()
