@@ -7,7 +7,8 @@ import {
   isSyncTimeoutError,
   isWorkerError,
   sendRequestsSync,
-  TimeoutError
+  TimeoutError,
+  warmUpSync
 } from "loamy"
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -201,6 +202,29 @@ describe("sendRequestsSync", () => {
     expect(stats.connections).toBeLessThanOrEqual(2)
     expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(handlesBefore)
   })
+
+  it("warmUpSync starts the worker without blocking, once, and the next call uses it", async () => {
+    await testing.stop()
+    expect(testing.worker()).toBeUndefined()
+    warmUpSync()
+    const started = testing.worker()
+    expect(started).toBeDefined()
+    warmUpSync()
+    expect(testing.worker()).toBe(started)
+    // The worker loads while this thread goes on.
+    await new Promise<void>((resolve, reject) => {
+      started!.once("online", resolve)
+      started!.once("error", reject)
+      setTimeout(resolve, 20_000).unref()
+    })
+    expect(sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])[0]!.statusCode).toBe(200)
+    expect(testing.worker()).toBe(started)
+    // A worker that has died is replaced.
+    await started!.terminate()
+    warmUpSync()
+    expect(testing.worker()).not.toBe(started)
+    expect(sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])[0]!.statusCode).toBe(200)
+  }, 60_000)
 
   it("runs the bundled worker that the packed package ships", async () => {
     // The bundle and the entry alone in a directory: the worker cannot fall back to the module tree.
