@@ -421,12 +421,14 @@ export const unsafePrepare = (
   const failFast = resolved.failFast
   return Effect.flatMap(engine.makeSenderIn(resolved, undefined), (sender) =>
     Effect.map(engine.asksManualRedirects, (asked): Prepared => (requests) => {
-      const batch = requests.length === 1
+      const batch = requests.length !== 1
+        ? collect<RequestError>(requests, resolved, sender, undefined)
+        : failFast
         ? Effect.flatMap(sender(requests[0]!, 0), (response) =>
-          failFast && response.error !== undefined
+          response.error !== undefined
             ? Effect.fail(response.error as RequestError)
             : Effect.succeed([response] as ReadonlyArray<RequestResponse>))
-        : collect<RequestError>(requests, resolved, sender, undefined)
+        : Effect.map(sender(requests[0]!, 0), (response): ReadonlyArray<RequestResponse> => [response])
       return asked ? batch : engine.manualRedirects(batch)
     }))
 }
