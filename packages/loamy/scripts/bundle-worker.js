@@ -15,7 +15,7 @@
 // server on 127.0.0.1, so that the functions a call needs are compiled; then a second worker checks that V8
 // takes it. It only helps on the V8 it was made with (the entry ignores it on any other, and any cache that
 // is not for this very bundle); without it the bundle still loads, only slower.
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
@@ -71,6 +71,11 @@ await esbuild.build({
   plugins: [undiciDispatchers],
   logLevel: "warning"
 })
+// The entry runs the bundle as a classic script (vm.Script), where `import()` has no loader to call.
+if (/\bimport\(/.test(readFileSync(outfile, "utf8"))) {
+  console.error("bundle-worker: the bundle has a dynamic import(), which the worker entry cannot run")
+  process.exit(1)
+}
 console.log(`bundle-worker: wrote ${outfile}`)
 
 // The entry, next to a copy of the bundle, in a directory of its own: the cache is made and checked through
