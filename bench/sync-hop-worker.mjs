@@ -51,7 +51,7 @@ if (rung === "hop-noop") {
   const FetchHttpClient = await import("@effect/platform/FetchHttpClient")
   const { runtime } = await import("../packages/loamy/dist/internal/runtime.js")
   const requests = [{ url: target, httpOp: "GET" }]
-  const resolved = Options.decode(undefined).right
+  const resolved = Options.decode(rung === "hop-prepared-inf" ? { timeout: Infinity } : undefined).right
   if (rung === "hop-core") {
     handle = () => runtime().runPromise(Effect.withTracerEnabled(Clump.unsafeSend(requests, resolved), false))
   } else {

@@ -15,6 +15,7 @@
 //   hop-effect  hop-cb inside one Effect.async, run with Effect.runPromise (Effect's own cost per call)
 //   hop-layer   the bare hop around loamy's HttpClient layer alone (execute + json) in the worker
 //   hop-prepared the bare hop around the worker's prepared pipeline (Clump.unsafePrepare) for one request
+//   hop-prepared-inf  hop-prepared with `timeout: Infinity`: no attempt timer (what the default bound costs)
 //   hop-core    the bare hop around Clump.unsafeSend([one]) on loamy's runtime in the worker
 //   door-empty  sendRequestsSync([]): the door's fixed cost without a request
 //   door        sendRequestsSync([one])
@@ -24,7 +25,7 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const self = fileURLToPath(import.meta.url)
-const rungs = ["undici", "hop-noop", "hop", "hop-cb", "hop-effect", "hop-layer", "hop-prepared", "hop-core", "door-empty", "door"]
+const rungs = ["undici", "hop-noop", "hop", "hop-cb", "hop-effect", "hop-layer", "hop-prepared", "hop-prepared-inf", "hop-core", "door-empty", "door"]
 if (process.env.BENCH_BEFORE) rungs.push("door-before")
 
 if (process.argv[2] === "--rung") {
@@ -67,7 +68,7 @@ const runOne = (args) =>
     })
   })
 console.log(`Node ${process.version}, one request at a time against ${url} (${separate ? "a process per rung, 1,000 calls after 200 warm-up" : "one process, 10 interleaved rounds of 100 calls per rung after 200 warm-up"}; median)`)
-console.log(`${"rung".padEnd(14)}${"median µs".padStart(10)}${"mean µs".padStart(10)}${"× undici".padStart(10)}${"× hop".padStart(10)}${separate ? "" : "rounds × hop".padStart(14)}`)
+console.log(`${"rung".padEnd(18)}${"median µs".padStart(10)}${"mean µs".padStart(10)}${"× undici".padStart(10)}${"× hop".padStart(10)}${separate ? "" : "rounds × hop".padStart(14)}`)
 const results = {}
 if (separate) for (const rung of chosen) results[rung] = await runOne([rung])
 else Object.assign(results, await runOne(chosen))
@@ -75,7 +76,7 @@ for (const rung of chosen) {
   const r = results?.[rung]
   const ratio = (base) => (r && base ? (r.medianUs / base.medianUs).toFixed(2) : "-").padStart(10)
   const rounds = r?.roundsOverHop === undefined ? "" : r.roundsOverHop.toFixed(2).padStart(14)
-  console.log(`${rung.padEnd(14)}${(r ? r.medianUs.toFixed(0) : "-").padStart(10)}${(r ? r.meanUs.toFixed(0) : "-").padStart(10)}${ratio(results.undici)}${ratio(results.hop)}${rounds}`)
+  console.log(`${rung.padEnd(18)}${(r ? r.medianUs.toFixed(0) : "-").padStart(10)}${(r ? r.meanUs.toFixed(0) : "-").padStart(10)}${ratio(results.undici)}${ratio(results.hop)}${rounds}`)
 }
 server.stdin.end()
 server.kill()
