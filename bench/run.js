@@ -1,12 +1,24 @@
 // `npm run bench`: loamy against its peers on loopback. The test server runs in a process of its own,
 // and so does every scenario. Bounded: each scenario gets at most 120 s.
 import { execFile, execFileSync, spawn } from "node:child_process"
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs"
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
+// `node bench/run.js [throughput] [latency] [first]`: only those sections (default: all of them).
+const sections = process.argv.slice(2)
+for (const section of sections) {
+  if (!["throughput", "latency", "first"].includes(section)) {
+    console.error(`bench/run.js: unknown section ${section} (throughput, latency, first)`)
+    process.exit(2)
+  }
+}
+const runs = (section) => sections.length === 0 || sections.includes(section)
+// $BENCH_BEFORE: another checkout of the repository (installed and built), whose sendRequestsSync gets a latency
+// row and first-call rows of its own in the same run, for before/after comparisons.
+const before = process.env.BENCH_BEFORE
 const scenario = fileURLToPath(new URL("./scenario.js", import.meta.url))
 
 const server = spawn(process.execPath, ["packages/test-server/dist/main.js", "--exit-with-stdin"], { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
@@ -43,8 +55,9 @@ const labels = {
 const pad = (s, n) => String(s).padEnd(n)
 const num = (x, digits = 0) => (x === undefined ? "-" : x.toFixed(digits)).padStart(8)
 
-console.log(`loopback server ${url}, Node ${process.version}, 10,000 GETs of a small JSON body per run (median of 3, after a warm-up)\n`)
-for (const concurrency of [64, 256]) {
+if (runs("throughput")) console.log(`loopback server ${url}, Node ${process.version}, 10,000 GETs of a small JSON body per run (median of 3, after a warm-up)\n`)
+else console.log(`loopback server ${url}, Node ${process.version}\n`)
+for (const concurrency of runs("throughput") ? [64, 256] : []) {
   console.log(`concurrency ${concurrency}`)
   console.log(`${pad("client", 40)}${"req/s".padStart(8)}${"× raw".padStart(8)}${"CPU µs/req".padStart(12)}${"peak RSS MB".padStart(13)}`)
   let raw
@@ -56,29 +69,49 @@ for (const concurrency of [64, 256]) {
   console.log("")
 }
 
-console.log("one request at a time (1,000 sequential calls; sync-fetch: 15)")
-console.log(`${pad("client", 40)}${"median µs".padStart(10)}${"mean µs".padStart(10)}${"× undici".padStart(10)}`)
-let base
-for (const name of ["undici", "sync", "promise", "synckit", "sync-fetch"]) {
-  const result = await run("latency", name)
-  if (name === "undici") base = result?.medianUs
-  const label = { undici: "undici.request (async)", sync: "loamy sendRequestsSync", promise: "loamy sendRequests", synckit: "synckit + undici", "sync-fetch": "sync-fetch" }[name]
-  console.log(`${pad(label, 40)}${num(result?.medianUs).padStart(10)}${num(result?.meanUs).padStart(10)}${num(result && base ? result.medianUs / base : undefined, 2).padStart(10)}`)
+if (runs("latency")) {
+  console.log("one request at a time (1,000 sequential calls; sync-fetch: 15)")
+  console.log(`${pad("client", 40)}${"median µs".padStart(10)}${"mean µs".padStart(10)}${"× undici".padStart(10)}${"× synckit".padStart(10)}`)
+  const results = {}
+  for (const name of ["undici", "sync", "promise", "synckit", "sync-fetch"]) results[name] = await run("latency", name)
+  if (before) results["sync-before"] = await runWith({ BENCH_LOAMY: join(before, "packages/loamy") }, "latency", "sync")
+  const base = results.undici?.medianUs
+  const hop = results.synckit?.medianUs
+  for (const [name, result] of Object.entries(results)) {
+    const label = { undici: "undici.request (async)", sync: "loamy sendRequestsSync", promise: "loamy sendRequests", synckit: "synckit + undici", "sync-fetch": "sync-fetch", "sync-before": "sendRequestsSync, $BENCH_BEFORE" }[name]
+    console.log(`${pad(label, 40)}${num(result?.medianUs).padStart(10)}${num(result?.meanUs).padStart(10)}${num(result && base ? result.medianUs / base : undefined, 2).padStart(10)}${num(result && hop ? result.medianUs / hop : undefined, 2).padStart(10)}`)
+  }
 }
 
 // The packed package ships the worker as one bundled file (packages/loamy/scripts/bundle-worker.js);
 // the repository's dist does not, so measure both layouts.
-const bundleDir = mkdtempSync(join(tmpdir(), "loamy-bench-"))
-copyFileSync(join(root, "packages/loamy/dist/internal/worker.js"), join(bundleDir, "worker.js"))
-execFileSync(process.execPath, [join(root, "packages/loamy/scripts/bundle-worker.js"), join(bundleDir, "worker.bundle.js")], { stdio: "ignore", timeout: 60_000 })
-console.log("\nfirst sync call in a fresh process (3 processes each)")
-for (const [label, env] of [["worker from dist's modules", {}], ["worker bundled (as packed)", { BENCH_WORKER_URL: pathToFileURL(join(bundleDir, "worker.js")).href }]]) {
+if (runs("first")) {
+  const bundleDir = mkdtempSync(join(tmpdir(), "loamy-bench-"))
+  copyFileSync(join(root, "packages/loamy/dist/internal/worker.js"), join(bundleDir, "worker.js"))
+  execFileSync(process.execPath, [join(root, "packages/loamy/scripts/bundle-worker.js"), join(bundleDir, "worker.bundle.js")], { stdio: "ignore", timeout: 60_000 })
+  const bare = []
   for (let i = 0; i < 3; i++) {
-    const result = await runWith(env, "first", "sync")
-    console.log(`  ${pad(label, 28)} import loamy ${num(result?.importMs, 1)} ms, first sendRequestsSync ${num(result?.firstCallMs, 1)} ms`)
+    const t0 = performance.now()
+    execFileSync(process.execPath, ["-e", "0"], { stdio: "ignore" })
+    bare.push(performance.now() - t0)
   }
+  console.log(`\nfirst sync call in a fresh process (3 processes each; \`node -e 0\` here: ${bare.map((ms) => ms.toFixed(0)).join(", ")} ms)`)
+  const layouts = [["worker from dist's modules", {}], ["worker bundled (as packed)", { BENCH_WORKER_URL: pathToFileURL(join(bundleDir, "worker.js")).href }]]
+  if (before) {
+    const beforeDir = join(bundleDir, "before")
+    mkdirSync(beforeDir)
+    copyFileSync(join(before, "packages/loamy/dist/internal/worker.js"), join(beforeDir, "worker.js"))
+    execFileSync(process.execPath, [join(before, "packages/loamy/scripts/bundle-worker.js"), join(beforeDir, "worker.bundle.js")], { stdio: "ignore", timeout: 60_000 })
+    layouts.push(["before: bundled (as packed)", { BENCH_WORKER_URL: pathToFileURL(join(beforeDir, "worker.js")).href, BENCH_LOAMY: join(before, "packages/loamy") }])
+  }
+  for (const [label, env] of layouts) {
+    for (let i = 0; i < 3; i++) {
+      const result = await runWith(env, "first", "sync")
+      console.log(`  ${pad(label, 28)} import loamy ${num(result?.importMs, 1)} ms, first sendRequestsSync ${num(result?.firstCallMs, 1)} ms`)
+    }
+  }
+  rmSync(bundleDir, { recursive: true, force: true })
 }
-rmSync(bundleDir, { recursive: true, force: true })
 
 server.stdin.end()
 server.kill()

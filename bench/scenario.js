@@ -2,6 +2,7 @@
 // loopback test server at $BENCH_URL. Prints one JSON line. Run by bench/run.js.
 import http from "node:http"
 import { createRequire } from "node:module"
+import { pathToFileURL } from "node:url"
 
 const [kind, name, concurrencyArg] = process.argv.slice(2)
 const url = process.env.BENCH_URL
@@ -9,6 +10,9 @@ const concurrency = Number(concurrencyArg ?? 1)
 const N = Number(process.env.BENCH_N ?? 10_000)
 const target = `${url}/`
 const require = createRequire(import.meta.url)
+// $BENCH_LOAMY: another checkout's packages/loamy (built), for the latency and first-call rows of an earlier version.
+const loamyDir = process.env.BENCH_LOAMY
+const loamyEntry = loamyDir ? pathToFileURL(`${loamyDir}/dist/index.js`).href : "loamy"
 
 /** Runs `one` N times with `concurrency` loops; `one` resolves when a response body is parsed. */
 const pool = (one, n) => {
@@ -71,7 +75,7 @@ const latencyClients = {
     return async () => (await request(target, { dispatcher })).body.json()
   },
   async sync() {
-    const { sendRequestsSync } = await import("loamy")
+    const { sendRequestsSync } = await import(loamyEntry)
     const one = [{ url: target, httpOp: "GET" }]
     return async () => sendRequestsSync(one)
   },
@@ -126,11 +130,11 @@ if (kind === "throughput") {
   out.meanUs = times.reduce((a, b) => a + b, 0) / times.length
 } else if (kind === "first") {
   const t0 = performance.now()
-  const { sendRequestsSync } = await import("loamy")
+  const { sendRequestsSync } = await import(loamyEntry)
   const t1 = performance.now()
   if (process.env.BENCH_WORKER_URL) {
     // The packed package's layout: the worker entry next to its one-file bundle.
-    const { config } = await import("../packages/loamy/dist/internal/sync.js")
+    const { config } = await import(loamyDir ? pathToFileURL(`${loamyDir}/dist/internal/sync.js`).href : "../packages/loamy/dist/internal/sync.js")
     config.workerUrl = new URL(process.env.BENCH_WORKER_URL)
   }
   sendRequestsSync([{ url: target, httpOp: "GET" }])

@@ -300,34 +300,43 @@ const runCall = <A, E>(
         : sent)
   })
 
+/** Runs checked requests on the scheduler and collects their responses in input order. */
+const collect = <E>(
+  requests: ReadonlyArray<RequestMap.RequestMap>,
+  resolved: Options_.Resolved,
+  sender: engine.Sender,
+  counters: scheduler.Counters | undefined
+): Effect.Effect<ReadonlyArray<RequestResponse>, E> =>
+  // Each run of the effect gets its own results and source.
+  Effect.suspend(() => {
+    const results = new Array<RequestResponse>(requests.length)
+    return Effect.as(
+      scheduler.run({
+        concurrency: resolved.concurrency,
+        perOrigin: resolved.concurrencyPerOrigin,
+        counters,
+        ordered: false,
+        failFast: resolved.failFast,
+        pull: scheduler.fromArray(requests),
+        size: requests.length,
+        check: undefined,
+        sender,
+        onResult: (response, index) => {
+          results[index] = response
+          return undefined
+        }
+      }) as Effect.Effect<void, E>,
+      results as ReadonlyArray<RequestResponse>
+    )
+  })
+
 const sendChecked = <E>(
   requests: ReadonlyArray<RequestMap.RequestMap>,
   resolved: Options_.Resolved,
   decode: typedBody.Decode | undefined
 ): Effect.Effect<ReadonlyArray<RequestResponse>, E | InvalidOptionsError, HttpClient.HttpClient> =>
-  // Each run of the effect gets its own results and source.
-  Effect.suspend(() => {
-    const results = new Array<RequestResponse>(requests.length)
-    return runCall(resolved, requests.length, (sender, counters) =>
-      Effect.as(
-        scheduler.run({
-          concurrency: resolved.concurrency,
-          perOrigin: resolved.concurrencyPerOrigin,
-          counters,
-          ordered: false,
-          failFast: resolved.failFast,
-          pull: scheduler.fromArray(requests),
-          size: requests.length,
-          check: undefined,
-          sender: decode === undefined ? sender : typedBody.decoding(sender, decode),
-          onResult: (response, index) => {
-            results[index] = response
-            return undefined
-          }
-        }) as Effect.Effect<void, E>,
-        results as ReadonlyArray<RequestResponse>
-      ))
-  })
+  runCall(resolved, requests.length, (sender, counters) =>
+    collect<E>(requests, resolved, decode === undefined ? sender : typedBody.decoding(sender, decode), counters))
 
 /**
  * Sends every request and returns one `RequestResponse` per request, in input
@@ -366,6 +375,63 @@ export const unsafeSend = (
   resolved: Options_.Resolved
 ): Effect.Effect<ReadonlyArray<RequestResponse>, RequestError | InvalidOptionsError, HttpClient.HttpClient> =>
   sendChecked<RequestError>(requests, resolved, undefined)
+
+/**
+ * A batch runner prepared by `unsafePrepare`: sends requests that have
+ * already been checked and gives one `RequestResponse` per request, in input
+ * order, with none of a call's set-up.
+ *
+ * @since 0.4.0
+ * @category unsafe
+ */
+export type Prepared = (
+  requests: ReadonlyArray<RequestMap.RequestMap>
+) => Effect.Effect<ReadonlyArray<RequestResponse>, RequestError>
+
+/**
+ * For a door that sends many batches with the same decoded options (loamy's
+ * synchronous worker): does a call's set-up once (the sender, its redirect
+ * middleware, the proxy check, the tracing check) and returns a runner that
+ * sends checked batches on it, as `unsafeSend` would, with no set-up of its
+ * own; a one-request batch skips the scheduler too. The runner holds the
+ * client it was prepared with and can be used any number of times, also
+ * concurrently.
+ *
+ * Options whose sender keeps state for one call (a `deadline`, a
+ * `rateLimit`, `retry` with its origin pauses) cannot be prepared: this then
+ * gives `undefined` (use `unsafeSend`). The runner makes no `loamy.send`
+ * span and no progress reports, and makes request spans only if a recording
+ * tracer was on when it was prepared.
+ *
+ * loamy follows redirects itself, so a fetch-based client is told not to
+ * (`FetchHttpClient.RequestInit` with `redirect: "manual"`) for each batch,
+ * unless the context the runner is prepared in says so already: then the
+ * runner leaves the context as it is (a context change per batch is
+ * measurable), and must be run in a context that says so too.
+ *
+ * @since 0.4.0
+ * @category unsafe
+ */
+export const unsafePrepare = (
+  resolved: Options_.Resolved
+): Effect.Effect<Prepared | undefined, InvalidOptionsError, HttpClient.HttpClient> => {
+  if (resolved.deadlineMs !== undefined || resolved.rateLimit !== undefined || resolved.retry !== undefined) {
+    return Effect.succeed(undefined)
+  }
+  const failFast = resolved.failFast
+  return Effect.flatMap(engine.makeSenderIn(resolved, undefined), (sender) =>
+    Effect.map(engine.asksManualRedirects, (asked): Prepared => (requests) => {
+      const batch = requests.length !== 1
+        ? collect<RequestError>(requests, resolved, sender, undefined)
+        : failFast
+        ? Effect.flatMap(sender(requests[0]!, 0), (response) =>
+          response.error !== undefined
+            ? Effect.fail(response.error as RequestError)
+            : Effect.succeed([response] as ReadonlyArray<RequestResponse>))
+        : Effect.map(sender(requests[0]!, 0), (response): ReadonlyArray<RequestResponse> => [response])
+      return asked ? batch : engine.manualRedirects(batch)
+    }))
+}
 
 const splitStreamOptions = (options: StreamOptions | undefined) => {
   if (options === undefined || !("ordered" in options)) return { ordered: false, rest: options }

@@ -7,13 +7,16 @@ import {
   isSyncTimeoutError,
   isWorkerError,
   sendRequestsSync,
-  TimeoutError
+  TimeoutError,
+  warmUpSync
 } from "loamy"
 import { execFileSync } from "node:child_process"
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { MessageChannel, Worker } from "node:worker_threads"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 // The shipped module itself, for the hooks the public API does not expose.
 import { config, testing } from "../dist/internal/sync.js"
@@ -102,6 +105,38 @@ describe("sendRequestsSync", () => {
     expect(responses[2]!.body).toMatchObject({ headers: { "x-default": "d" } })
   })
 
+  it("gives each options value its own prepared pipeline in the worker, calls in a row alternating", () => {
+    const echo = [{ url: `${server.url}/echo`, httpOp: "GET" as const }]
+    const redirect = [{ url: `${server.url}/redirect?to=${encodeURIComponent(`${server.url}/`)}`, httpOp: "GET" as const }]
+    const failing = [{ url: `${server.url}/exception`, httpOp: "GET" as const }]
+    const header = (responses: ReadonlyArray<{ body: unknown }>) =>
+      (responses[0]!.body as { headers: Record<string, string> }).headers["x-default"]
+    for (let round = 0; round < 3; round++) {
+      expect(header(sendRequestsSync(echo, { headers: { "x-default": "a" } }))).toBe("a")
+      expect(header(sendRequestsSync(echo, { headers: { "x-default": "b" } }))).toBe("b")
+      expect(header(sendRequestsSync(echo))).toBeUndefined()
+      // A deadline is per call: such options are never prepared, and the call still behaves.
+      expect(header(sendRequestsSync(echo, { headers: { "x-default": "c" }, deadline: 10_000 }))).toBe("c")
+      expect(sendRequestsSync(redirect)[0]!.statusCode).toBe(200)
+      expect(sendRequestsSync(redirect, { maxRedirects: 0 })[0]!.statusCode).toBe(302)
+      expect(sendRequestsSync(failing)[0]!.error).toBeInstanceOf(BodyDecodeError)
+      expect(() => sendRequestsSync(failing, { returnExceptions: false })).toThrow(BodyDecodeError)
+      // The same options as a batch of two (the scheduler) and of one (the short path) agree.
+      const two = sendRequestsSync([...echo, ...echo], { headers: { "x-default": "a" } })
+      expect(two.map((r) => (r.body as { headers: Record<string, string> }).headers["x-default"])).toEqual(["a", "a"])
+      expect(two[0]!.requestMap).toEqual(echo[0])
+    }
+  })
+
+  it("keeps working past the number of options values the worker remembers", () => {
+    const echo = [{ url: `${server.url}/echo`, httpOp: "GET" as const }]
+    for (let i = 0; i < 150; i++) {
+      const value = `v${i % 75}`
+      const [response] = sendRequestsSync(echo, { headers: { "x-default": value } })
+      expect((response!.body as { headers: Record<string, string> }).headers["x-default"]).toBe(value)
+    }
+  })
+
   it("throws a SyncTimeoutError past its wait bound and aborts the batch in the worker", async () => {
     sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])
     await server.reset()
@@ -168,6 +203,29 @@ describe("sendRequestsSync", () => {
     expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(handlesBefore)
   })
 
+  it("warmUpSync starts the worker without blocking, once, and the next call uses it", async () => {
+    await testing.stop()
+    expect(testing.worker()).toBeUndefined()
+    warmUpSync()
+    const started = testing.worker()
+    expect(started).toBeDefined()
+    warmUpSync()
+    expect(testing.worker()).toBe(started)
+    // The worker loads while this thread goes on.
+    await new Promise<void>((resolve, reject) => {
+      started!.once("online", resolve)
+      started!.once("error", reject)
+      setTimeout(resolve, 20_000).unref()
+    })
+    expect(sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])[0]!.statusCode).toBe(200)
+    expect(testing.worker()).toBe(started)
+    // A worker that has died is replaced.
+    await started!.terminate()
+    warmUpSync()
+    expect(testing.worker()).not.toBe(started)
+    expect(sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])[0]!.statusCode).toBe(200)
+  }, 60_000)
+
   it("runs the bundled worker that the packed package ships", async () => {
     // The bundle and the entry alone in a directory: the worker cannot fall back to the module tree.
     const dir = mkdtempSync(join(tmpdir(), "loamy-bundle-"))
@@ -219,4 +277,120 @@ describe("sendRequestsSync", () => {
     }
     expect(sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])[0]!.statusCode).toBe(200)
   })
+})
+
+/** The packed layout in a directory of its own: the entry, the bundle and its code cache. */
+const packedWorker = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), "loamy-cache-"))
+  copyFileSync(fileURLToPath(new URL("../dist/internal/worker.js", import.meta.url)), join(dir, "worker.js"))
+  execFileSync(process.execPath, [
+    fileURLToPath(new URL("../scripts/bundle-worker.js", import.meta.url)),
+    join(dir, "worker.bundle.js")
+  ], { stdio: "pipe", timeout: 120_000 })
+  return dir
+}
+
+/** Starts the entry in `dir` and asks it what became of its code cache. */
+const cacheStatus = async (dir: string): Promise<string> => {
+  const { port1, port2 } = new MessageChannel()
+  const cache = new MessageChannel()
+  const worker = new Worker(pathToFileURL(join(dir, "worker.js")), {
+    workerData: { port: port2, state: new SharedArrayBuffer(8), cachePort: cache.port2 },
+    transferList: [port2, cache.port2],
+    execArgv: []
+  })
+  try {
+    const answer = new Promise<{ status: string }>((resolve, reject) => {
+      cache.port1.once("message", resolve)
+      worker.once("error", reject)
+      setTimeout(() => reject(new Error("no answer from the worker in 30 s")), 30_000).unref()
+    })
+    cache.port1.postMessage("status")
+    return (await answer).status
+  } finally {
+    cache.port1.close()
+    port1.close()
+    await worker.terminate()
+  }
+}
+
+describe("the bundled worker's code cache", () => {
+  let dir: string
+  let good: Buffer
+  beforeAll(() => {
+    dir = packedWorker()
+    good = readFileSync(join(dir, "worker.bundle.cache"))
+  }, 120_000)
+  afterAll(async () => {
+    await testing.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** A call through the worker in `dir`, on a fresh worker. */
+  const callThrough = async () => {
+    const saved = config.workerUrl
+    try {
+      await testing.stop()
+      config.workerUrl = pathToFileURL(join(dir, "worker.js"))
+      const responses = sendRequestsSync([
+        { url: `${server.url}/`, httpOp: "GET" },
+        { url: `${server.url}/exception`, httpOp: "GET" }
+      ])
+      expect(responses[0]!.body).toEqual({ message: "Hello, world!" })
+      expect(responses[1]!.error).toBeInstanceOf(BodyDecodeError)
+    } finally {
+      await testing.stop()
+      config.workerUrl = saved
+    }
+  }
+
+  it("is made at bundling and used by the worker", async () => {
+    expect(good.length).toBeGreaterThan(1000)
+    expect(await cacheStatus(dir)).toBe("used")
+    await callThrough()
+  }, 60_000)
+
+  it("is ignored, not handed to V8, when damaged, cut short, foreign or stale", async () => {
+    const cacheFile = join(dir, "worker.bundle.cache")
+    const newline = good.indexOf(10)
+    const header = JSON.parse(good.subarray(0, newline).toString("utf8")) as Record<string, unknown>
+    const payload = good.subarray(newline + 1)
+    const damaged = Buffer.from(good)
+    // Bytes flipped all over the cache itself, the header left as it was: V8 would crash on this.
+    for (let i = newline + 64; i < damaged.length; i += 97) damaged[i] = damaged[i]! ^ 0x5a
+    const source = readFileSync(join(dir, "worker.bundle.js"))
+    const sealed = (h: Record<string, unknown>, data: Buffer) =>
+      Buffer.concat([Buffer.from(`${JSON.stringify(h)}\n`), data])
+    const otherV8 = sealed({
+      ...header,
+      v8: "0.0.0",
+      sha256: createHash("sha256").update(source).update(payload).digest("hex")
+    }, payload)
+    const cases: ReadonlyArray<readonly [string, Buffer]> = [
+      ["damaged", damaged],
+      ["cut short", good.subarray(0, Math.floor(good.length / 2))],
+      ["no header", payload],
+      ["empty", Buffer.alloc(0)],
+      ["another V8", otherV8]
+    ]
+    try {
+      for (const [name, bytes] of cases) {
+        writeFileSync(cacheFile, bytes)
+        expect(await cacheStatus(dir), name).toBe("mismatch")
+      }
+      await callThrough()
+      // The bundle changed after the cache was made (same V8): stale.
+      writeFileSync(cacheFile, good)
+      appendFileSync(join(dir, "worker.bundle.js"), "\n// changed\n")
+      expect(await cacheStatus(dir)).toBe("mismatch")
+      await callThrough()
+      rmSync(cacheFile)
+      expect(existsSync(cacheFile)).toBe(false)
+      expect(await cacheStatus(dir)).toBe("absent")
+      await callThrough()
+    } finally {
+      writeFileSync(join(dir, "worker.bundle.js"), source)
+      writeFileSync(cacheFile, good)
+    }
+  }, 120_000)
 })

@@ -26,7 +26,7 @@ import { followRedirects } from "./redirects.js"
 import { makeOriginPauses, mayRetry, withRetries } from "./retry.js"
 import { isAttemptTimeout, isDeadlineAware, setAttemptDeadline, withinFor } from "./timeout.js"
 
-export { manualRedirects } from "./redirects.js"
+export { asksManualRedirects, manualRedirects } from "./redirects.js"
 
 /** Sends one validated request; never fails, the outcome is folded. @internal */
 export type Sender = (request: RequestMap, index: number) => Effect.Effect<RequestResponse>

@@ -98,6 +98,17 @@ export const followRedirects = (
 }
 
 /**
+ * Whether the context already tells a fetch-based client not to follow
+ * redirects (so `manualRedirects` has nothing to add).
+ *
+ * @internal
+ */
+export const asksManualRedirects: Effect.Effect<boolean> = Effect.map(
+  Effect.serviceOption(FetchHttpClient.RequestInit),
+  (init) => Option.isSome(init) && init.value.redirect === "manual"
+)
+
+/**
  * Redirects are followed by `followRedirects`, so a fetch-based client must
  * not follow them itself. Other clients ignore `RequestInit`. Provided once
  * per call: a context change per request is measurable.

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads"
 import { SyncTimeoutError, WorkerError } from "../errors.js"
-import { decodeError, decodeResponses, type Reply } from "./wire.js"
+import { decodeError, decodeResponses, KeyMemory, type Reply } from "./wire.js"
 import type { Job } from "./workerMain.js"
 
 /**
@@ -34,6 +34,8 @@ interface Thread {
   readonly state: Int32Array
   exited: boolean
   crash: string | undefined
+  /** The options keys this worker has been sent (see `KeyMemory`). */
+  readonly sent: KeyMemory<true>
 }
 
 let thread: Thread | undefined
@@ -59,7 +61,14 @@ const start = (): Thread => {
   }
   worker.unref()
   port1.unref()
-  const self: Thread = { worker, port: port1, state: new Int32Array(buffer), exited: false, crash: undefined }
+  const self: Thread = {
+    worker,
+    port: port1,
+    state: new Int32Array(buffer),
+    exited: false,
+    crash: undefined,
+    sent: new KeyMemory()
+  }
   // Without a listener a worker's error would be thrown on this thread; it is reported by the next wait instead.
   worker.on("error", (error) => {
     self.crash ??= error instanceof Error ? error.stack ?? error.message : String(error)
@@ -93,9 +102,13 @@ export const call = (
     self = thread = start()
   }
   const id = ++nextId
+  const key = keyOf(options)
+  // Options go with the first job of a key only; the worker remembers them (and their prepared pipeline).
+  const first = key === undefined || !self.sent.has(key)
+  if (key !== undefined && first) self.sent.add(key, true)
   const job: Job = crashNext === undefined
-    ? { type: "send", id, requests, options }
-    : { type: "send", id, requests, options, crashAfterMs: crashNext }
+    ? { type: "send", id, requests, key, options: first ? options : undefined }
+    : { type: "send", id, requests, key, options: first ? options : undefined, crashAfterMs: crashNext }
   crashNext = undefined
   try {
     self.worker.postMessage(job)
@@ -112,7 +125,7 @@ export const call = (
       if ("type" in message) {
         self.crash = message.message
       } else if (message.id === id) {
-        if (message.ok) return decodeResponses(message.responses)
+        if (message.ok) return decodeResponses(message.responses, requests)
         throw decodeError(message.error)
       }
     }
@@ -129,6 +142,26 @@ export const call = (
     }
     Atomics.wait(self.state, 0, seen, remaining)
   }
+}
+
+const keys = new WeakMap<Options.Resolved, string>()
+
+/**
+ * Names a decoded options value for the worker's cache of prepared
+ * pipelines: equal keys, the same behaviour. Undefined for options that hold
+ * per-call state and are never prepared (a deadline, a rate limit, retries).
+ * A call without options always passes the same value, so its key is made
+ * once.
+ *
+ * @internal
+ */
+export const keyOf = (options: Options.Resolved): string | undefined => {
+  if (options.deadlineMs !== undefined || options.rateLimit !== undefined || options.retry !== undefined) {
+    return undefined
+  }
+  let key = keys.get(options)
+  if (key === undefined) keys.set(options, key = JSON.stringify(options))
+  return key
 }
 
 /** The wait bound of a call with these options. @internal */
