@@ -150,6 +150,8 @@ describe("packed packages", () => {
     }
     expect(contents["core"]).toContain("dist/index.js")
     expect(contents["loamy"]).toContain("dist/internal/worker.bundle.js")
+    // The V8 code cache of the bundle, made at prepack for the first synchronous call.
+    expect(contents["loamy"]).toContain("dist/internal/worker.bundle.cache")
     // The CLI is its bin and the bundle: no module of the tsc build, nothing else to install.
     const cliFiles = contents["cli"]!.filter((file) => file.endsWith(".js")).sort()
     expect(cliFiles).toContain("bin/loamy.js")

@@ -53,7 +53,10 @@ const start = (): Thread => {
       workerData: { port: port2, state: buffer },
       transferList: [port2],
       // The worker is shipped JavaScript: it needs none of the caller's loaders or flags.
-      execArgv: []
+      execArgv: [],
+      // 32 MB semi-spaces (Node 20's default is 16): with hundreds of requests in flight much of each scavenge
+      // is still alive, and a larger young generation copies it less often (bench/README.md, young-gen.js).
+      resourceLimits: { maxYoungGenerationSizeMb: 96 }
     })
   } catch (cause) {
     port1.close()
