@@ -133,10 +133,13 @@ for (const concurrency of [64, 256]) {
     }
   }
   console.log(`an in-memory client, ${M} requests over 2 origins, concurrency ${concurrency} (median CPU per request)`)
-  const base = median(cpu.plain)
+  console.log(`${"variant".padEnd(24)}${"CPU µs".padStart(10)}${"− plain, paired (quartiles)".padStart(34)}`)
+  const sorted = (xs) => [...xs].sort((a, b) => a - b)
   for (const [name, xs] of Object.entries(cpu)) {
-    const us = median(xs)
-    console.log(`${name.padEnd(24)}${us.toFixed(2).padStart(8)} µs${(us - base >= 0 ? "+" : "") + (us - base).toFixed(2).padStart(7)} µs`)
+    // Each round's difference to plain in the same round: the machine's drift between rounds cancels out.
+    const diffs = sorted(xs.map((x, round) => x - cpu.plain[round]))
+    const q = (f) => diffs[Math.floor(diffs.length * f)].toFixed(2)
+    console.log(`${name.padEnd(24)}${median(xs).toFixed(2).padStart(10)}${`${q(0.5)} (${q(0.25)} .. ${q(0.75)})`.padStart(34)}`)
   }
   await runtime.dispose()
 }
