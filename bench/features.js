@@ -4,21 +4,11 @@
 // `concurrencyPerOrigin` at half the concurrency (each origin at its bound, the pool full) and just under it.
 // Prints the median throughput and CPU per request of each, the ratios of those medians to plain's, and the
 // median of each round's ratio to plain in the same round ("paired"); the goal is a cost under 3 %.
-import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
+import { startProcess } from "@loamy/test-server"
 
-const root = fileURLToPath(new URL("..", import.meta.url))
-const server = spawn(process.execPath, ["packages/test-server/dist/main.js", "--exit-with-stdin"], {
-  cwd: root,
-  stdio: ["pipe", "pipe", "inherit"]
-})
-const { url, otherUrl } = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error("test server did not start")), 10_000)
-  server.stdout.once("data", (data) => {
-    clearTimeout(timer)
-    resolve(JSON.parse(String(data)))
-  })
-})
+// The test server in a process of its own (it exits with this one).
+const server = await startProcess()
+const { url, otherUrl } = server
 
 const { sendRequests, close } = await import("loamy")
 const N = Number(process.env.BENCH_N ?? 10_000)
@@ -145,4 +135,4 @@ for (const concurrency of [64, 256]) {
 }
 
 await close()
-server.stdin.end()
+await server.close()

@@ -1,6 +1,7 @@
 // `npm run bench`: loamy against its peers on loopback. The test server runs in a process of its own,
 // and so does every scenario. Bounded: each scenario gets at most 120 s.
-import { execFile, execFileSync, spawn } from "node:child_process"
+import { startProcess } from "@loamy/test-server"
+import { execFile, execFileSync } from "node:child_process"
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -21,14 +22,9 @@ const runs = (section) => sections.length === 0 || sections.includes(section)
 const before = process.env.BENCH_BEFORE
 const scenario = fileURLToPath(new URL("./scenario.js", import.meta.url))
 
-const server = spawn(process.execPath, ["packages/test-server/dist/main.js", "--exit-with-stdin"], { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
-const url = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error("test server did not start")), 10_000)
-  server.stdout.once("data", (data) => {
-    clearTimeout(timer)
-    resolve(JSON.parse(String(data)).url)
-  })
-})
+// The test server in a process of its own (it exits with this one).
+const server = await startProcess()
+const url = server.url
 
 const run = (...args) => runWith({}, ...args)
 const runWith = (env, ...args) =>
@@ -113,5 +109,4 @@ if (runs("first")) {
   rmSync(bundleDir, { recursive: true, force: true })
 }
 
-server.stdin.end()
-server.kill()
+await server.close()

@@ -20,7 +20,8 @@
 //   door-empty  sendRequestsSync([]): the door's fixed cost without a request
 //   door        sendRequestsSync([one])
 //   door-before sendRequestsSync([one]) of another checkout, $BENCH_BEFORE (installed and built): only when set
-import { execFile, spawn } from "node:child_process"
+import { startProcess } from "@loamy/test-server"
+import { execFile } from "node:child_process"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -45,14 +46,9 @@ for (const rung of chosen) {
     process.exit(2)
   }
 }
-const server = spawn(process.execPath, ["packages/test-server/dist/main.js", "--exit-with-stdin"], { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
-const url = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error("test server did not start")), 10_000)
-  server.stdout.once("data", (data) => {
-    clearTimeout(timer)
-    resolve(JSON.parse(String(data)).url)
-  })
-})
+// The test server in a process of its own (it exits with this one).
+const server = await startProcess()
+const url = server.url
 const prof = process.env.BENCH_PROF
 const separate = process.argv.includes("--separate")
 const runOne = (args) =>
@@ -78,8 +74,7 @@ for (const rung of chosen) {
   const rounds = r?.roundsOverHop === undefined ? "" : r.roundsOverHop.toFixed(2).padStart(14)
   console.log(`${rung.padEnd(18)}${(r ? r.medianUs.toFixed(0) : "-").padStart(10)}${(r ? r.meanUs.toFixed(0) : "-").padStart(10)}${ratio(results.undici)}${ratio(results.hop)}${rounds}`)
 }
-server.stdin.end()
-server.kill()
+await server.close()
 
 function median(xs) {
   return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]

@@ -227,29 +227,14 @@ describe("sendRequestsSync", () => {
   }, 60_000)
 
   it("runs the bundled worker that the packed package ships", async () => {
-    // The bundle and the entry alone in a directory: the worker cannot fall back to the module tree.
-    const dir = mkdtempSync(join(tmpdir(), "loamy-bundle-"))
-    const saved = config.workerUrl
+    // The bundle, its cache and the entry alone in a directory: the worker cannot fall back to the module tree.
+    const dir = packedWorker()
     try {
-      copyFileSync(fileURLToPath(new URL("../dist/internal/worker.js", import.meta.url)), join(dir, "worker.js"))
-      execFileSync(process.execPath, [
-        fileURLToPath(new URL("../scripts/bundle-worker.js", import.meta.url)),
-        join(dir, "worker.bundle.js")
-      ], { stdio: "pipe", timeout: 60_000 })
-      await testing.stop()
-      config.workerUrl = pathToFileURL(join(dir, "worker.js"))
-      const responses = sendRequestsSync([
-        { url: `${server.url}/`, httpOp: "GET" },
-        { url: `${server.url}/exception`, httpOp: "GET" }
-      ])
-      expect(responses[0]!.body).toEqual({ message: "Hello, world!" })
-      expect(responses[1]!.error).toBeInstanceOf(BodyDecodeError)
+      await callThrough(dir)
     } finally {
-      await testing.stop()
-      config.workerUrl = saved
       rmSync(dir, { recursive: true, force: true })
     }
-  })
+  }, 120_000)
 
   it("reports a worker that fails to start, then starts a working one", async () => {
     const dir = mkdtempSync(join(tmpdir(), "loamy-broken-"))
@@ -290,6 +275,24 @@ const packedWorker = (): string => {
   return dir
 }
 
+/** Two requests through the worker entry in `dir`, on a fresh worker (stopped again after). */
+const callThrough = async (dir: string) => {
+  const saved = config.workerUrl
+  try {
+    await testing.stop()
+    config.workerUrl = pathToFileURL(join(dir, "worker.js"))
+    const responses = sendRequestsSync([
+      { url: `${server.url}/`, httpOp: "GET" },
+      { url: `${server.url}/exception`, httpOp: "GET" }
+    ])
+    expect(responses[0]!.body).toEqual({ message: "Hello, world!" })
+    expect(responses[1]!.error).toBeInstanceOf(BodyDecodeError)
+  } finally {
+    await testing.stop()
+    config.workerUrl = saved
+  }
+}
+
 /** Starts the entry in `dir` and asks it what became of its code cache. */
 const cacheStatus = async (dir: string): Promise<string> => {
   const { port1, port2 } = new MessageChannel()
@@ -326,28 +329,11 @@ describe("the bundled worker's code cache", () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  /** A call through the worker in `dir`, on a fresh worker. */
-  const callThrough = async () => {
-    const saved = config.workerUrl
-    try {
-      await testing.stop()
-      config.workerUrl = pathToFileURL(join(dir, "worker.js"))
-      const responses = sendRequestsSync([
-        { url: `${server.url}/`, httpOp: "GET" },
-        { url: `${server.url}/exception`, httpOp: "GET" }
-      ])
-      expect(responses[0]!.body).toEqual({ message: "Hello, world!" })
-      expect(responses[1]!.error).toBeInstanceOf(BodyDecodeError)
-    } finally {
-      await testing.stop()
-      config.workerUrl = saved
-    }
-  }
 
   it("is made at bundling and used by the worker", async () => {
     expect(good.length).toBeGreaterThan(1000)
     expect(await cacheStatus(dir)).toBe("used")
-    await callThrough()
+    await callThrough(dir)
   }, 60_000)
 
   it("is ignored, not handed to V8, when damaged, cut short, foreign or stale", async () => {
@@ -378,16 +364,16 @@ describe("the bundled worker's code cache", () => {
         writeFileSync(cacheFile, bytes)
         expect(await cacheStatus(dir), name).toBe("mismatch")
       }
-      await callThrough()
+      await callThrough(dir)
       // The bundle changed after the cache was made (same V8): stale.
       writeFileSync(cacheFile, good)
       appendFileSync(join(dir, "worker.bundle.js"), "\n// changed\n")
       expect(await cacheStatus(dir)).toBe("mismatch")
-      await callThrough()
+      await callThrough(dir)
       rmSync(cacheFile)
       expect(existsSync(cacheFile)).toBe(false)
       expect(await cacheStatus(dir)).toBe("absent")
-      await callThrough()
+      await callThrough(dir)
     } finally {
       writeFileSync(join(dir, "worker.bundle.js"), source)
       writeFileSync(cacheFile, good)
