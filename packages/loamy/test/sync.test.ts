@@ -128,6 +128,33 @@ describe("sendRequestsSync", () => {
     }
   })
 
+  it("runs as many requests at once as the call's concurrency, above the default too, on sockets capped at it", async () => {
+    const slow = (n: number) => Array.from({ length: n }, () => ({ url: `${server.url}/delay/300`, httpOp: "GET" as const }))
+    await server.reset()
+    expect(sendRequestsSync(slow(300), { concurrency: 150 }).every((r) => r.statusCode === 200)).toBe(true)
+    let stats = await server.stats()
+    expect(stats.maxInFlight).toBe(150)
+    expect(stats.connections).toBeLessThanOrEqual(150)
+    await server.reset()
+    expect(sendRequestsSync(slow(24), { concurrency: 8 }).every((r) => r.statusCode === 200)).toBe(true)
+    stats = await server.stats()
+    expect(stats.maxInFlight).toBe(8)
+    expect(stats.connections).toBeLessThanOrEqual(8)
+  }, 60_000)
+
+  it("keeps answering when the agent a prepared pipeline was made on has been closed for a newer one", () => {
+    // Each concurrency has an agent of its own and a few are kept: cycling through more closes the oldest, and
+    // the pipelines prepared on them must not send through a closed agent.
+    const echo = [{ url: `${server.url}/echo`, httpOp: "GET" as const }]
+    for (let round = 0; round < 3; round++) {
+      for (let concurrency = 1; concurrency <= 7; concurrency++) {
+        const [response] = sendRequestsSync(echo, { concurrency })
+        expect(response!.error, `concurrency ${concurrency}, round ${round}`).toBeUndefined()
+        expect(response!.statusCode).toBe(200)
+      }
+    }
+  }, 60_000)
+
   it("keeps working past the number of options values the worker remembers", () => {
     const echo = [{ url: `${server.url}/echo`, httpOp: "GET" as const }]
     for (let i = 0; i < 150; i++) {

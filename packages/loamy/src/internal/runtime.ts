@@ -28,7 +28,8 @@ const maxAgents = 4
 let current: Runtime | undefined
 let hooked = false
 
-interface Capped {
+/** @internal */
+export interface Capped {
   readonly connections: number
   readonly agent: Agent
   /** The dispatchers through proxies (the `proxy` option), capped alike; made on first use. */
@@ -36,6 +37,8 @@ interface Capped {
   readonly client: HttpClient.HttpClient
   /** Calls running on it: an agent is closed only when none is. */
   active: number
+  /** Closed (too many agents were kept, or the runtime was disposed): a new one serves its concurrency. */
+  closed: boolean
 }
 
 /** By connections cap, least recently used first. */
@@ -62,8 +65,10 @@ export const runtime = (): Runtime => {
 /**
  * The agent (and its client) that opens at most `concurrency` sockets per
  * origin, counted as used until `release`.
+ *
+ * @internal
  */
-const acquire = (concurrency: number): Capped => {
+export const acquire = (concurrency: number): Capped => {
   let entry = capped.get(concurrency)
   if (entry !== undefined) {
     capped.delete(concurrency)
@@ -76,13 +81,15 @@ const acquire = (concurrency: number): Capped => {
       agent,
       proxies,
       client: UndiciHttpClient.unsafeMakeWithProxies(agent, proxies),
-      active: 0
+      active: 0,
+      closed: false
     }
     // Too many kept: close the least recently used that no call is running on.
     for (const other of capped.values()) {
       if (capped.size < maxAgents) break
       if (other.active === 0) {
         capped.delete(other.connections)
+        other.closed = true
         void other.agent.close().catch(() => undefined)
         void other.proxies.close()
       }
@@ -93,19 +100,9 @@ const acquire = (concurrency: number): Capped => {
   return entry
 }
 
-const release = (entry: Capped): void => {
+/** @internal */
+export const release = (entry: Capped): void => {
   entry.active--
-}
-
-/**
- * The client whose agent opens at most `concurrency` sockets per origin.
- *
- * @internal
- */
-export const clientFor = (concurrency: number): HttpClient.HttpClient => {
-  const entry = acquire(concurrency)
-  release(entry)
-  return entry.client
 }
 
 /** @internal */
@@ -114,6 +111,7 @@ export const dispose = async (): Promise<void> => {
   current = undefined
   const entries = Array.from(capped.values())
   capped.clear()
+  for (const entry of entries) entry.closed = true
   await Promise.all([
     runtime?.dispose(),
     ...entries.map((entry) => entry.agent.destroy().catch(() => undefined)),
@@ -142,24 +140,20 @@ export const send = (
 ): Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, unknown, HttpClient.HttpClient> =>
   onCapped(concurrencyOf(options), Clump.send(Clump.make(requests as Iterable<RequestMap.RequestMapInput>, options)))
 
+const onCapped = <A, E, R>(concurrency: number, self: Effect.Effect<A, E, R>) =>
+  onAgent(concurrency, () => Effect.withTracerEnabled(self, false))
+
 /**
- * `send` for requests and options the caller has already checked (the
- * synchronous door checks them on the calling thread): nothing is checked
- * again.
+ * Runs what `make` gives on the client capped at `concurrency` (made with
+ * the agent it runs on, which stays open until it is done).
  *
  * @internal
  */
-export const sendChecked = (
-  requests: ReadonlyArray<RequestMap.RequestMap>,
-  options: Options.Resolved
-): Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, unknown, HttpClient.HttpClient> =>
-  onCapped(options.concurrency, Clump.unsafeSend(requests, options))
-
-const onCapped = <A, E, R>(concurrency: number, self: Effect.Effect<A, E, R>) =>
+export const onAgent = <A, E, R>(concurrency: number, make: (entry: Capped) => Effect.Effect<A, E, R>) =>
   Effect.suspend(() => {
     const entry = acquire(concurrency)
     return Effect.ensuring(
-      Effect.provideService(Effect.withTracerEnabled(self, false), HttpClient.HttpClient, entry.client),
+      Effect.provideService(make(entry), HttpClient.HttpClient, entry.client),
       Effect.sync(() => release(entry))
     )
   })

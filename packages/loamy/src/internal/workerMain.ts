@@ -1,7 +1,8 @@
 /**
  * The synchronous door's worker thread: runs each posted batch on the
- * thread's runtime (one keep-alive pool for the life of the worker), posts
- * the reply, then wakes the caller blocked in `Atomics.wait`.
+ * thread's runtime, through the keep-alive agent capped at the batch's
+ * concurrency (as the Promise door does, see `runtime.ts`), posts the reply,
+ * then wakes the caller blocked in `Atomics.wait`.
  *
  * A batch whose options hold no per-call state runs on a pipeline prepared
  * once per distinct options value (`Clump.unsafePrepare`): the sender, its
@@ -19,7 +20,7 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Runtime from "effect/Runtime"
 import { type MessagePort, parentPort, workerData } from "node:worker_threads"
-import { runtime } from "./runtime.js"
+import { type Capped, onAgent, runtime } from "./runtime.js"
 import { encodeError, encodeResponses, KeyMemory, type Reply } from "./wire.js"
 
 /** @internal */
@@ -50,6 +51,8 @@ interface Entry {
   readonly options: Options.Resolved
   /** Made by the first call with these options; `null`: they cannot be prepared. */
   prepared: Clump.Prepared | null | undefined
+  /** The agent the prepared pipeline sends through: when it has been closed, the pipeline is made again. */
+  on: Capped | undefined
 }
 
 /** What the caller has sent, by key, forgotten in step with the caller's own `KeyMemory`. */
@@ -85,23 +88,32 @@ const reply = (message: Reply) => {
   Atomics.notify(state, 0)
 }
 
-/** The batch as an effect: on its prepared pipeline when the options allow one (made on first use). */
+/**
+ * The batch as an effect, on the agent capped at its concurrency (as the
+ * Promise door does: at most that many sockets, and so requests in flight,
+ * per origin), on its prepared pipeline when the options allow one (made on
+ * first use, and again when the agent it was made with has been closed).
+ */
 const batch = (
   job: Extract<Job, { type: "send" }>
 ): Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, unknown, any> => {
-  if (job.key === undefined) return Clump.unsafeSend(job.requests, job.options!)
+  if (job.key === undefined) return onAgent(job.options!.concurrency, () => Clump.unsafeSend(job.requests, job.options!))
   let entry = known.get(job.key)
   if (job.options !== undefined) {
-    entry = { options: job.options, prepared: undefined }
+    entry = { options: job.options, prepared: undefined, on: undefined }
     known.add(job.key, entry)
   }
   if (entry === undefined) return Effect.die(new Error("loamy: the worker was sent options it does not know"))
-  const prepared = entry.prepared
-  if (prepared !== undefined) return prepared === null ? Clump.unsafeSend(job.requests, entry.options) : prepared(job.requests)
-  const first = entry
-  return Effect.flatMap(Clump.unsafePrepare(first.options), (made) => {
-    first.prepared = made ?? null
-    return made === undefined ? Clump.unsafeSend(job.requests, first.options) : made(job.requests)
+  const remembered = entry
+  return onAgent(remembered.options.concurrency, (agent) => {
+    const prepared = remembered.on === agent ? remembered.prepared : undefined
+    if (prepared === null) return Clump.unsafeSend(job.requests, remembered.options)
+    if (prepared !== undefined) return prepared(job.requests)
+    return Effect.flatMap(Clump.unsafePrepare(remembered.options), (made) => {
+      remembered.prepared = made ?? null
+      remembered.on = agent
+      return made === undefined ? Clump.unsafeSend(job.requests, remembered.options) : made(job.requests)
+    })
   })
 }
 
