@@ -37,8 +37,6 @@ export interface Capped {
   readonly client: HttpClient.HttpClient
   /** Calls running on it: an agent is closed only when none is. */
   active: number
-  /** Closed (too many agents were kept, or the runtime was disposed): a new one serves its concurrency. */
-  closed: boolean
 }
 
 /** By connections cap, least recently used first. */
@@ -81,15 +79,13 @@ export const acquire = (concurrency: number): Capped => {
       agent,
       proxies,
       client: UndiciHttpClient.unsafeMakeWithProxies(agent, proxies),
-      active: 0,
-      closed: false
+      active: 0
     }
     // Too many kept: close the least recently used that no call is running on.
     for (const other of capped.values()) {
       if (capped.size < maxAgents) break
       if (other.active === 0) {
         capped.delete(other.connections)
-        other.closed = true
         void other.agent.close().catch(() => undefined)
         void other.proxies.close()
       }
@@ -111,7 +107,6 @@ export const dispose = async (): Promise<void> => {
   current = undefined
   const entries = Array.from(capped.values())
   capped.clear()
-  for (const entry of entries) entry.closed = true
   await Promise.all([
     runtime?.dispose(),
     ...entries.map((entry) => entry.agent.destroy().catch(() => undefined)),

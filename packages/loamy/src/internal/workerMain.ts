@@ -51,7 +51,10 @@ interface Entry {
   readonly options: Options.Resolved
   /** Made by the first call with these options; `null`: they cannot be prepared. */
   prepared: Clump.Prepared | null | undefined
-  /** The agent the prepared pipeline sends through: when it has been closed, the pipeline is made again. */
+  /**
+   * The agent the prepared pipeline sends through. When too many agents are kept the least recently used is
+   * closed and its concurrency later gets a new one: then the pipeline is made again, on the new agent.
+   */
   on: Capped | undefined
 }
 
