@@ -129,7 +129,9 @@ describe("sendRequestsSync", () => {
   })
 
   it("runs as many requests at once as the call's concurrency, above the default too, on sockets capped at it", async () => {
-    const slow = (n: number) => Array.from({ length: n }, () => ({ url: `${server.url}/delay/300`, httpOp: "GET" as const }))
+    // Each request waits at the server long enough for the worker to start the whole first wave, even on a busy
+    // machine.
+    const slow = (n: number) => Array.from({ length: n }, () => ({ url: `${server.url}/delay/1000`, httpOp: "GET" as const }))
     await server.reset()
     expect(sendRequestsSync(slow(300), { concurrency: 150 }).every((r) => r.statusCode === 200)).toBe(true)
     let stats = await server.stats()
