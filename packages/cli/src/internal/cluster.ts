@@ -92,7 +92,7 @@ export interface WorkerConfig {
   readonly listenHost: string | undefined
   readonly redis: string | undefined
   readonly lockExpiryMs: number | undefined
-  readonly concurrency: number | undefined
+  readonly connections: number | undefined
 }
 
 /**
@@ -110,7 +110,7 @@ export const worker = (config: WorkerConfig): Effect.Effect<number> => {
     listenHost: config.listenHost,
     redis: config.redis,
     shardLockExpiration: config.lockExpiryMs,
-    connections: config.concurrency
+    connections: config.connections
   })
   const ready = Layer.effectDiscard(say(
     `worker ready: runner ${config.host ?? "(this host)"}:${config.port} in the cluster at ${showUrl(config.db)}` +

@@ -86,7 +86,7 @@ export const make = <X>({ exitWith, usage }: Exits<X>) => {
       ),
       Options.optional
     ),
-    concurrency: Options.integer("connections").pipe(
+    connections: Options.integer("connections").pipe(
       Options.withPseudoName("N"),
       Options.withDescription("Sockets per origin for this runner's HTTP client. Default: no limit."),
       Options.optional
@@ -108,7 +108,7 @@ export const make = <X>({ exitWith, usage }: Exits<X>) => {
         listenHost: Option.getOrUndefined(flags.listenHost),
         redis: Option.getOrUndefined(flags.redis),
         lockExpiryMs,
-        concurrency: Option.getOrUndefined(flags.concurrency)
+        connections: Option.getOrUndefined(flags.connections)
       }))
     })).pipe(Command.withDescription(
       "Run a runner of a cluster on Postgres until stopped: it takes its share of the shards and sends the chunks " +
