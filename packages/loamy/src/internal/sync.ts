@@ -107,8 +107,8 @@ export const call = (
   const id = ++nextId
   const key = keyOf(options)
   // Options go with the first job of a key only; the worker remembers them (and their prepared pipeline).
-  const first = key === undefined || !self.sent.has(key)
-  if (key !== undefined && first) self.sent.add(key, true)
+  const first = !self.sent.has(key)
+  if (first) self.sent.add(key, true)
   const job: Job = crashNext === undefined
     ? { type: "send", id, requests, key, options: first ? options : undefined }
     : { type: "send", id, requests, key, options: first ? options : undefined, crashAfterMs: crashNext }
@@ -150,18 +150,14 @@ export const call = (
 const keys = new WeakMap<Options.Resolved, string>()
 
 /**
- * Names a decoded options value for the worker's cache of prepared
- * pipelines: equal keys, the same behaviour. Undefined for options that hold
- * per-call state and are never prepared (a deadline, a rate limit, retries).
- * A call without options always passes the same value, so its key is made
- * once.
+ * Names a decoded options value for the worker, which keeps the value (and
+ * the pipeline it prepares for it, when the core says it can) by this key:
+ * equal keys, the same behaviour. A call without options always passes the
+ * same value, so its key is made once.
  *
  * @internal
  */
-export const keyOf = (options: Options.Resolved): string | undefined => {
-  if (options.deadlineMs !== undefined || options.rateLimit !== undefined || options.retry !== undefined) {
-    return undefined
-  }
+export const keyOf = (options: Options.Resolved): string => {
   let key = keys.get(options)
   if (key === undefined) keys.set(options, key = JSON.stringify(options))
   return key

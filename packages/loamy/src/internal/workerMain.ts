@@ -30,12 +30,10 @@ export type Job =
     readonly id: number
     readonly requests: ReadonlyArray<RequestMap.RequestMap>
     /**
-     * Names the options for the prepared-pipeline cache; undefined when they
-     * hold per-call state (a deadline, a rate limit, retries) and cannot be
-     * prepared. The caller sends `options` with the first job of a key (see
-     * `KeyMemory`) and leaves them out after.
+     * Names the options (`keyOf`). The caller sends `options` with the first
+     * job of a key (see `KeyMemory`) and leaves them out after.
      */
-    readonly key: string | undefined
+    readonly key: string
     /** Decoded by the caller (`Options.decode`): a structured clone of its `Resolved` value. */
     readonly options?: Options.Resolved | undefined
     /** Test hook: crash the worker this many ms into the job. */
@@ -100,7 +98,6 @@ const reply = (message: Reply) => {
 const batch = (
   job: Extract<Job, { type: "send" }>
 ): Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, unknown, any> => {
-  if (job.key === undefined) return onAgent(job.options!.concurrency, () => Clump.unsafeSend(job.requests, job.options!))
   let entry = known.get(job.key)
   if (job.options !== undefined) {
     entry = { options: job.options, prepared: undefined, on: undefined }
