@@ -136,19 +136,10 @@ export const send = (
   onCapped(concurrencyOf(options), Clump.send(Clump.make(requests as Iterable<RequestMap.RequestMapInput>, options)))
 
 const onCapped = <A, E, R>(concurrency: number, self: Effect.Effect<A, E, R>) =>
-  onAgent(concurrency, () => Effect.withTracerEnabled(self, false))
-
-/**
- * Runs what `make` gives on the client capped at `concurrency` (made with
- * the agent it runs on, which stays open until it is done).
- *
- * @internal
- */
-export const onAgent = <A, E, R>(concurrency: number, make: (entry: Capped) => Effect.Effect<A, E, R>) =>
   Effect.suspend(() => {
     const entry = acquire(concurrency)
     return Effect.ensuring(
-      Effect.provideService(make(entry), HttpClient.HttpClient, entry.client),
+      Effect.provideService(Effect.withTracerEnabled(self, false), HttpClient.HttpClient, entry.client),
       Effect.sync(() => release(entry))
     )
   })

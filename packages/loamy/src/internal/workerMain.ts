@@ -12,6 +12,7 @@
  * @internal
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { Clump, type Options, type RequestMap, type RequestResponse } from "@loamy/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -20,7 +21,7 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Runtime from "effect/Runtime"
 import { type MessagePort, parentPort, workerData } from "node:worker_threads"
-import { type Capped, onAgent, runtime } from "./runtime.js"
+import { acquire, type Capped, release, runtime } from "./runtime.js"
 import { encodeError, encodeResponses, KeyMemory, type Reply } from "./wire.js"
 
 /** @internal */
@@ -105,15 +106,25 @@ const batch = (
   }
   if (entry === undefined) return Effect.die(new Error("loamy: the worker was sent options it does not know"))
   const remembered = entry
-  return onAgent(remembered.options.concurrency, (agent) => {
+  return Effect.suspend(() => {
+    // Counted as used until the batch ends, so that the agent is not closed under it.
+    const agent = acquire(remembered.options.concurrency)
     const prepared = remembered.on === agent ? remembered.prepared : undefined
-    if (prepared === null) return Clump.unsafeSend(job.requests, remembered.options)
-    if (prepared !== undefined) return prepared(job.requests)
-    return Effect.flatMap(Clump.unsafePrepare(remembered.options), (made) => {
-      remembered.prepared = made ?? null
-      remembered.on = agent
-      return made === undefined ? Clump.unsafeSend(job.requests, remembered.options) : made(job.requests)
-    })
+    // A prepared pipeline holds its client already: no context change per batch.
+    const run = prepared !== undefined && prepared !== null
+      ? prepared(job.requests)
+      : Effect.provideService(
+        prepared === null
+          ? Clump.unsafeSend(job.requests, remembered.options)
+          : Effect.flatMap(Clump.unsafePrepare(remembered.options), (made) => {
+            remembered.prepared = made ?? null
+            remembered.on = agent
+            return made === undefined ? Clump.unsafeSend(job.requests, remembered.options) : made(job.requests)
+          }),
+        HttpClient.HttpClient,
+        agent.client
+      )
+    return Effect.ensuring(run, Effect.sync(() => release(agent)))
   })
 }
 
