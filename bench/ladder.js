@@ -7,6 +7,10 @@
 //   node bench/ladder.js 3 4                 only these rungs (rung 1 always runs: it is the baseline)
 //   BENCH_PROF=dir node bench/ladder.js 3 4  also write a .cpuprofile per rung and concurrency to dir
 //                                            (summarise with `node bench/profile-summary.js dir/*.cpuprofile`)
+//   BENCH_ALLOC=1 node bench/ladder.js 3 4   bytes allocated per request instead of speed: V8's sampling heap
+//                                            profiler over one 10,000-request run after the warm-up, counting what
+//                                            minor and major GCs collected too; BENCH_ALLOC=dir also writes a
+//                                            .heapprofile per rung (summarise with `node bench/alloc-summary.js`)
 import { execFile, spawn } from "node:child_process"
 import { mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -34,6 +38,8 @@ async function parent(only) {
   const self = fileURLToPath(import.meta.url)
   const prof = process.env.BENCH_PROF
   if (prof) mkdirSync(prof, { recursive: true })
+  const alloc = process.env.BENCH_ALLOC
+  if (alloc && alloc !== "1") mkdirSync(alloc, { recursive: true })
   const server = spawn(process.execPath, ["packages/test-server/dist/main.js"], { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
   try {
     const url = await new Promise((resolve, reject) => {
@@ -61,6 +67,23 @@ async function parent(only) {
     const selected = Object.keys(rungs).map(Number).filter((r) => only.length === 0 || r === 1 || only.includes(r))
     const pad = (s, n) => String(s).padEnd(n)
     const num = (x, digits = 0) => (x === undefined ? "-" : x.toFixed(digits)).padStart(9)
+    if (alloc) {
+      console.log(`loopback server ${url}, Node ${process.version}, bytes allocated per request over 10,000 GETs (after a 2,000 warm-up)\n`)
+      for (const concurrency of [64, 256]) {
+        console.log(`concurrency ${concurrency}`)
+        console.log(`${pad("rung", 50)}${"KB/req".padStart(9)}${"− rung 1".padStart(10)}`)
+        let base
+        for (const rung of selected) {
+          const result = await run(rung, concurrency)
+          if (rung === 1) base = result
+          const kb = result === undefined ? undefined : result.bytes / 1024
+          const delta = result && base ? (result.bytes - base.bytes) / 1024 : undefined
+          console.log(`${pad(`${rung}. ${rungs[rung]}`, 50)}${num(kb, 1)}${num(delta, 1).padStart(10)}`)
+        }
+        console.log("")
+      }
+      return
+    }
     console.log(`loopback server ${url}, Node ${process.version}, 10,000 GETs per run (median of 3, after a 2,000 warm-up)\n`)
     for (const concurrency of [64, 256]) {
       console.log(`concurrency ${concurrency}`)
@@ -164,6 +187,26 @@ async function child(rung, concurrency) {
     return user + system
   }
   await run(Math.min(2_000, N))
+  const alloc = process.env.BENCH_ALLOC
+  if (alloc) {
+    const { Session } = await import("node:inspector/promises")
+    const { writeFileSync } = await import("node:fs")
+    const session = new Session()
+    session.connect()
+    await session.post("HeapProfiler.startSampling", {
+      samplingInterval: 1024,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true
+    })
+    await run(N)
+    const { profile } = await session.post("HeapProfiler.stopSampling")
+    session.disconnect()
+    const sum = (node) => node.selfSize + node.children.reduce((total, child) => total + sum(child), 0)
+    if (alloc !== "1") writeFileSync(`${alloc}/rung${rung}-c${concurrency}.heapprofile`, JSON.stringify(profile))
+    console.log(JSON.stringify({ rung, concurrency, bytes: sum(profile.head) / N }))
+    process.exitCode = 0
+    return
+  }
   const runs = []
   for (let i = 0; i < 3; i++) {
     const c0 = cpu()

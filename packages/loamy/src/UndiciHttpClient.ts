@@ -43,6 +43,7 @@ import { LoamyError, Options as CoreOptions } from "@loamy/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
@@ -237,7 +238,7 @@ const execute = (
       !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
       fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
     ) {
-      return send(dispatcher, request, withDefaults(request.headers), url, route)
+      return send(fiber, dispatcher, request, withDefaults(request.headers), url, route)
     }
     const name = Context.get(fiber.currentContext, HttpClient.SpanNameGenerator)(request)
     return Effect.useSpan(name, { kind: "client", captureStackTrace: false }, (span) => {
@@ -251,7 +252,7 @@ const execute = (
         ? { ...withDefaults(request.headers), ...HttpTraceContext.toHeaders(span) }
         : withDefaults(request.headers)
       return Effect.tap(
-        Effect.withParentSpan(send(dispatcher, request, headers, url, route), span),
+        Effect.withParentSpan(send(fiber, dispatcher, request, headers, url, route), span),
         (response) => span.attribute("http.response.status_code", response.status)
       )
     })
@@ -259,6 +260,7 @@ const execute = (
 }
 
 const send = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   dispatcher: Dispatcher,
   request: HttpClientRequest.HttpClientRequest,
   headers: Readonly<Record<string, string>>,
@@ -269,6 +271,7 @@ const send = (
   if (body._tag === "Stream") {
     return Effect.flatMap(Effect.runtime<never>(), (runtime) =>
       dispatch(
+        fiber,
         dispatcher,
         request,
         headers,
@@ -277,7 +280,7 @@ const send = (
         route
       ))
   }
-  return dispatch(dispatcher, request, headers, url, requestBody(body), route)
+  return dispatch(fiber, dispatcher, request, headers, url, requestBody(body), route)
 }
 
 type RequestBody = Exclude<Dispatcher.DispatchOptions["body"], undefined>
@@ -320,31 +323,79 @@ class Abort {
   }
 }
 
+/**
+ * `Effect.async` for a result that is a resource: `cancel` runs when the
+ * fiber ends without having taken a result, given the result if one had
+ * been handed over (interrupted as it arrived) or undefined (still pending).
+ * It takes the place of a canceler, which wraps the effect in `onInterrupt`
+ * (`onExit`, `uninterruptibleMask`, `matchCauseEffect`): about 2 KB of frames
+ * per call, more than a tenth of a request's garbage. The price is timing:
+ * an interrupted request is aborted when its fiber ends, after the fiber's
+ * finalizers, not before them; every interruption ends the fiber.
+ */
+const asyncOwned = <A, E>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  register: (succeed: (value: A) => void, fail: (error: E) => void) => void,
+  cancel: (handedOver: A | undefined) => void
+): Effect.Effect<A, E> =>
+  Effect.async<A, E>((resume) => {
+    // 0: pending, 1: handed over (not yet taken), 2: taken, failed or cancelled
+    let state = 0
+    let handedOver: A | undefined
+    const onEnd = () => {
+      if (state === 2) return
+      const value = state === 1 ? handedOver : undefined
+      state = 2
+      handedOver = undefined
+      cancel(value)
+    }
+    fiber.addObserver(onEnd)
+    register(
+      (value) => {
+        if (state !== 0) return
+        state = 1
+        handedOver = value
+        resume(Effect.sync(() => {
+          state = 2
+          handedOver = undefined
+          fiber.removeObserver(onEnd)
+          return value
+        }))
+      },
+      (error) => {
+        if (state !== 0) return
+        state = 2
+        fiber.removeObserver(onEnd)
+        resume(Effect.fail(error))
+      }
+    )
+  })
+
 const dispatch = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   dispatcher: Dispatcher,
   request: HttpClientRequest.HttpClientRequest,
   headers: Readonly<Record<string, string>>,
   url: URL,
   body: RequestBody,
   route: ProxyRoute | undefined
-): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
-  Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
-    const abort = new Abort()
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> => {
+  const abort = new Abort()
+  let settled = false
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return asyncOwned<UndiciResponse, HttpClientError.RequestError>(fiber, (succeed, fail) => {
     const deadline = deadlineOf(request)
-    let settled = false
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const done = (effect: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>) => {
-      if (settled) return
+    const settle = () => {
+      if (settled) return false
       settled = true
       if (timer !== undefined) clearTimeout(timer)
-      resume(effect)
+      return true
     }
     if (deadline !== undefined) {
       timer = setTimeout(() => {
-        if (settled) return
-        settled = true
+        if (!settle()) return
         abort.abort()
-        resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause: new AttemptTimeout() })))
+        fail(new HttpClientError.RequestError({ request, reason: "Transport", cause: new AttemptTimeout() }))
       }, Math.max(0, deadline - performance.now()))
     }
     // An explicit literal: a spread of shared defaults costs more than the rest of the set-up.
@@ -362,46 +413,50 @@ const dispatch = (
     try {
       dispatcher.request(options, (error, data) => {
         if (error !== null) {
+          if (!settle()) return
           const proxyError = route === undefined ? undefined : proxyFailure(route, url, error)
           const refused = proxyError === undefined && (error as { code?: unknown }).code === "UND_ERR_INVALID_ARG"
-          done(Effect.fail(
+          fail(
             new HttpClientError.RequestError({
               request,
               reason: refused ? "Encode" : "Transport",
               cause: proxyError ?? (refused && route !== undefined ? ownProxyAuthorization(error) : error)
             })
-          ))
+          )
         } else if (settled) {
-          // Timed out as the headers arrived: nobody will read this body.
+          // Timed out (or abandoned) as the headers arrived: nobody will read this body.
           data.body.on("error", ignoreError)
           data.body.destroy()
         } else if (isSmall(request, data)) {
           // A small body is read before the response is handed over: one resumption of the fiber instead of two.
           data.body.bytes().then(
-            (bytes) => done(Effect.succeed(new UndiciResponse(request, data, bytes, undefined))),
-            (cause) => done(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+            (bytes) => settle() && succeed(new UndiciResponse(request, data, bytes, undefined)),
+            (cause) => settle() && fail(new HttpClientError.RequestError({ request, reason: "Transport", cause }))
           )
-        } else {
-          done(Effect.succeed(new UndiciResponse(request, data, undefined, deadline)))
+        } else if (settle()) {
+          succeed(new UndiciResponse(request, data, undefined, deadline))
         }
       })
     } catch (cause) {
       // undici throws synchronously for a header or method it will not send.
-      done(Effect.fail(
+      if (!settle()) return
+      fail(
         new HttpClientError.RequestError({
           request,
           reason: "Encode",
           cause: route === undefined ? cause : ownProxyAuthorization(cause)
         })
-      ))
+      )
     }
-    // Interrupted before the response arrived: undici aborts the request and its socket.
-    return Effect.sync(() => {
-      settled = true
-      if (timer !== undefined) clearTimeout(timer)
-      abort.abort()
-    })
+  }, (handedOver) => {
+    // The fiber ended (interrupted) before it took the response: undici aborts the request and its socket,
+    // or the body of a response that came too late is dropped.
+    settled = true
+    if (timer !== undefined) clearTimeout(timer)
+    if (handedOver === undefined) abort.abort()
+    else handedOver.abandon()
   })
+}
 
 function ignoreError(_: unknown) {}
 
@@ -603,13 +658,18 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   }
 
   private read<A>(promise: () => Promise<A>): Effect.Effect<A, HttpClientError.ResponseError> {
-    return Effect.async<A, HttpClientError.ResponseError>((resume) => {
-      promise().then(
-        (value) => resume(Effect.succeed(value)),
-        (cause) => resume(Effect.fail(this.decodeError(cause)))
+    return Effect.withFiberRuntime((fiber) =>
+      asyncOwned<A, HttpClientError.ResponseError>(
+        fiber,
+        (succeed, fail) => promise().then(succeed, (cause) => fail(this.decodeError(cause))),
+        () => this.abort()
       )
-      return Effect.sync(() => this.abort())
-    })
+    )
+  }
+
+  /** Drops a response its fiber never took (see `dispatch`). */
+  abandon(): void {
+    this.abort()
   }
 
   /** Destroying a body that has not ended aborts the undici request and its socket. */
@@ -654,35 +714,37 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     }
     // An encoded body goes through its decoders even when buffered: a small bomb must not be inflated whole.
     const source: Readable = codings === undefined ? this.body : this.decodedReadable(codings)
-    return Effect.async<Uint8Array | undefined, HttpClientError.ResponseError>((resume) => {
-      const chunks: Array<Uint8Array> = []
-      let size = 0
-      const stop = () => {
-        source.off("data", onData)
-        source.off("end", onEnd)
-        source.off("error", onError)
-      }
-      const onData = (chunk: Uint8Array) => {
-        size += chunk.byteLength
-        if (size > limit) {
-          stop()
-          source.destroy()
-          return resume(Effect.succeed(undefined))
+    return Effect.withFiberRuntime((fiber) => {
+      let stop: () => void = () => undefined
+      return asyncOwned<Uint8Array | undefined, HttpClientError.ResponseError>(fiber, (succeed, fail) => {
+        const chunks: Array<Uint8Array> = []
+        let size = 0
+        stop = () => {
+          source.off("data", onData)
+          source.off("end", onEnd)
+          source.off("error", onError)
         }
-        chunks.push(chunk)
-      }
-      const onEnd = () => {
-        stop()
-        resume(Effect.succeed(concat(chunks, size)))
-      }
-      const onError = (cause: unknown) => {
-        stop()
-        resume(Effect.fail(this.decodeError(cause)))
-      }
-      source.on("data", onData)
-      source.once("end", onEnd)
-      source.once("error", onError)
-      return Effect.sync(() => {
+        const onData = (chunk: Uint8Array) => {
+          size += chunk.byteLength
+          if (size > limit) {
+            stop()
+            source.destroy()
+            return succeed(undefined)
+          }
+          chunks.push(chunk)
+        }
+        const onEnd = () => {
+          stop()
+          succeed(concat(chunks, size))
+        }
+        const onError = (cause: unknown) => {
+          stop()
+          fail(this.decodeError(cause))
+        }
+        source.on("data", onData)
+        source.once("end", onEnd)
+        source.once("error", onError)
+      }, () => {
         stop()
         source.destroy()
       })

@@ -80,6 +80,43 @@ describe("UndiciHttpClient", () => {
         expect(yield* untilLive(() => server.stats.inFlight === 0)).toBe(true)
       }))
 
+    it.effect("aborts on interruption while reading a body", () =>
+      Effect.gen(function*() {
+        server.resetStats()
+        const client = yield* HttpClient.HttpClient
+        // No content-length: the body is read after the response is handed over, by `text`.
+        const response = yield* client.get(`${server.url}/slow-body?ms=20000`)
+        const fiber = yield* Effect.fork(response.text)
+        expect(yield* untilLive(() => server.stats.inFlight === 1)).toBe(true)
+        yield* Fiber.interrupt(fiber)
+        expect(yield* untilLive(() => server.stats.inFlight === 0)).toBe(true)
+      }))
+
+    it.effect("aborts on interruption while the engine reads a body", () =>
+      Effect.gen(function*() {
+        server.resetStats()
+        const fiber = yield* Effect.fork(
+          Clump.send(Clump.make([{ url: `${server.url}/slow-body?ms=20000`, httpOp: "GET" }], { timeout: Infinity }))
+        )
+        expect(yield* untilLive(() => server.stats.inFlight === 1)).toBe(true)
+        yield* Fiber.interrupt(fiber)
+        expect(yield* untilLive(() => server.stats.inFlight === 0)).toBe(true)
+      }))
+
+    it.effect("leaves nothing on a fiber that sends request after request", () =>
+      Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const observers = Effect.withFiberRuntime((fiber) =>
+          Effect.succeed((fiber as unknown as { _observers: ReadonlyArray<unknown> })._observers.length)
+        )
+        const before = yield* observers
+        for (let i = 0; i < 50; i++) {
+          const response = yield* client.get(i % 2 === 0 ? `${server.url}/` : `${server.url}/slow-body?ms=1`)
+          yield* response.text
+        }
+        expect(yield* observers).toBe(before)
+      }))
+
     it.effect("reuses keep-alive connections", () =>
       Effect.gen(function*() {
         server.resetStats()
