@@ -285,7 +285,7 @@ const runCall = <A, E>(
     const run = resolved.rateLimit === undefined
       ? Effect.flatMap(engine.makeSenderIn(resolved, undefined), (sender) => body(sender, counters))
       : Effect.scoped(Effect.flatMap(engine.makeSender(resolved), (sender) => body(sender, counters)))
-    const redirected = engine.manualRedirects(run)
+    const redirected = engine.manualRedirects(engine.onCappedClient(resolved, run))
     const sent = counters === undefined
       ? redirected
       : Progress.reporting(Option.getOrThrow(reporter), counters, size, redirected)

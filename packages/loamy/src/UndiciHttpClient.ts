@@ -63,7 +63,12 @@ import { version } from "./internal/version.js"
  * @category models
  */
 export interface AgentOptions {
-  /** Sockets per origin. Default: no limit (one per request in flight). */
+  /**
+   * Sockets per origin. Default: no limit (about two per request in flight);
+   * in `layerWith` and `layer`, each call of the core (`Clump.send`,
+   * `stream`, `streamFrom`) then runs on an agent of the layer's capped at
+   * the call's concurrency.
+   */
   readonly connections?: number | undefined
   /** How long an idle keep-alive socket is kept, in ms. Default 4,000 (undici's default). */
   readonly keepAliveTimeout?: number | undefined
@@ -201,6 +206,9 @@ const proxyClient: unique symbol = Symbol.for("@loamy/core/proxyClient")
  * limit the body (and its socket) is destroyed and the result is undefined.
  */
 const readUpTo: unique symbol = Symbol.for("@loamy/core/readUpTo")
+
+/** A response method `@loamy/core` calls, when present: the whole body, when it was read before the response was handed over and is not encoded. */
+const bufferedBody: unique symbol = Symbol.for("@loamy/core/buffered")
 
 class AttemptTimeout extends Error {
   readonly code = "LOAMY_ATTEMPT_TIMEOUT"
@@ -706,6 +714,10 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     return pipeline(streams, ignoreError) as unknown as Readable
   }
 
+  [bufferedBody](): Uint8Array | undefined {
+    return this.codings === undefined ? this.buffered : undefined
+  }
+
   [readUpTo](limit: number): Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError> {
     const codings = this.codings
     if (codings === "too many") return Effect.fail(this.decodeError(new Error("too many content-encodings")))
@@ -1022,6 +1034,92 @@ export const unsafeMakeWithProxies = (dispatcher: Dispatcher, proxies: Proxies):
   makeClient(dispatcher, proxies, undefined)
 
 /**
+ * A client method `@loamy/core` calls, when present, once per call with the
+ * call's concurrency: the client on sockets capped at it, and a release for
+ * when the call ends.
+ */
+const cappedClient: unique symbol = Symbol.for("@loamy/core/cappedClient")
+
+/** @internal */
+export interface Capped {
+  readonly connections: number
+  readonly agent: Agent
+  /** The dispatchers through proxies (the `proxy` option), capped alike; made on first use. */
+  readonly proxies: Proxies
+  readonly client: HttpClient.HttpClient
+  /** Calls running on it: an agent is closed only when none is. */
+  active: number
+}
+
+/**
+ * Agents capped at a call's concurrency, one per distinct concurrency, with
+ * the same options otherwise. An uncapped agent opens about twice as many
+ * sockets as there are requests in flight (a socket is taken for the next
+ * request before undici has marked the last one's free), and throughput
+ * falls with them. A few are kept; the least recently used is closed once
+ * no call runs on it. Calls of one concurrency share an agent and its
+ * keep-alive sockets.
+ *
+ * @internal
+ */
+export class CappedAgents {
+  /** By connections cap, least recently used first. */
+  private readonly entries = new Map<number, Capped>()
+  private closed = false
+  constructor(private readonly options: AgentOptions, private readonly max = 4) {}
+
+  /** The agent (and its client) that opens at most `connections` sockets per origin, in use until `release`. */
+  acquire(connections: number): Capped {
+    let entry = this.entries.get(connections)
+    if (entry !== undefined) {
+      this.entries.delete(connections)
+    } else {
+      if (this.closed) throw new Error("the HTTP client's layer is closed")
+      const options = { ...this.options, connections }
+      const agent = unsafeMakeAgent(options)
+      const proxies = new Proxies(options)
+      entry = { connections, agent, proxies, client: makeClient(agent, proxies, undefined), active: 0 }
+      // Too many kept: close the least recently used that no call is running on.
+      for (const other of this.entries.values()) {
+        if (this.entries.size < this.max) break
+        if (other.active === 0) {
+          this.entries.delete(other.connections)
+          void other.agent.close().catch(() => undefined)
+          void other.proxies.close()
+        }
+      }
+    }
+    this.entries.set(connections, entry)
+    entry.active++
+    return entry
+  }
+
+  release(entry: Capped): void {
+    entry.active--
+  }
+
+  /** Destroys every agent, in use or not. */
+  close(): Promise<void> {
+    this.closed = true
+    const entries = Array.from(this.entries.values())
+    this.entries.clear()
+    return Promise.all([
+      ...entries.map((entry) => entry.agent.destroy().catch(() => undefined)),
+      ...entries.map((entry) => entry.proxies.close())
+    ]).then(() => undefined)
+  }
+}
+
+/** A client that asks for an agent capped at each call's concurrency (see `CappedAgents`). */
+const withCapped = (client: HttpClient.HttpClient, agents: CappedAgents): HttpClient.HttpClient => {
+  ;(client as unknown as Record<symbol, unknown>)[cappedClient] = (connections: number) => {
+    const entry = agents.acquire(connections)
+    return { client: entry.client, release: () => agents.release(entry) }
+  }
+  return client
+}
+
+/**
  * The agent's options, and a proxy for every request of the layer.
  *
  * @since 0.2.0
@@ -1075,9 +1173,16 @@ export const layerWith = (options: LayerOptions): Layer.Layer<HttpClient.HttpCli
     const proxies = yield* makeProxies(options)
     if (proxy === undefined) {
       const agent = yield* makeAgent(options)
-      return Context.make(UndiciDispatcher, agent as Dispatcher).pipe(
-        Context.add(HttpClient.HttpClient, makeClient(agent, proxies, undefined))
-      )
+      let client = makeClient(agent, proxies, undefined)
+      // No cap given: each call of the core runs on sockets capped at its concurrency.
+      if (options.connections === undefined) {
+        const capped = yield* Effect.acquireRelease(
+          Effect.sync(() => new CappedAgents(options)),
+          (agents) => Effect.promise(() => agents.close())
+        )
+        client = withCapped(client, capped)
+      }
+      return Context.make(UndiciDispatcher, agent as Dispatcher).pipe(Context.add(HttpClient.HttpClient, client))
     }
     // A proxy variable that is not a URL is a mistake in the set-up: the layer fails to build, saying which.
     const entry = yield* Effect.try({
@@ -1089,8 +1194,9 @@ export const layerWith = (options: LayerOptions): Layer.Layer<HttpClient.HttpCli
 }
 
 /**
- * The client over an agent with undici's defaults (keep-alive, unlimited
- * sockets per origin), closed with the layer.
+ * The client over an agent with undici's defaults (keep-alive), closed with
+ * the layer. Each call of the core runs on sockets capped at its
+ * concurrency (see `AgentOptions.connections`).
  *
  * @since 0.1.0
  * @category layers

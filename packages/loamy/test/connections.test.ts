@@ -1,6 +1,10 @@
+import { Clump } from "@loamy/core"
 import { start, type TestServer } from "@loamy/test-server"
+import { Effect } from "effect"
 import { sendRequests } from "loamy"
+import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { waitUntil } from "./helpers.js"
 
 let server: TestServer
 beforeAll(async () => {
@@ -29,5 +33,46 @@ describe("sockets per call", () => {
     server.resetStats()
     await sendRequests(batch, { concurrency: 16 })
     expect(server.stats.connections).toBe(0)
+  }, 60_000)
+
+  it("caps each call of the core at its concurrency on the Effect layer too, and closes those sockets with the layer", async () => {
+    // A server of its own: the doors' keep-alive sockets to the shared one would count as open.
+    const own = await start()
+    try {
+      const batch = Array.from({ length: 500 }, () => ({ url: `${own.url}/`, httpOp: "GET" as const }))
+      const counts = await Effect.runPromise(
+        Effect.gen(function*() {
+          const responses = yield* Clump.send(Clump.make(batch, { concurrency: 16 }))
+          const first = { ok: responses.filter((r) => r.statusCode === 200).length, ...own.stats }
+          own.resetStats()
+          yield* Clump.send(Clump.make(batch.slice(0, 100), { concurrency: 4 }))
+          const second = { ...own.stats }
+          // A per-origin bound lower than the concurrency caps the sockets at it.
+          own.resetStats()
+          yield* Clump.send(Clump.make(batch.slice(0, 100), { concurrency: 64, concurrencyPerOrigin: 2 }))
+          const perOrigin = { ...own.stats }
+          return { first, second, perOrigin, open: own.stats.openConnections }
+        }).pipe(Effect.provide(UndiciHttpClient.layer))
+      )
+      expect(counts.first.ok).toBe(500)
+      expect(counts.first.connections).toBeGreaterThan(0)
+      expect(counts.first.connections).toBeLessThanOrEqual(16)
+      expect(counts.second.connections).toBeLessThanOrEqual(4)
+      expect(counts.perOrigin.connections).toBeLessThanOrEqual(2)
+      expect(counts.open).toBeGreaterThan(0)
+      // The layer is closed: its capped agents' keep-alive sockets are gone.
+      expect(await waitUntil(() => own.stats.openConnections === 0)).toBe(true)
+    } finally {
+      await own.close()
+    }
+  }, 60_000)
+
+  it("leaves a layer with its own connections cap alone", async () => {
+    const batch = Array.from({ length: 300 }, () => ({ url: `${server.url}/`, httpOp: "GET" as const }))
+    server.resetStats()
+    await Effect.runPromise(
+      Clump.send(Clump.make(batch, { concurrency: 32 })).pipe(Effect.provide(UndiciHttpClient.layerWith({ connections: 3 })))
+    )
+    expect(server.stats.maxInFlight).toBeLessThanOrEqual(3)
   }, 60_000)
 })

@@ -150,6 +150,31 @@ const empty = new Uint8Array(0)
 type BoundedRead = (limit: number) => Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError>
 const readUpTo: unique symbol = Symbol.for("@loamy/core/readUpTo")
 
+/** See loamy's undici layer: the whole body, when it is in memory already and not encoded. */
+const bufferedKey: unique symbol = Symbol.for("@loamy/core/buffered")
+
+/** `bodyBytesNow`'s answer when the body must be read: `readLimited`. @internal */
+export const mustRead: unique symbol = Symbol.for("@loamy/core/mustRead")
+
+/**
+ * The body without waiting, when there is nothing to read or a client has
+ * it in memory already (loamy's undici layer reads small bodies before it
+ * hands the response over): at most `limit` bytes, or undefined when it is
+ * larger; `mustRead` otherwise. Spares an Effect per request.
+ *
+ * @internal
+ */
+export const bodyBytesNow = (
+  response: HttpClientResponse.HttpClientResponse,
+  limit: number
+): Uint8Array | undefined | typeof mustRead => {
+  if (response.status === 204 || response.status === 304 || response.headers["content-length"] === "0") return empty
+  const buffered = (response as unknown as Record<symbol, (() => Uint8Array | undefined) | undefined>)[bufferedKey]
+  const bytes = buffered === undefined ? undefined : buffered.call(response)
+  if (bytes === undefined) return mustRead
+  return bytes.byteLength > limit ? undefined : bytes
+}
+
 /** Reads at most `limit` bytes and abandons (aborts) the rest. */
 export const readLimited = (
   response: HttpClientResponse.HttpClientResponse,

@@ -14,15 +14,24 @@ import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
-import { BodyTooLargeError, DeadlineError, type InvalidOptionsError, type RequestError, TimeoutError } from "../LoamyError.js"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import {
+  BodyTooLargeError,
+  DeadlineError,
+  type InvalidOptionsError,
+  type RedirectError,
+  type RequestError,
+  TimeoutError
+} from "../LoamyError.js"
 import type * as Options from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
 import type { RequestResponse, ResponseHeaders } from "../RequestResponse.js"
-import { discard, type Outcome, parseBytes, plainHeaders, readLimited } from "./body.js"
+import { bodyBytesNow, discard, mustRead, type Outcome, parseBytes, plainHeaders, readLimited } from "./body.js"
 import { fromClientError, transportError } from "./errors.js"
 import { viaProxy } from "./proxy.js"
 import { makeLimiter } from "./rateLimit.js"
-import { followRedirects } from "./redirects.js"
+import { isRedirect, redirectFollower } from "./redirects.js"
 import { makeOriginPauses, mayRetry, withRetries } from "./retry.js"
 import { isAttemptTimeout, isDeadlineAware, setAttemptDeadline, withinFor } from "./timeout.js"
 
@@ -33,6 +42,30 @@ export type Sender = (request: RequestMap, index: number) => Effect.Effect<Reque
 
 const emptyHeaders: ResponseHeaders = {}
 
+const failed = (error: RequestError): Outcome => ({ statusCode: 0, headers: emptyHeaders, body: null, error })
+
+/** The outcome as the response the caller gets. */
+const toResponse = (request: RequestMap, o: Outcome, started: number, attempts: number): RequestResponse => {
+  const response: {
+    requestMap: RequestMap
+    statusCode: number
+    body: unknown
+    headers: ResponseHeaders
+    error?: RequestError
+    elapsedMs: number
+    attempts: number
+  } = {
+    requestMap: request,
+    statusCode: o.statusCode,
+    body: o.body,
+    headers: o.headers,
+    elapsedMs: performance.now() - started,
+    attempts
+  }
+  if (o.error !== undefined) response.error = o.error
+  return response
+}
+
 /** The URL the request goes to, query params included; used in errors and spans. @internal */
 export const fullUrl = (request: RequestMap): string => {
   if (request.queryParams === undefined) return request.url
@@ -41,10 +74,17 @@ export const fullUrl = (request: RequestMap): string => {
   return url.toString()
 }
 
+const blank: Partial<Record<RequestMap["httpOp"], HttpClientRequest.HttpClientRequest>> = {}
+
+/** A request of `method` and nothing else, made once: `make` builds a request per option it is given. */
+const blankFor = (method: RequestMap["httpOp"]): HttpClientRequest.HttpClientRequest =>
+  blank[method] ??= HttpClientRequest.make(method)("")
+
 const toHttpRequest = (request: RequestMap, url: string, defaults: Options.Resolved["headers"]) => {
   let headers: Record<string, string> | undefined = request.headers as Record<string, string> | undefined
   if (defaults !== undefined) headers = mergeHeaders(defaults, request.headers)
-  let httpRequest = HttpClientRequest.make(request.httpOp)(url, headers === undefined ? undefined : { headers })
+  let httpRequest = HttpClientRequest.setUrl(blankFor(request.httpOp), url)
+  if (headers !== undefined) httpRequest = HttpClientRequest.setHeaders(httpRequest, headers)
   if (request.body !== undefined) {
     // A user's own Content-Type (application/merge-patch+json, ...) wins over the JSON default.
     httpRequest = HttpClientRequest.bodyText(
@@ -101,7 +141,9 @@ export const makeSenderIn = (
     const given = yield* HttpClient.HttpClient
     // Asked once per call; a client that cannot route through a proxy fails the call (see `proxy.ts`).
     const base = options.proxy === undefined ? given : yield* viaProxy(given, options.proxy)
-    const client = followRedirects(base, options.maxRedirects, options.sensitiveHeaders)
+    const follow = options.maxRedirects === 0
+      ? undefined
+      : redirectFollower(base, options.maxRedirects, options.sensitiveHeaders)
     // A client that bounds attempts itself is given each attempt's end; any other is raced by a fiber.
     const timeoutMs = options.timeoutMs
     const boundByClient = timeoutMs !== undefined && isDeadlineAware(base)
@@ -114,28 +156,36 @@ export const makeSenderIn = (
     const limiterFor = yield* makeLimiter(options.rateLimit, scope)
     const pauses = options.retry === undefined ? undefined : makeOriginPauses(options.retry)
     const maxBodyBytes = options.maxBodyBytes
+    // Nothing but the exchange itself: the attempt folds straight into the response, one Effect frame.
+    const direct = (timeoutMs === undefined || boundByClient) && limiterFor === undefined && pauses === undefined &&
+      deadlineAt === undefined && !traced
 
-    /** One exchange (redirects included) and its body, as an outcome. */
-    const exchange = (request: RequestMap, url: string): Effect.Effect<Outcome, RequestError> => {
+    /**
+     * One attempt: the exchange (redirects included) and its body, folded by
+     * `k`. Never fails. One `matchEffect` per step, and a body the client
+     * holds already is folded without one.
+     */
+    const attempt = <A>(request: RequestMap, url: string, k: (o: Outcome) => A): Effect.Effect<A> => {
       const method = request.httpOp
-      const timedOut = () => new TimeoutError({ method, url, timeoutMs: timeoutMs! })
       const httpRequest = toHttpRequest(request, url, options.headers)
       if (boundByClient) setAttemptDeadline(httpRequest, performance.now() + timeoutMs!)
-      return client.execute(httpRequest).pipe(
-        Effect.mapError((error) =>
+      const timedOut = () => new TimeoutError({ method, url, timeoutMs: timeoutMs! })
+      const clientFailed = (error: HttpClientError.HttpClientError | RedirectError) =>
+        Effect.succeed(k(failed(
           error._tag === "RedirectError"
             ? error
             : boundByClient && isAttemptTimeout(error)
             ? timedOut()
             : fromClientError(method, error.request.url, error)
-        ),
-        Effect.flatMap((response): Effect.Effect<Outcome, RequestError> => {
-          const statusCode = response.status
-          const headers = plainHeaders(response)
-          if (method === "HEAD") {
-            return Effect.as(discard(response), { statusCode, headers, body: null, error: undefined })
-          }
-          const read = Effect.map(readLimited(response, maxBodyBytes), (bytes): Outcome =>
+        )))
+      const read = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<A> => {
+        const statusCode = response.status
+        const headers = plainHeaders(response)
+        if (method === "HEAD") {
+          return Effect.map(discard(response), () => k({ statusCode, headers, body: null, error: undefined }))
+        }
+        const fold = (bytes: Uint8Array | undefined): A =>
+          k(
             bytes === undefined
               ? {
                 statusCode,
@@ -143,25 +193,35 @@ export const makeSenderIn = (
                 body: null,
                 error: new BodyTooLargeError({ method, url, statusCode, maxBodyBytes })
               }
-              : parseBytes(bytes, method, url, statusCode, headers))
-          return Effect.mapError(read, (error) =>
-            boundByClient && isAttemptTimeout(error)
-              ? timedOut()
-              : transportError(method, response.request.url, error.cause ?? error))
+              : parseBytes(bytes, method, url, statusCode, headers)
+          )
+        const now = bodyBytesNow(response, maxBodyBytes)
+        if (now !== mustRead) return Effect.succeed(fold(now))
+        return Effect.matchEffect(readLimited(response, maxBodyBytes), {
+          onFailure: (error) =>
+            Effect.succeed(k(failed(
+              boundByClient && isAttemptTimeout(error)
+                ? timedOut()
+                : transportError(method, response.request.url, error.cause ?? error)
+            ))),
+          onSuccess: (bytes) => Effect.succeed(fold(bytes))
         })
-      )
+      }
+      const onResponse = follow === undefined
+        ? read
+        : (response: HttpClientResponse.HttpClientResponse): Effect.Effect<A> =>
+          isRedirect(response)
+            ? Effect.matchEffect(follow(response, httpRequest), { onFailure: clientFailed, onSuccess: read })
+            : read(response)
+      return Effect.matchEffect(base.execute(httpRequest), { onFailure: clientFailed, onSuccess: onResponse })
     }
 
+    const identity = (o: Outcome): Outcome => o
+
     const attemptOnce = (request: RequestMap, url: string, origin: string): Effect.Effect<Outcome> => {
-      let folded = Effect.catchAll(exchange(request, url), (error) =>
-        Effect.succeed<Outcome>({ statusCode: 0, headers: emptyHeaders, body: null, error }))
+      let folded = attempt(request, url, identity)
       if (timeoutMs !== undefined && !boundByClient) {
-        folded = within(folded, timeoutMs, () => ({
-          statusCode: 0,
-          headers: emptyHeaders,
-          body: null,
-          error: new TimeoutError({ method: request.httpOp, url, timeoutMs })
-        }))
+        folded = within(folded, timeoutMs, () => failed(new TimeoutError({ method: request.httpOp, url, timeoutMs })))
       }
       const paced = limiterFor === undefined ? folded : Effect.zipRight(limiterFor(origin), folded)
       if (pauses === undefined) return paced
@@ -170,10 +230,11 @@ export const makeSenderIn = (
 
     const sender: Sender = (request, index) =>
       Effect.suspend(() => {
-        const method = request.httpOp
         const url = fullUrl(request)
-        const origin = needsOrigin ? originOf(url) : ""
         const started = performance.now()
+        if (direct) return attempt(request, url, (o) => toResponse(request, o, started, 1))
+        const method = request.httpOp
+        const origin = needsOrigin ? originOf(url) : ""
         let attempts = 0
         const counted = Effect.suspend(() => {
           attempts++
@@ -183,38 +244,14 @@ export const makeSenderIn = (
         const outcome = retry !== undefined && mayRetry(retry, request)
           ? withRetries(counted, retry, deadlineAt)
           : counted
-        const toResponse = (o: Outcome): RequestResponse => {
-          const response: {
-            requestMap: RequestMap
-            statusCode: number
-            body: unknown
-            headers: ResponseHeaders
-            error?: RequestError
-            elapsedMs: number
-            attempts: number
-          } = {
-            requestMap: request,
-            statusCode: o.statusCode,
-            body: o.body,
-            headers: o.headers,
-            elapsedMs: performance.now() - started,
-            attempts
-          }
-          if (o.error !== undefined) response.error = o.error
-          return response
-        }
-        let bounded: Effect.Effect<RequestResponse> = Effect.map(outcome, toResponse)
+        const responded = Effect.map(outcome, (o) => toResponse(request, o, started, attempts))
+        let bounded: Effect.Effect<RequestResponse> = responded
         if (deadlineAt !== undefined) {
           const deadlineMs = options.deadlineMs!
           const expired = () =>
-            toResponse({
-              statusCode: 0,
-              headers: emptyHeaders,
-              body: null,
-              error: new DeadlineError({ method, url, deadlineMs })
-            })
+            toResponse(request, failed(new DeadlineError({ method, url, deadlineMs })), started, attempts)
           bounded = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            now >= deadlineAt ? Effect.sync(expired) : within(Effect.map(outcome, toResponse), deadlineAt - now, expired))
+            now >= deadlineAt ? Effect.sync(expired) : within(responded, deadlineAt - now, expired))
         }
         return traced
           ? Effect.withSpan(bounded, "loamy.request", {
@@ -226,6 +263,32 @@ export const makeSenderIn = (
       })
 
     return sender
+  })
+
+const cappedClientKey: unique symbol = Symbol.for("@loamy/core/cappedClient")
+
+type CappedClient = (connections: number) => { readonly client: HttpClient.HttpClient; readonly release: () => void }
+
+/**
+ * Runs a call on sockets capped at its concurrency (or its per-origin bound,
+ * when lower), when the client in the context offers such a client
+ * (loamy's undici layer does); else on the client as it is.
+ *
+ * @internal
+ */
+export const onCappedClient = <A, E, R>(
+  options: Options.Resolved,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | HttpClient.HttpClient> =>
+  Effect.flatMap(HttpClient.HttpClient, (client) => {
+    const capped = (client as unknown as Record<symbol, CappedClient | undefined>)[cappedClientKey]
+    if (capped === undefined) return self
+    const connections = Math.min(options.concurrency, options.concurrencyPerOrigin ?? Infinity)
+    return Effect.acquireUseRelease(
+      Effect.sync(() => capped.call(client, connections)),
+      (entry) => Effect.provideService(self, HttpClient.HttpClient, entry.client),
+      (entry) => Effect.sync(entry.release)
+    )
   })
 
 let defaultTracer: Tracer.Tracer | undefined

@@ -1,14 +1,15 @@
 /**
- * Redirects, as an `HttpClient` middleware: loamy follows them itself (the
- * underlying client must not: see `manualRedirects`) to count them, spot
- * loops, turn 301/302/303 into GET the way browsers do, and drop credentials
- * when a redirect leaves the origin.
+ * Redirects: loamy follows them itself (the underlying client must not: see
+ * `manualRedirects`) to count them, spot loops, turn 301/302/303 into GET
+ * the way browsers do, and drop credentials when a redirect leaves the
+ * origin. The engine hands a redirect response to the follower; a response
+ * that is not one costs nothing (no middleware around every exchange).
  *
  * @internal
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Headers from "@effect/platform/Headers"
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -20,81 +21,95 @@ import { attemptDeadlineOf, setAttemptDeadline } from "./timeout.js"
 
 const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 
+/** Whether a response asks to be followed: a redirect status with a `Location`. @internal */
+export const isRedirect = (response: HttpClientResponse.HttpClientResponse): boolean =>
+  redirectStatuses.has(response.status) && response.headers["location"] !== undefined
+
 /**
- * Follows up to `maxRedirects` redirects; 0 leaves every 3xx response as it
- * is. Fails with a `RedirectError` (naming the original request) on a loop,
- * past the limit, or for a location that is not an http(s) URL.
+ * Follows a redirect response of `original` through `client` (the one that
+ * sent it, which does not follow redirects itself), and the redirects after
+ * it, up to `maxRedirects`.
  *
  * @internal
  */
-export const followRedirects = (
+export type Follow = (
+  response: HttpClientResponse.HttpClientResponse,
+  original: HttpClientRequest.HttpClientRequest
+) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | RedirectError>
+
+/**
+ * What follows redirects; the engine calls it on an `isRedirect` response.
+ * Fails with a
+ * `RedirectError` (naming the original request) on a loop, past the limit,
+ * or for a location that is not an http(s) URL.
+ *
+ * @internal
+ */
+export const redirectFollower = (
   client: HttpClient.HttpClient,
   maxRedirects: number,
   /** Not forwarded when a redirect leaves the origin. */
   sensitiveHeaders: ReadonlyArray<string>
-): HttpClient.HttpClient.With<HttpClientError.HttpClientError | RedirectError> => {
-  if (maxRedirects === 0) return client
-  return HttpClient.transform(client, (effect, original) => {
-    const method = original.method
-    const url = original.url
-    const follow = (
-      response: HttpClientResponse.HttpClientResponse,
-      previous: HttpClientRequest.HttpClientRequest,
-      redirects: number,
-      visited: Set<string> | undefined
-    ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | RedirectError> => {
-      const statusCode = response.status
-      if (!redirectStatuses.has(statusCode)) return Effect.succeed(response)
-      const location = response.headers["location"]
-      if (location === undefined) return Effect.succeed(response)
-      let next: URL
-      try {
-        next = new URL(location, previous.url)
-      } catch {
-        return Effect.zipRight(
-          discard(response),
-          Effect.fail(new RedirectError({ method, url, reason: "InvalidLocation", redirects, location }))
-        )
-      }
-      if (next.protocol !== "http:" && next.protocol !== "https:") {
-        return Effect.zipRight(
-          discard(response),
-          Effect.fail(new RedirectError({ method, url, reason: "InvalidLocation", redirects, location }))
-        )
-      }
-      if (redirects + 1 > maxRedirects) {
-        return Effect.zipRight(
-          discard(response),
-          Effect.fail(new RedirectError({ method, url, reason: "TooMany", redirects: maxRedirects }))
-        )
-      }
-      const seen = visited ?? new Set([`${previous.method} ${previous.url}`])
-      // 303, and 301/302 after a POST, turn into a GET without a body (what browsers and fetch do).
-      const toGet = statusCode === 303 || ((statusCode === 301 || statusCode === 302) && previous.method === "POST")
-      const nextMethod = toGet && previous.method !== "HEAD" ? "GET" : previous.method
-      const nextUrl = next.toString()
-      const key = `${nextMethod} ${nextUrl}`
-      if (seen.has(key)) {
-        return Effect.zipRight(
-          discard(response),
-          Effect.fail(new RedirectError({ method, url, reason: "Loop", redirects: redirects + 1, location: nextUrl }))
-        )
-      }
-      seen.add(key)
-      let headers = previous.headers
-      if (nextMethod !== previous.method) headers = Headers.remove(headers, ["content-type", "content-length"])
-      if (next.origin !== new URL(previous.url).origin) headers = Headers.remove(headers, sensitiveHeaders)
-      // `modify`/`setHeaders` merge into the headers there are, so they cannot drop one: the request is rebuilt.
-      let nextRequest = HttpClientRequest.make(nextMethod)(nextUrl, { headers })
-      if (nextMethod === previous.method) nextRequest = HttpClientRequest.setBody(nextRequest, previous.body)
-      setAttemptDeadline(nextRequest, attemptDeadlineOf(previous))
+): Follow => (response, original) => {
+  const method = original.method
+  const url = original.url
+  const follow = (
+    response: HttpClientResponse.HttpClientResponse,
+    previous: HttpClientRequest.HttpClientRequest,
+    redirects: number,
+    visited: Set<string> | undefined
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | RedirectError> => {
+    const statusCode = response.status
+    if (!redirectStatuses.has(statusCode)) return Effect.succeed(response)
+    const location = response.headers["location"]
+    if (location === undefined) return Effect.succeed(response)
+    let next: URL
+    try {
+      next = new URL(location, previous.url)
+    } catch {
       return Effect.zipRight(
         discard(response),
-        Effect.flatMap(client.execute(nextRequest), (nextResponse) => follow(nextResponse, nextRequest, redirects + 1, seen))
+        Effect.fail(new RedirectError({ method, url, reason: "InvalidLocation", redirects, location }))
       )
     }
-    return Effect.flatMap(effect, (response) => follow(response, original, 0, undefined))
-  })
+    if (next.protocol !== "http:" && next.protocol !== "https:") {
+      return Effect.zipRight(
+        discard(response),
+        Effect.fail(new RedirectError({ method, url, reason: "InvalidLocation", redirects, location }))
+      )
+    }
+    if (redirects + 1 > maxRedirects) {
+      return Effect.zipRight(
+        discard(response),
+        Effect.fail(new RedirectError({ method, url, reason: "TooMany", redirects: maxRedirects }))
+      )
+    }
+    const seen = visited ?? new Set([`${previous.method} ${previous.url}`])
+    // 303, and 301/302 after a POST, turn into a GET without a body (what browsers and fetch do).
+    const toGet = statusCode === 303 || ((statusCode === 301 || statusCode === 302) && previous.method === "POST")
+    const nextMethod = toGet && previous.method !== "HEAD" ? "GET" : previous.method
+    const nextUrl = next.toString()
+    const key = `${nextMethod} ${nextUrl}`
+    if (seen.has(key)) {
+      return Effect.zipRight(
+        discard(response),
+        Effect.fail(new RedirectError({ method, url, reason: "Loop", redirects: redirects + 1, location: nextUrl }))
+      )
+    }
+    seen.add(key)
+    let headers = previous.headers
+    if (nextMethod !== previous.method) headers = Headers.remove(headers, ["content-type", "content-length"])
+    if (next.origin !== new URL(previous.url).origin) headers = Headers.remove(headers, sensitiveHeaders)
+    // `modify`/`setHeaders` merge into the headers there are, so they cannot drop one: the request is rebuilt.
+    let nextRequest = HttpClientRequest.make(nextMethod)(nextUrl, { headers })
+    if (nextMethod === previous.method) nextRequest = HttpClientRequest.setBody(nextRequest, previous.body)
+    setAttemptDeadline(nextRequest, attemptDeadlineOf(previous))
+    return Effect.zipRight(
+      discard(response),
+      Effect.flatMap(client.execute(nextRequest), (nextResponse) => follow(nextResponse, nextRequest, redirects + 1, seen))
+    )
+  }
+  return follow(response, original, 0, undefined)
 }
 
 /**

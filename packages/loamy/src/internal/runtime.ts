@@ -14,7 +14,6 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import { Clump, type Options, type RequestMap, type RequestResponse } from "@loamy/core"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import type { Agent } from "undici"
 import * as UndiciHttpClient from "../UndiciHttpClient.js"
 
 type Runtime = ManagedRuntime.ManagedRuntime<HttpClient.HttpClient | UndiciHttpClient.UndiciDispatcher, never>
@@ -22,25 +21,14 @@ type Runtime = ManagedRuntime.ManagedRuntime<HttpClient.HttpClient | UndiciHttpC
 /** The core's default concurrency (the original's effective limit). */
 const defaultConcurrency = 100
 
-/** How many capped agents a thread keeps at once. */
-const maxAgents = 4
-
 let current: Runtime | undefined
 let hooked = false
 
-/** @internal */
-export interface Capped {
-  readonly connections: number
-  readonly agent: Agent
-  /** The dispatchers through proxies (the `proxy` option), capped alike; made on first use. */
-  readonly proxies: UndiciHttpClient.Proxies
-  readonly client: HttpClient.HttpClient
-  /** Calls running on it: an agent is closed only when none is. */
-  active: number
-}
+/** The agents the doors send through, each capped at a call's concurrency. */
+let agents: UndiciHttpClient.CappedAgents | undefined
 
-/** By connections cap, least recently used first. */
-const capped = new Map<number, Capped>()
+/** @internal */
+export type Capped = UndiciHttpClient.Capped
 
 const hook = (): void => {
   if (hooked) return
@@ -67,51 +55,23 @@ export const runtime = (): Runtime => {
  * @internal
  */
 export const acquire = (concurrency: number): Capped => {
-  let entry = capped.get(concurrency)
-  if (entry !== undefined) {
-    capped.delete(concurrency)
-  } else {
-    hook()
-    const agent = UndiciHttpClient.unsafeMakeAgent({ connections: concurrency })
-    const proxies = UndiciHttpClient.unsafeMakeProxies({ connections: concurrency })
-    entry = {
-      connections: concurrency,
-      agent,
-      proxies,
-      client: UndiciHttpClient.unsafeMakeWithProxies(agent, proxies),
-      active: 0
-    }
-    // Too many kept: close the least recently used that no call is running on.
-    for (const other of capped.values()) {
-      if (capped.size < maxAgents) break
-      if (other.active === 0) {
-        capped.delete(other.connections)
-        void other.agent.close().catch(() => undefined)
-        void other.proxies.close()
-      }
-    }
-  }
-  capped.set(concurrency, entry)
-  entry.active++
-  return entry
+  hook()
+  agents ??= new UndiciHttpClient.CappedAgents({})
+  return agents.acquire(concurrency)
 }
 
 /** @internal */
 export const release = (entry: Capped): void => {
-  entry.active--
+  agents?.release(entry)
 }
 
 /** @internal */
 export const dispose = async (): Promise<void> => {
   const runtime = current
+  const closing = agents
   current = undefined
-  const entries = Array.from(capped.values())
-  capped.clear()
-  await Promise.all([
-    runtime?.dispose(),
-    ...entries.map((entry) => entry.agent.destroy().catch(() => undefined)),
-    ...entries.map((entry) => entry.proxies.close())
-  ])
+  agents = undefined
+  await Promise.all([runtime?.dispose(), closing?.close()])
 }
 
 /** The concurrency a call runs at; the core refuses a bad one itself, the default agent serves it meanwhile. */
