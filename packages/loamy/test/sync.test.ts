@@ -189,6 +189,26 @@ describe("sendRequestsSync", () => {
     expect(sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])[0]!.statusCode).toBe(200)
   })
 
+  it("runs the next call at once after one it gave up on, while that one is being stopped", async () => {
+    sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])
+    await server.reset()
+    const saved = config.defaultWaitMs
+    config.defaultWaitMs = 300
+    let error: unknown
+    try {
+      sendRequestsSync(Array.from({ length: 3 }, () => ({ url: `${server.url}/stall?ms=20000`, httpOp: "GET" as const })))
+    } catch (e) {
+      error = e
+    } finally {
+      config.defaultWaitMs = saved
+    }
+    expect(isSyncTimeoutError(error)).toBe(true)
+    // No wait in between: the worker takes this batch on a new fiber while the old one's requests are aborted.
+    const responses = sendRequestsSync(Array.from({ length: 5 }, () => ({ url: `${server.url}/`, httpOp: "GET" as const })))
+    expect(responses.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200])
+    expect(await waitUntil(async () => (await server.stats()).inFlight === 0, 5_000)).toBe(true)
+  })
+
   it("reports a worker that dies mid-call, and the next call gets a fresh worker", () => {
     sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])
     const before = testing.worker()

@@ -1,8 +1,9 @@
 /**
  * The synchronous door's worker thread: runs each posted batch on the
- * thread's runtime, through the keep-alive agent capped at the batch's
- * concurrency (as the Promise door does, see `runtime.ts`), posts the reply,
- * then wakes the caller blocked in `Atomics.wait`.
+ * thread's runtime, on one long-lived fiber that takes the batches in turn,
+ * through the keep-alive agent capped at the batch's concurrency (as the
+ * Promise door does, see `runtime.ts`), posts the reply, then wakes the
+ * caller blocked in `Atomics.wait`.
  *
  * A batch whose options hold no per-call state runs on a pipeline prepared
  * once per distinct options value (`Clump.unsafePrepare`): the sender, its
@@ -44,7 +45,6 @@ export type Job =
 
 const { port, state: buffer } = workerData as { port: MessagePort; state: SharedArrayBuffer }
 const state = new Int32Array(buffer)
-const running = new Map<number, Fiber.RuntimeFiber<unknown, unknown>>()
 
 interface Entry {
   readonly options: Options.Resolved
@@ -90,74 +90,129 @@ const reply = (message: Reply) => {
   Atomics.notify(state, 0)
 }
 
+type SendJob = Extract<Job, { type: "send" }>
+
 /**
  * The batch as an effect, on the agent capped at its concurrency (as the
  * Promise door does: at most that many sockets, and so requests in flight,
  * per origin), on its prepared pipeline when the options allow one (made on
  * first use, and again when the agent it was made with has been closed).
+ * The agent is counted as used until `release`, so that it is not closed
+ * under the batch.
  */
-const batch = (
-  job: Extract<Job, { type: "send" }>
-): Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, unknown, any> => {
-  let entry = known.get(job.key)
-  if (job.options !== undefined) {
-    entry = { options: job.options, prepared: undefined, on: undefined }
-    known.add(job.key, entry)
+const batch = (job: SendJob, remembered: Entry, agent: Capped): Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, unknown, any> => {
+  const prepared = remembered.on === agent ? remembered.prepared : undefined
+  // A prepared pipeline holds its client already: no context change per batch.
+  if (prepared !== undefined && prepared !== null) return prepared(job.requests)
+  return Effect.provideService(
+    prepared === null
+      ? Clump.unsafeSend(job.requests, remembered.options)
+      : Effect.flatMap(Clump.unsafePrepare(remembered.options), (made) => {
+        remembered.prepared = made ?? null
+        remembered.on = agent
+        return made === undefined ? Clump.unsafeSend(job.requests, remembered.options) : made(job.requests)
+      }),
+    HttpClient.HttpClient,
+    agent.client
+  )
+}
+
+const observe = (id: number, exit: Exit.Exit<ReadonlyArray<RequestResponse.RequestResponse>, unknown>) => {
+  if (Exit.isSuccess(exit)) {
+    reply({ id, ok: true, responses: encodeResponses(exit.value) })
+  } else if (!Cause.isInterruptedOnly(exit.cause)) {
+    reply({ id, ok: false, error: encodeError(Cause.squash(exit.cause)) })
   }
-  if (entry === undefined) return Effect.die(new Error("loamy: the worker was sent options it does not know"))
-  const remembered = entry
-  return Effect.suspend(() => {
-    // Counted as used until the batch ends, so that the agent is not closed under it.
-    const agent = acquire(remembered.options.concurrency)
-    const prepared = remembered.on === agent ? remembered.prepared : undefined
-    // A prepared pipeline holds its client already: no context change per batch.
-    const run = prepared !== undefined && prepared !== null
-      ? prepared(job.requests)
-      : Effect.provideService(
-        prepared === null
-          ? Clump.unsafeSend(job.requests, remembered.options)
-          : Effect.flatMap(Clump.unsafePrepare(remembered.options), (made) => {
-            remembered.prepared = made ?? null
-            remembered.on = agent
-            return made === undefined ? Clump.unsafeSend(job.requests, remembered.options) : made(job.requests)
-          }),
-        HttpClient.HttpClient,
-        agent.client
-      )
-    return Effect.ensuring(run, Effect.sync(() => release(agent)))
+  // Interrupted: the caller gave up on this job and is no longer waiting for it.
+}
+
+// Jobs run one after another on one long-lived fiber: a fiber per job (`runFork`) costs the thread more
+// than a one-request job's own Effect work. The caller waits for each job, so jobs do not overlap; a job
+// the caller gave up on is stopped by interrupting the fiber, and a new one takes the next job.
+const queue: Array<SendJob> = []
+let loop: Fiber.RuntimeFiber<unknown, unknown> | undefined
+let wake: ((effect: Effect.Effect<void>) => void) | undefined
+let current: { readonly id: number; readonly agent: Capped } | undefined
+
+const arrival: Effect.Effect<void> = Effect.async<void>((resume) => {
+  wake = resume
+})
+
+const take: Effect.Effect<SendJob> = Effect.suspend(() => {
+  const job = queue.shift()
+  return job !== undefined ? Effect.succeed(job) : Effect.flatMap(arrival, () => take)
+})
+
+/** The options of a job: sent with it the first time, remembered by key after. */
+const remember = (job: SendJob): Entry | undefined => {
+  if (job.options === undefined) return known.get(job.key)
+  const entry: Entry = { options: job.options, prepared: undefined, on: undefined }
+  known.add(job.key, entry)
+  return entry
+}
+
+const serve: Effect.Effect<void, never, any> = Effect.flatMap(take, (job) => {
+  const entry = remember(job)
+  if (entry === undefined) {
+    observe(job.id, Exit.die(new Error("loamy: the worker was sent options it does not know")))
+    return Effect.void
+  }
+  const agent = acquire(entry.options.concurrency)
+  current = { id: job.id, agent }
+  return Effect.map(Effect.exit(batch(job, entry, agent)), (exit) => {
+    current = undefined
+    release(agent)
+    observe(job.id, exit)
+  })
+})
+
+const startLoop = () => {
+  const fiber = fork(Effect.forever(serve))
+  loop = fiber
+  fiber.addObserver((exit) => {
+    // Stopped for an abort: a new loop has taken over already (or will, with the next job).
+    if (loop !== fiber) return
+    // Ended by a defect outside a batch's own handling: the job it was on gets the error, and a new loop
+    // takes the jobs after it.
+    loop = undefined
+    wake = undefined
+    const job = current
+    current = undefined
+    if (job !== undefined) {
+      release(job.agent)
+      observe(job.id, exit as Exit.Exit<never, unknown>)
+    }
+    if (queue.length > 0) startLoop()
   })
 }
 
-parentPort!.on("message", (job: Job) => {
-  if (job.type === "abort") {
-    const fiber = running.get(job.id)
-    if (fiber !== undefined) fiber.unsafeInterruptAsFork(fiber.id())
+/** Stops the job the caller gave up on: its requests are aborted as its fiber ends. */
+const abort = (id: number) => {
+  const queued = queue.findIndex((job) => job.id === id)
+  if (queued >= 0) {
+    queue.splice(queued, 1)
     return
   }
+  if (current === undefined || current.id !== id || loop === undefined) return
+  const stopped = loop
+  release(current.agent)
+  current = undefined
+  loop = undefined
+  stopped.unsafeInterruptAsFork(stopped.id())
+  if (queue.length > 0) startLoop()
+}
+
+parentPort!.on("message", (job: Job) => {
+  if (job.type === "abort") return abort(job.id)
   if (job.crashAfterMs !== undefined) {
     setTimeout(() => {
       throw new Error("crashed on purpose (test hook)")
     }, job.crashAfterMs)
   }
   // Requests and options were checked on the calling thread: nothing is checked twice.
-  const fiber = fork(batch(job))
-  const id = job.id
-  const observe = (exit: Exit.Exit<ReadonlyArray<RequestResponse.RequestResponse>, unknown>) => {
-    if (Exit.isSuccess(exit)) {
-      reply({ id, ok: true, responses: encodeResponses(exit.value) })
-    } else if (Cause.isInterruptedOnly(exit.cause)) {
-      // The caller gave up on this job and is no longer waiting for it.
-      return
-    } else {
-      reply({ id, ok: false, error: encodeError(Cause.squash(exit.cause)) })
-    }
-  }
-  // A batch answered without waiting (nothing to send, or an answer already at hand) is done by now.
-  const done = fiber.unsafePoll()
-  if (done !== null) return observe(done)
-  running.set(id, fiber)
-  fiber.addObserver((exit) => {
-    running.delete(id)
-    observe(exit)
-  })
+  queue.push(job)
+  if (loop === undefined) return startLoop()
+  const resume = wake
+  wake = undefined
+  if (resume !== undefined) resume(Effect.void)
 })
