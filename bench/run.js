@@ -51,16 +51,34 @@ const labels = {
 const pad = (s, n) => String(s).padEnd(n)
 const num = (x, digits = 0) => (x === undefined ? "-" : x.toFixed(digits)).padStart(8)
 
-if (runs("throughput")) console.log(`loopback server ${url}, Node ${process.version}, 10,000 GETs of a small JSON body per run (median of 3, after a warm-up)\n`)
+// Throughput in rounds: each round runs every client once (one measured run after a warm-up, in a process of
+// its own), so that a client's ratio to raw undici compares runs made minutes apart at most, not a whole
+// section apart; this VM's speed drifts by a third within minutes. $BENCH_ROUNDS, default 3.
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+if (runs("throughput")) console.log(`loopback server ${url}, Node ${process.version}, 10,000 GETs of a small JSON body per run, ${rounds} rounds of every client (medians; × raw is the median of the rounds' ratios)\n`)
 else console.log(`loopback server ${url}, Node ${process.version}\n`)
+const median = (xs) => {
+  const sorted = xs.filter((x) => x !== undefined).sort((a, b) => a - b)
+  return sorted.length === 0 ? undefined : sorted[Math.floor(sorted.length / 2)]
+}
 for (const concurrency of runs("throughput") ? [64, 256] : []) {
+  const results = Object.fromEntries(Object.keys(labels).map((name) => [name, []]))
+  for (let round = 0; round < rounds; round++) {
+    for (const name of Object.keys(labels)) {
+      results[name].push(await runWith({ BENCH_REPS: "1" }, "throughput", name, String(concurrency)))
+    }
+  }
   console.log(`concurrency ${concurrency}`)
-  console.log(`${pad("client", 40)}${"req/s".padStart(8)}${"× raw".padStart(8)}${"CPU µs/req".padStart(12)}${"peak RSS MB".padStart(13)}`)
-  let raw
+  console.log(`${pad("client", 40)}${"req/s".padStart(8)}${"× raw".padStart(8)}${"CPU µs/req".padStart(12)}${"peak RSS MB".padStart(13)}  × raw by round`)
   for (const name of Object.keys(labels)) {
-    const result = await run("throughput", name, String(concurrency))
-    if (name === "undici") raw = result?.rps
-    console.log(`${pad(labels[name], 40)}${num(result?.rps)}${num(result && raw ? result.rps / raw : undefined, 2)}${num(result?.cpuUs, 1).padStart(12)}${num(result?.peakRssMB, 1).padStart(13)}`)
+    const rows = results[name]
+    const ratios = rows.map((row, i) => (row && results.undici[i] ? row.rps / results.undici[i].rps : undefined))
+    const peak = Math.max(...rows.map((row) => row?.peakRssMB ?? 0))
+    console.log(
+      `${pad(labels[name], 40)}${num(median(rows.map((row) => row?.rps)))}${num(median(ratios), 2)}` +
+        `${num(median(rows.map((row) => row?.cpuUs)), 1).padStart(12)}${num(peak || undefined, 1).padStart(13)}  ` +
+        ratios.map((ratio) => (ratio === undefined ? "-" : ratio.toFixed(2))).join(" ")
+    )
   }
   console.log("")
 }
