@@ -26,15 +26,16 @@ import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import { dual } from "effect/Function"
-import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Predicate from "effect/Predicate"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { Batches } from "./internal/batches.js"
 import * as engine from "./internal/engine.js"
 import * as scheduler from "./internal/scheduler.js"
 import * as typedBody from "./internal/typedBody.js"
@@ -466,7 +467,7 @@ const toStream = <I, E>(
 ): Stream.Stream<Indexed<any>, any, any> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     // Room for one round of responses: a slow consumer holds the workers back.
-    const mailbox = yield* Mailbox.make<Indexed, unknown>({ capacity: resolved.concurrency })
+    const batches = new Batches<Indexed, unknown>(resolved.concurrency)
     yield* runCall(resolved, size, (sender, counters) =>
       scheduler.run({
         concurrency: resolved.concurrency,
@@ -478,13 +479,13 @@ const toStream = <I, E>(
         size,
         check,
         sender: decode === undefined ? sender : typedBody.decoding(sender, decode),
-        // Straight in while there is room; only a full mailbox (a slow consumer) makes the worker wait.
-        onResult: (response, index) => {
-          const indexed: Indexed = { index, response }
-          return mailbox.unsafeOffer(indexed) ? undefined : mailbox.offer(indexed)
-        }
-      })).pipe(Mailbox.into(mailbox), Effect.forkScoped)
-    return Mailbox.toStream(mailbox)
+        // Straight in while there is room; only a full buffer (a slow consumer) makes the worker wait.
+        onResult: (response, index) => batches.offer({ index, response })
+      })).pipe(
+        Effect.onExit((exit) => Effect.sync(() => batches.close(Exit.asVoid(exit)))),
+        Effect.forkScoped
+      )
+    return Stream.repeatEffectChunkOption(batches.pull)
   }))
 
 /** Items of a stream for the scheduler's workers, one chunk read at a time however many workers ask. */

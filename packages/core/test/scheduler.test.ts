@@ -94,6 +94,42 @@ describe("scheduler", () => {
       expect(probe.maxInFlight).toBeLessThanOrEqual(4)
     }))
 
+  it.live("stream emits every response once, in chunks of those that finished in the same turn", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 0, maxLength: 60 }),
+          fc.integer({ min: 1, max: 16 }),
+          fc.boolean(),
+          async (delays, concurrency, ordered) => {
+            const probe = newProbe()
+            const chunks = await Effect.runPromise(
+              Stream.runCollect(
+                Stream.chunks(Clump.stream(Clump.make(delays.map((ms) => get(ms)), { concurrency }), { ordered }))
+              ).pipe(Effect.provide(fake(probe)))
+            )
+            const indices = Chunk.toReadonlyArray(chunks).flatMap((chunk) => Chunk.toReadonlyArray(chunk).map((e) => e.index))
+            if (ordered) expect(indices).toEqual(delays.map((_, i) => i))
+            else expect([...indices].sort((a, b) => a - b)).toEqual(delays.map((_, i) => i))
+            expect(probe.maxInFlight).toBeLessThanOrEqual(concurrency)
+          }
+        ),
+        { numRuns: 25 }
+      )
+    ))
+
+  it.live("a waiting consumer gets the responses that finish in one turn as one chunk", () =>
+    Effect.gen(function*() {
+      const probe = newProbe()
+      // Sixteen requests that all finish on the same timer turn.
+      const chunks = yield* Stream.runCollect(
+        Stream.chunks(Clump.stream(Clump.make(Array.from({ length: 16 }, () => get(20)), { concurrency: 16 })))
+      ).pipe(Effect.provide(fake(probe)))
+      const sizes = Chunk.toReadonlyArray(chunks).map(Chunk.size)
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(16)
+      expect(Math.max(...sizes)).toBeGreaterThan(1)
+    }))
+
   it.live("streamFrom holds back the source when the consumer is slow (back-pressure)", () =>
     Effect.gen(function*() {
       const probe = newProbe()
@@ -110,7 +146,7 @@ describe("scheduler", () => {
         Effect.provide(fake(probe))
       )
       expect(Chunk.size(taken)).toBe(20)
-      // Bounded by what was taken plus the requests in flight, the mailbox and the source's chunk buffer.
+      // Bounded by what was taken plus the requests in flight, the responses buffered for the consumer and the source's chunk buffer.
       expect(probe.started).toBeLessThanOrEqual(20 + 4 + 4 + 16)
       expect(pulled).toBeLessThan(200)
     }))

@@ -136,6 +136,20 @@ describe("UndiciHttpClient", () => {
       expect(yield* untilLive(() => server.stats.inFlight === 0)).toBe(true)
     }).pipe(Effect.provide(UndiciHttpClient.layer)))
 
+  it.live("bounds each attempt by its own deadline, whatever order the deadlines were made in", () =>
+    Effect.gen(function*() {
+      server.resetStats()
+      const stalled = [{ url: `${server.url}/stall?ms=20000`, httpOp: "GET" as const }]
+      const long = yield* Effect.fork(Clump.send(Clump.make(stalled, { timeout: 15_000 })))
+      expect(yield* untilLive(() => server.stats.inFlight === 1)).toBe(true)
+      // A later request with an earlier end: it times out on its own, while the first still waits.
+      const [short] = yield* Clump.send(Clump.make(stalled, { timeout: 200 }))
+      expect(short!.error).toBeInstanceOf(LoamyError.TimeoutError)
+      expect(long.unsafePoll()).toBeNull()
+      yield* Fiber.interrupt(long)
+      expect(yield* untilLive(() => server.stats.inFlight === 0)).toBe(true)
+    }).pipe(Effect.provide(UndiciHttpClient.layer)), 30_000)
+
   it.live("aborts when a body stream is closed early (maxBodyBytes)", () =>
     Effect.gen(function*() {
       server.resetStats()
