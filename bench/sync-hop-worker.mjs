@@ -22,7 +22,7 @@ if (rung === "hop-noop") {
       data.body.bytes().then((bytes) => resolve(JSON.parse(Buffer.from(bytes).toString("utf8"))), reject)
     })
   })
-} else if (rung === "hop-effect") {
+} else if (rung === "hop-effect" || rung === "hop-effect-fiber") {
   const { Agent } = await import("undici")
   const Effect = await import("effect/Effect")
   const dispatcher = new Agent({ connections: 100, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 4000 })
@@ -34,7 +34,26 @@ if (rung === "hop-noop") {
       data.body.bytes().then((bytes) => resume(Effect.succeed(JSON.parse(Buffer.from(bytes).toString("utf8")))), (e) => resume(Effect.fail(e)))
     })
   })
-  handle = () => Effect.runPromise(get)
+  if (rung === "hop-effect") {
+    handle = () => Effect.runPromise(get)
+  } else {
+    // hop-effect-fiber: the same effect on one long-lived fiber that takes the calls in turn, as the door's
+    // worker does, instead of a new fiber per call.
+    const calls = []
+    let wake
+    const arrival = Effect.async((resume) => {
+      wake = resume
+    })
+    const take = Effect.suspend(() => (calls.length > 0 ? Effect.succeed(calls.shift()) : Effect.flatMap(arrival, () => take)))
+    Effect.runFork(Effect.forever(Effect.flatMap(take, (done) => Effect.map(get, done))))
+    handle = () =>
+      new Promise((resolve) => {
+        calls.push(resolve)
+        const resume = wake
+        wake = undefined
+        resume?.(Effect.void)
+      })
+  }
 } else if (rung === "hop-layer") {
   // loamy's HttpClient layer alone: execute + json, run as an Effect.
   const Effect = await import("effect/Effect")

@@ -13,6 +13,8 @@
 //   hop-cb      the bare hop around undici's callback API + body.bytes(), with loamy's default headers (the
 //               calls the layer makes, without Effect)
 //   hop-effect  hop-cb inside one Effect.async, run with Effect.runPromise (Effect's own cost per call)
+//   hop-effect-fiber  the same Effect.async on one long-lived fiber that takes the calls in turn (how the door's
+//               worker runs its jobs): what a fiber per call costs, set beside hop-effect
 //   hop-layer   the bare hop around loamy's HttpClient layer alone (execute + json) in the worker
 //   hop-prepared the bare hop around the worker's prepared pipeline (Clump.unsafePrepare) for one request
 //   hop-prepared-inf  hop-prepared with `timeout: Infinity`: no attempt timer (what the default bound costs)
@@ -26,7 +28,7 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const self = fileURLToPath(import.meta.url)
-const rungs = ["undici", "hop-noop", "hop", "hop-cb", "hop-effect", "hop-layer", "hop-prepared", "hop-prepared-inf", "hop-core", "door-empty", "door"]
+const rungs = ["undici", "hop-noop", "hop", "hop-cb", "hop-effect", "hop-effect-fiber", "hop-layer", "hop-prepared", "hop-prepared-inf", "hop-core", "door-empty", "door"]
 if (process.env.BENCH_BEFORE) rungs.push("door-before")
 
 if (process.argv[2] === "--rung") {
