@@ -124,7 +124,7 @@ export const asksManualRedirects: Effect.Effect<boolean> = Effect.map(
 )
 
 /**
- * Redirects are followed by `followRedirects`, so a fetch-based client must
+ * Redirects are followed by `redirectFollower`, so a fetch-based client must
  * not follow them itself. Other clients ignore `RequestInit`. Provided once
  * per call: a context change per request is measurable.
  *

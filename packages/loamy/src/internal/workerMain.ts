@@ -7,7 +7,7 @@
  *
  * A batch whose options hold no per-call state runs on a pipeline prepared
  * once per distinct options value (`Clump.unsafePrepare`): the sender, its
- * redirect middleware and checks are made by the first call with those
+ * redirect follower and checks are made by the first call with those
  * options, and later calls go straight to sending.
  *
  * @internal
