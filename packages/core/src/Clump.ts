@@ -443,9 +443,11 @@ const splitStreamOptions = (options: StreamOptions | undefined) => {
 /**
  * Sends every request and emits each response with its index as soon as it
  * finishes (completion order), or in input order with `{ ordered: true }`.
- * At most `concurrency` requests and responses are held at once, so memory
- * is bounded by the concurrency, whatever the consumer's pace. With a body
- * schema (see `withBody`), the responses are `RequestResponse.Typed<A>`.
+ * At most `concurrency` requests are in flight and about as many responses
+ * wait for the consumer, so memory is bounded by the concurrency, whatever
+ * the consumer's pace. Responses that finish in the same turn of the event
+ * loop reach the stream as one chunk. With a body schema (see `withBody`),
+ * the responses are `RequestResponse.Typed<A>`.
  *
  * @since 0.1.0
  * @category sending
