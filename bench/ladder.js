@@ -14,6 +14,7 @@
 import { execFile, spawn } from "node:child_process"
 import { mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { pool } from "./pool.js"
 
 const rungs = {
   1: "undici.request (promise API)",
@@ -108,18 +109,11 @@ async function child(rung, concurrency) {
   const target = `${process.env.BENCH_URL}/`
   const N = Number(process.env.BENCH_N ?? 10_000)
   const batch = (n) => Array.from({ length: n }, () => ({ url: target, httpOp: "GET" }))
-  const pool = (one, n) => {
-    let next = 0
-    const loop = async () => {
-      while (next++ < n) await one()
-    }
-    return Promise.all(Array.from({ length: concurrency }, loop))
-  }
   const makers = {
     async 1() {
       const { Agent, request } = await import("undici")
       const dispatcher = new Agent()
-      return (n) => pool(async () => (await request(target, { dispatcher })).body.json(), n)
+      return (n) => pool(concurrency, n, async () => (await request(target, { dispatcher })).body.json())
     },
     async 2() {
       const { Agent } = await import("undici")

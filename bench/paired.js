@@ -7,6 +7,7 @@
 //
 //   BENCH_ROUNDS=9 node bench/paired.js       more rounds (default 7)
 import { startProcess } from "@loamy/test-server"
+import { pool } from "./pool.js"
 
 const server = await startProcess()
 const target = `${server.url}/`
@@ -23,18 +24,10 @@ const batch = Array.from({ length: N }, () => ({ url: target, httpOp: "GET" }))
 const runtime = ManagedRuntime.make(UndiciHttpClient.layer)
 const rawAgent = new Agent()
 
-const pool = (concurrency, one) => {
-  let next = 0
-  const loop = async () => {
-    while (next++ < N) await one()
-  }
-  return Promise.all(Array.from({ length: concurrency }, loop))
-}
-
 /** Each variant sends the batch once and resolves with how many responses failed. */
 const variants = {
   "undici.request (raw)": async (concurrency) => {
-    await pool(concurrency, async () => (await request(target, { dispatcher: rawAgent })).body.json())
+    await pool(concurrency, N, async () => (await request(target, { dispatcher: rawAgent })).body.json())
     return 0
   },
   "Clump.send (layer)": async (concurrency) =>

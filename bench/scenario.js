@@ -3,6 +3,7 @@
 import http from "node:http"
 import { createRequire } from "node:module"
 import { pathToFileURL } from "node:url"
+import { pool } from "./pool.js"
 
 const [kind, name, concurrencyArg] = process.argv.slice(2)
 const url = process.env.BENCH_URL
@@ -14,33 +15,24 @@ const require = createRequire(import.meta.url)
 const loamyDir = process.env.BENCH_LOAMY
 const loamyEntry = loamyDir ? pathToFileURL(`${loamyDir}/dist/index.js`).href : "loamy"
 
-/** Runs `one` N times with `concurrency` loops; `one` resolves when a response body is parsed. */
-const pool = (one, n) => {
-  let next = 0
-  const loop = async () => {
-    while (next++ < n) await one()
-  }
-  return Promise.all(Array.from({ length: concurrency }, loop))
-}
-
 const throughputClients = {
   async undici() {
     const { Agent, request } = await import("undici")
     const dispatcher = new Agent()
-    return (n) => pool(async () => (await request(target, { dispatcher })).body.json(), n)
+    return (n) => pool(concurrency, n, async () => (await request(target, { dispatcher })).body.json())
   },
   async fetch() {
-    return (n) => pool(async () => (await fetch(target)).json(), n)
+    return (n) => pool(concurrency, n, async () => (await fetch(target)).json())
   },
   async axios() {
     const axios = (await import("axios")).default
     const httpAgent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
-    return (n) => pool(() => axios.get(target, { httpAgent }), n)
+    return (n) => pool(concurrency, n, () => axios.get(target, { httpAgent }))
   },
   async got() {
     const got = (await import("got")).default
     const agent = { http: new http.Agent({ keepAlive: true, maxSockets: concurrency }) }
-    return (n) => pool(() => got(target, { agent }).json(), n)
+    return (n) => pool(concurrency, n, () => got(target, { agent }).json())
   },
   async stock() {
     const { Clump } = await import("@loamy/core")
