@@ -168,6 +168,7 @@ export const bodyBytesNow = (
   response: HttpClientResponse.HttpClientResponse,
   limit: number
 ): Uint8Array | undefined | typeof mustRead => {
+  // No body to read (fetch has no stream for these at all).
   if (response.status === 204 || response.status === 304 || response.headers["content-length"] === "0") return empty
   const buffered = (response as unknown as Record<symbol, (() => Uint8Array | undefined) | undefined>)[bufferedKey]
   const bytes = buffered === undefined ? undefined : buffered.call(response)
@@ -175,14 +176,16 @@ export const bodyBytesNow = (
   return bytes.byteLength > limit ? undefined : bytes
 }
 
-/** Reads at most `limit` bytes and abandons (aborts) the rest. */
+/**
+ * Reads at most `limit` bytes and abandons (aborts) the rest. For a body
+ * `bodyBytesNow` could not give: a response without one (204, 304, length 0)
+ * is its to answer.
+ */
 export const readLimited = (
   response: HttpClientResponse.HttpClientResponse,
   limit: number
 ): Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError> => {
   const declared = response.headers["content-length"]
-  // No body to read (fetch has no stream for these at all).
-  if (declared === "0" || response.status === 204 || response.status === 304) return Effect.succeed(empty)
   if (declared !== undefined) {
     const length = Number(declared)
     if (length > limit) return Effect.as(discard(response), undefined)
