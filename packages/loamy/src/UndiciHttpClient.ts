@@ -1120,6 +1120,16 @@ const withCapped = (client: HttpClient.HttpClient, agents: CappedAgents): HttpCl
 }
 
 /**
+ * A client over `dispatcher` (and `proxies`) whose core calls each run on
+ * an agent of `agents` capped at the call's concurrency; the caller closes
+ * all three.
+ *
+ * @internal
+ */
+export const unsafeMakeOnCapped = (dispatcher: Dispatcher, proxies: Proxies, agents: CappedAgents): HttpClient.HttpClient =>
+  withCapped(makeClient(dispatcher, proxies, undefined), agents)
+
+/**
  * The agent's options, and a proxy for every request of the layer.
  *
  * @since 0.2.0

@@ -12,8 +12,11 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import { Clump, type Options, type RequestMap, type RequestResponse } from "@loamy/core"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import type { Dispatcher } from "undici"
 import * as UndiciHttpClient from "../UndiciHttpClient.js"
 
 type Runtime = ManagedRuntime.ManagedRuntime<HttpClient.HttpClient | UndiciHttpClient.UndiciDispatcher, never>
@@ -39,10 +42,32 @@ const hook = (): void => {
   })
 }
 
+const cappedAgents = (): UndiciHttpClient.CappedAgents => {
+  hook()
+  return agents ??= new UndiciHttpClient.CappedAgents({})
+}
+
+/**
+ * The runtime's client: each call of the core runs on an agent capped at
+ * its concurrency, as on `UndiciHttpClient.layer` (the core decides the cap);
+ * anything else on an agent of the default concurrency.
+ */
+const layer = Layer.scopedContext(Effect.gen(function*() {
+  const agent = yield* UndiciHttpClient.makeAgent({ connections: defaultConcurrency })
+  const proxies = yield* Effect.acquireRelease(
+    Effect.sync(() => UndiciHttpClient.unsafeMakeProxies({ connections: defaultConcurrency })),
+    (proxies) => Effect.promise(() => proxies.close())
+  )
+  const client = UndiciHttpClient.unsafeMakeOnCapped(agent, proxies, cappedAgents())
+  return Context.make(UndiciHttpClient.UndiciDispatcher, agent as Dispatcher).pipe(
+    Context.add(HttpClient.HttpClient, client)
+  )
+}))
+
 /** @internal */
 export const runtime = (): Runtime => {
   if (current === undefined) {
-    current = ManagedRuntime.make(UndiciHttpClient.layerWith({ connections: defaultConcurrency }))
+    current = ManagedRuntime.make(layer)
     hook()
   }
   return current
@@ -54,11 +79,7 @@ export const runtime = (): Runtime => {
  *
  * @internal
  */
-export const acquire = (concurrency: number): Capped => {
-  hook()
-  agents ??= new UndiciHttpClient.CappedAgents({})
-  return agents.acquire(concurrency)
-}
+export const acquire = (concurrency: number): Capped => cappedAgents().acquire(concurrency)
 
 /** @internal */
 export const release = (entry: Capped): void => {
@@ -74,18 +95,10 @@ export const dispose = async (): Promise<void> => {
   await Promise.all([runtime?.dispose(), closing?.close()])
 }
 
-/** The concurrency a call runs at; the core refuses a bad one itself, the default agent serves it meanwhile. */
-const concurrencyOf = (options: Clump.Options | Options.Resolved): number => {
-  const concurrency = (options as { readonly concurrency?: unknown } | undefined)?.concurrency
-  return typeof concurrency === "number" && Number.isSafeInteger(concurrency) && concurrency > 0
-    ? concurrency
-    : defaultConcurrency
-}
-
 /**
- * The batch as the doors run it, on an agent capped at the call's
- * concurrency. Effect's tracer is off: callers of these doors cannot install
- * one, so spans would be built for nobody.
+ * The batch as the doors run it: the core runs it on an agent capped at the
+ * call's concurrency (see `layer`). Effect's tracer is off: callers of these
+ * doors cannot install one, so spans would be built for nobody.
  *
  * @internal
  */
@@ -93,13 +106,4 @@ export const send = (
   requests: Iterable<unknown>,
   options: Clump.Options | Options.Resolved
 ): Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, unknown, HttpClient.HttpClient> =>
-  onCapped(concurrencyOf(options), Clump.send(Clump.make(requests as Iterable<RequestMap.RequestMapInput>, options)))
-
-const onCapped = <A, E, R>(concurrency: number, self: Effect.Effect<A, E, R>) =>
-  Effect.suspend(() => {
-    const entry = acquire(concurrency)
-    return Effect.ensuring(
-      Effect.provideService(Effect.withTracerEnabled(self, false), HttpClient.HttpClient, entry.client),
-      Effect.sync(() => release(entry))
-    )
-  })
+  Effect.withTracerEnabled(Clump.send(Clump.make(requests as Iterable<RequestMap.RequestMapInput>, options)), false)
