@@ -164,7 +164,9 @@ export const formatBodyPath = (path: ReadonlyArray<string | number>): string => 
  * The response body is not JSON (the response's `body` is then `{ text }`),
  * or it does not match the clump's body schema (see `Clump.withBody`): then
  * `issues` says where and how, and the response's `body` is the JSON as it
- * arrived.
+ * arrived. With `reason: "NotCarried"`, the body arrived but the synchronous
+ * door could not pass it from its worker thread (the response's `body` is
+ * then `null`, `detail` says why).
  *
  * @since 0.1.0
  * @category errors
@@ -175,10 +177,15 @@ export class BodyDecodeError extends Schema.TaggedError<BodyDecodeError>("@loamy
   statusCode: Schema.Number,
   detail: Schema.String,
   /** Present when the body is JSON that does not match the clump's body schema: every mismatch, in order. */
-  issues: Schema.optional(Schema.Array(BodyIssue))
+  issues: Schema.optional(Schema.Array(BodyIssue)),
+  /** `NotCarried`: the synchronous door could not pass the body from its worker thread (too deeply nested to clone). */
+  reason: Schema.optional(Schema.Literal("NotCarried"))
 }) {
   override get message(): string {
     const start = `${this.method} ${displayUrl(this.url)} answered ${this.statusCode}`
+    if (this.reason === "NotCarried") {
+      return `${start} with a body the synchronous door could not pass from its worker thread: ${this.detail}`
+    }
     if (this.issues === undefined) return `${start} with a body that is not JSON: ${this.detail}`
     const first = this.issues[0]
     const where = first === undefined || first.path.length === 0 ? "" : ` at ${formatBodyPath(first.path)}`
