@@ -17,6 +17,7 @@
 import { LoamyError, Progress as CoreProgress, RequestMap, type RequestResponse as CoreResponse } from "@loamy/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import type { Options as Options_ } from "@loamy/core"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
@@ -204,10 +205,18 @@ const reportingTo = <A, E, R>(
  * until the batch is done. The requests run on a worker thread that is
  * started on first use and keeps its connections between calls.
  *
- * Throws at once, sending nothing, for bad input. Never waits forever: the
- * wait is bounded by `deadline` plus 5 seconds, or 5 minutes without a
- * deadline; past it, the batch is aborted and a `SyncTimeoutError` thrown.
- * A worker that dies throws a `WorkerError`; the next call starts a new one.
+ * Throws at once, sending nothing, for bad input. Never loses a finished
+ * result to its wait and never waits forever: with a `deadline`, the wait
+ * is bounded by the deadline plus 5 seconds (the worker folds what did not
+ * finish into `DeadlineError`s at the deadline); without one, the call runs
+ * as long as its requests' own bounds (`timeout` per attempt, retries) make
+ * it, as `sendRequests` does, and a call with `timeout: Infinity` and no
+ * deadline gets a deadline of 5 minutes. Past the wait bound, the batch is
+ * aborted and a `SyncTimeoutError` thrown. A worker that dies, or shows no
+ * sign of life for 30 seconds, throws a `WorkerError`; the next call starts
+ * a new one. A response whose body the worker cannot pass to this thread
+ * (nested too deeply to be cloned) gets a `BodyDecodeError` with reason
+ * `NotCarried`; the other responses are unaffected.
  *
  * @since 0.1.0
  * @category sending
@@ -215,10 +224,15 @@ const reportingTo = <A, E, R>(
 export const sendRequestsSync = (requests: Iterable<RequestInput>, options?: Options): Array<RequestResponse> => {
   const checked = options_.check(options)
   if (Either.isLeft(checked)) throw checked.left
+  return sendSync(requests, checked.right)
+}
+
+const sendSync = (requests: Iterable<RequestInput>, options: Options_.Resolved): Array<RequestResponse> => {
   if (!isIterable(requests)) throw notIterable(requests)
   const valid = RequestMap.validateAll(requests)
   if (Either.isLeft(valid)) throw valid.left
-  return sync.call(valid.right, checked.right, sync.waitFor(checked.right))
+  const bounded = sync.withBound(options)
+  return sync.call(valid.right, bounded, sync.waitFor(bounded))
 }
 
 /**
