@@ -342,7 +342,12 @@ const toOptionsError = (issue: ParseResult.ParseIssue): InvalidOptionsError => {
   const option = path.join(".")
   if (first?._tag === "Unexpected") {
     const names = path.length === 1 ? optionNames : path[0] === "retry" ? retryNames : rateLimitNames
-    return new InvalidOptionsError({ option, detail: `unknown option (expected one of ${names})` })
+    // The original's snake_case spelling (`return_exceptions`) is refused at every door, with the name to use.
+    const camel = String(path[path.length - 1]).replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+    const hint = camel !== path[path.length - 1] && names.split(", ").includes(camel)
+      ? `; options are camelCase: did you mean ${camel}?`
+      : ""
+    return new InvalidOptionsError({ option, detail: `unknown option${hint} (expected one of ${names})` })
   }
   if (first?._tag === "Missing") return new InvalidOptionsError({ option, detail: "is required" })
   return new InvalidOptionsError({ option: option === "" ? "options" : option, detail: first?.message ?? "is not valid" })

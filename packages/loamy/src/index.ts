@@ -14,10 +14,15 @@
  *
  * @since 0.1.0
  */
-import { LoamyError, Progress as CoreProgress, RequestMap, type RequestResponse as CoreResponse } from "@loamy/core"
+import {
+  LoamyError,
+  Options as CoreOptions,
+  Progress as CoreProgress,
+  RequestMap,
+  type RequestResponse as CoreResponse
+} from "@loamy/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import type { Options as Options_ } from "@loamy/core"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
@@ -227,7 +232,7 @@ export const sendRequestsSync = (requests: Iterable<RequestInput>, options?: Opt
   return sendSync(requests, checked.right)
 }
 
-const sendSync = (requests: Iterable<RequestInput>, options: Options_.Resolved): Array<RequestResponse> => {
+const sendSync = (requests: Iterable<RequestInput>, options: CoreOptions.Resolved): Array<RequestResponse> => {
   if (!isIterable(requests)) throw notIterable(requests)
   const valid = RequestMap.validateAll(requests)
   if (Either.isLeft(valid)) throw valid.left
@@ -264,15 +269,38 @@ export class Clump {
 
   /**
    * Sends the clump and returns the responses (see `sendRequestsSync`).
+   * `returnExceptions` here overrides the one in the clump's options; it is
+   * the only option taken here, checked as every door checks options (the
+   * original's `return_exceptions` is refused, naming `returnExceptions`).
    *
    * @since 0.1.0
    */
-  sendRequests(options: { readonly returnExceptions?: boolean | undefined } = {}): Array<RequestResponse> {
-    return sendRequestsSync(
+  sendRequests(options?: { readonly returnExceptions?: boolean | undefined }): Array<RequestResponse> {
+    if (options === undefined) return sendRequestsSync(this.requests, this.options)
+    if (typeof options !== "object" || options === null) {
+      throw new LoamyError.InvalidOptionsError({
+        option: "options",
+        detail: `must be an object such as { returnExceptions: false }, got ${options === null ? "null" : typeof options}`
+      })
+    }
+    const own = options_.check(options)
+    if (Either.isLeft(own)) throw own.left
+    for (const key of Object.keys(options)) {
+      if (key !== "returnExceptions") {
+        throw new LoamyError.InvalidOptionsError({
+          option: key,
+          detail: "Clump's sendRequests takes returnExceptions only; give the other options to new Clump(requests, options)"
+        })
+      }
+    }
+    const base = options_.check(this.options)
+    if (Either.isLeft(base)) throw base.left
+    const given = Object.hasOwn(options, "returnExceptions") && options.returnExceptions !== undefined
+    return sendSync(
       this.requests,
-      options.returnExceptions === undefined
-        ? this.options
-        : { ...this.options, returnExceptions: options.returnExceptions }
+      !given || base.right.failFast === own.right.failFast
+        ? base.right
+        : CoreOptions.unsafeMarkResolved({ ...base.right, failFast: own.right.failFast })
     )
   }
 }
