@@ -158,6 +158,16 @@ export const sendRequests = (
   requests: Iterable<RequestInput>,
   options?: PromiseOptions
 ): Promise<Array<RequestResponse>> => {
+  // A Promise-returning function rejects, it never throws: an options getter or an iterable that throws (a
+  // generator that fails, read as the call starts) rejects the call, as bad input does.
+  try {
+    return start(requests, options)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
+const start = (requests: Iterable<RequestInput>, options: PromiseOptions | undefined): Promise<Array<RequestResponse>> => {
   const checked = options_.checkPromise(options)
   if (Either.isLeft(checked)) return Promise.reject(checked.left)
   if (!isIterable(requests)) return Promise.reject(notIterable(requests))
