@@ -99,6 +99,8 @@ const cloneLimit = (): number => {
 describe("the synchronous door's wire", () => {
   it("gives a body nested too deeply to pass its own typed error, at once, and the rest of the call intact", () => {
     // 4,000 levels: the worker posts it and this thread cannot read it. 100,000: the worker cannot post it.
+    // (Before this was handled, the second waited for the whole default wait: here 20 s, not 5 minutes.)
+    config.defaultWaitMs = 20_000
     const requests = [
       ok(0),
       { url: `${deep.url}/deep?n=4000`, httpOp: "GET" as const },
