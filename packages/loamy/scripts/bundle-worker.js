@@ -117,7 +117,8 @@ try {
 async function inWorker(dir, jobs, ask) {
   const { port1, port2 } = new MessageChannel()
   const cache = new MessageChannel()
-  const state = new SharedArrayBuffer(8)
+  // The four slots of the synchronous door's state (see `sync.slots`), so that the heartbeat's code runs too.
+  const state = new SharedArrayBuffer(16)
   const worker = new Worker(pathToFileURL(join(dir, "worker.js")), {
     workerData: { port: port2, state, cachePort: cache.port2 },
     transferList: [port2, cache.port2],
