@@ -134,15 +134,14 @@ export const makeSender = (
   Effect.flatMap(Effect.scope, (scope) => makeSenderIn(options, scope))
 
 /**
- * `makeSender` for a caller that has no scope to give when there is no rate
- * limit (the only resource a sender holds): a call without one skips making
- * and closing a scope.
+ * `makeSender` for a caller that has no scope to give: a sender holds no
+ * resource (its rate limit is a log in memory), so none is needed.
  *
  * @internal
  */
 export const makeSenderIn = (
   options: Options.Resolved,
-  scope: Scope.Scope | undefined
+  _scope: Scope.Scope | undefined
 ): Effect.Effect<Sender, InvalidOptionsError, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const given = yield* HttpClient.HttpClient
@@ -160,7 +159,7 @@ export const makeSenderIn = (
     const traced = yield* isTracing
     // Only retries and per-origin limits need the origin; parsing it costs a URL per request.
     const needsOrigin = options.retry !== undefined || options.rateLimit?.perOrigin === true
-    const limiterFor = yield* makeLimiter(options.rateLimit, scope)
+    const limiterFor = makeLimiter(options.rateLimit)
     const pauses = options.retry === undefined ? undefined : makeOriginPauses(options.retry)
     const maxBodyBytes = options.maxBodyBytes
     // Bytes of bodies held by this call's reads (see `budget.ts`): one object per call.
