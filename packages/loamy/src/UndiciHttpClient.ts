@@ -53,7 +53,8 @@ import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { Duplex, pipeline, Readable } from "node:stream"
 import * as zlib from "node:zlib"
-import { Agent, type Dispatcher, EnvHttpProxyAgent, Pool, ProxyAgent } from "undici"
+import type { Socket } from "node:net"
+import { Agent, buildConnector, type Dispatcher, EnvHttpProxyAgent, Pool, ProxyAgent } from "undici"
 import { version } from "./internal/version.js"
 
 /**
@@ -119,8 +120,51 @@ export const unsafeMakeAgent = (options: AgentOptions = {}): Agent => {
   }
   if (options.connections !== undefined) agentOptions.connections = options.connections
   if (options.pipelining !== undefined) agentOptions.pipelining = options.pipelining
-  if (options.connect !== undefined) agentOptions.connect = options.connect
+  agentOptions.connect = skippingContinue(options.connect, agentOptions.allowH2!)
   return new Agent(agentOptions)
+}
+
+type Connect = Agent.Options["connect"]
+
+/**
+ * A connector whose HTTP/1.1 sockets take an unsolicited `100 Continue`
+ * before the final response as the interim response it is (RFC 9110, 15.2:
+ * a client parses a 1xx it did not expect and goes on waiting). undici's
+ * parser destroys the socket at a 100 ("bad response"), since it never asks
+ * for one; Node's `http` skips it. Each socket's parser (undici's own, made
+ * when undici takes the socket) is given a 100 as another 1xx, which undici
+ * skips: one look per socket, nothing per request. `connect` is the agent's
+ * option: TLS options (or none), or a connector of the caller's own.
+ */
+const skippingContinue = (connect: Connect, allowH2: boolean): buildConnector.connector => {
+  const base: buildConnector.connector = typeof connect === "function"
+    ? connect
+    : buildConnector({ allowH2, ...connect } as buildConnector.BuildOptions)
+  return (options, callback) =>
+    base(options, (...args) => {
+      // A failure may come without a socket at all.
+      const socket = args[0] === null ? args[1] : undefined
+      // HTTP/2 has no such parser: its sockets are left as they are.
+      if (socket != null && (socket as { alpnProtocol?: unknown }).alpnProtocol !== "h2") {
+        socket.once("readable", () => continueAsInterim(socket))
+      }
+      callback(...args)
+    })
+}
+
+/** The symbol undici keeps a socket's parser under (`Symbol("parser")`, not registered: found by its name). */
+let parserKey: symbol | undefined
+
+/** Status 102 stands in for a 100 that undici's parser would refuse: it skips any other 1xx. */
+const continueAsInterim = (socket: Socket): void => {
+  const record = socket as unknown as Record<symbol, unknown>
+  if (parserKey === undefined) parserKey = Object.getOwnPropertySymbols(socket).find((key) => key.description === "parser")
+  const parser = parserKey === undefined ? undefined : record[parserKey] as Record<string, unknown> | null | undefined
+  const onHeadersComplete = parser?.["onHeadersComplete"]
+  if (typeof onHeadersComplete !== "function") return
+  parser!["onHeadersComplete"] = function(this: unknown, statusCode: number, upgrade: boolean, keepAlive: boolean) {
+    return onHeadersComplete.call(this, statusCode === 100 ? 102 : statusCode, upgrade, keepAlive)
+  }
 }
 
 const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
@@ -1081,8 +1125,12 @@ const proxyAgentOptions = (options: AgentOptions): Omit<ProxyAgent.Options, "uri
   const out: { -readonly [K in keyof Omit<ProxyAgent.Options, "uri">]: Omit<ProxyAgent.Options, "uri">[K] } = {
     ...pool,
     proxyTunnel: false,
-    // undici's pools to the proxy (absolute form) get only `connect`: the same cap and timeouts as the others.
-    factory: (origin, opts) => new Pool(origin, { ...pool, ...opts })
+    // undici's pools to the proxy (absolute form) get only `connect`: the same cap and timeouts as the others,
+    // and the same skipping of a 100 Continue.
+    factory: (origin, opts) => {
+      const connect = (opts as { connect?: Connect }).connect
+      return new Pool(origin, { ...pool, ...opts, connect: skippingContinue(connect, pool.allowH2!) })
+    }
   }
   // For the requests `NO_PROXY` sends around the proxy; a proxy agent puts its own `connect` in its place.
   if (options.connect !== undefined) out.connect = options.connect
