@@ -22,13 +22,17 @@ import type { ResolvedRateLimit } from "../Options.js"
 /** The margin added to the interval (see above). @internal */
 export const marginMs = (intervalMs: number): number => Math.min(intervalMs / 20, 100)
 
-/** One sliding log: the start times of the last `limit` starts, oldest at `next`. */
+/**
+ * One sliding log: the times of the last `limit` starts, oldest at `next`
+ * once there are that many (it grows to `limit` as starts come, so a large
+ * limit costs only the starts made).
+ */
 interface Log {
-  readonly starts: Float64Array
+  readonly starts: Array<number>
   next: number
 }
 
-const makeLog = (limit: number): Log => ({ starts: new Float64Array(limit).fill(-Infinity), next: 0 })
+const makeLog = (): Log => ({ starts: [], next: 0 })
 
 /** Waits until the clock reads `at` or later (a timer may fire a little early). */
 const sleepUntil = (at: number): Effect.Effect<void> =>
@@ -44,19 +48,26 @@ export const makeLimiter = (
   const spacing = rateLimit.intervalMs + marginMs(rateLimit.intervalMs)
   const start = (log: Log): Effect.Effect<void> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const at = Math.max(now, log.starts[log.next]! + spacing)
-      log.starts[log.next] = at
+      const starts = log.starts
+      if (starts.length < limit) {
+        // Fewer than `limit` starts so far: this one goes at once.
+        starts.push(now)
+        return Effect.void
+      }
+      // The times given are in the order asked (each is at least its predecessor's): first come, first served.
+      const at = Math.max(now, starts[log.next]! + spacing)
+      starts[log.next] = at
       log.next = log.next + 1 === limit ? 0 : log.next + 1
       return at <= now ? Effect.void : sleepUntil(at)
     })
   if (!rateLimit.perOrigin) {
-    const log = makeLog(limit)
+    const log = makeLog()
     return () => start(log)
   }
   const logs = new Map<string, Log>()
   return (origin) => {
     let log = logs.get(origin)
-    if (log === undefined) logs.set(origin, log = makeLog(limit))
+    if (log === undefined) logs.set(origin, log = makeLog())
     return start(log)
   }
 }
