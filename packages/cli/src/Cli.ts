@@ -83,8 +83,18 @@ const sendFlags = {
   ),
   ordered: Options.boolean("ordered").pipe(
     Options.withDescription(
-      "Write responses in input order (buffers at most the in-flight ones). Default: completion order, each line with its index."
+      "Write responses in input order. A response that finished before an earlier one waits in a reorder buffer " +
+        "(--reorder-buffer) while the run goes on, so a slow origin delays the output, not the requests to other " +
+        "origins. Default: completion order, each line with its index."
     )
+  ),
+  reorderBuffer: Options.integer("reorder-buffer").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription(
+      "With --ordered: at most N finished responses wait for an earlier one; past that, sending waits for the " +
+        "output. Default 1000."
+    ),
+    Options.optional
   ),
   concurrency: Options.integer("concurrency").pipe(
     Options.withPseudoName("N"),
@@ -122,7 +132,10 @@ const sendFlags = {
   ),
   rate: Options.text("rate").pipe(
     Options.withPseudoName("N/INTERVAL"),
-    Options.withDescription("At most N requests start per interval: N/INTERVAL, e.g. 10/1s, 100/500ms, 5/s."),
+    Options.withDescription(
+      "At most N requests start in any span of INTERVAL (sliding, attempts and retries count): N/INTERVAL, e.g. " +
+        "10/1s, 100/500ms, 5/s. Starts are kept 5% of the interval (at most 100 ms) further apart, for the way to the server."
+    ),
     Options.optional
   ),
   ratePerOrigin: Options.boolean("rate-per-origin").pipe(
@@ -140,6 +153,16 @@ const sendFlags = {
   maxBodyBytes: Options.integer("max-body-bytes").pipe(
     Options.withPseudoName("BYTES"),
     Options.withDescription("Bodies larger than this (decompressed) are not read; the response gets a BodyTooLargeError. Default 64 MiB."),
+    Options.optional
+  ),
+  bodyBudget: Options.integer("body-budget").pipe(
+    Options.withPseudoName("BYTES"),
+    Options.withDescription(
+      "Bytes of response bodies held at once for the whole run while they are read (decompressed, decoders' " +
+        "windows included). A read that would pass it waits, not reading its connection, until others finish: it " +
+        "never fails for it, and its --timeout still bounds it. One read at a time may go past it, so the run " +
+        "always moves on. Default 64 MiB."
+    ),
     Options.optional
   ),
   maxRedirects: Options.integer("max-redirects").pipe(
@@ -233,6 +256,8 @@ const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
     if (Option.isSome(flags.retry)) options.retry = flags.retry.value
     if (rateLimit !== undefined) options.rateLimit = rateLimit
     if (Option.isSome(flags.maxBodyBytes)) options.maxBodyBytes = flags.maxBodyBytes.value
+    if (Option.isSome(flags.bodyBudget)) options.bodyBudget = flags.bodyBudget.value
+    if (Option.isSome(flags.reorderBuffer)) options.reorderBuffer = flags.reorderBuffer.value
     if (Option.isSome(flags.maxRedirects)) options.maxRedirects = flags.maxRedirects.value
     if (flags.header.length > 0) options.headers = headers
     if (Option.isSome(flags.proxy)) options.proxy = flags.proxy.value
@@ -422,6 +447,7 @@ const flagsOf: Record<string, Record<string, Flag>> = {
     "--output": { value: true },
     "-o": { value: true },
     "--ordered": { value: false },
+    "--reorder-buffer": { value: true, integer: true },
     "--concurrency": { value: true, integer: true },
     "-c": { value: true, integer: true },
     "--concurrency-per-origin": { value: true, integer: true },
@@ -434,6 +460,7 @@ const flagsOf: Record<string, Record<string, Flag>> = {
     "-H": { value: true },
     "--fail-fast": { value: false },
     "--max-body-bytes": { value: true, integer: true },
+    "--body-budget": { value: true, integer: true },
     "--max-redirects": { value: true, integer: true },
     "--redact": { value: true },
     "--proxy": { value: true },

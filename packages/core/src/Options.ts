@@ -40,8 +40,8 @@ export interface RetryOptions {
 }
 
 /**
- * At most `limit` requests start in each `interval` window (attempts and
- * retries count).
+ * At most `limit` requests start in any span of `interval` (a sliding
+ * window, not fixed ones: attempts and retries count).
  *
  * @since 0.1.0
  * @category models
@@ -49,7 +49,7 @@ export interface RetryOptions {
 export interface RateLimitOptions {
   readonly limit: number
   readonly interval: Duration.DurationInput
-  /** One window per origin instead of one for the whole call. Default false. */
+  /** One limit per origin instead of one for the whole call. Default false. */
   readonly perOrigin?: boolean | undefined
 }
 
@@ -83,13 +83,35 @@ export interface Options {
   readonly deadline?: Duration.DurationInput | undefined
   /** Retries with exponential backoff, honouring `Retry-After`. Default none (one attempt). */
   readonly retry?: RetryOptions | number | undefined
-  /** Pace the requests. Default none. */
+  /**
+   * Pace the requests: at most `limit` start in any span of `interval`
+   * (sliding, so a burst at the end of one second and another at the start
+   * of the next cannot add up). Default none.
+   */
   readonly rateLimit?: RateLimitOptions | undefined
   /**
    * Bodies larger than this (after decompression) are not read; a
    * `BodyTooLargeError` is folded and the connection closed. Default 64 MiB.
    */
   readonly maxBodyBytes?: number | undefined
+  /**
+   * Bytes of response bodies held at once for the whole call while they are
+   * read (after decompression). A read that would pass it waits (its
+   * connection is not read meanwhile) until others finish; it never fails
+   * for it. One read at a time may go past it, so the call always moves on:
+   * at most `bodyBudget + maxBodyBytes` are held. Each wait is part of its
+   * attempt, so the `timeout` bounds it. With loamy's undici client the
+   * decoders' windows count too (brotli's is up to 16 MiB); bodies of 64 KiB
+   * or less that it reads with the headers do not. Default 64 MiB.
+   */
+  readonly bodyBudget?: number | undefined
+  /**
+   * Ordered output only (`ordered: true` of `stream` and `streamFrom`, the
+   * CLI's `--ordered`): finished responses held while an earlier one is
+   * still on its way, so a slow origin does not stall the others. When it is
+   * full, a worker waits with its response until its turn. Default 1,000.
+   */
+  readonly reorderBuffer?: number | undefined
   /** Headers sent with every request; a request's own headers win. */
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** Redirects followed per request; 0 returns the 3xx response as it is. Default 10. */
@@ -163,6 +185,9 @@ export interface Resolved {
   readonly retry: ResolvedRetry | undefined
   readonly rateLimit: ResolvedRateLimit | undefined
   readonly maxBodyBytes: number
+  readonly bodyBudget: number
+  /** Responses an ordered run holds besides the ones in flight. */
+  readonly reorderBuffer: number
   readonly headers: Readonly<Record<string, string>> | undefined
   readonly maxRedirects: number
   /** Lower-cased: the defaults and the caller's own. */
@@ -182,6 +207,8 @@ export const defaults = {
   maxRedirects: 10,
   timeoutMs: 300_000,
   maxBodyBytes: 64 * 1024 * 1024,
+  bodyBudget: 64 * 1024 * 1024,
+  reorderBuffer: 1000,
   sensitiveHeaders: [
     "authorization",
     "cookie",
@@ -318,6 +345,8 @@ export const OptionsSchema = Schema.Struct({
   retry: Schema.optional(Retry),
   rateLimit: Schema.optional(RateLimit),
   maxBodyBytes: Schema.optional(whole(0)),
+  bodyBudget: Schema.optional(whole(1)),
+  reorderBuffer: Schema.optional(whole(0)),
   headers: Schema.optional(Headers),
   maxRedirects: Schema.optional(whole(0)),
   sensitiveHeaders: Schema.optional(Schema.Array(
@@ -419,6 +448,8 @@ const resolve = (o: typeof OptionsSchema.Type): Resolved => {
       ? undefined
       : { limit: o.rateLimit.limit, intervalMs: o.rateLimit.interval, perOrigin: o.rateLimit.perOrigin === true },
     maxBodyBytes: o.maxBodyBytes ?? defaults.maxBodyBytes,
+    bodyBudget: o.bodyBudget ?? defaults.bodyBudget,
+    reorderBuffer: o.reorderBuffer ?? defaults.reorderBuffer,
     headers: o.headers,
     maxRedirects: o.maxRedirects ?? defaults.maxRedirects,
     sensitiveHeaders: o.sensitiveHeaders === undefined
@@ -457,6 +488,8 @@ export const toOptions = (resolved: Resolved): Options => {
   out.timeout = resolved.timeoutMs ?? Infinity
   if (resolved.deadlineMs !== undefined) out.deadline = resolved.deadlineMs
   out.maxBodyBytes = resolved.maxBodyBytes
+  out.bodyBudget = resolved.bodyBudget
+  out.reorderBuffer = resolved.reorderBuffer
   out.sensitiveHeaders = resolved.sensitiveHeaders
   if (resolved.headers !== undefined) out.headers = resolved.headers
   if (resolved.proxy !== undefined) out.proxy = resolved.proxy

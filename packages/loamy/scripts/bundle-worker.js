@@ -9,7 +9,7 @@
 //
 // The bundle is CommonJS-shaped (esbuild's `cjs` format), because only a classic script can be compiled with
 // a code cache on Node 20. From undici it takes the dispatchers the client uses (Agent, Pool, ProxyAgent,
-// EnvHttpProxyAgent and the request API), not fetch, WebSocket, the cache stores or the mocks.
+// EnvHttpProxyAgent and the request API) and buildConnector, not fetch, WebSocket, the cache stores or the mocks.
 //
 // The cache is made by running the bundle in a worker, through the shipped entry, over a few requests to a
 // server on 127.0.0.1, so that the functions a call needs are compiled; then a second worker checks that V8
@@ -53,6 +53,7 @@ module.exports.Agent = require("./lib/dispatcher/agent")
 module.exports.Pool = require("./lib/dispatcher/pool")
 module.exports.ProxyAgent = require("./lib/dispatcher/proxy-agent")
 module.exports.EnvHttpProxyAgent = require("./lib/dispatcher/env-http-proxy-agent")
+module.exports.buildConnector = require("./lib/core/connect")
 `
     }))
   }

@@ -41,6 +41,8 @@ const flagOf: Record<string, string> = {
   deadline: "--deadline",
   maxRedirects: "--max-redirects",
   maxBodyBytes: "--max-body-bytes",
+  bodyBudget: "--body-budget",
+  reorderBuffer: "--reorder-buffer",
   "retry.attempts": "--retry",
   "rateLimit.limit": "--rate",
   "rateLimit.interval": "--rate",

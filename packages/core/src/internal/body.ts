@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { BodyDecodeError, BodyTooLargeError, type RequestError } from "../LoamyError.js"
 import type { ResponseHeaders } from "../RequestResponse.js"
+import type { Budget } from "./budget.js"
 
 /** What one attempt produced. @internal */
 export interface Outcome {
@@ -146,8 +147,14 @@ export const parseBytes = (
 
 const empty = new Uint8Array(0)
 
-/** See loamy's undici layer: reads at most `limit` bytes, undefined past it. */
-type BoundedRead = (limit: number) => Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError>
+/**
+ * See loamy's undici layer: reads at most `limit` bytes, undefined past it,
+ * counting what it holds in `budget` (waiting when it says so).
+ */
+type BoundedRead = (
+  limit: number,
+  budget: Budget
+) => Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError>
 const readUpTo: unique symbol = Symbol.for("@loamy/core/readUpTo")
 
 /** See loamy's undici layer: the whole body, when it is in memory already and not encoded. */
@@ -176,14 +183,25 @@ export const bodyBytesNow = (
   return bytes.byteLength > limit ? undefined : bytes
 }
 
+/** Waits until `budget` lets read `ticket` go on; a read that ends meanwhile stops waiting. */
+const waitBudget = (budget: Budget, ticket: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const waiter = budget.wait(ticket, () => resume(Effect.void))
+    return Effect.sync(() => {
+      if (waiter.resume !== undefined) budget.cancel(waiter)
+    })
+  })
+
 /**
- * Reads at most `limit` bytes and abandons (aborts) the rest. For a body
- * `bodyBytesNow` could not give: a response without one (204, 304, length 0)
- * is its to answer.
+ * Reads at most `limit` bytes and abandons (aborts) the rest, holding what
+ * it reads in the call's `budget` until it ends. For a body `bodyBytesNow`
+ * could not give: a response without one (204, 304, length 0) is its to
+ * answer.
  */
 export const readLimited = (
   response: HttpClientResponse.HttpClientResponse,
-  limit: number
+  limit: number,
+  budget: Budget
 ): Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError> => {
   const declared = response.headers["content-length"]
   if (declared !== undefined) {
@@ -192,32 +210,42 @@ export const readLimited = (
   }
   // A client with a bounded read of its own (loamy's undici layer) reads without an Effect stream.
   const bounded = (response as unknown as Record<symbol, BoundedRead | undefined>)[readUpTo]
-  if (bounded !== undefined) return bounded.call(response, limit)
+  if (bounded !== undefined) return bounded.call(response, limit, budget)
   if (declared !== undefined) {
     const length = Number(declared)
     // A declared length within the limit bounds the read by itself (the client enforces the
     // framing), so the whole body can be read at once: streaming it chunk by chunk costs
     // about a millisecond of CPU per request. Not when the body is encoded: fetch
-    // decompresses, and the length counts the compressed bytes.
+    // decompresses, and the length counts the compressed bytes. The length is counted in the
+    // budget before the read starts.
     const encoding = response.headers["content-encoding"]
     if (Number.isSafeInteger(length) && (encoding === undefined || encoding === "identity")) {
-      return Effect.map(response.arrayBuffer, (buffer) => new Uint8Array(buffer))
+      return Effect.suspend(() => {
+        const ticket = budget.open()
+        const read = Effect.map(response.arrayBuffer, (buffer) => new Uint8Array(buffer))
+        return Effect.ensuring(
+          budget.take(ticket, length) ? read : Effect.zipRight(waitBudget(budget, ticket), read),
+          Effect.sync(() => budget.release(ticket, length))
+        )
+      })
     }
   }
   return Effect.suspend(() => {
     const chunks: Array<Uint8Array> = []
     let size = 0
     let tooLarge = false
+    const ticket = budget.open()
     return response.stream.pipe(
       Stream.runForEachWhile((chunk) =>
-        Effect.sync(() => {
+        Effect.suspend(() => {
           size += chunk.byteLength
           if (size > limit) {
+            size -= chunk.byteLength
             tooLarge = true
-            return false
+            return Effect.succeed(false)
           }
           chunks.push(chunk)
-          return true
+          return budget.take(ticket, chunk.byteLength) ? Effect.succeed(true) : Effect.as(waitBudget(budget, ticket), true)
         })
       ),
       Effect.map(() => {
@@ -230,7 +258,8 @@ export const readLimited = (
           offset += chunk.byteLength
         }
         return out
-      })
+      }),
+      Effect.ensuring(Effect.sync(() => budget.release(ticket, size)))
     )
   })
 }

@@ -28,6 +28,7 @@ import type * as Options from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
 import type { RequestResponse, ResponseHeaders } from "../RequestResponse.js"
 import { bodyBytesNow, discard, mustRead, type Outcome, parseBytes, plainHeaders, readLimited } from "./body.js"
+import { Budget } from "./budget.js"
 import { fromClientError, transportError } from "./errors.js"
 import { viaProxy } from "./proxy.js"
 import { makeLimiter } from "./rateLimit.js"
@@ -41,6 +42,12 @@ export { asksManualRedirects, manualRedirects } from "./redirects.js"
 export type Sender = (request: RequestMap, index: number) => Effect.Effect<RequestResponse>
 
 const emptyHeaders: ResponseHeaders = {}
+
+/** What arrived of a response before its body: kept when the attempt's bound passes during the body. */
+interface Seen {
+  statusCode: number
+  headers: ResponseHeaders
+}
 
 const failed = (error: RequestError): Outcome => ({ statusCode: 0, headers: emptyHeaders, body: null, error })
 
@@ -127,15 +134,14 @@ export const makeSender = (
   Effect.flatMap(Effect.scope, (scope) => makeSenderIn(options, scope))
 
 /**
- * `makeSender` for a caller that has no scope to give when there is no rate
- * limit (the only resource a sender holds): a call without one skips making
- * and closing a scope.
+ * `makeSender` for a caller that has no scope to give: a sender holds no
+ * resource (its rate limit is a log in memory), so none is needed.
  *
  * @internal
  */
 export const makeSenderIn = (
   options: Options.Resolved,
-  scope: Scope.Scope | undefined
+  _scope: Scope.Scope | undefined
 ): Effect.Effect<Sender, InvalidOptionsError, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const given = yield* HttpClient.HttpClient
@@ -153,9 +159,11 @@ export const makeSenderIn = (
     const traced = yield* isTracing
     // Only retries and per-origin limits need the origin; parsing it costs a URL per request.
     const needsOrigin = options.retry !== undefined || options.rateLimit?.perOrigin === true
-    const limiterFor = yield* makeLimiter(options.rateLimit, scope)
+    const limiterFor = makeLimiter(options.rateLimit)
     const pauses = options.retry === undefined ? undefined : makeOriginPauses(options.retry)
     const maxBodyBytes = options.maxBodyBytes
+    // Bytes of bodies held by this call's reads (see `budget.ts`): one object per call.
+    const budget = new Budget(options.bodyBudget)
     // Nothing but the exchange itself: the attempt folds straight into the response, one Effect frame.
     const direct = (timeoutMs === undefined || boundByClient) && limiterFor === undefined && pauses === undefined &&
       deadlineAt === undefined && !traced
@@ -165,7 +173,7 @@ export const makeSenderIn = (
      * `k`. Never fails. One `matchEffect` per step, and a body the client
      * holds already is folded without one.
      */
-    const attempt = <A>(request: RequestMap, url: string, k: (o: Outcome) => A): Effect.Effect<A> => {
+    const attempt = <A>(request: RequestMap, url: string, k: (o: Outcome) => A, seen?: Seen): Effect.Effect<A> => {
       const method = request.httpOp
       const httpRequest = toHttpRequest(request, url, options.headers)
       if (boundByClient) setAttemptDeadline(httpRequest, performance.now() + timeoutMs!)
@@ -181,6 +189,10 @@ export const makeSenderIn = (
       const read = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<A> => {
         const statusCode = response.status
         const headers = plainHeaders(response)
+        if (seen !== undefined) {
+          seen.statusCode = statusCode
+          seen.headers = headers
+        }
         if (method === "HEAD") {
           return Effect.map(discard(response), () => k({ statusCode, headers, body: null, error: undefined }))
         }
@@ -197,13 +209,14 @@ export const makeSenderIn = (
           )
         const now = bodyBytesNow(response, maxBodyBytes)
         if (now !== mustRead) return Effect.succeed(fold(now))
-        return Effect.matchEffect(readLimited(response, maxBodyBytes), {
+        return Effect.matchEffect(readLimited(response, maxBodyBytes, budget), {
           onFailure: (error) =>
-            Effect.succeed(k(failed(
+            Effect.succeed(k(
               boundByClient && isAttemptTimeout(error)
-                ? timedOut()
-                : transportError(method, response.request.url, error.cause ?? error)
-            ))),
+                // The status and headers did arrive: a body that stalls keeps them.
+                ? { statusCode, headers, body: null, error: timedOut() }
+                : failed(transportError(method, response.request.url, error.cause ?? error))
+            )),
           onSuccess: (bytes) => Effect.succeed(fold(bytes))
         })
       }
@@ -219,9 +232,18 @@ export const makeSenderIn = (
     const identity = (o: Outcome): Outcome => o
 
     const attemptOnce = (request: RequestMap, url: string, origin: string): Effect.Effect<Outcome> => {
-      let folded = attempt(request, url, identity)
+      let folded: Effect.Effect<Outcome>
       if (timeoutMs !== undefined && !boundByClient) {
-        folded = within(folded, timeoutMs, () => failed(new TimeoutError({ method: request.httpOp, url, timeoutMs })))
+        // A fiber races the attempt: the status and headers that arrived before the bound passed are kept.
+        const seen: Seen = { statusCode: 0, headers: emptyHeaders }
+        folded = within(attempt(request, url, identity, seen), timeoutMs, () => ({
+          statusCode: seen.statusCode,
+          headers: seen.headers,
+          body: null,
+          error: new TimeoutError({ method: request.httpOp, url, timeoutMs })
+        }))
+      } else {
+        folded = attempt(request, url, identity)
       }
       const paced = limiterFor === undefined ? folded : Effect.zipRight(limiterFor(origin), folded)
       if (pauses === undefined) return paced
