@@ -108,6 +108,16 @@ export interface Options {
    * The URL's credentials are never shown in messages. Default none.
    */
   readonly proxy?: string | undefined
+  /**
+   * Keep every number of a JSON response body exact: a number a JS number
+   * would change (an integer past 2^53 such as `12345678901234567890`, more
+   * digits than a double holds, an exponent out of range) becomes a
+   * `JSON.rawJSON` value, which `JSON.stringify` writes back digit for digit.
+   * Other numbers stay numbers, and a body that cannot hold such a number
+   * is parsed as fast as without the option. Default false: plain JS
+   * numbers, as `JSON.parse` gives them. The CLI always turns it on.
+   */
+  readonly exactNumbers?: boolean | undefined
 }
 
 /**
@@ -169,6 +179,7 @@ export interface Resolved {
   readonly sensitiveHeaders: ReadonlyArray<string>
   /** `"env"` or an http(s) URL (credentials included: not for display). Undefined: no proxy. */
   readonly proxy: string | undefined
+  readonly exactNumbers: boolean
 }
 
 /**
@@ -326,7 +337,8 @@ export const OptionsSchema = Schema.Struct({
       (actual) => `${describe(actual)} is not a header name`
     )
   )),
-  proxy: Schema.optional(Proxy)
+  proxy: Schema.optional(Proxy),
+  exactNumbers: Schema.optional(bool)
 }).annotations({ identifier: "Options" })
 
 const decodeFields = ParseResult.decodeUnknownEither(OptionsSchema, { onExcessProperty: "error", errors: "first" })
@@ -419,7 +431,8 @@ const resolve = (o: typeof OptionsSchema.Type): Resolved => {
     sensitiveHeaders: o.sensitiveHeaders === undefined
       ? defaults.sensitiveHeaders
       : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])],
-    proxy: o.proxy
+    proxy: o.proxy,
+    exactNumbers: o.exactNumbers === true
   }
 }
 
@@ -455,6 +468,7 @@ export const toOptions = (resolved: Resolved): Options => {
   out.sensitiveHeaders = resolved.sensitiveHeaders
   if (resolved.headers !== undefined) out.headers = resolved.headers
   if (resolved.proxy !== undefined) out.proxy = resolved.proxy
+  if (resolved.exactNumbers) out.exactNumbers = true
   if (resolved.rateLimit !== undefined) {
     const { intervalMs, limit, perOrigin } = resolved.rateLimit
     out.rateLimit = { limit, interval: intervalMs, perOrigin }

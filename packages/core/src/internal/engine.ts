@@ -27,7 +27,16 @@ import {
 import type * as Options from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
 import type { RequestResponse, ResponseHeaders } from "../RequestResponse.js"
-import { bodyBytesNow, discard, mustRead, type Outcome, parseBytes, plainHeaders, readLimited } from "./body.js"
+import {
+  bodyBytesNow,
+  discard,
+  headerRecord,
+  mustRead,
+  type Outcome,
+  parseBytes,
+  plainHeaders,
+  readLimited
+} from "./body.js"
 import { fromClientError, transportError } from "./errors.js"
 import { viaProxy } from "./proxy.js"
 import { makeLimiter } from "./rateLimit.js"
@@ -40,7 +49,8 @@ export { asksManualRedirects, manualRedirects } from "./redirects.js"
 /** Sends one validated request; never fails, the outcome is folded. @internal */
 export type Sender = (request: RequestMap, index: number) => Effect.Effect<RequestResponse>
 
-const emptyHeaders: ResponseHeaders = {}
+// Without a prototype, as every response's headers (see `headerRecord`).
+const emptyHeaders: ResponseHeaders = headerRecord()
 
 const failed = (error: RequestError): Outcome => ({ statusCode: 0, headers: emptyHeaders, body: null, error })
 
@@ -70,7 +80,9 @@ const toResponse = (request: RequestMap, o: Outcome, started: number, attempts: 
 export const fullUrl = (request: RequestMap): string => {
   if (request.queryParams === undefined) return request.url
   const url = new URL(request.url)
-  for (const key in request.queryParams) url.searchParams.append(key, request.queryParams[key]!)
+  const query = request.queryParams
+  // Own names only: a polluted `Object.prototype` must not add to the query.
+  for (const key in query) if (Object.hasOwn(query, key)) url.searchParams.append(key, query[key]!)
   return url.toString()
 }
 
@@ -102,8 +114,9 @@ const mergeHeaders = (
   own: Readonly<Record<string, string>> | undefined
 ): Record<string, string> => {
   const out: Record<string, string> = {}
-  for (const name in defaults) out[name.toLowerCase()] = defaults[name]!
-  if (own !== undefined) for (const name in own) out[name.toLowerCase()] = own[name]!
+  // Own names only: a polluted `Object.prototype` must not add headers.
+  for (const name in defaults) if (Object.hasOwn(defaults, name)) out[name.toLowerCase()] = defaults[name]!
+  if (own !== undefined) for (const name in own) if (Object.hasOwn(own, name)) out[name.toLowerCase()] = own[name]!
   return out
 }
 
@@ -156,6 +169,7 @@ export const makeSenderIn = (
     const limiterFor = yield* makeLimiter(options.rateLimit, scope)
     const pauses = options.retry === undefined ? undefined : makeOriginPauses(options.retry)
     const maxBodyBytes = options.maxBodyBytes
+    const exactNumbers = options.exactNumbers
     // Nothing but the exchange itself: the attempt folds straight into the response, one Effect frame.
     const direct = (timeoutMs === undefined || boundByClient) && limiterFor === undefined && pauses === undefined &&
       deadlineAt === undefined && !traced
@@ -193,7 +207,7 @@ export const makeSenderIn = (
                 body: null,
                 error: new BodyTooLargeError({ method, url, statusCode, maxBodyBytes })
               }
-              : parseBytes(bytes, method, url, statusCode, headers)
+              : parseBytes(bytes, method, url, statusCode, headers, exactNumbers)
           )
         const now = bodyBytesNow(response, maxBodyBytes)
         if (now !== mustRead) return Effect.succeed(fold(now))

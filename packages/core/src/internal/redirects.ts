@@ -50,7 +50,19 @@ export const redirectFollower = (
   maxRedirects: number,
   /** Not forwarded when a redirect leaves the origin. */
   sensitiveHeaders: ReadonlyArray<string>
-): Follow => (response, original) => {
+): Follow => {
+  // A hand-set `Host` names the origin it was set for: it must not follow the request to another one.
+  const dropped = [...sensitiveHeaders, "host"]
+  return (response, original) => followFrom(client, maxRedirects, dropped, response, original)
+}
+
+const followFrom = (
+  client: HttpClient.HttpClient,
+  maxRedirects: number,
+  dropped: ReadonlyArray<string>,
+  response: HttpClientResponse.HttpClientResponse,
+  original: HttpClientRequest.HttpClientRequest
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | RedirectError> => {
   const method = original.method
   const url = original.url
   const follow = (
@@ -99,7 +111,7 @@ export const redirectFollower = (
     seen.add(key)
     let headers = previous.headers
     if (nextMethod !== previous.method) headers = Headers.remove(headers, ["content-type", "content-length"])
-    if (next.origin !== new URL(previous.url).origin) headers = Headers.remove(headers, sensitiveHeaders)
+    if (next.origin !== new URL(previous.url).origin) headers = Headers.remove(headers, dropped)
     // `modify`/`setHeaders` merge into the headers there are, so they cannot drop one: the request is rebuilt.
     let nextRequest = HttpClientRequest.make(nextMethod)(nextUrl, { headers })
     if (nextMethod === previous.method) nextRequest = HttpClientRequest.setBody(nextRequest, previous.body)
@@ -133,6 +145,8 @@ export const asksManualRedirects: Effect.Effect<boolean> = Effect.map(
 export const manualRedirects = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.flatMap(Effect.serviceOption(FetchHttpClient.RequestInit), (init) =>
     Effect.provideService(self, FetchHttpClient.RequestInit, {
+      // Own, so that a polluted `Object.prototype.headers` is not read as default headers by the fetch client.
+      headers: undefined as unknown as HeadersInit,
       ...Option.getOrElse(init, () => ({})),
       redirect: "manual"
     }))
