@@ -139,48 +139,61 @@ describe("JSON nested too deep", () => {
 
 describe("own fields and secrets", () => {
   it("with Object.prototype.headers, .body and .queryParams polluted in the process, nothing injected is sent", async () => {
-    arrivals.length = 0
     const input = file(
       "plain.jsonl",
       `{"url":"${base}/bare","httpOp":"GET"}\n{"url":"${base}/own","httpOp":"POST","body":{"own":1}}\n`
     )
     // What a polluting dependency would do. It strikes as the CLI opens its input: polluted from the start, the
     // process does not get that far (@effect/cli's own parsing overflows its stack), and sends nothing.
+    // POLLUTE names the fields.
     const pollute = file(
       "pollute.mjs",
       `import fs from "node:fs"
+import { syncBuiltinESMExports } from "node:module"
+const values = { headers: { "x-injected": "yes" }, body: { injected: true }, queryParams: { injected: "yes" } }
 const open = fs.createReadStream
+let polluted = false
 fs.createReadStream = function (...args) {
-  fs.createReadStream = open
-  Object.prototype.headers = { "x-injected": "yes" }
-  Object.prototype.body = { injected: true }
-  Object.prototype.queryParams = { injected: "yes" }
+  if (!polluted) {
+    polluted = true
+    for (const name of process.env.POLLUTE.split(",")) Object.prototype[name] = values[name]
+    process.stderr.write("polluted\\n")
+  }
   return open.apply(this, args)
 }
+// \`import * as fs\` (as the CLI does) sees the patched function only after this.
+syncBuiltinESMExports()
 `
     )
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", pollute, bin, "send", input, "-q"], {
-        stdio: ["ignore", "ignore", "ignore"],
-        env: { ...process.env, NO_COLOR: "1" }
+    for (const fields of ["headers,queryParams", "headers,body,queryParams"]) {
+      arrivals.length = 0
+      let stderr = ""
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(process.execPath, ["--import", pollute, bin, "send", input, "-q"], {
+          stdio: ["ignore", "ignore", "pipe"],
+          env: { ...process.env, NO_COLOR: "1", POLLUTE: fields }
+        })
+        child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+        const timer = setTimeout(() => {
+          child.kill("SIGKILL")
+          reject(new Error("loamy send did not exit within 30 s"))
+        }, 30_000)
+        child.on("error", reject)
+        child.on("close", (exit) => {
+          clearTimeout(timer)
+          resolve(exit)
+        })
       })
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL")
-        reject(new Error("loamy send did not exit within 30 s"))
-      }, 30_000)
-      child.on("error", reject)
-      child.on("close", (exit) => {
-        clearTimeout(timer)
-        resolve(exit)
-      })
-    })
-    expect(code).toBe(0)
-    const byPath = Object.fromEntries(arrivals.map((a) => [a.url, a]))
-    expect(Object.keys(byPath).sort()).toEqual(["/bare", "/own"])
-    expect(byPath["/bare"]!.raw).toBe("")
-    expect(byPath["/own"]!.raw).toBe("{\"own\":1}")
-    for (const arrival of arrivals) expect(arrival.headers["x-injected"]).toBeUndefined()
-  }, 40_000)
+      // The pollution did strike, and the run went on.
+      expect(stderr).toContain("polluted")
+      expect(code).toBe(0)
+      const byPath = Object.fromEntries(arrivals.map((a) => [a.url, a]))
+      expect(Object.keys(byPath).sort()).toEqual(["/bare", "/own"])
+      expect(byPath["/bare"]!.raw).toBe("")
+      expect(byPath["/own"]!.raw).toBe("{\"own\":1}")
+      for (const arrival of arrivals) expect(arrival.headers["x-injected"]).toBeUndefined()
+    }
+  }, 60_000)
 
   it("error records hold no query string or credentials in their url, and a refused URL shows neither", async () => {
     const port = await new Promise<number>((resolve, reject) => {

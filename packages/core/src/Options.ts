@@ -394,20 +394,28 @@ export const decode = (input: unknown): Either.Either<Resolved, InvalidOptionsEr
   }
   const decoded = decodeFields(input)
   if (Either.isLeft(decoded)) return Either.left(toOptionsError(decoded.left))
-  return Either.right(resolve(decoded.right))
+  return Either.right(resolve(ownFields(decoded.right)))
 }
+
+/**
+ * The own fields of a decoded struct, in an object without a prototype: the
+ * decoder leaves an absent option out, and reading it would otherwise find
+ * whatever a polluted `Object.prototype` holds under that name (`headers`).
+ */
+const ownFields = <A extends object>(decoded: A): A => Object.assign(Object.create(null), decoded)
 
 const resolve = (o: typeof OptionsSchema.Type): Resolved => {
   let retry: ResolvedRetry | undefined
   if (o.retry !== undefined) {
-    const attempts = o.retry.attempts ?? defaults.retry.attempts
+    const r = ownFields(o.retry)
+    const attempts = r.attempts ?? defaults.retry.attempts
     retry = attempts === 1 ? undefined : {
       attempts,
-      baseDelayMs: o.retry.baseDelay ?? defaults.retry.baseDelayMs,
-      maxDelayMs: o.retry.maxDelay ?? defaults.retry.maxDelayMs,
-      maxRetryAfterMs: o.retry.maxRetryAfter ?? defaults.retry.maxRetryAfterMs,
-      statuses: o.retry.statuses ?? defaults.retry.statuses,
-      nonIdempotent: o.retry.nonIdempotent === true
+      baseDelayMs: r.baseDelay ?? defaults.retry.baseDelayMs,
+      maxDelayMs: r.maxDelay ?? defaults.retry.maxDelayMs,
+      maxRetryAfterMs: r.maxRetryAfter ?? defaults.retry.maxRetryAfterMs,
+      statuses: r.statuses ?? defaults.retry.statuses,
+      nonIdempotent: r.nonIdempotent === true
     }
   }
   const concurrency = o.concurrency ?? defaults.concurrency
@@ -424,7 +432,11 @@ const resolve = (o: typeof OptionsSchema.Type): Resolved => {
     retry,
     rateLimit: o.rateLimit === undefined
       ? undefined
-      : { limit: o.rateLimit.limit, intervalMs: o.rateLimit.interval, perOrigin: o.rateLimit.perOrigin === true },
+      : {
+        limit: o.rateLimit.limit,
+        intervalMs: o.rateLimit.interval,
+        perOrigin: Object.hasOwn(o.rateLimit, "perOrigin") && o.rateLimit.perOrigin === true
+      },
     maxBodyBytes: o.maxBodyBytes ?? defaults.maxBodyBytes,
     headers: o.headers,
     maxRedirects: o.maxRedirects ?? defaults.maxRedirects,
@@ -444,7 +456,8 @@ const bounded = (ms: number | undefined) => (ms === undefined || ms > maxTimerMs
 const empty: Resolved = resolve({})
 
 const isEmpty = (record: Record<string, unknown>): boolean => {
-  for (const _ in record) return false
+  // Own names only: a polluted `Object.prototype` adds enumerable names that are no option.
+  for (const name in record) if (Object.hasOwn(record, name)) return false
   return Object.getOwnPropertySymbols(record).length === 0
 }
 

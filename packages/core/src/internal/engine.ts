@@ -40,7 +40,7 @@ import {
 import { fromClientError, transportError } from "./errors.js"
 import { viaProxy } from "./proxy.js"
 import { makeLimiter } from "./rateLimit.js"
-import { isRedirect, redirectFollower } from "./redirects.js"
+import { isRedirect, noRequestOptions, redirectFollower } from "./redirects.js"
 import { makeOriginPauses, mayRetry, withRetries } from "./retry.js"
 import { isAttemptTimeout, isDeadlineAware, setAttemptDeadline, withinFor } from "./timeout.js"
 
@@ -90,7 +90,7 @@ const blank: Partial<Record<RequestMap["httpOp"], HttpClientRequest.HttpClientRe
 
 /** A request of `method` and nothing else, made once: `make` builds a request per option it is given. */
 const blankFor = (method: RequestMap["httpOp"]): HttpClientRequest.HttpClientRequest =>
-  blank[method] ??= HttpClientRequest.make(method)("")
+  blank[method] ??= HttpClientRequest.make(method)("", noRequestOptions)
 
 const toHttpRequest = (request: RequestMap, url: string, defaults: Options.Resolved["headers"]) => {
   let headers: Record<string, string> | undefined = request.headers as Record<string, string> | undefined

@@ -19,6 +19,22 @@ import { RedirectError } from "../LoamyError.js"
 import { discard } from "./body.js"
 import { attemptDeadlineOf, setAttemptDeadline } from "./timeout.js"
 
+/**
+ * Every option `HttpClientRequest.make` reads, given as absent: it reads them
+ * through the prototype, so an option left out would be taken from a polluted
+ * `Object.prototype` (and kept in the cached blank request for good).
+ *
+ * @internal
+ */
+export const noRequestOptions = {
+  headers: undefined,
+  urlParams: undefined,
+  hash: undefined,
+  body: undefined,
+  accept: undefined,
+  acceptJson: undefined
+} as unknown as HttpClientRequest.Options.NoUrl
+
 const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 
 /** Whether a response asks to be followed: a redirect status with a `Location`. @internal */
@@ -113,7 +129,7 @@ const followFrom = (
     if (nextMethod !== previous.method) headers = Headers.remove(headers, ["content-type", "content-length"])
     if (next.origin !== new URL(previous.url).origin) headers = Headers.remove(headers, dropped)
     // `modify`/`setHeaders` merge into the headers there are, so they cannot drop one: the request is rebuilt.
-    let nextRequest = HttpClientRequest.make(nextMethod)(nextUrl, { headers })
+    let nextRequest = HttpClientRequest.make(nextMethod)(nextUrl, { ...noRequestOptions, headers })
     if (nextMethod === previous.method) nextRequest = HttpClientRequest.setBody(nextRequest, previous.body)
     setAttemptDeadline(nextRequest, attemptDeadlineOf(previous))
     return Effect.zipRight(
