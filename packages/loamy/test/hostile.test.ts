@@ -11,6 +11,7 @@ import { startProcess } from "@loamy/test-server"
 import {
   BodyDecodeError,
   InvalidInputError,
+  InvalidOptionsError,
   type RequestInput,
   type RequestResponse,
   sendRequests,
@@ -267,4 +268,21 @@ describe("exact numbers at the Promise door", () => {
     await sendRequests([{ url: `${hostile.url}/raw`, httpOp: "POST", body: { id: rawJSON("12345678901234567890") } }])
     expect((await hostile.arrivals())[0]!.raw).toBe("{\"id\":12345678901234567890}")
   })
+})
+
+describe("exact numbers at the sync door", () => {
+  it("exactNumbers is refused at once, naming the option (its worker could not hand the values back)", () => {
+    let thrown: unknown
+    try {
+      sendRequestsSync([{ url: `${hostile.url}/numbers`, httpOp: "GET" }], { exactNumbers: true })
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toBeInstanceOf(InvalidOptionsError)
+    expect((thrown as InvalidOptionsError).option).toBe("exactNumbers")
+    expect((thrown as InvalidOptionsError).message).toContain("sendRequests")
+    // false is the default, and accepted.
+    expect(sendRequestsSync([{ url: `${hostile.url}/numbers`, httpOp: "GET" }], { exactNumbers: false })[0]!.body)
+      .toEqual({ id: 12345678901234567000, n: 9007199254740992, f: 1.5 })
+  }, 20_000)
 })
