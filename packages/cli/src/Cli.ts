@@ -339,6 +339,12 @@ export const sendCommand = Command.make("send", sendFlags, (flags) =>
           "InvalidInputError naming the line and field."
       ),
       HelpDoc.p(
+        "Numbers go both ways digit for digit: 12345678901234567890 in a request body is sent, and in a response " +
+          "body written, as it is. JSON nested deeper than 1,000 levels is not read (a response's BodyDecodeError, a " +
+          "request line refused on its field body). Error records name URLs by origin and path, never the query " +
+          "string or credentials."
+      ),
+      HelpDoc.p(
         "Resuming: \"loamy send --resume out.jsonl in.jsonl\" can be run again after any interruption (a kill, a " +
           "crash, --fail-fast, a deadline): each run sends only what out.jsonl lacks and appends to it, and once a " +
           "run completes out.jsonl holds exactly one record per request. Add --retry-failed to send the failed " +

@@ -130,6 +130,16 @@ export interface Options {
    * The URL's credentials are never shown in messages. Default none.
    */
   readonly proxy?: string | undefined
+  /**
+   * Keep every number of a JSON response body exact: a number a JS number
+   * would change (an integer past 2^53 such as `12345678901234567890`, more
+   * digits than a double holds, an exponent out of range) becomes a
+   * `JSON.rawJSON` value, which `JSON.stringify` writes back digit for digit.
+   * Other numbers stay numbers, and a body that cannot hold such a number
+   * is parsed as fast as without the option. Default false: plain JS
+   * numbers, as `JSON.parse` gives them. The CLI always turns it on.
+   */
+  readonly exactNumbers?: boolean | undefined
 }
 
 /**
@@ -194,6 +204,7 @@ export interface Resolved {
   readonly sensitiveHeaders: ReadonlyArray<string>
   /** `"env"` or an http(s) URL (credentials included: not for display). Undefined: no proxy. */
   readonly proxy: string | undefined
+  readonly exactNumbers: boolean
 }
 
 /**
@@ -355,7 +366,8 @@ export const OptionsSchema = Schema.Struct({
       (actual) => `${describe(actual)} is not a header name`
     )
   )),
-  proxy: Schema.optional(Proxy)
+  proxy: Schema.optional(Proxy),
+  exactNumbers: Schema.optional(bool)
 }).annotations({ identifier: "Options" })
 
 const decodeFields = ParseResult.decodeUnknownEither(OptionsSchema, { onExcessProperty: "error", errors: "first" })
@@ -416,20 +428,28 @@ export const decode = (input: unknown): Either.Either<Resolved, InvalidOptionsEr
   }
   const decoded = decodeFields(input)
   if (Either.isLeft(decoded)) return Either.left(toOptionsError(decoded.left))
-  return Either.right(resolve(decoded.right))
+  return Either.right(resolve(ownFields(decoded.right)))
 }
+
+/**
+ * The own fields of a decoded struct, in an object without a prototype: the
+ * decoder leaves an absent option out, and reading it would otherwise find
+ * whatever a polluted `Object.prototype` holds under that name (`headers`).
+ */
+const ownFields = <A extends object>(decoded: A): A => Object.assign(Object.create(null), decoded)
 
 const resolve = (o: typeof OptionsSchema.Type): Resolved => {
   let retry: ResolvedRetry | undefined
   if (o.retry !== undefined) {
-    const attempts = o.retry.attempts ?? defaults.retry.attempts
+    const r = ownFields(o.retry)
+    const attempts = r.attempts ?? defaults.retry.attempts
     retry = attempts === 1 ? undefined : {
       attempts,
-      baseDelayMs: o.retry.baseDelay ?? defaults.retry.baseDelayMs,
-      maxDelayMs: o.retry.maxDelay ?? defaults.retry.maxDelayMs,
-      maxRetryAfterMs: o.retry.maxRetryAfter ?? defaults.retry.maxRetryAfterMs,
-      statuses: o.retry.statuses ?? defaults.retry.statuses,
-      nonIdempotent: o.retry.nonIdempotent === true
+      baseDelayMs: r.baseDelay ?? defaults.retry.baseDelayMs,
+      maxDelayMs: r.maxDelay ?? defaults.retry.maxDelayMs,
+      maxRetryAfterMs: r.maxRetryAfter ?? defaults.retry.maxRetryAfterMs,
+      statuses: r.statuses ?? defaults.retry.statuses,
+      nonIdempotent: r.nonIdempotent === true
     }
   }
   const concurrency = o.concurrency ?? defaults.concurrency
@@ -446,7 +466,11 @@ const resolve = (o: typeof OptionsSchema.Type): Resolved => {
     retry,
     rateLimit: o.rateLimit === undefined
       ? undefined
-      : { limit: o.rateLimit.limit, intervalMs: o.rateLimit.interval, perOrigin: o.rateLimit.perOrigin === true },
+      : {
+        limit: o.rateLimit.limit,
+        intervalMs: o.rateLimit.interval,
+        perOrigin: Object.hasOwn(o.rateLimit, "perOrigin") && o.rateLimit.perOrigin === true
+      },
     maxBodyBytes: o.maxBodyBytes ?? defaults.maxBodyBytes,
     bodyBudget: o.bodyBudget ?? defaults.bodyBudget,
     reorderBuffer: o.reorderBuffer ?? defaults.reorderBuffer,
@@ -455,7 +479,8 @@ const resolve = (o: typeof OptionsSchema.Type): Resolved => {
     sensitiveHeaders: o.sensitiveHeaders === undefined
       ? defaults.sensitiveHeaders
       : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])],
-    proxy: o.proxy
+    proxy: o.proxy,
+    exactNumbers: o.exactNumbers === true
   }
 }
 
@@ -467,7 +492,8 @@ const bounded = (ms: number | undefined) => (ms === undefined || ms > maxTimerMs
 const empty: Resolved = resolve({})
 
 const isEmpty = (record: Record<string, unknown>): boolean => {
-  for (const _ in record) return false
+  // Own names only: a polluted `Object.prototype` adds enumerable names that are no option.
+  for (const name in record) if (Object.hasOwn(record, name)) return false
   return Object.getOwnPropertySymbols(record).length === 0
 }
 
@@ -493,6 +519,7 @@ export const toOptions = (resolved: Resolved): Options => {
   out.sensitiveHeaders = resolved.sensitiveHeaders
   if (resolved.headers !== undefined) out.headers = resolved.headers
   if (resolved.proxy !== undefined) out.proxy = resolved.proxy
+  if (resolved.exactNumbers) out.exactNumbers = true
   if (resolved.rateLimit !== undefined) {
     const { intervalMs, limit, perOrigin } = resolved.rateLimit
     out.rateLimit = { limit, interval: intervalMs, perOrigin }

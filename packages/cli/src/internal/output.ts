@@ -10,6 +10,8 @@ import { LoamyError, type RequestMap, type RequestResponse } from "@loamy/core"
 
 const { InvalidInputError } = LoamyError
 
+const isRawJSON = (JSON as unknown as { isRawJSON(u: unknown): boolean }).isRawJSON
+
 /** @internal */
 export const REDACTED = "<redacted>"
 
@@ -117,6 +119,8 @@ export const redactRawText = (text: string, redaction: Redaction): string => {
 const scrub = (value: unknown, values: ReadonlyArray<string>): unknown => {
   if (typeof value === "string") return scrubString(value, values)
   if (Array.isArray(value)) return value.map((item) => scrub(item, values))
+  // An exact number (`JSON.rawJSON`): written as it is, not as an object.
+  if (isRawJSON(value)) return value
   if (typeof value === "object" && value !== null) {
     const out: Record<string, unknown> = {}
     for (const key in value) out[scrubString(key, values)] = scrub((value as Record<string, unknown>)[key], values)

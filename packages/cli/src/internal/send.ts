@@ -5,7 +5,7 @@
  * @internal
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Clump, Options, Progress } from "@loamy/core"
+import { Clump, Options, Progress, RequestMap } from "@loamy/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -103,7 +103,8 @@ const requestStream = (
         index++
         let item: unknown = text
         try {
-          item = JSON.parse(text)
+          // Numbers digit for digit; a line nested too deep is not built (the core refuses its text).
+          item = RequestMap.parseJson(text)
         } catch {
           // The core names what is wrong with it.
         }
@@ -175,6 +176,8 @@ export const runVia = <R>(config: SendConfig, via: Via<R>): Effect.Effect<number
     // Decoded once here; the core takes the decoded value as it is.
     const checked = Options.decode({
       ...config.options,
+      // Response bodies are written with their numbers digit for digit.
+      exactNumbers: true,
       returnExceptions: !config.failFast,
       // --redact names are secrets for redirects too, not only for the output.
       ...(config.redact.length > 0 ? { sensitiveHeaders: config.redact.map((name) => name.trim()) } : {})

@@ -12,6 +12,7 @@ import * as Stream from "effect/Stream"
 import { BodyDecodeError, BodyTooLargeError, type RequestError } from "../LoamyError.js"
 import type { ResponseHeaders } from "../RequestResponse.js"
 import type { Budget } from "./budget.js"
+import * as json from "./json.js"
 
 /** What one attempt produced. @internal */
 export interface Outcome {
@@ -22,15 +23,27 @@ export interface Outcome {
 }
 
 /**
- * Response headers as a plain record, as Node gives them: `set-cookie` an
- * array (a cookie's `Expires` date has a comma, so the joined form cannot be
- * split by commas alone), any other repeated header joined with ", ".
+ * An empty header record: no prototype (as Node's `message.headers`), so
+ * any name, `__proto__` and `constructor` included, is set as an own
+ * property, and a name that was not sent reads undefined. Made from `{}`
+ * rather than `Object.create(null)`, which V8 keeps in dictionary mode
+ * (twice as slow to fill and to write as JSON).
+ *
+ * @internal
+ */
+export const headerRecord = (): Record<string, string | ReadonlyArray<string>> => Object.setPrototypeOf({}, null)
+
+/**
+ * Response headers as a record, as Node gives them: `set-cookie` an array
+ * (a cookie's `Expires` date has a comma, so the joined form cannot be split
+ * by commas alone), any other repeated header joined with ", ". The record
+ * has no prototype (see `headerRecord`).
  *
  * @internal
  */
 export const plainHeaders = (response: HttpClientResponse.HttpClientResponse): ResponseHeaders => {
   const headers = response.headers
-  const out: Record<string, string | ReadonlyArray<string>> = {}
+  const out = headerRecord()
   for (const name in headers) out[name] = headers[name]!
   const joined = headers["set-cookie"]
   if (joined !== undefined) {
@@ -102,7 +115,9 @@ const maxStringLength = (1 << 29) - 24
  * the bytes themselves (a `Uint8Array`); text is decoded by its declared
  * charset (UTF-8 by default, strictly: bad bytes are an error, never silent
  * replacement characters) and parsed as JSON, or kept as `{ text }` with a
- * `BodyDecodeError`.
+ * `BodyDecodeError`. JSON nested deeper than `json.maxDepth` is such an
+ * error too: no door could carry the value. With `exact`, numbers a JS
+ * number would change are kept as `JSON.rawJSON` values (see `json.parse`).
  *
  * @internal
  */
@@ -111,7 +126,8 @@ export const parseBytes = (
   method: string,
   url: string,
   statusCode: number,
-  headers: ResponseHeaders
+  headers: ResponseHeaders,
+  exact: boolean
 ): Outcome => {
   if (bytes.byteLength === 0) return { statusCode, headers, body: null, error: undefined }
   const kind = kindOf(headers["content-type"])
@@ -138,8 +154,10 @@ export const parseBytes = (
     }
     return fail(`the body is not valid ${kind.charset ?? "utf-8"}`, lossyUtf8.decode(bytes))
   }
+  // Only a text long enough to nest that deep is scanned (see `json.deepIn`).
+  if (json.deepIn(text) !== undefined) return fail(`the JSON is nested deeper than ${json.maxDepth} levels`, text)
   try {
-    return { statusCode, headers, body: JSON.parse(text), error: undefined }
+    return { statusCode, headers, body: json.parse(text, exact), error: undefined }
   } catch (cause) {
     return fail((cause as Error).message, text)
   }

@@ -27,12 +27,21 @@ import {
 import type * as Options from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
 import type { RequestResponse, ResponseHeaders } from "../RequestResponse.js"
-import { bodyBytesNow, discard, mustRead, type Outcome, parseBytes, plainHeaders, readLimited } from "./body.js"
+import {
+  bodyBytesNow,
+  discard,
+  headerRecord,
+  mustRead,
+  type Outcome,
+  parseBytes,
+  plainHeaders,
+  readLimited
+} from "./body.js"
 import { Budget } from "./budget.js"
 import { fromClientError, transportError } from "./errors.js"
 import { viaProxy } from "./proxy.js"
 import { makeLimiter } from "./rateLimit.js"
-import { isRedirect, redirectFollower } from "./redirects.js"
+import { isRedirect, noRequestOptions, redirectFollower } from "./redirects.js"
 import { makeOriginPauses, mayRetry, withRetries } from "./retry.js"
 import { isAttemptTimeout, isDeadlineAware, setAttemptDeadline, withinFor } from "./timeout.js"
 
@@ -41,7 +50,8 @@ export { asksManualRedirects, manualRedirects } from "./redirects.js"
 /** Sends one validated request; never fails, the outcome is folded. @internal */
 export type Sender = (request: RequestMap, index: number) => Effect.Effect<RequestResponse>
 
-const emptyHeaders: ResponseHeaders = {}
+// Without a prototype, as every response's headers (see `headerRecord`).
+const emptyHeaders: ResponseHeaders = headerRecord()
 
 /** What arrived of a response before its body: kept when the attempt's bound passes during the body. */
 interface Seen {
@@ -77,7 +87,9 @@ const toResponse = (request: RequestMap, o: Outcome, started: number, attempts: 
 export const fullUrl = (request: RequestMap): string => {
   if (request.queryParams === undefined) return request.url
   const url = new URL(request.url)
-  for (const key in request.queryParams) url.searchParams.append(key, request.queryParams[key]!)
+  const query = request.queryParams
+  // Own names only: a polluted `Object.prototype` must not add to the query.
+  for (const key in query) if (Object.hasOwn(query, key)) url.searchParams.append(key, query[key]!)
   return url.toString()
 }
 
@@ -85,7 +97,7 @@ const blank: Partial<Record<RequestMap["httpOp"], HttpClientRequest.HttpClientRe
 
 /** A request of `method` and nothing else, made once: `make` builds a request per option it is given. */
 const blankFor = (method: RequestMap["httpOp"]): HttpClientRequest.HttpClientRequest =>
-  blank[method] ??= HttpClientRequest.make(method)("")
+  blank[method] ??= HttpClientRequest.make(method)("", noRequestOptions)
 
 const toHttpRequest = (request: RequestMap, url: string, defaults: Options.Resolved["headers"]) => {
   let headers: Record<string, string> | undefined = request.headers as Record<string, string> | undefined
@@ -109,8 +121,9 @@ const mergeHeaders = (
   own: Readonly<Record<string, string>> | undefined
 ): Record<string, string> => {
   const out: Record<string, string> = {}
-  for (const name in defaults) out[name.toLowerCase()] = defaults[name]!
-  if (own !== undefined) for (const name in own) out[name.toLowerCase()] = own[name]!
+  // Own names only: a polluted `Object.prototype` must not add headers.
+  for (const name in defaults) if (Object.hasOwn(defaults, name)) out[name.toLowerCase()] = defaults[name]!
+  if (own !== undefined) for (const name in own) if (Object.hasOwn(own, name)) out[name.toLowerCase()] = own[name]!
   return out
 }
 
@@ -164,6 +177,7 @@ export const makeSenderIn = (
     const maxBodyBytes = options.maxBodyBytes
     // Bytes of bodies held by this call's reads (see `budget.ts`): one object per call.
     const budget = new Budget(options.bodyBudget)
+    const exactNumbers = options.exactNumbers
     // Nothing but the exchange itself: the attempt folds straight into the response, one Effect frame.
     const direct = (timeoutMs === undefined || boundByClient) && limiterFor === undefined && pauses === undefined &&
       deadlineAt === undefined && !traced
@@ -205,7 +219,7 @@ export const makeSenderIn = (
                 body: null,
                 error: new BodyTooLargeError({ method, url, statusCode, maxBodyBytes })
               }
-              : parseBytes(bytes, method, url, statusCode, headers)
+              : parseBytes(bytes, method, url, statusCode, headers, exactNumbers)
           )
         const now = bodyBytesNow(response, maxBodyBytes)
         if (now !== mustRead) return Effect.succeed(fold(now))
