@@ -997,6 +997,8 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
 /** undici already lower-cases names; only repeated headers need joining. */
 const plainHeaders = (headers: Dispatcher.ResponseData["headers"]): Headers.Headers => {
   for (const name in headers) {
+    // Own names only: a name enumerable on a polluted Object.prototype would otherwise become a header here.
+    if (!Object.hasOwn(headers, name)) continue
     const value = headers[name]
     if (typeof value !== "string") headers[name] = Array.isArray(value) ? value.join(", ") : String(value)
   }

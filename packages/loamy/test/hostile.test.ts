@@ -190,6 +190,10 @@ for (const [door, send] of doors) {
       }
       expect(responses.map((r) => r.error)).toEqual([undefined, undefined])
       expect(noOptions[0]!.error).toBeUndefined()
+      // Nor do the polluted names come back as response headers.
+      for (const response of [...responses, ...noOptions]) {
+        expect(Object.keys(response.headers).filter((h) => ["headers", "body", "queryParams"].includes(h))).toEqual([])
+      }
       const arrivals = await hostile.arrivals()
       const byPath = Object.fromEntries(arrivals.map((a) => [a.url, a]))
       expect(Object.keys(byPath).sort()).toEqual(["/bare", "/inherited", "/no-options", "/own?q=1", "/record"])
@@ -228,6 +232,10 @@ for (const [door, send] of doors) {
       expect(Object.hasOwn(response!.headers, "__proto__")).toBe(true)
       expect(response!.headers["__proto__"]).toBe("p")
       expect(response!.headers["constructor"]).toBe("c")
+      // A record without a prototype at every door (the sync door's clone included): no name reads as inherited.
+      const [plain] = await send([{ url: `${hostile.url}/a`, httpOp: "GET" }])
+      expect(Object.getPrototypeOf(plain!.headers)).toBe(null)
+      expect(plain!.headers["constructor"]).toBeUndefined()
     })
 
     it("a hand-set Host does not follow a redirect to another origin", async () => {

@@ -44,7 +44,8 @@ export const headerRecord = (): Record<string, string | ReadonlyArray<string>> =
 export const plainHeaders = (response: HttpClientResponse.HttpClientResponse): ResponseHeaders => {
   const headers = response.headers
   const out = headerRecord()
-  for (const name in headers) out[name] = headers[name]!
+  // Own names only: a name enumerable on a polluted Object.prototype is not a header of this response.
+  for (const name in headers) if (Object.hasOwn(headers, name)) out[name] = headers[name]!
   const joined = headers["set-cookie"]
   if (joined !== undefined) {
     let cookies = splitSetCookie(joined)

@@ -211,9 +211,16 @@ export const decodeResponses = (
   requests: ReadonlyArray<RequestMap.RequestMap>
 ): Array<RequestResponse.RequestResponse> => {
   for (let i = 0; i < responses.length; i++) {
-    const response = responses[i] as { requestMap: RequestMap.RequestMap; error?: unknown; statusCode: number }
+    const response = responses[i] as {
+      requestMap: RequestMap.RequestMap
+      error?: unknown
+      statusCode: number
+      headers: object
+    }
     const request = requests[i]!
     response.requestMap = request
+    // A clone has Object's prototype again; header records have none, so any name (constructor) reads as sent.
+    Object.setPrototypeOf(response.headers, null)
     if (response.error !== undefined) {
       try {
         response.error = decodeRequestError(response.error)
