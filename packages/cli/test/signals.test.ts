@@ -169,9 +169,9 @@ describe.runIf(hasScript)("a signal in the middle of a run", () => {
       const code = await within(run.exited, 60_000, "loamy after Ctrl-C", () => run.child.kill("SIGKILL"))
       const screen = render(run.screen, 40)
       expect(code, screen.join("\n")).toBe(130)
-      expectAnsweredWritten(out)
       // What stays on the screen: no progress line (it would read "N/30  failed ...").
       expect(screen.filter((line) => /\d+\/30 {2}failed/.test(line)), screen.join("\n")).toEqual([])
+      expectAnsweredWritten(out)
       // The message wraps on a narrow terminal: read it from what was sent, not from the screen.
       const said = run.screen.replace(/\r\n/g, "\n")
       expect(said).toContain("loamy: interrupted by SIGINT: 11 requests sent, 10 records written")
