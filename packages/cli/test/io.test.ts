@@ -90,15 +90,20 @@ describe("secrets in lines that are not requests", () => {
         headers: { "X-Custom": "cu-141414", Authorization: "Basic au-151515" },
         query_params: { sig: "s-161616" },
         header: { Cookie: "c-171717" }
-      })
+      }),
+      // Valid JSON with a header value and a query parameter that are not strings: the check names the field, not the value.
+      JSON.stringify({ url: `${server.url}/`, httpOp: "GET", headers: { "X-Api-Key": 212121 } }),
+      JSON.stringify({ url: `${server.url}/`, httpOp: "GET", queryParams: { token: 232323 } })
     ]
     const input = file("raw.jsonl", lines.join("\n") + "\n")
     const secrets = ["tok-111111", "key-222222", "tt-333333", "cu-444444", "c-555555", "pa-666666", "dflt-777777", "q-888888",
-      "unq-999999", "pw-121212", "q-131313", "cu-141414", "au-151515", "s-161616", "c-171717"]
+      "unq-999999", "pw-121212", "q-131313", "cu-141414", "au-151515", "s-161616", "c-171717", "212121", "232323"]
     const r = await loamy(["send", input, "--redact", "x-custom", "-H", "Authorization: dflt-777777"], { timeoutMs: timeout })
     expect(r.code).toBe(1)
     const out = records(r.stdout).sort((a, b) => a.index - b.index)
-    expect(out.map((x) => x.line)).toEqual([1, 2, 3, 4, 5, 6, 7])
+    expect(out.map((x) => x.line)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(out[7]!.error).toMatchObject({ field: "headers.X-Api-Key", detail: "must be a string, got a number" })
+    expect(out[8]!.error).toMatchObject({ field: "queryParams.token", detail: "must be a string, got a number" })
     for (const secret of secrets) {
       expect(r.stdout, secret).not.toContain(secret)
       expect(r.stderr, secret).not.toContain(secret)
@@ -122,13 +127,16 @@ describe("secrets in lines that are not requests", () => {
     // A JSON array is refused whole (exit 2), saying why without the secrets.
     const arrays = [
       `[{"url": "${server.url}/", "httpOp": "GET", "headers": {"Authorization": Bearer arr-181818}}]`,
-      `[{"url": "http://bob:arr-191919@127.0.0 .1/?token=arr-202020", "httpOp": "GET"}]`
+      `[{"url": "http://bob:arr-191919@127.0.0 .1/?token=arr-202020", "httpOp": "GET"}]`,
+      `[{"url": "${server.url}/", "httpOp": "GET", "headers": {"Authorization": 242424}}]`
     ]
     for (const [n, text] of arrays.entries()) {
       const refused = await loamy(["send", file(`raw-${n}.json`, text)], { timeoutMs: timeout })
       expect(refused.code, refused.stderr).toBe(2)
-      expect(refused.stderr).toMatch(n === 0 ? /is not a valid JSON array: Unexpected token 'B'$/m : /request at index 0 is invalid, field url/)
-      for (const secret of ["arr-181818", "arr-191919", "arr-202020"]) expect(refused.stderr).not.toContain(secret)
+      expect(refused.stderr).toMatch(
+        [/is not a valid JSON array: Unexpected token 'B'$/m, /request at index 0 is invalid, field url/, /field headers\.Authorization: must be a string, got a number$/m][n]!
+      )
+      for (const secret of ["arr-181818", "arr-191919", "arr-202020", "242424"]) expect(refused.stderr).not.toContain(secret)
     }
     // --show-secrets shows them, as for every other record.
     const shown = await loamy(["send", input, "-q", "--show-secrets"], { timeoutMs: timeout })

@@ -8,7 +8,7 @@
 import * as fs from "node:fs"
 import { RequestMap } from "@loamy/core"
 import * as Either from "effect/Either"
-import { parseErrorDetail, redactUrls } from "./output.js"
+import { fieldDetail, parseErrorDetail, redactUrls } from "./output.js"
 
 /**
  * Input that cannot be used at all: not readable, not JSON, or a JSON array
@@ -125,7 +125,7 @@ const readArray = async (chunks: AsyncIterable<Buffer>): Promise<ReadonlyArray<R
   const checked = RequestMap.validateAll(parsed)
   if (Either.isLeft(checked)) {
     const e = checked.left
-    const detail = redactUrls(e.detail)
+    const detail = redactUrls(fieldDetail(e.field, e.detail))
     throw new BadInput(
       e.field === ""
         ? `request at index ${e.index} is invalid: ${detail}`

@@ -110,6 +110,17 @@ export const redactUrls = (text: string): string =>
 export const parseErrorDetail = (detail: string): string =>
   detail.replace(/,\s*(?:\.\.\.)?"[\s\S]*"(?:\.\.\.)?\s+is not valid JSON$/, "")
 
+/**
+ * A check's detail about a header or query parameter without the value it
+ * quotes (`must be a string, got the number 123456`): only its kind.
+ *
+ * @internal
+ */
+export const fieldDetail = (field: string, detail: string): string =>
+  /^(headers|queryParams|query_params)\./i.test(field)
+    ? detail.replace(/\bgot the (string|number|boolean|bigint) [\s\S]*$/, "got a $1")
+    : detail
+
 /** How deep `showRefused` copies a refused item; deeper values are replaced (and the copy always serialises). */
 const SHOWN_DEPTH = 64
 
@@ -323,7 +334,7 @@ export const invalidLineRecord = (
   let shownDetail = detail
   if (redaction.enabled) {
     // A parse error quotes the line, and a check may quote a field: neither may show a secret.
-    shownDetail = redactUrls(parseErrorDetail(detail))
+    shownDetail = redactUrls(fieldDetail(field, parseErrorDetail(detail)))
     if (redaction.values.length > 0) shownDetail = scrubString(shownDetail, redaction.values)
   }
   let error: Record<string, unknown> = encodeError(new InvalidInputError({ index, field, detail: shownDetail }))
