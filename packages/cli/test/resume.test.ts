@@ -574,16 +574,19 @@ describe("--shard", () => {
     })
     const before = fs.readFileSync(outs[0]!, "utf8")
     server.resetStats()
-    const [mixedUp, ...resumed] = await Promise.all([
-      // Shard 1 given shard 0's file: refused, whatever the others do meanwhile.
-      loamy(["send", "--shard", "1/3", "--resume", outs[0]!, inFile], { timeoutMs: 60_000 }),
-      ...outs.map((out, i) => loamy(["send", "-q", "--shard", `${i}/3`, "--resume", out, inFile], { timeoutMs: 60_000 }))
-    ])
-    expect(mixedUp!.code).toBe(2)
-    expect(mixedUp!.stderr).toContain("line 1 has index 0, which is in shard 0/3, not 1/3")
-    // (The file may have been completed by shard 0's own run meanwhile; what was there is kept.)
-    expect(fs.readFileSync(outs[0]!, "utf8").startsWith(before)).toBe(true)
+    // Shard 1 given shard 0's file, before and after shard 0 completes it: refused (once the other run on the file
+    // is over: while it runs, its lock refuses this one first, with exit 3).
+    const early = await loamy(["send", "--shard", "1/3", "--resume", outs[0]!, inFile], { timeoutMs: 60_000 })
+    expect(early.code, early.stderr).toBe(2)
+    expect(early.stderr).toContain("line 1 has index 0, which is in shard 0/3, not 1/3")
+    expect(fs.readFileSync(outs[0]!, "utf8")).toBe(before)
+    const resumed = await Promise.all(
+      outs.map((out, i) => loamy(["send", "-q", "--shard", `${i}/3`, "--resume", out, inFile], { timeoutMs: 60_000 }))
+    )
     resumed.forEach((r) => expect(r.code, r.stderr).toBe(0))
+    expect(fs.readFileSync(outs[0]!, "utf8").startsWith(before)).toBe(true)
+    const late = await loamy(["send", "--shard", "1/3", "--resume", outs[0]!, inFile], { timeoutMs: 60_000 })
+    expect(late.code, late.stderr).toBe(2)
     expect(server.stats.requests).toBe(20 - 1 - 2 - 2)
     const union = fresh("union.jsonl")
     fs.writeFileSync(union, outs.map((out) => fs.readFileSync(out, "utf8")).join(""))
