@@ -1,46 +1,70 @@
 /**
  * One process per `--resume` file, with real processes against a loopback
- * test server: a second run started while the first is still sending is
+ * server whose answers wait at a gate the test opens: a second run started
+ * while the first is still sending is
  * refused (exit 3, nothing sent, the file untouched), a lock left behind by a
  * run killed with SIGKILL is taken over, and one of another host is not.
  */
-import { start, type TestServer } from "@loamy/test-server"
 import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { acquire, LockHeld } from "../dist/internal/lock.js"
 import { jsonl, loamy, records, spawnLoamy, within } from "./helpers.js"
 
-let server: TestServer
+/**
+ * `/gate?i=N` answers once the gate is open (`open()`); `sent` lists the `i`
+ * of every request, `requests` counts them.
+ */
+let server: http.Server
+let url: string
+let gateOpen = false
+let held: Array<() => void> = []
+let sent: Array<number> = []
+const open = () => {
+  gateOpen = true
+  for (const answer of held.splice(0)) answer()
+}
+const closeGate = () => {
+  gateOpen = false
+  sent = []
+}
 let dir: string
 beforeAll(async () => {
-  server = await start()
+  server = http.createServer((req, res) => {
+    const i = Number(new URL(req.url!, "http://x").searchParams.get("i"))
+    sent.push(i)
+    const answer = () => {
+      res.setHeader("content-type", "application/json")
+      res.end(JSON.stringify({ i }))
+    }
+    if (gateOpen) answer()
+    else held.push(answer)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cli-lock-"))
 })
 afterAll(async () => {
-  await server?.close()
+  open()
+  server.closeAllConnections()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
   if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
 })
 
 let files = 0
 const fresh = (name: string) => path.join(dir, `${++files}-${name}`)
 
-/** `size` slow requests (150 ms each), tagged with their index. */
-const slowInput = (size: number) => {
+/** `size` requests that wait at the gate, tagged with their index. */
+const gatedInput = (size: number) => {
   const file = fresh("in.jsonl")
-  fs.writeFileSync(file, jsonl(Array.from({ length: size }, (_, i) => ({ url: `${server.url}/delay/150?i=${i}`, httpOp: "GET" }))))
+  fs.writeFileSync(file, jsonl(Array.from({ length: size }, (_, i) => ({ url: `${url}/gate?i=${i}`, httpOp: "GET" }))))
   return file
 }
 
-/** The `i` of each request the server saw since the last `resetStats`. */
-const sentIndices = () =>
-  server.stats.arrivalPaths.flatMap((p) => {
-    const match = /[?&]i=(\d+)/.exec(p)
-    return match === null ? [] : [Number(match[1])]
-  })
-
-/** Resolves once `test()` holds, checked at each request the server receives (an event, not a time). */
+/** Resolves once `test()` holds, checked every few ms (it reads what the server has received: an event, not a time). */
 const whenServer = (test: () => boolean) =>
   new Promise<void>((resolve) => {
     const timer = setInterval(() => {
@@ -53,62 +77,62 @@ const whenServer = (test: () => boolean) =>
 
 describe("--resume FILE is used by one process at a time", () => {
   it("a second run on the same file while the first is sending is refused: exit 3, nothing sent, the file untouched", async () => {
-    const input = slowInput(40)
+    closeGate()
+    const input = gatedInput(20)
     const out = fresh("out.jsonl")
-    server.resetStats()
     const first = spawnLoamy(["send", "-q", "-c", "2", "--resume", out, input])
-    // The first run holds the lock before it sends: once the server sees its requests, it is mid-run.
-    await within(whenServer(() => server.stats.requests >= 2), 60_000, "the first run's requests", () => first.child.kill("SIGKILL"))
+    // The first run holds the lock before it sends: with its requests at the gate, it is mid-run until the gate opens.
+    await within(whenServer(() => sent.length >= 2), 60_000, "the first run's requests", () => first.child.kill("SIGKILL"))
     expect(fs.existsSync(`${out}.loamy-lock`)).toBe(true)
-    const before = fs.existsSync(out) ? fs.readFileSync(out) : Buffer.alloc(0)
-    const requestsBefore = server.stats.requests
     const second = await loamy(["send", "-c", "50", "--resume", out, input], { timeoutMs: 60_000 })
     expect(second.code, second.stderr).toBe(3)
     expect(second.stderr).toContain(`another loamy run (pid ${first.child.pid}, since `)
     expect(second.stderr).toContain(`is using ${out} (its lock ${out}.loamy-lock is held); nothing sent`)
-    // Nothing read or changed by the second run: the file only grew by the first run's appends.
-    expect(fs.readFileSync(out).subarray(0, before.length).equals(before)).toBe(true)
+    // Nothing sent (at -c 50 it would have sent the 18 others at once), nothing written.
+    expect(sent.sort((a, b) => a - b)).toEqual([0, 1])
+    expect(fs.existsSync(out) ? fs.readFileSync(out, "utf8") : "").toBe("")
+    open()
     const done = await within(first.exited, 60_000, "the first run", () => first.child.kill("SIGKILL"))
     expect(done.code, done.stderr).toBe(0)
-    // One record per index, each request sent once: the second run sent nothing (at -c 50 it would have sent them all).
-    expect(records(fs.readFileSync(out, "utf8")).map((r) => r["index"]).sort((a, b) => a - b)).toEqual([...Array(40).keys()])
-    expect(sentIndices().sort((a, b) => a - b)).toEqual([...Array(40).keys()])
-    expect(server.stats.requests).toBeGreaterThanOrEqual(requestsBefore)
+    // One record per index, each request sent once.
+    expect(records(fs.readFileSync(out, "utf8")).map((r) => r["index"]).sort((a, b) => a - b)).toEqual([...Array(20).keys()])
+    expect(sent.sort((a, b) => a - b)).toEqual([...Array(20).keys()])
     // Given back at the end.
     expect(fs.existsSync(`${out}.loamy-lock`)).toBe(false)
   }, 120_000)
 
   it("a lock left by a run killed with SIGKILL is taken over: the next run completes the file", async () => {
-    const input = slowInput(30)
+    closeGate()
+    const input = gatedInput(12)
     const out = fresh("out.jsonl")
-    server.resetStats()
     const killed = spawnLoamy(["send", "-q", "-c", "2", "--resume", out, input])
-    await within(whenServer(() => server.stats.requests >= 4), 60_000, "the run's requests", () => killed.child.kill("SIGKILL"))
+    await within(whenServer(() => sent.length >= 2), 60_000, "the run's requests", () => killed.child.kill("SIGKILL"))
     killed.child.kill("SIGKILL")
     const { signal } = await within(killed.exited, 30_000, "the killed run")
     expect(signal).toBe("SIGKILL")
     // Left behind, naming a process that is gone.
     const left = JSON.parse(fs.readFileSync(`${out}.loamy-lock`, "utf8")) as { pid: number; host: string }
     expect(left).toMatchObject({ pid: killed.child.pid, host: os.hostname() })
+    open()
     const next = await loamy(["send", "-c", "10", "--resume", out, input], { timeoutMs: 60_000 })
     expect(next.code, next.stderr).toBe(0)
     expect(next.stderr).toContain(`took over the lock of a run that is gone (pid ${killed.child.pid})`)
-    expect(records(fs.readFileSync(out, "utf8")).map((r) => r["index"]).sort((a, b) => a - b)).toEqual([...Array(30).keys()])
+    expect(records(fs.readFileSync(out, "utf8")).map((r) => r["index"]).sort((a, b) => a - b)).toEqual([...Array(12).keys()])
     expect(fs.existsSync(`${out}.loamy-lock`)).toBe(false)
   }, 120_000)
 
   it("a lock of another host is never taken over (loamy cannot tell whether that run is alive): exit 3, how to remove it", async () => {
-    const input = slowInput(3)
+    closeGate()
+    const input = gatedInput(3)
     const out = fresh("out.jsonl")
     const lockFile = `${out}.loamy-lock`
     const content = JSON.stringify({ pid: 1, host: "another-host.example", started: "2026-01-01T00:00:00.000Z" }) + "\n"
     fs.writeFileSync(lockFile, content)
-    server.resetStats()
     const r = await loamy(["send", "--resume", out, input], { timeoutMs: 60_000 })
     expect(r.code).toBe(3)
     expect(r.stderr).toContain("another loamy run (pid 1 on host another-host.example, since 2026-01-01T00:00:00.000Z)")
     expect(r.stderr).toContain(`If no such run is going on, delete ${lockFile}`)
-    expect(server.stats.requests).toBe(0)
+    expect(sent).toEqual([])
     expect(fs.existsSync(out)).toBe(false)
     expect(fs.readFileSync(lockFile, "utf8")).toBe(content)
   }, 60_000)
