@@ -61,7 +61,7 @@ describe("records that cannot be written whole", () => {
     const deep = byIndex.get(1)!
     expect(deep["statusCode"]).toBe(200)
     expect(typeof deep["error"]?._tag).toBe("string")
-    expect(deep["error"].message).toMatch(/nested/)
+    expect(deep["error"].message).toMatch(/nest|deep/i)
     // The record reads back as a RequestResponse, its error as a class of the core.
     const decoded = Schema.decodeUnknownSync(RequestResponse.RequestResponse)(deep)
     expect(decoded.error?._tag).toBe(deep["error"]._tag)

@@ -58,8 +58,6 @@ export interface Plan {
   readonly writer: output.Writer | undefined
   /** Failed records already in the file and kept there (they make the exit code 1). */
   readonly failedBefore: number
-  /** Called with the input's size once it has all been read: a message if the file does not fit it. */
-  readonly checkEnd: (size: number) => string | undefined
   /** The input to send from, when reading the file's check had to take the start of it (JSONL on stdin). */
   readonly source: input.Input | undefined
   /** Gives the `--resume` file's lock back (nothing without `--resume`). Safe to call more than once. */
@@ -588,7 +586,6 @@ export const prepare = async (
       sends: shardCount,
       writer: undefined,
       failedBefore: 0,
-      checkEnd: () => undefined,
       source: undefined,
       release: () => {}
     }
@@ -696,8 +693,6 @@ const prepareLocked = async (
     sends: (n) => Math.max(0, shardCount(n) - done.size),
     writer,
     failedBefore: failedCount - dropped,
-    // The input was read past the file's largest index before sending (or it ended sooner, and was refused).
-    checkEnd: () => undefined,
     source: replaced,
     release: held.release
   }
