@@ -225,7 +225,9 @@ describe("an output that cannot be written", () => {
     expect(whole).toBeLessThan(size)
     const atServer = [...server.sent.values()].reduce((a, b) => a + b, 0)
     expect(sent).toBeGreaterThanOrEqual(written)
-    expect(sent).toBeLessThanOrEqual(atServer)
+    // Sent: handed to the HTTP client; of the (at most 4) in flight at the stop, some may not have reached the server.
+    expect(sent).toBeLessThanOrEqual(atServer + 4)
+    expect(sent).toBeGreaterThanOrEqual(atServer)
     // Room again, then the printed command completes the run (a torn last line is cut away).
     expect(spawnSync("mount", ["-o", "remount,size=4m", tinyFs!]).status).toBe(0)
     const completed = await runPrinted(printedCommand(r.stderr), dir)

@@ -133,7 +133,8 @@ const requestStream = (
 export interface Via<R> {
   /**
    * The responses to the requests of the input. `onProgress`, when given,
-   * takes the sender's progress figures.
+   * takes the sender's progress figures for the bar (without them the bar
+   * counts the records written).
    */
   readonly send: (
     requests: Stream.Stream<unknown, input.BadInput>,
@@ -159,8 +160,7 @@ export interface Via<R> {
 const local = (ordered: boolean, abort: (() => void) | undefined): Via<HttpClient.HttpClient> => ({
   send: (requests, resolved, onProgress) => {
     const responses = Clump.streamFrom(requests, { ...resolved, ordered })
-    // The core's own progress figures, as the library doors report them: the bar draws them, and a run stopped
-    // short says from them how many requests were in flight.
+    // The bar draws the core's own progress figures, as the library doors report them.
     return onProgress === undefined
       ? responses
       : responses.pipe(Progress.reportTo((p) => Effect.sync(() => onProgress(p)), { interval: stats.redrawMs }))
@@ -351,35 +351,44 @@ const sendWith = <R>(
     const lineOf = new Map<number, number>()
     const notUtf8 = new Map<number, string>()
     const progress = showProgress ? stats.startProgress(tracker) : undefined
-    // Requests answered (refused lines are not sent), and the sender's latest figures: what a run stopped short
-    // says it had sent.
-    let answered = 0
-    let latest: Progress.Progress | undefined
-    // In flight when the run was stopped (a signal, a failed output), from the sender's latest figures (the
-    // report at the run's end says none, the abandoned ones being over).
-    let inFlightAtStop: number | undefined
-    const freeze = () => {
-      inFlightAtStop ??= latest?.inFlight ?? 0
-    }
-    // SIGINT or SIGTERM: the first stops the sending and lets the run write what it has; a second one (or the
-    // grace running out) stops it at once.
-    let stoppedBy: StopSignal | undefined
+    // What a run stopped short says it had sent: the requests whose responses came back (answered, failed, or
+    // abandoned in flight by the stop), those handed to the HTTP client after the stop not counted.
+    let sent = 0
+    let abandonedInFlight = 0
+    // Why the sending stopped early: a signal, or an output that failed (a full disk; a reader gone away).
+    let stoppedBy: StopSignal | "output" | undefined
+    let signalled: StopSignal | undefined
+    // The run ended before every response came back: the grace ran out, or a second signal came.
+    let cutShort = false
     const stopNow = yield* Deferred.make<void>()
     const stopInput = yield* Deferred.make<void>()
     let graceTimer: ReturnType<typeof setTimeout> | undefined
-    const unregister = onSignal((signal, count) => {
-      freeze()
+    const endNow = () => {
+      cutShort = true
+      Deferred.unsafeDone(stopNow, Exit.void)
+    }
+    /**
+     * Reads no more requests and ends those in flight at once (`via.abort`): the run then ends as soon as their
+     * responses have come back, with everything received written. Without `abort`, it ends at once.
+     */
+    const stop = (reason: StopSignal | "output") => {
+      if (stoppedBy !== undefined) return
+      stoppedBy = reason
       progress?.clear()
-      if (count === 1 && via.abort !== undefined) {
-        stoppedBy = signal
-        Deferred.unsafeDone(stopInput, Exit.void)
-        via.abort()
-        graceTimer = setTimeout(() => Deferred.unsafeDone(stopNow, Exit.void), STOP_GRACE_MS)
-      } else {
-        stoppedBy ??= signal
-        Deferred.unsafeDone(stopNow, Exit.void)
-      }
+      if (via.abort === undefined) return endNow()
+      Deferred.unsafeDone(stopInput, Exit.void)
+      via.abort()
+      graceTimer = setTimeout(endNow, STOP_GRACE_MS)
+    }
+    // SIGINT or SIGTERM: the first stops the run as above; a second one ends it at once.
+    const unregister = onSignal((signal, count) => {
+      signalled ??= signal
+      if (count === 1 && stoppedBy === undefined) return stop(signal)
+      progress?.clear()
+      endNow()
     })
+    // A failed output ends the run the same way: nothing more could be written.
+    writer.onFail(() => stop("output"))
     // A response whose body could not be written gets an error of the CLI's making: it counts as failed.
     let unwritableTag: string | undefined
     const onUnwritable = (tag: string) => {
@@ -389,10 +398,22 @@ const sendWith = <R>(
       const line = lineOf.get(index)
       lineOf.delete(index)
       const error = response.error
-      // Stopped: a request the stop abandoned has no record (a --resume sends it), nor has a line read since.
-      if (stoppedBy !== undefined && (abandoned(response) || error?._tag === "InvalidInputError")) {
-        notUtf8.delete(index)
-        return Effect.void
+      if (stoppedBy !== undefined) {
+        // Stopped: a request the stop abandoned has no record (a --resume sends it), nor has a line read since;
+        // after a failed output nothing more is written.
+        if (error?._tag === "InvalidInputError") return Effect.void
+        if (abandoned(response)) {
+          // Failed by the stop while it was with the HTTP client (or after a first attempt): it was sent.
+          if ((error as { readonly code?: string }).code === http.abortedCode || response.attempts > 1) {
+            sent++
+            abandonedInFlight++
+          }
+          return Effect.void
+        }
+        if (stoppedBy === "output") {
+          sent++
+          return Effect.void
+        }
       }
       if (error !== undefined && error._tag === "InvalidInputError") {
         tracker.record(0, "InvalidInputError", 0, false)
@@ -409,7 +430,7 @@ const sendWith = <R>(
           )
         )
       } else {
-        answered++
+        sent++
         unwritableTag = undefined
         const text = output.responseRecord(index, line, response, redaction, onUnwritable)
         tracker.record(response.statusCode, error?._tag ?? unwritableTag, response.elapsedMs, true)
@@ -419,19 +440,9 @@ const sendWith = <R>(
       return writer.needsDrain() ? Effect.promise(() => writer.drained()) : Effect.void
     }
     const selected = plan === undefined ? undefined : { plan, indexOf: new Map<number, number>() }
-    // After a signal, no more requests are read.
+    // Once stopped, no more requests are read.
     const requests = Stream.interruptWhenDeferred(requestStream(source, lineOf, notUtf8, selected), stopInput)
-    // A failed output (a closed pipe, a full disk) ends the run: nothing more could be written.
-    const outputFailed = Effect.async<void>((resume) =>
-      writer.onFail(() => {
-        freeze()
-        resume(Effect.void)
-      })
-    )
-    const responses = via.send(requests, resolved, (p) => {
-      latest = p
-      tracker.observe(p)
-    })
+    const responses = via.send(requests, resolved, progress === undefined ? undefined : (p) => tracker.observe(p))
     const outcome = yield* (selected === undefined ? responses : Stream.map(responses, ({ index, response }) => {
       // Positions in the stream back to indices in the input.
       const at = selected.indexOf.get(index)!
@@ -439,7 +450,6 @@ const sendWith = <R>(
       return { index: at, response }
     })).pipe(
       Stream.runForEach(write),
-      Effect.raceFirst(outputFailed),
       Effect.raceFirst(Deferred.await(stopNow)),
       Effect.exit,
       Effect.ensuring(Effect.sync(() => {
@@ -456,9 +466,7 @@ const sendWith = <R>(
     )
     const written = writer.written()
     /** What was sent and written when the run stopped short, and how to complete it. */
-    const account = () => {
-      const inFlight = inFlightAtStop ?? latest?.inFlight ?? 0
-      const sent = answered + inFlight
+    const account = (inFlightKnown: boolean) => {
       const target = outputFile(config.output)
       const completion = target.file === undefined ? undefined : resumeCommand(
         config.argv ?? [],
@@ -467,10 +475,13 @@ const sendWith = <R>(
         redaction.names,
         config.showSecrets
       )
-      return `${plural(sent, "request")} sent, ${plural(written, "record")} written to ${target.name}` +
-        (inFlight > 0
-          ? ` (${plural(inFlight, "request")} in flight abandoned: ${inFlight === 1 ? "it has" : "they have"} no record)`
-          : "") +
+      const abandonedNote = !inFlightKnown
+        ? " (and the requests in flight, abandoned: they have no record)"
+        : abandonedInFlight > 0
+        ? ` (${plural(abandonedInFlight, "request")} in flight abandoned: ${abandonedInFlight === 1 ? "it has" : "they have"} no record)`
+        : ""
+      return `${plural(sent, "request")} sent, ${plural(written, "record")} written to ${target.name}${abandonedNote}` +
+        (cutShort && inFlightKnown ? ", and those waiting out a retry's backoff or a rate limit abandoned too" : "") +
         (completion === undefined
           ? `; the records went to ${target.name}, which loamy cannot read back (--resume FILE makes a run resumable)`
           : `; to complete the run: ${completion}${config.file === "-" ? " (with the same input on stdin)" : ""}`)
@@ -480,12 +491,12 @@ const sendWith = <R>(
       // The reader of a pipe went away (`| head`): stop quietly with 0, as Unix tools do. Else the output is lost.
       if (failure.readerGone) return ExitCode.ok
       yield* say(failure.message)
-      yield* say(`the run stopped: its output could not be written: ${account()}`)
+      yield* say(`the run stopped: its output could not be written: ${account(true)}`)
       return ExitCode.output
     }
-    if (stoppedBy !== undefined) {
-      yield* say(`interrupted by ${stoppedBy}: ${account()}`)
-      return exitCodeOf(stoppedBy)
+    if (signalled !== undefined) {
+      yield* say(`interrupted by ${signalled}: ${account(true)}`)
+      return exitCodeOf(signalled)
     }
     if (Exit.isFailure(outcome)) {
       const failed = Cause.failureOption(outcome.cause)
@@ -512,7 +523,7 @@ const sendWith = <R>(
         return ExitCode.failed
       }
       yield* say(`the run stopped on an unexpected error (a bug in loamy: please report it): ${message}`)
-      yield* say(account())
+      yield* say(account(false))
       return ExitCode.internal
     }
     // With --resume, the failed records already in the file count too: the exit code speaks for the whole file.
