@@ -517,6 +517,24 @@ describe("--retry-failed", () => {
   }, 120_000)
 })
 
+describe("--retry-failed on stdin", () => {
+  it("sends the failed requests again from JSONL on stdin too (read up to the file's largest index first)", async () => {
+    const input = makeInput(12, { blankAfter: new Set([1]) })
+    const failed = new Set([2, 9])
+    const lines = [0, 2, 3, 9, 10].map((i) =>
+      failed.has(i)
+        ? JSON.stringify({ ...JSON.parse(recordOf(input, i)), statusCode: 0, body: null, error: { _tag: "TimeoutError", message: "timed out" } })
+        : recordOf(input, i)
+    )
+    const out = write("stdin-retry.jsonl", lines.join("\n") + "\n")
+    server.resetStats()
+    const r = await loamy(["send", "--resume", out, "--retry-failed", "-"], { stdin: input.text, timeoutMs: 60_000 })
+    expect(r.code, r.stderr).toBe(0)
+    expect(sentIndices().sort((a, b) => a - b)).toEqual([1, 2, 4, 5, 6, 7, 8, 9, 11])
+    expectComplete(out, input)
+  }, 60_000)
+})
+
 describe("--shard", () => {
   it("property: the shards of an input, run side by side, hold every index exactly once", async () => {
     await fc.assert(

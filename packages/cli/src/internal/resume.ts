@@ -504,14 +504,15 @@ const bodyAsRead = (request: RequestMap.RequestMap): RequestMap.RequestMap =>
 /**
  * Reads JSONL from stdin until the line of index `last` (or the input's
  * end), comparing the lines the file has records of. Returns the input to
- * send from: the lines read (those with a record replaced by a stand-in,
- * which is skipped), then the rest of stdin; and the count of requests when
- * the input ended within them.
+ * send from: the lines read (those `skipped` by the plan replaced by a
+ * stand-in), then the rest of stdin; and the count of requests when the
+ * input ended within them.
  */
 const readStdinPrefix = async (
   source: input.Input & { readonly kind: "lines" },
   last: number,
-  comparison: Comparison
+  comparison: Comparison,
+  skipped: (index: number) => boolean
 ): Promise<{ readonly source: input.Input; readonly size: number | undefined }> => {
   const iterator = source.batches[Symbol.asyncIterator]()
   const held: Array<string> = []
@@ -534,8 +535,8 @@ const readStdinPrefix = async (
       }
       const index = count++
       comparison.check(index, () => lineItem(text), lineNumber)
-      // A line with a record is skipped by the plan: a stand-in keeps its place (and its line number).
-      held.push(comparison.scanned.done.has(index) ? "-" : raw)
+      // A line the plan skips (its record stays) is not needed: a stand-in keeps its place and line number.
+      held.push(skipped(index) ? "-" : raw)
     }
   }
   const rest: AsyncIterable<ReadonlyArray<string>> = {
@@ -640,7 +641,9 @@ const prepareLocked = async (
   } else if (inputPath !== "-") {
     size = await readInputFile(inputPath, comparison)
   } else if (scanned.maxIndex >= 0) {
-    const prefix = await readStdinPrefix(source, scanned.maxIndex, comparison)
+    // The plan skips the indices with a record, but for the failed ones --retry-failed sends again.
+    const skipped = (index: number) => scanned.done.has(index) && !(config.retryFailed && scanned.failed.has(index))
+    const prefix = await readStdinPrefix(source, scanned.maxIndex, comparison, skipped)
     replaced = prefix.source
     size = prefix.size
   }
