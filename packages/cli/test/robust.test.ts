@@ -98,8 +98,9 @@ describe("records that cannot be written whole", () => {
       expect(byIndex.get(1)!["line"]).toBe(2)
       expect(byIndex.get(0)!["statusCode"]).toBe(200)
     }
+    // The core refuses such a line as its text without building it, so --show-secrets writes the line as it was.
     expect(records(fs.readFileSync(out, "utf8")).find((x) => x["index"] === 1)!["requestMap"]).toBe(
-      "<not written: nested too deep to write as JSON>"
+      `{"url": "${url}/echo", "httpOp": "POST", "body": ${deepBody}}`
     )
     // The line was not sent; the others were, by both runs.
     expect(hits.get("/echo")).toBeUndefined()

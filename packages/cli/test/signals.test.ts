@@ -99,7 +99,8 @@ const printedCommand = (text: string): string => {
 
 /**
  * 30 requests in input order: index 0 hangs, 1 to 10 are answered at once and
- * wait in `--ordered` behind index 0, 11 to 29 are not sent before the stop.
+ * wait in `--ordered` behind index 0 (with `--reorder-buffer 0` their workers
+ * wait with them), 11 to 29 are not sent before the stop.
  */
 const orderedInput = () => {
   const file = fresh("in.jsonl")
@@ -137,7 +138,7 @@ describe.runIf(hasScript)("a signal in the middle of a run", () => {
     server.sent.clear()
     const input = orderedInput()
     const out = fresh("out.jsonl")
-    const run = inTerminal(["send", "--ordered", "-c", "11", "--resume", out, input], { columns: 120 })
+    const run = inTerminal(["send", "--ordered", "--reorder-buffer", "0", "-c", "11", "--resume", out, input], { columns: 120 })
     // An event, not a time: the bar draws the core's figures, 10 done (answered) and 1 in flight.
     await within(run.until((screen) => tenDone.test(screen)), 60_000, "10 answers", () => run.child.kill("SIGKILL"))
     process.kill(run.pid()!, "SIGTERM")
@@ -150,7 +151,7 @@ describe.runIf(hasScript)("a signal in the middle of a run", () => {
     expect(said).toContain("loamy: interrupted by SIGTERM: 11 requests sent, 10 records written")
     expect(said).toContain("1 request in flight abandoned")
     const command = printedCommand(said)
-    expect(command).toBe(`loamy send --ordered -c 11 --resume ${out} ${input}`)
+    expect(command).toBe(`loamy send --ordered --reorder-buffer 0 -c 11 --resume ${out} ${input}`)
     await expectCompletedBy(command, out)
   }, 120_000)
 
@@ -163,7 +164,7 @@ describe.runIf(hasScript)("a signal in the middle of a run", () => {
     try {
       const input = orderedInput()
       const out = fresh("out with space.jsonl")
-      const run = inTerminal(["send", "--ordered", "-c", "11", "-o", out, input], { columns: 40 })
+      const run = inTerminal(["send", "--ordered", "--reorder-buffer", "0", "-c", "11", "-o", out, input], { columns: 40 })
       await within(run.until((screen) => tenDone.test(screen)), 60_000, "10 answers", () => run.child.kill("SIGKILL"))
       run.type("\x03")
       const code = await within(run.exited, 60_000, "loamy after Ctrl-C", () => run.child.kill("SIGKILL"))
@@ -176,7 +177,7 @@ describe.runIf(hasScript)("a signal in the middle of a run", () => {
       const said = run.screen.replace(/\r\n/g, "\n")
       expect(said).toContain("loamy: interrupted by SIGINT: 11 requests sent, 10 records written")
       const command = printedCommand(said)
-      expect(command).toBe(`loamy send --resume '${out}' --ordered -c 11 ${input}`)
+      expect(command).toBe(`loamy send --resume '${out}' --ordered --reorder-buffer 0 -c 11 ${input}`)
       await expectCompletedBy(command, out)
     } finally {
       server = previous
