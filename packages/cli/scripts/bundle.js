@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 const entry = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
 const outdir = process.argv[2] ?? fileURLToPath(new URL("../dist/bundle", import.meta.url))
 
-// loamy's undici layer imports only `Agent`, `Pool` and the proxy agents (`ProxyAgent`, `EnvHttpProxyAgent`) from
+// loamy's undici layer imports only `Agent`, `Pool`, the proxy agents (`ProxyAgent`, `EnvHttpProxyAgent`) and `buildConnector` from
 // "undici", but undici's entry is CommonJS that loads all of undici (fetch, WebSocket, caches, ...), which esbuild
 // cannot tree-shake: point "undici" at a module that exports those alone. If the layer ever imports more from
 // undici, the build fails here ("No matching export"), not at run time.
@@ -33,8 +33,9 @@ const leanUndici = {
         `import Pool from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/pool.js"))}`,
         `import ProxyAgent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/proxy-agent.js"))}`,
         `import EnvHttpProxyAgent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/env-http-proxy-agent.js"))}`,
+        `import buildConnector from ${JSON.stringify(path.join(undiciDir, "lib/core/connect.js"))}`,
         `Object.assign(Dispatcher.prototype, api)`,
-        `export { Agent, EnvHttpProxyAgent, Pool, ProxyAgent }`
+        `export { Agent, buildConnector, EnvHttpProxyAgent, Pool, ProxyAgent }`
       ].join("\n"),
       resolveDir: undiciDir,
       loader: "js"

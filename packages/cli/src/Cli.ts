@@ -14,7 +14,6 @@ import * as Options from "@effect/cli/Options"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import * as ValidationError from "@effect/cli/ValidationError"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type { Teardown } from "@effect/platform/Runtime"
 import type { Clump } from "@loamy/core"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
@@ -25,8 +24,11 @@ import { createRequire } from "node:module"
 import * as nodePath from "node:path"
 import { parseDuration, parseHeader, parseRate } from "./internal/duration.js"
 import * as clusterCommands from "./internal/clusterCommands.js"
+import type * as http from "./internal/http.js"
 import { parseShard } from "./internal/shard.js"
 import type * as send from "./internal/send.js"
+import { ExitCode as Codes, exitCodeOf, type StopSignal } from "./internal/signals.js"
+import * as terminal from "./internal/terminal.js"
 
 // The commands' machinery (the core, the undici layer, the test server) is loaded when a command runs, not for
 // `--help` or a usage error: in the bundle these are chunks of their own, so starting takes a fraction of the time.
@@ -40,13 +42,13 @@ const { clusterCommand, clusterFlags, flagChecks, jobsCommand, workerCommand } =
 })
 const withHttp = (connections: number | undefined) =>
 <A, E>(
-  effect: Effect.Effect<A, E, HttpClient.HttpClient>
+  effect: Effect.Effect<A, E, HttpClient.HttpClient | http.Abort>
 ): Effect.Effect<A, E> =>
   Effect.flatMap(Effect.promise(() => import("./internal/http.js")), (http) => http.provide(effect, connections))
 
 /**
- * The process exit code a command asks for (1: some requests failed,
- * 2: bad input or usage).
+ * The process exit code a command asks for (see "Exit codes" in
+ * `loamy send --help`).
  *
  * @since 0.1.0
  * @category errors
@@ -83,8 +85,18 @@ const sendFlags = {
   ),
   ordered: Options.boolean("ordered").pipe(
     Options.withDescription(
-      "Write responses in input order (buffers at most the in-flight ones). Default: completion order, each line with its index."
+      "Write responses in input order. A response that finished before an earlier one waits in a reorder buffer " +
+        "(--reorder-buffer) while the run goes on, so a slow origin delays the output, not the requests to other " +
+        "origins. Default: completion order, each line with its index."
     )
+  ),
+  reorderBuffer: Options.integer("reorder-buffer").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription(
+      "With --ordered: at most N finished responses wait for an earlier one; past that, sending waits for the " +
+        "output. Default 1000."
+    ),
+    Options.optional
   ),
   concurrency: Options.integer("concurrency").pipe(
     Options.withPseudoName("N"),
@@ -122,7 +134,10 @@ const sendFlags = {
   ),
   rate: Options.text("rate").pipe(
     Options.withPseudoName("N/INTERVAL"),
-    Options.withDescription("At most N requests start per interval: N/INTERVAL, e.g. 10/1s, 100/500ms, 5/s."),
+    Options.withDescription(
+      "At most N requests start in any span of INTERVAL (sliding, attempts and retries count): N/INTERVAL, e.g. " +
+        "10/1s, 100/500ms, 5/s. Starts are kept 5% of the interval (at most 100 ms) further apart, for the way to the server."
+    ),
     Options.optional
   ),
   ratePerOrigin: Options.boolean("rate-per-origin").pipe(
@@ -140,6 +155,16 @@ const sendFlags = {
   maxBodyBytes: Options.integer("max-body-bytes").pipe(
     Options.withPseudoName("BYTES"),
     Options.withDescription("Bodies larger than this (decompressed) are not read; the response gets a BodyTooLargeError. Default 64 MiB."),
+    Options.optional
+  ),
+  bodyBudget: Options.integer("body-budget").pipe(
+    Options.withPseudoName("BYTES"),
+    Options.withDescription(
+      "Bytes of response bodies held at once for the whole run while they are read (decompressed, decoders' " +
+        "windows included). A read that would pass it waits, not reading its connection, until others finish: it " +
+        "never fails for it, and its --timeout still bounds it. One read at a time may go past it, so the run " +
+        "always moves on. Default 64 MiB."
+    ),
     Options.optional
   ),
   maxRedirects: Options.integer("max-redirects").pipe(
@@ -175,8 +200,11 @@ const sendFlags = {
       "FILE is the output: read the records already in it, send only the requests whose index is missing, and " +
         "append their records to it (a missing FILE is created). A torn last line (a run killed mid-write) is cut " +
         "away and its request sent again. -o may name the same file, no other. Refused (exit 2, nothing sent or " +
-        "changed) when FILE is not loamy output or holds an index beyond the input (or outside --shard). One " +
-        "process per FILE at a time."
+        "changed) when FILE is not loamy output for this input: a line that is not a record, an index beyond the " +
+        "input (or outside --shard), or a record whose requestMap is not the input's request at its index (URL, " +
+        "method, query, header names and body are compared). One process per FILE at a time: a run holds the lock " +
+        "FILE.loamy-lock (its pid and host) and a second run on FILE is refused (exit 3, nothing sent); a lock left " +
+        "by a run that was killed is taken over once its process is gone."
     ),
     Options.optional
   ),
@@ -209,10 +237,20 @@ const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
         : Effect.succeed(ms)
     }
     const headers: Record<string, string> = {}
-    for (const text of flags.header) {
+    for (const [n, text] of flags.header.entries()) {
       const parsed = parseHeader(text)
-      if (parsed === undefined) return yield* usage(`--header: ${JSON.stringify(text)} is not 'Name: value'`)
+      // Not echoed: it may be a secret given without its name.
+      if (parsed === undefined) {
+        return yield* usage(`--header number ${n + 1} has no "Name:" in front of its value: give it as 'Name: value'`)
+      }
       headers[parsed[0]] = parsed[1]
+      const unexpanded = unexpandedVariable(parsed[1])
+      if (unexpanded !== undefined) {
+        process.stderr.write(
+          `loamy: warning: --header ${parsed[0]}: its value holds ${unexpanded} as it is, not the variable's value ` +
+            `(single quotes keep the shell from expanding it: use double quotes, -H "${parsed[0]}: ...${unexpanded}")\n`
+        )
+      }
     }
     let rateLimit: Clump.RateLimitOptions | undefined
     if (Option.isSome(flags.rate)) {
@@ -233,6 +271,8 @@ const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
     if (Option.isSome(flags.retry)) options.retry = flags.retry.value
     if (rateLimit !== undefined) options.rateLimit = rateLimit
     if (Option.isSome(flags.maxBodyBytes)) options.maxBodyBytes = flags.maxBodyBytes.value
+    if (Option.isSome(flags.bodyBudget)) options.bodyBudget = flags.bodyBudget.value
+    if (Option.isSome(flags.reorderBuffer)) options.reorderBuffer = flags.reorderBuffer.value
     if (Option.isSome(flags.maxRedirects)) options.maxRedirects = flags.maxRedirects.value
     if (flags.header.length > 0) options.headers = headers
     if (Option.isSome(flags.proxy)) options.proxy = flags.proxy.value
@@ -273,9 +313,16 @@ const toConfig = (flags: SendFlags): Effect.Effect<send.SendConfig, ExitCode> =>
       options,
       selection: resume === undefined && shard === undefined
         ? undefined
-        : { resume, retryFailed: flags.retryFailed, shard }
+        : { resume, retryFailed: flags.retryFailed, shard },
+      argv: commandLine
     }
   })
+
+/** A shell variable left as it is in a header value (`$TOKEN`, `${TOKEN}`): most likely quoted by mistake. */
+const unexpandedVariable = (value: string): string | undefined => /\$(?:\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)/.exec(value)?.[0]
+
+/** The arguments after `loamy`, as given: for the command that completes an interrupted run. */
+let commandLine: ReadonlyArray<string> = []
 
 /**
  * `loamy send [FILE|-]`.
@@ -314,11 +361,23 @@ export const sendCommand = Command.make("send", sendFlags, (flags) =>
           "InvalidInputError naming the line and field."
       ),
       HelpDoc.p(
+        "Numbers go both ways digit for digit: 12345678901234567890 in a request body is sent, and in a response " +
+          "body written, as it is. JSON nested deeper than 1,000 levels is not read (a response's BodyDecodeError, a " +
+          "request line refused on its field body). Error records name URLs by origin and path, never the query " +
+          "string or credentials."
+      ),
+      HelpDoc.p(
         "Resuming: \"loamy send --resume out.jsonl in.jsonl\" can be run again after any interruption (a kill, a " +
-          "crash, --fail-fast, a deadline): each run sends only what out.jsonl lacks and appends to it, and once a " +
-          "run completes out.jsonl holds exactly one record per request. Add --retry-failed to send the failed " +
-          "ones again. Works with JSONL and JSON arrays, files and stdin (for JSONL on stdin, an index beyond the " +
-          "input is found only when the input ends, after the others were sent)."
+          "crash, Ctrl-C, --fail-fast, a deadline, a full disk): each run sends only what out.jsonl lacks and " +
+          "appends to it, and once a run completes out.jsonl holds exactly one record per request. Add " +
+          "--retry-failed to send the failed ones again. Works with JSONL and JSON arrays, files and stdin (JSONL " +
+          "on stdin is read up to the file's largest index, and checked, before anything is sent)."
+      ),
+      HelpDoc.p(
+        "Interrupting: on Ctrl-C (SIGINT) or SIGTERM, loamy sends nothing more, abandons the requests in flight " +
+          "(they get no record), writes every response it has received, says how many requests were sent and " +
+          "records written, prints the --resume command that completes the run, and exits 130 (SIGINT) or 143 " +
+          "(SIGTERM). A second signal stops it at once."
       ),
       HelpDoc.p(
         "Sharding: \"--shard i/n\" on n processes (or machines) splits one input between them, each sending every " +
@@ -326,9 +385,20 @@ export const sendCommand = Command.make("send", sendFlags, (flags) =>
           "every index once."
       ),
       HelpDoc.p(
+        "Secrets: the values of secret headers (Authorization, Cookie, Set-Cookie, Proxy-Authorization, X-Api-Key, " +
+          "X-Auth-Token and --redact ones) are <redacted> in every record's requestMap and headers, and replaced " +
+          "wherever they appear in bodies and errors. A line that is not a valid request is shown without any " +
+          "header value, query parameter value, secret-named field, URL userinfo or query string, and a line that " +
+          "is not JSON is not shown at all; messages on stderr never hold them either. --show-secrets shows them. " +
+          "The credentials of --proxy are never shown."
+      ),
+      HelpDoc.p(
         "Exit codes: 0 every response came back without error; 1 some failed (an error, a bad JSONL line, or " +
           "--fail-fast stopped the run; with --resume, any failed record in the file); 2 bad input or usage " +
-          "(nothing sent)."
+          "(nothing sent); 3 another run holds the --resume file (nothing sent); 4 the output could not be " +
+          "written (a full disk, an I/O error: the run stopped, requests may have been sent; the message says how " +
+          "many, and how many records were written); 5 loamy itself failed (a bug; the message says the same); " +
+          "130 interrupted by SIGINT (Ctrl-C); 143 by SIGTERM."
       )
     ]))
   )
@@ -378,14 +448,14 @@ export const version: string = (createRequire(import.meta.url)("@loamy/cli/packa
 const runCommand = Command.run(command, { name: "loamy", version })
 
 /**
- * Whether a stream gets plain text: not a terminal, or `NO_COLOR` set to
- * anything but the empty string (https://no-color.org).
+ * Whether a stream gets plain text: `NO_COLOR` set to anything but the empty
+ * string (https://no-color.org) always; else unless `FORCE_COLOR` is set to
+ * anything but "", "0" or "false", whenever the stream is not a terminal.
  *
  * @since 0.1.0
  * @category running
  */
-export const plain = (stream: { readonly isTTY?: boolean }): boolean =>
-  stream.isTTY !== true || (process.env["NO_COLOR"] !== undefined && process.env["NO_COLOR"] !== "")
+export const plain: (stream: { readonly isTTY?: boolean }) => boolean = terminal.plain
 
 const ansi = /\x1b\[[0-9;]*m/g
 
@@ -422,6 +492,7 @@ const flagsOf: Record<string, Record<string, Flag>> = {
     "--output": { value: true },
     "-o": { value: true },
     "--ordered": { value: false },
+    "--reorder-buffer": { value: true, integer: true },
     "--concurrency": { value: true, integer: true },
     "-c": { value: true, integer: true },
     "--concurrency-per-origin": { value: true, integer: true },
@@ -434,6 +505,7 @@ const flagsOf: Record<string, Record<string, Flag>> = {
     "-H": { value: true },
     "--fail-fast": { value: false },
     "--max-body-bytes": { value: true, integer: true },
+    "--body-budget": { value: true, integer: true },
     "--max-redirects": { value: true, integer: true },
     "--redact": { value: true },
     "--proxy": { value: true },
@@ -473,7 +545,8 @@ export const checkFlags = (args: ReadonlyArray<string>): string | undefined => {
     if (flag === undefined) {
       // Clustered short flags (-qc 10) are left to @effect/cli.
       if (/^-[A-Za-z]{2,}$/.test(arg)) continue
-      return `${name}: unknown option ${JSON.stringify(flagName)}`
+      const near = nearest(flagName, Object.keys(flags).filter((known) => known.startsWith("--")))
+      return `${name}: unknown option ${JSON.stringify(flagName)}${near === undefined ? "" : `; did you mean ${near}?`}`
     }
     if (!flag.value) continue
     let value: string | undefined
@@ -486,6 +559,67 @@ export const checkFlags = (args: ReadonlyArray<string>): string | undefined => {
     }
   }
   return undefined
+}
+
+/** The edit distance between two names (insertions, deletions, substitutions, adjacent swaps). */
+const distance = (a: string, b: string): number => {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)])
+  for (let j = 1; j <= b.length; j++) rows[0]![j] = j
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1)
+      rows[i]![j] = d
+    }
+  }
+  return rows[a.length]![b.length]!
+}
+
+/**
+ * The known name nearest to a mistyped one, when it is near enough to be
+ * what was meant (a few edits, fewer for short names).
+ *
+ * @since 0.3.0
+ * @category running
+ */
+export const nearest = (typed: string, known: ReadonlyArray<string>): string | undefined => {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const name of known) {
+    const d = distance(typed.toLowerCase(), name.toLowerCase())
+    if (d < bestDistance) {
+      best = name
+      bestDistance = d
+    }
+  }
+  const bare = typed.replace(/^-+/, "")
+  return bestDistance <= Math.max(1, Math.min(3, Math.floor(bare.length / 3))) ? best : undefined
+}
+
+const commands = ["send", "demo", "worker", "jobs", "cluster"]
+
+/**
+ * `loamy send`'s arguments with a positional `-` (stdin) moved after the
+ * flags: @effect/cli stops reading flags at it, so `loamy send - -q` would
+ * refuse `-q`.
+ *
+ * @since 0.3.0
+ * @category running
+ */
+export const stdinLast = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  if (args[0] !== "send") return args
+  const flags = flagsOf["send"]!
+  for (let i = 1; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === "--") return args
+    if (arg === "-") {
+      return i === args.length - 1 ? args : [...args.slice(0, i), ...args.slice(i + 1), "-"]
+    }
+    // A flag's value is skipped: `-o -` is stdout, not stdin.
+    if (arg.startsWith("-") && !arg.includes("=") && flags[arg]?.value === true) i++
+  }
+  return args
 }
 
 const isHelp = (arg: string) => arg === "--help" || arg === "-h"
@@ -561,7 +695,8 @@ const say = (stream: NodeJS.WriteStream, text: string) => Effect.sync(() => stre
  * @category running
  */
 export const run = (argv: ReadonlyArray<string>) => {
-  const args = argv.slice(2)
+  const args = stdinLast(argv.slice(2))
+  commandLine = argv.slice(2)
   if (args.length === 1 && isHelp(args[0]!)) {
     return say(process.stdout, render(rootHelp(), process.stdout))
   }
@@ -570,34 +705,46 @@ export const run = (argv: ReadonlyArray<string>) => {
     const usageLine = name === "send" ? "$ loamy send [FLAGS] [FILE | -]" : "$ loamy demo [--quiet]"
     return say(process.stdout, render(helpOf(name, usageLine), process.stdout))
   }
+  if (name !== undefined && !name.startsWith("-") && !commands.includes(name)) {
+    const near = nearest(name, commands)
+    return Effect.zipRight(
+      say(
+        process.stderr,
+        `loamy: unknown command ${JSON.stringify(name)}${near === undefined ? "" : `; did you mean ${near}?`}\n` +
+          `Run "loamy --help" for the commands.`
+      ),
+      Effect.fail(new ExitCode({ code: Codes.usage }))
+    )
+  }
   const problem = checkFlags(args)
   if (problem !== undefined) {
     const hint = name === "send" || name === "demo" ? `loamy ${name} --help` : "loamy --help"
     return Effect.zipRight(
       say(process.stderr, `loamy ${problem}\nRun "${hint}" for the flags.`),
-      Effect.fail(new ExitCode({ code: 2 }))
+      Effect.fail(new ExitCode({ code: Codes.usage }))
     )
   }
-  return runCommand(argv)
+  return runCommand([...argv.slice(0, 2), ...args])
 }
 
 /**
- * Exit codes for `NodeRuntime.runMain`: the code a command asked for, 2 for
- * a usage error (already printed by @effect/cli), 130 for an interrupt, 1
- * (with the cause printed) for anything unexpected.
+ * The exit code of a run (for `signals.runMain`): the code a command asked
+ * for, 2 for a usage error (already printed by @effect/cli), 130 or 143 for
+ * a run interrupted by SIGINT or SIGTERM, 5 (with the cause printed) for
+ * anything unexpected.
  *
  * @since 0.1.0
  * @category running
  */
-export const teardown: Teardown = (exit, onExit) => {
-  if (Exit.isSuccess(exit)) return onExit(0)
-  if (Cause.isInterruptedOnly(exit.cause)) return onExit(130)
+export const teardown = <A, E>(exit: Exit.Exit<A, E>, signal: StopSignal | undefined): number => {
+  if (Exit.isSuccess(exit)) return Codes.ok
+  if (Cause.isInterruptedOnly(exit.cause)) return exitCodeOf(signal ?? "SIGINT")
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) {
-    const error = failure.value
-    if (error instanceof ExitCode) return onExit(error.code)
-    if (ValidationError.isValidationError(error)) return onExit(2)
+    const error: unknown = failure.value
+    if (error instanceof ExitCode) return error.code
+    if (ValidationError.isValidationError(error)) return Codes.usage
   }
-  process.stderr.write(`loamy: unexpected failure\n${Cause.pretty(exit.cause)}\n`)
-  onExit(1)
+  process.stderr.write(`loamy: unexpected failure (a bug in loamy: please report it)\n${Cause.pretty(exit.cause)}\n`)
+  return Codes.internal
 }

@@ -5,10 +5,10 @@
  * @since 0.1.0
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as v8 from "node:v8"
 import { plain, run, stripAnsi, teardown } from "./Cli.js"
+import { runMain } from "./internal/signals.js"
 
 // @effect/cli styles what it prints (--version, its usage errors) with ANSI escapes, always. Drop them from
 // console output that goes to a file or a pipe, or when NO_COLOR is set.
@@ -26,7 +26,5 @@ console.error = unstyled(process.stderr, console.error.bind(console))
 // The flag is read at every collection, so setting it at run time works.
 v8.setFlagsFromString("--heap-growing-percent=50")
 
-run(process.argv).pipe(
-  Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain({ disableErrorReporting: true, teardown })
-)
+// SIGINT and SIGTERM go to the command that can stop cleanly (`loamy send`), else interrupt it: see signals.ts.
+runMain(Effect.provide(run(process.argv), NodeContext.layer), teardown)

@@ -371,7 +371,7 @@ describe("demo", () => {
   it("runs the mixed clump against the embedded server: a table on stdout, the summary on stderr, exit 0", async () => {
     const r = await loamy(["demo"], { timeoutMs: 60_000 })
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/METHOD\s+PATH\s+STATUS/)
+    expect(r.stdout).toMatch(/STATUS\s+#\s+METHOD\s+TIME\s+PATH\s+BODY OR ERROR/)
     expect(r.stdout).toContain("/exception")
     expect(r.stdout).toContain("BodyDecodeError")
     expect(r.stdout).toContain("TransportError")

@@ -1,13 +1,19 @@
 import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
-import { checkFlags, plain } from "../dist/Cli.js"
+import { checkFlags, nearest, plain, stdinLast } from "../dist/Cli.js"
+import { table } from "../dist/internal/demo.js"
 import { progressLine } from "../dist/internal/stats.js"
-import { bin } from "./helpers.js"
+import { bin, hasScript, inTerminal, render, within } from "./helpers.js"
 
 /** Runs the CLI with stdout and stderr piped and the given environment (the helpers' runner sets NO_COLOR). */
-const raw = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
+const raw = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, stdin = "") =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"], env })
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ["pipe", "pipe", "pipe"], env })
+    child.stdin.on("error", () => {})
+    child.stdin.end(stdin)
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
@@ -93,10 +99,11 @@ describe("checkFlags", () => {
 })
 
 describe("plain", () => {
-  it("is plain unless a terminal without NO_COLOR", () => {
-    const saved = process.env["NO_COLOR"]
+  it("is plain unless a terminal without NO_COLOR, or FORCE_COLOR without NO_COLOR", () => {
+    const saved = { NO_COLOR: process.env["NO_COLOR"], FORCE_COLOR: process.env["FORCE_COLOR"] }
     try {
       delete process.env["NO_COLOR"]
+      delete process.env["FORCE_COLOR"]
       expect(plain({ isTTY: true })).toBe(false)
       expect(plain({ isTTY: false })).toBe(true)
       expect(plain({})).toBe(true)
@@ -104,22 +111,134 @@ describe("plain", () => {
       expect(plain({ isTTY: true })).toBe(true)
       process.env["NO_COLOR"] = ""
       expect(plain({ isTTY: true })).toBe(false)
+      process.env["FORCE_COLOR"] = "1"
+      expect(plain({ isTTY: false })).toBe(false)
+      for (const off of ["0", "false", ""]) {
+        process.env["FORCE_COLOR"] = off
+        expect(plain({ isTTY: false }), off).toBe(true)
+      }
+      process.env["FORCE_COLOR"] = "1"
+      process.env["NO_COLOR"] = "1"
+      expect(plain({ isTTY: true })).toBe(true)
     } finally {
-      if (saved === undefined) delete process.env["NO_COLOR"]
-      else process.env["NO_COLOR"] = saved
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
     }
   })
 })
 
 describe("progressLine", () => {
-  it("never reaches the last column, however narrow the terminal", () => {
+  it("leaves the last three columns free, however narrow the terminal (a Ctrl-C echoed as ^C must not wrap it)", () => {
     const tracker = { done: 123456, failed: 789, inFlight: 100, total: 1000000 }
     for (let columns = 1; columns <= 200; columns++) {
       const line = progressLine(tracker, 12345.6, columns)
-      expect(line.length, `${columns} columns`).toBeLessThanOrEqual(Math.max(1, columns - 1))
+      expect(line.length, `${columns} columns`).toBeLessThanOrEqual(Math.max(1, columns - 3))
     }
     // Wide enough: the bar and all the numbers.
     expect(progressLine(tracker, 12345.6, 200)).toMatch(/^\[#*-*\] 123456\/1000000 {2}failed 789 {2}in flight 100/)
     expect(progressLine({ ...tracker, total: undefined }, 0, 50)).toBe("123456  failed 789  in flight 100  0 req/s")
+  })
+})
+
+describe("at the terminal", () => {
+  const env = withoutNoColor()
+
+  it("suggests the nearest command or flag for a mistyped one (exit 2)", async () => {
+    const [command, flag, short] = await Promise.all([
+      raw(["sned", "in.jsonl"], env),
+      raw(["send", "--retyr", "3", "in.jsonl"], env),
+      raw(["send", "--conurrency=3", "in.jsonl"], env)
+    ])
+    expect(command.code).toBe(2)
+    expect(command.stderr).toContain(`loamy: unknown command "sned"; did you mean send?`)
+    expect(flag.code).toBe(2)
+    expect(flag.stderr).toContain(`unknown option "--retyr"; did you mean --retry?`)
+    expect(short.stderr).toContain(`did you mean --concurrency?`)
+    expect(nearest("--zzzzzz", ["--retry", "--rate"])).toBeUndefined()
+    expect(nearest("demo", ["send", "demo"])).toBe("demo")
+  }, 120_000)
+
+  it("accepts flags after a positional - (stdin)", async () => {
+    const [quiet, more] = await Promise.all([
+      raw(["send", "-", "-q"], env, "\n"),
+      raw(["send", "-", "-c", "3", "--ordered"], env, "\n")
+    ])
+    expect(quiet.code, quiet.stderr).toBe(0)
+    expect(quiet.stderr).toBe("")
+    expect(more.code, more.stderr).toBe(0)
+    expect(more.stderr).toContain("0 requests")
+    expect(stdinLast(["send", "-", "-q"])).toEqual(["send", "-q", "-"])
+    // A flag's value is not the positional: -o - is stdout.
+    expect(stdinLast(["send", "-o", "-", "in.jsonl"])).toEqual(["send", "-o", "-", "in.jsonl"])
+    expect(stdinLast(["send", "--", "-"])).toEqual(["send", "--", "-"])
+  }, 120_000)
+
+  it("warns when a --header value holds a shell variable as it is (single quotes), without showing the value", async () => {
+    const r = await raw(["send", "-H", "Authorization: Bearer $TOKEN", "-H", "X-Trace: abc-secret", "-"], env, "\n")
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toContain(
+      `loamy: warning: --header Authorization: its value holds $TOKEN as it is, not the variable's value (single quotes keep the shell from expanding it: use double quotes`
+    )
+    expect(r.stderr).not.toContain("X-Trace")
+    // A header with no name is refused without being echoed.
+    const nameless = await raw(["send", "-H", "Bearer s3cr3t-value", "-"], env, "\n")
+    expect(nameless.code).toBe(2)
+    expect(nameless.stderr).toContain(`--header number 1 has no "Name:" in front of its value`)
+    expect(nameless.stderr).not.toContain("s3cr3t-value")
+  }, 120_000)
+
+  it("the README passes the token in double quotes, so the shell expands it", () => {
+    const readme = fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../README.md"), "utf8")
+    expect(readme).toContain(`-H "Authorization: Bearer $TOKEN"`)
+    expect(readme).not.toMatch(/-H '[^']*\$[A-Z]/)
+  })
+
+  it.skipIf(!hasScript)("loamy demo on a terminal: NO_COLOR gives no colour; at 40 columns every row fits and starts with its status", async () => {
+    const colours = /\x1b\[[0-9;]*m/
+    const noColor = inTerminal(["demo", "-q"], { columns: 120, env: { ...env, NO_COLOR: "1" } })
+    expect(await within(noColor.exited, 60_000, "demo")).toBe(0)
+    expect(noColor.screen).toContain("BODY OR ERROR")
+    expect(noColor.screen).not.toMatch(colours)
+    const coloured = inTerminal(["demo", "-q"], { columns: 120, env })
+    expect(await within(coloured.exited, 60_000, "demo")).toBe(0)
+    expect(coloured.screen).toMatch(colours)
+    const narrow = inTerminal(["demo", "-q"], { columns: 40, env: { ...env, NO_COLOR: "1" } })
+    expect(await within(narrow.exited, 60_000, "demo")).toBe(0)
+    const rows = render(narrow.screen, 40).filter((line) => /^(STATUS|\d{3}|-) /.test(line))
+    expect(rows[0]).toMatch(/^STATUS\s+#\s+PATH\s+BODY OR ERROR$/)
+    expect(rows).toHaveLength(34)
+    for (const row of rows) expect(row.length, row).toBeLessThanOrEqual(39)
+    expect(rows.find((row) => row.includes("/status/4"))).toMatch(/^404 .*\{"status":404\}/)
+    expect(rows.find((row) => row.includes("/exception"))).toMatch(/^500 .*BodyDecode/)
+  }, 120_000)
+
+  it("FORCE_COLOR colours the demo table even in a pipe", async () => {
+    const r = await raw(["demo", "-q"], { ...env, FORCE_COLOR: "1" })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/\x1b\[1mSTATUS/)
+  }, 120_000)
+})
+
+describe("the demo table", () => {
+  const rows = Array.from({ length: 12 }, (_, i) => ({
+    status: i % 3 === 0 ? "-" : String(200 + i),
+    index: String(i),
+    method: i % 2 === 0 ? "GET" : "OPTIONS",
+    time: `${i * 123.4} ms`,
+    path: `/some/long/path/${"x".repeat(i * 3)}?q=${i}`,
+    outcome: i % 3 === 0 ? `TransportError: ${"y".repeat(i * 10)}` : JSON.stringify({ n: i, pad: "z".repeat(i * 8) }),
+    failed: i % 3 === 0
+  }))
+  it("fits any width from 20 to 200 columns, status first", () => {
+    for (let width = 20; width <= 200; width++) {
+      const lines = table(rows, width, false)
+      expect(lines[0]!.startsWith("STATUS")).toBe(true)
+      lines.forEach((line, n) => {
+        expect(line.length, `${width} columns, line ${n}: ${line}`).toBeLessThanOrEqual(width)
+        if (n > 0) expect(line.startsWith(rows[n - 1]!.status.padEnd(6))).toBe(true)
+      })
+    }
   })
 })

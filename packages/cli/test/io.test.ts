@@ -1,8 +1,8 @@
 /**
  * The CLI's input and output edges, run as a real process against a loopback
- * test server: a reader that goes away (`| head -1`), an output that cannot be
- * written (`-o /dev/full`), secrets in lines that are not JSON, and input
- * that is not UTF-8.
+ * test server: a reader that goes away (`| head -1`), secrets in lines that
+ * are not requests, and input that is not UTF-8. (An output that cannot be
+ * written: signals.test.ts.)
  */
 import { start, type TestServer } from "@loamy/test-server"
 import * as fs from "node:fs"
@@ -29,7 +29,6 @@ const file = (name: string, content: string | Buffer) => {
 }
 
 const timeout = 60_000
-const hasDevFull = fs.existsSync("/dev/full")
 
 describe("output", () => {
   it("stops sending and exits 0, quietly, when the reader of stdout goes away (| head -1)", async () => {
@@ -65,27 +64,6 @@ describe("output", () => {
     expect(server.stats.byPath["/delay/20"]).toBeLessThan(total / 2)
   }, timeout)
 
-  it.runIf(hasDevFull)("a write error (-o /dev/full) is an error naming the file, exit 2, and stops the run", async () => {
-    const input = file("few.jsonl", jsonl(Array.from({ length: 5 }, () => ({ url: `${server.url}/`, httpOp: "GET" }))))
-    const r = await loamy(["send", input, "-q", "-o", "/dev/full"], { timeoutMs: timeout })
-    expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(/^loamy: cannot write \/dev\/full: ENOSPC/m)
-    expect(r.stderr).not.toMatch(/\n\s+at /)
-  }, timeout)
-
-  it.runIf(hasDevFull)("a write error on stdout (> /dev/full) is an error too, exit 2", async () => {
-    const input = file("few2.jsonl", jsonl([{ url: `${server.url}/`, httpOp: "GET" }]))
-    const full = fs.openSync("/dev/full", "w")
-    try {
-      const { exited, child } = spawnLoamy(["send", input, "-q"], { stdout: full })
-      const r = await within(exited, timeout, "loamy", () => child.kill("SIGKILL"))
-      expect(r.code).toBe(2)
-      expect(r.stderr).toMatch(/^loamy: cannot write stdout: ENOSPC/m)
-    } finally {
-      fs.closeSync(full)
-    }
-  }, timeout)
-
   it("a file output that works is unchanged: every record, exit 0", async () => {
     const input = file("ok.jsonl", jsonl([{ url: `${server.url}/`, httpOp: "GET" }, { url: `${server.url}/text`, httpOp: "GET" }]))
     const out = path.join(dir, "out.jsonl")
@@ -95,34 +73,77 @@ describe("output", () => {
   }, timeout)
 })
 
-describe("secrets in lines that are not JSON", () => {
-  it("redacts secret header values inside the raw text echoed in `request` and in the error", async () => {
+describe("secrets in lines that are not requests", () => {
+  it("shows no header value, query string or userinfo of a line it cannot use, in records or messages (an unquoted Authorization value included)", async () => {
     const lines = [
       `{"url": "${server.url}/", "httpOp": "GET", "headers": {"Authorization": "Bearer tok-111111", "X-Api-Key": "key-222222"}`,
       `{"url": "${server.url}/", "httpOp": "GET", "headers": {"x-auth-token": "tt-333333", "X-Custom": "cu-444444"}} trailing`,
       `{url: "${server.url}/", headers: {cookie: 'c-555555', proxy-authorization: "Basic pa-666666"`,
       `not json at all, known secret dflt-777777`,
-      JSON.stringify({ url: `${server.url}/`, httpOp: "GET" })
+      JSON.stringify({ url: `${server.url}/`, httpOp: "GET" }),
+      // Unquoted: V8's parse error quotes the text around the error, here the token itself.
+      `{"url": "${server.url}/?token=q-888888", "httpOp": "GET", "headers": {"Authorization": Bearer unq-999999}}`,
+      // JSON, but not a request: shown, with nothing that could be a secret.
+      JSON.stringify({
+        url: "http://bob:pw-121212@127.0.0.1/x?token=q-131313",
+        httpOp: "FETCH",
+        headers: { "X-Custom": "cu-141414", Authorization: "Basic au-151515" },
+        query_params: { sig: "s-161616" },
+        header: { Cookie: "c-171717" }
+      }),
+      // Valid JSON with a header value and a query parameter that are not strings: the check names the field, not the value.
+      JSON.stringify({ url: `${server.url}/`, httpOp: "GET", headers: { "X-Api-Key": 212121 } }),
+      JSON.stringify({ url: `${server.url}/`, httpOp: "GET", queryParams: { token: 232323 } })
     ]
     const input = file("raw.jsonl", lines.join("\n") + "\n")
-    const r = await loamy(["send", input, "-q", "--redact", "x-custom", "-H", "Authorization: dflt-777777"], { timeoutMs: timeout })
+    const secrets = ["tok-111111", "key-222222", "tt-333333", "cu-444444", "c-555555", "pa-666666", "dflt-777777", "q-888888",
+      "unq-999999", "pw-121212", "q-131313", "cu-141414", "au-151515", "s-161616", "c-171717", "212121", "232323"]
+    const r = await loamy(["send", input, "--redact", "x-custom", "-H", "Authorization: dflt-777777"], { timeoutMs: timeout })
     expect(r.code).toBe(1)
-    const out = records(r.stdout)
-    expect(out.map((x) => x.line)).toEqual([1, 2, 3, 4, 5])
-    for (const secret of ["tok-111111", "key-222222", "tt-333333", "cu-444444", "c-555555", "pa-666666", "dflt-777777"]) {
-      expect(r.stdout).not.toContain(secret)
+    const out = records(r.stdout).sort((a, b) => a.index - b.index)
+    expect(out.map((x) => x.line)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(out[7]!.error).toMatchObject({ field: "headers.X-Api-Key", detail: "must be a string, got a number" })
+    expect(out[8]!.error).toMatchObject({ field: "queryParams.token", detail: "must be a string, got a number" })
+    for (const secret of secrets) {
+      expect(r.stdout, secret).not.toContain(secret)
+      expect(r.stderr, secret).not.toContain(secret)
     }
-    expect(out[0]!.requestMap).toBe(
-      `{"url": "${server.url}/", "httpOp": "GET", "headers": {"Authorization": "<redacted>", "X-Api-Key": "<redacted>"}`
-    )
-    expect(out[0]).toMatchObject({ line: 1, error: { _tag: "InvalidInputError", index: 0 } })
+    for (const n of [0, 1, 2, 3, 5]) {
+      expect(out[n]!.requestMap, `line ${n + 1}`).toMatch(/^<not shown: \d+ characters that are not a JSON request \(--show-secrets shows them\)>$/)
+      expect(out[n]).toMatchObject({ line: n + 1, statusCode: 0, error: { _tag: "InvalidInputError", index: n } })
+    }
     expect(out[0]!.error.detail).toMatch(/^not valid JSON/)
-    expect(out[2]!.requestMap).toContain(`cookie: '<redacted>'`)
-    expect(out[3]!.requestMap).toBe("not json at all, known secret <redacted>")
+    // The parse error keeps what is wrong and where, not the text around it.
+    expect(out[5]!.error.detail).toBe("not valid JSON: Unexpected token 'B'")
+    expect(out[5]!.error.message).toBe("Invalid request on line 6: not valid JSON: Unexpected token 'B'")
     expect(out[4]!.statusCode).toBe(200)
+    expect(out[6]!.requestMap).toEqual({
+      url: "http://<redacted>@127.0.0.1/x?<redacted>",
+      httpOp: "FETCH",
+      headers: { "X-Custom": "<redacted>", Authorization: "<redacted>" },
+      query_params: { sig: "<redacted>" },
+      header: { Cookie: "<redacted>" }
+    })
+    // A JSON array is refused whole (exit 2), saying why without the secrets.
+    const arrays = [
+      `[{"url": "${server.url}/", "httpOp": "GET", "headers": {"Authorization": Bearer arr-181818}}]`,
+      `[{"url": "http://bob:arr-191919@127.0.0 .1/?token=arr-202020", "httpOp": "GET"}]`,
+      `[{"url": "${server.url}/", "httpOp": "GET", "headers": {"Authorization": 242424}}]`
+    ]
+    for (const [n, text] of arrays.entries()) {
+      const refused = await loamy(["send", file(`raw-${n}.json`, text)], { timeoutMs: timeout })
+      expect(refused.code, refused.stderr).toBe(2)
+      expect(refused.stderr).toMatch(
+        [/is not a valid JSON array: Unexpected token 'B'$/m, /request at index 0 is invalid, field url/, /field headers\.Authorization: must be a string, got a number$/m][n]!
+      )
+      for (const secret of ["arr-181818", "arr-191919", "arr-202020", "242424"]) expect(refused.stderr).not.toContain(secret)
+    }
     // --show-secrets shows them, as for every other record.
     const shown = await loamy(["send", input, "-q", "--show-secrets"], { timeoutMs: timeout })
-    expect(records(shown.stdout)[0]!.requestMap).toContain("Bearer tok-111111")
+    const shownOut = records(shown.stdout).sort((a, b) => a.index - b.index)
+    expect(shownOut[0]!.requestMap).toBe(lines[0])
+    expect(shownOut[5]!.requestMap).toBe(lines[5])
+    expect(shownOut[6]!.requestMap).toEqual(JSON.parse(lines[6]!))
   }, timeout)
 })
 

@@ -15,7 +15,7 @@ import { checkFlags } from "../dist/Cli.js"
 import { BadInput } from "../dist/internal/input.js"
 import { prepare } from "../dist/internal/resume.js"
 import { inShard, parseShard, shardSize } from "../dist/internal/shard.js"
-import { loamy, records, spawnLoamy, within } from "./helpers.js"
+import { jsonl, loamy, records, spawnLoamy, within } from "./helpers.js"
 
 let server: TestServer
 let dir: string
@@ -278,10 +278,106 @@ describe("--resume", () => {
   }, 120_000)
 })
 
+describe("--resume checks each record against the input's request at its index", () => {
+  /** `size` GETs of one set (`set=a`, `set=b`): the same length, other requests. */
+  const setOf = (size: number, set: string) => makeInput(size, { url: (i) => `${server.url}/?i=${i}&set=${set}` })
+
+  it("refuses the output of 50 GETs as the --resume file of 50 other requests: exit 2, nothing sent, the file untouched, the first record that differs named", async () => {
+    const a = setOf(50, "a")
+    const out = fresh("out-a.jsonl")
+    const first = await loamy(["send", "-q", "--resume", out, write("a.jsonl", a.text)], { timeoutMs: 60_000 })
+    expect(first.code, first.stderr).toBe(0)
+    const before = fs.readFileSync(out, "utf8")
+    // Completion order: the file's first line is the record of some index k.
+    const k = JSON.parse(before.split("\n")[0]!).index as number
+    const b = setOf(50, "b")
+    const bFile = write("b.jsonl", b.text)
+    const bArray = write("b.json", JSON.stringify(b.text.trim().split("\n").map((l) => JSON.parse(l))))
+    server.resetStats()
+    const [file, array, stdin] = await Promise.all([
+      loamy(["send", "--resume", out, bFile], { timeoutMs: 60_000 }),
+      loamy(["send", "--resume", out, bArray], { timeoutMs: 60_000 }),
+      loamy(["send", "--resume", out, "-"], { stdin: b.text, timeoutMs: 60_000 })
+    ])
+    for (const [name, r] of [["JSONL file", file], ["JSON array", array], ["JSONL on stdin", stdin]] as const) {
+      // Each refused, whichever of them held the lock first (the others may be refused for the lock: exit 3).
+      expect([2, 3], `${name}: ${r!.stderr}`).toContain(r!.code)
+      if (r!.code === 2) {
+        expect(r!.stderr, name).toContain(`--resume: ${out} is not loamy output for this input: line 1 is the record of index ${k}, but the input's request at index ${k}`)
+        expect(r!.stderr, name).toContain("is another one; nothing sent")
+      }
+    }
+    expect(server.stats.requests).toBe(0)
+    expect(fs.readFileSync(out, "utf8")).toBe(before)
+    // One at a time, each is refused for the records (exit 2), not only for the lock.
+    for (const args of [[bFile], [bArray]]) {
+      const r = await loamy(["send", "--resume", out, ...args], { timeoutMs: 60_000 })
+      expect(r.code, r.stderr).toBe(2)
+      // A JSONL file's line is named too.
+      if (args[0] === bFile) expect(r.stderr).toContain(`(line ${k + 1}) is another one`)
+    }
+    const piped = await loamy(["send", "--resume", out, "-"], { stdin: b.text, timeoutMs: 60_000 })
+    expect(piped.code, piped.stderr).toBe(2)
+    expect(server.stats.requests).toBe(0)
+    expect(fs.readFileSync(out, "utf8")).toBe(before)
+  }, 120_000)
+
+  it("compares URL, method, query, header names and body, not header values (secret ones are redacted, per flags)", async () => {
+    const requests = [
+      { url: `${server.url}/echo?i=0`, httpOp: "POST", headers: { Authorization: "Bearer t-1", "X-Trace": "a" }, body: { n: 1 } },
+      { url: `${server.url}/echo`, httpOp: "get", queryParams: { i: "1" }, headers: { "X-Key": "k-1" } }
+    ]
+    const input = write("in.jsonl", jsonl(requests))
+    const out = fresh("out.jsonl")
+    // Written with --show-secrets and --redact X-Key, then resumed without either (and the file made partial).
+    const first = await loamy(["send", "-q", "--show-secrets", "--redact", "X-Key", "-o", out, input], { timeoutMs: 60_000 })
+    expect(first.code, first.stderr).toBe(0)
+    const lines = fs.readFileSync(out, "utf8").split("\n").filter((l) => l !== "")
+    fs.writeFileSync(out, lines.filter((l) => JSON.parse(l).index === 0).join("\n") + "\n")
+    server.resetStats()
+    const resumed = await loamy(["send", "--resume", out, input], { timeoutMs: 60_000 })
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(sentIndices()).toEqual([1])
+    // Another body, another method, another header name or query: refused.
+    const variants = [
+      { ...requests[0], body: { n: 2 } },
+      { ...requests[0], httpOp: "PUT" },
+      { ...requests[0], headers: { Authorization: "Bearer t-1", "X-Other": "a" } },
+      { ...requests[0], url: `${server.url}/echo?i=9` }
+    ]
+    for (const variant of variants) {
+      const other = write("other.jsonl", jsonl([variant, requests[1]]))
+      const r = await loamy(["send", "--resume", out, other], { timeoutMs: 60_000 })
+      expect(r.code, `${JSON.stringify(variant)}: ${r.stderr}`).toBe(2)
+      expect(r.stderr).toContain("the input's request at index 0 (line 1) is another one")
+    }
+    // Header values may differ (a token renewed between runs).
+    const renewed = write("renewed.jsonl", jsonl([{ ...requests[0], headers: { Authorization: "Bearer t-2", "X-Trace": "b" } }, requests[1]]))
+    const again = await loamy(["send", "--resume", out, renewed], { timeoutMs: 60_000 })
+    expect(again.code, again.stderr).toBe(0)
+  }, 120_000)
+
+  it("JSONL on stdin is read up to the file's largest index before anything is sent: a file of a longer input is refused with nothing sent", async () => {
+    const longer = makeInput(9)
+    const out = write("longer.jsonl", [0, 1, 2, 8].map((i) => recordOf(longer, i)).join("\n") + "\n")
+    const shorter = makeInput(6)
+    server.resetStats()
+    const r = await loamy(["send", "--resume", out, "-"], { stdin: shorter.text, timeoutMs: 60_000 })
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toContain("line 4 has index 8, beyond the input's 6 requests (0 to 5)")
+    expect(server.stats.requests).toBe(0)
+  }, 60_000)
+})
+
 describe("reading a --resume file (in this process, no requests)", () => {
-  /** The plan for `file` and an input of `size` requests (a JSON array's, whose size is known at once). */
-  const planFor = (file: string, size: number, retryFailed = false) =>
-    prepare({ resume: file, retryFailed, shard: undefined }, "-", { kind: "array", requests: new Array(size).fill({}) }, true)
+  /** The plan for `file` and the `size` requests of `makeInput(size)` (as a JSON array's, whose size is known at once). */
+  const planFor = async (file: string, size: number, retryFailed = false) => {
+    const requests = makeInput(size).urls.map((url) => ({ url: url!, httpOp: "GET" as const }))
+    const plan = await prepare({ resume: file, retryFailed, shard: undefined }, "-", { kind: "array", requests }, true)
+    // Each plan holds the file's lock until released, as a run does.
+    plan?.release()
+    return plan
+  }
 
   const failedRecordOf = (input: Input, index: number): string =>
     JSON.stringify({ ...JSON.parse(recordOf(input, index)), statusCode: 0, body: null, error: { _tag: "TimeoutError", message: "timed out" } })
@@ -421,6 +517,24 @@ describe("--retry-failed", () => {
   }, 120_000)
 })
 
+describe("--retry-failed on stdin", () => {
+  it("sends the failed requests again from JSONL on stdin too (read up to the file's largest index first)", async () => {
+    const input = makeInput(12, { blankAfter: new Set([1]) })
+    const failed = new Set([2, 9])
+    const lines = [0, 2, 3, 9, 10].map((i) =>
+      failed.has(i)
+        ? JSON.stringify({ ...JSON.parse(recordOf(input, i)), statusCode: 0, body: null, error: { _tag: "TimeoutError", message: "timed out" } })
+        : recordOf(input, i)
+    )
+    const out = write("stdin-retry.jsonl", lines.join("\n") + "\n")
+    server.resetStats()
+    const r = await loamy(["send", "--resume", out, "--retry-failed", "-"], { stdin: input.text, timeoutMs: 60_000 })
+    expect(r.code, r.stderr).toBe(0)
+    expect(sentIndices().sort((a, b) => a - b)).toEqual([1, 2, 4, 5, 6, 7, 8, 9, 11])
+    expectComplete(out, input)
+  }, 60_000)
+})
+
 describe("--shard", () => {
   it("property: the shards of an input, run side by side, hold every index exactly once", async () => {
     await fc.assert(
@@ -478,16 +592,19 @@ describe("--shard", () => {
     })
     const before = fs.readFileSync(outs[0]!, "utf8")
     server.resetStats()
-    const [mixedUp, ...resumed] = await Promise.all([
-      // Shard 1 given shard 0's file: refused, whatever the others do meanwhile.
-      loamy(["send", "--shard", "1/3", "--resume", outs[0]!, inFile], { timeoutMs: 60_000 }),
-      ...outs.map((out, i) => loamy(["send", "-q", "--shard", `${i}/3`, "--resume", out, inFile], { timeoutMs: 60_000 }))
-    ])
-    expect(mixedUp!.code).toBe(2)
-    expect(mixedUp!.stderr).toContain("line 1 has index 0, which is in shard 0/3, not 1/3")
-    // (The file may have been completed by shard 0's own run meanwhile; what was there is kept.)
-    expect(fs.readFileSync(outs[0]!, "utf8").startsWith(before)).toBe(true)
+    // Shard 1 given shard 0's file, before and after shard 0 completes it: refused (once the other run on the file
+    // is over: while it runs, its lock refuses this one first, with exit 3).
+    const early = await loamy(["send", "--shard", "1/3", "--resume", outs[0]!, inFile], { timeoutMs: 60_000 })
+    expect(early.code, early.stderr).toBe(2)
+    expect(early.stderr).toContain("line 1 has index 0, which is in shard 0/3, not 1/3")
+    expect(fs.readFileSync(outs[0]!, "utf8")).toBe(before)
+    const resumed = await Promise.all(
+      outs.map((out, i) => loamy(["send", "-q", "--shard", `${i}/3`, "--resume", out, inFile], { timeoutMs: 60_000 }))
+    )
     resumed.forEach((r) => expect(r.code, r.stderr).toBe(0))
+    expect(fs.readFileSync(outs[0]!, "utf8").startsWith(before)).toBe(true)
+    const late = await loamy(["send", "--shard", "1/3", "--resume", outs[0]!, inFile], { timeoutMs: 60_000 })
+    expect(late.code, late.stderr).toBe(2)
     expect(server.stats.requests).toBe(20 - 1 - 2 - 2)
     const union = fresh("union.jsonl")
     fs.writeFileSync(union, outs.map((out) => fs.readFileSync(out, "utf8")).join(""))

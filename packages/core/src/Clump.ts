@@ -86,8 +86,10 @@ export type Options = Options_.Options
  */
 export type StreamOptions = (Options | Options_.Resolved) & {
   /**
-   * Emit in input order (a finished response waits for the ones before it;
-   * at most `concurrency` are held). Default false: completion order.
+   * Emit in input order: a finished response waits for the ones before it
+   * in the reorder buffer (the `reorderBuffer` option, 1,000 responses by
+   * default) while the workers go on, so a slow origin delays the output but
+   * not the requests to other origins. Default false: completion order.
    */
   readonly ordered?: boolean | undefined
 }
@@ -282,10 +284,8 @@ const runCall = <A, E>(
   Effect.flatMap(Effect.serviceOption(Progress.Reporter), (reporter) => {
     // Counting costs nothing measurable, but only a call that reports progress does it.
     const counters = Option.isSome(reporter) ? scheduler.makeCounters() : undefined
-    // Only a rate limiter needs a scope; a call without one skips opening and closing it.
-    const run = resolved.rateLimit === undefined
-      ? Effect.flatMap(engine.makeSenderIn(resolved, undefined), (sender) => body(sender, counters))
-      : Effect.scoped(Effect.flatMap(engine.makeSender(resolved), (sender) => body(sender, counters)))
+    // A sender holds no resource: no scope to open and close.
+    const run = Effect.flatMap(engine.makeSenderIn(resolved, undefined), (sender) => body(sender, counters))
     const redirected = engine.manualRedirects(engine.onCappedClient(resolved, run))
     const sent = counters === undefined
       ? redirected
@@ -444,8 +444,9 @@ const splitStreamOptions = (options: StreamOptions | undefined) => {
  * Sends every request and emits each response with its index as soon as it
  * finishes (completion order), or in input order with `{ ordered: true }`.
  * At most `concurrency` requests are in flight and about as many responses
- * wait for the consumer, so memory is bounded by the concurrency, whatever
- * the consumer's pace. Responses that finish in the same turn of the event
+ * wait for the consumer (in input order, up to `reorderBuffer` more wait for
+ * an earlier one), so memory is bounded by the options, whatever the
+ * consumer's pace. Responses that finish in the same turn of the event
  * loop reach the stream as one chunk. With a body schema (see `withBody`),
  * the responses are `RequestResponse.Typed<A>`.
  *
@@ -476,6 +477,7 @@ const toStream = <I, E>(
         perOrigin: resolved.concurrencyPerOrigin,
         counters,
         ordered,
+        reorderBuffer: resolved.reorderBuffer,
         failFast: resolved.failFast,
         pull,
         size,

@@ -7,11 +7,14 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { withoutSecrets } from "./internal/validate.js"
 
 /**
- * A URL as messages show it: origin and path, never the query string (it
- * often holds tokens) or credentials. The full URL stays in the error's
- * `url` field and in the response's `requestMap`.
+ * A URL as errors hold and show it: origin and path, never the query string
+ * (it often holds tokens), the fragment or credentials. Every error's `url`
+ * (and a `RedirectError`'s `location`) is made this way when the error is
+ * made, or decoded, so neither `JSON.stringify(error)`, a log line nor a CLI
+ * record can show them. The full URL stays in the response's `requestMap`.
  *
  * @since 0.2.0
  * @category formatting
@@ -21,9 +24,29 @@ export const displayUrl = (url: string): string => {
     const parsed = new URL(url)
     return parsed.origin === "null" ? `${parsed.protocol}${parsed.pathname}` : parsed.origin + parsed.pathname
   } catch {
-    return url.replace(/\/\/[^/?#]*@/, "//").replace(/[?#][\s\S]*$/, "")
+    return withoutSecrets(url)
   }
 }
+
+/**
+ * The one place errors redact their URLs: the error classes below extend
+ * their schema class through this, so whoever makes one (the engine, a
+ * decoder reading the wire or a file, a user) gets `url` and `location`
+ * without query string or credentials.
+ */
+const redactingUrls = <C extends new(...args: Array<any>) => any>(Base: C): C =>
+  class extends Base {
+    constructor(...args: Array<any>) {
+      const props = args[0] as { url?: unknown; location?: unknown } | undefined
+      if (props !== undefined && props !== null) {
+        const redacted: Record<string, unknown> = { ...props }
+        if (typeof props.url === "string") redacted["url"] = displayUrl(props.url)
+        if (typeof props.location === "string") redacted["location"] = displayUrl(props.location)
+        args[0] = redacted
+      }
+      super(...args)
+    }
+  }
 
 /**
  * Why a connection-level failure happened, read from the socket error code.
@@ -52,16 +75,16 @@ export type TransportReason = typeof TransportReason.Type
  * @since 0.1.0
  * @category errors
  */
-export class TransportError extends Schema.TaggedError<TransportError>("@loamy/TransportError")("TransportError", {
+export class TransportError extends redactingUrls(Schema.TaggedError<TransportError>("@loamy/TransportError")("TransportError", {
   method: Schema.String,
   url: Schema.String,
   reason: TransportReason,
   /** The socket error code (`ECONNREFUSED`, `UND_ERR_SOCKET`, ...), when there was one. */
   code: Schema.optional(Schema.String),
   detail: Schema.String
-}) {
+})) {
   override get message(): string {
-    return `${this.method} ${displayUrl(this.url)} failed: ${describeTransport[this.reason]} (${this.detail})`
+    return `${this.method} ${this.url} failed: ${describeTransport[this.reason]} (${this.detail})`
   }
 }
 
@@ -82,14 +105,14 @@ const describeTransport: Record<TransportReason, string> = {
  * @category errors
  */
 export class InvalidRequestError
-  extends Schema.TaggedError<InvalidRequestError>("@loamy/InvalidRequestError")("InvalidRequestError", {
+  extends redactingUrls(Schema.TaggedError<InvalidRequestError>("@loamy/InvalidRequestError")("InvalidRequestError", {
     method: Schema.String,
     url: Schema.String,
     detail: Schema.String
-  })
+  }))
 {
   override get message(): string {
-    return `${this.method} ${displayUrl(this.url)} is not a valid request: ${this.detail}`
+    return `${this.method} ${this.url} is not a valid request: ${this.detail}`
   }
 }
 
@@ -99,13 +122,13 @@ export class InvalidRequestError
  * @since 0.1.0
  * @category errors
  */
-export class TimeoutError extends Schema.TaggedError<TimeoutError>("@loamy/TimeoutError")("TimeoutError", {
+export class TimeoutError extends redactingUrls(Schema.TaggedError<TimeoutError>("@loamy/TimeoutError")("TimeoutError", {
   method: Schema.String,
   url: Schema.String,
   timeoutMs: Schema.Number
-}) {
+})) {
   override get message(): string {
-    return `${this.method} ${displayUrl(this.url)} timed out after ${this.timeoutMs} ms`
+    return `${this.method} ${this.url} timed out after ${this.timeoutMs} ms`
   }
 }
 
@@ -115,13 +138,13 @@ export class TimeoutError extends Schema.TaggedError<TimeoutError>("@loamy/Timeo
  * @since 0.1.0
  * @category errors
  */
-export class DeadlineError extends Schema.TaggedError<DeadlineError>("@loamy/DeadlineError")("DeadlineError", {
+export class DeadlineError extends redactingUrls(Schema.TaggedError<DeadlineError>("@loamy/DeadlineError")("DeadlineError", {
   method: Schema.String,
   url: Schema.String,
   deadlineMs: Schema.Number
-}) {
+})) {
   override get message(): string {
-    return `${this.method} ${displayUrl(this.url)} did not finish before the ${this.deadlineMs} ms deadline`
+    return `${this.method} ${this.url} did not finish before the ${this.deadlineMs} ms deadline`
   }
 }
 
@@ -164,21 +187,28 @@ export const formatBodyPath = (path: ReadonlyArray<string | number>): string => 
  * The response body is not JSON (the response's `body` is then `{ text }`),
  * or it does not match the clump's body schema (see `Clump.withBody`): then
  * `issues` says where and how, and the response's `body` is the JSON as it
- * arrived.
+ * arrived. With `reason: "NotCarried"`, the body arrived but the synchronous
+ * door could not pass it from its worker thread (the response's `body` is
+ * then `null`, `detail` says why).
  *
  * @since 0.1.0
  * @category errors
  */
-export class BodyDecodeError extends Schema.TaggedError<BodyDecodeError>("@loamy/BodyDecodeError")("BodyDecodeError", {
+export class BodyDecodeError extends redactingUrls(Schema.TaggedError<BodyDecodeError>("@loamy/BodyDecodeError")("BodyDecodeError", {
   method: Schema.String,
   url: Schema.String,
   statusCode: Schema.Number,
   detail: Schema.String,
   /** Present when the body is JSON that does not match the clump's body schema: every mismatch, in order. */
-  issues: Schema.optional(Schema.Array(BodyIssue))
-}) {
+  issues: Schema.optional(Schema.Array(BodyIssue)),
+  /** `NotCarried`: the synchronous door could not pass the body from its worker thread (too deeply nested to clone). */
+  reason: Schema.optional(Schema.Literal("NotCarried"))
+})) {
   override get message(): string {
-    const start = `${this.method} ${displayUrl(this.url)} answered ${this.statusCode}`
+    const start = `${this.method} ${this.url} answered ${this.statusCode}`
+    if (this.reason === "NotCarried") {
+      return `${start} with a body the synchronous door could not pass from its worker thread: ${this.detail}`
+    }
     if (this.issues === undefined) return `${start} with a body that is not JSON: ${this.detail}`
     const first = this.issues[0]
     const where = first === undefined || first.path.length === 0 ? "" : ` at ${formatBodyPath(first.path)}`
@@ -194,15 +224,15 @@ export class BodyDecodeError extends Schema.TaggedError<BodyDecodeError>("@loamy
  * @category errors
  */
 export class BodyTooLargeError
-  extends Schema.TaggedError<BodyTooLargeError>("@loamy/BodyTooLargeError")("BodyTooLargeError", {
+  extends redactingUrls(Schema.TaggedError<BodyTooLargeError>("@loamy/BodyTooLargeError")("BodyTooLargeError", {
     method: Schema.String,
     url: Schema.String,
     statusCode: Schema.Number,
     maxBodyBytes: Schema.Number
-  })
+  }))
 {
   override get message(): string {
-    return `${this.method} ${displayUrl(this.url)} answered ${this.statusCode} with a body larger than ${this.maxBodyBytes} bytes`
+    return `${this.method} ${this.url} answered ${this.statusCode} with a body larger than ${this.maxBodyBytes} bytes`
   }
 }
 
@@ -213,21 +243,21 @@ export class BodyTooLargeError
  * @since 0.1.0
  * @category errors
  */
-export class RedirectError extends Schema.TaggedError<RedirectError>("@loamy/RedirectError")("RedirectError", {
+export class RedirectError extends redactingUrls(Schema.TaggedError<RedirectError>("@loamy/RedirectError")("RedirectError", {
   method: Schema.String,
   url: Schema.String,
   reason: Schema.Literal("Loop", "TooMany", "InvalidLocation"),
   redirects: Schema.Number,
   location: Schema.optional(Schema.String)
-}) {
+})) {
   override get message(): string {
     switch (this.reason) {
       case "Loop":
-        return `${this.method} ${displayUrl(this.url)} redirected in a loop (back to ${displayUrl(this.location ?? "?")})`
+        return `${this.method} ${this.url} redirected in a loop (back to ${this.location ?? "?"})`
       case "TooMany":
-        return `${this.method} ${displayUrl(this.url)} redirected more than ${this.redirects} times`
+        return `${this.method} ${this.url} redirected more than ${this.redirects} times`
       case "InvalidLocation":
-        return `${this.method} ${displayUrl(this.url)} redirected to an invalid location ${JSON.stringify(displayUrl(this.location ?? ""))}`
+        return `${this.method} ${this.url} redirected to an invalid location ${JSON.stringify(this.location ?? "")}`
     }
   }
 }

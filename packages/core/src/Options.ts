@@ -40,8 +40,8 @@ export interface RetryOptions {
 }
 
 /**
- * At most `limit` requests start in each `interval` window (attempts and
- * retries count).
+ * At most `limit` requests start in any span of `interval` (a sliding
+ * window, not fixed ones: attempts and retries count).
  *
  * @since 0.1.0
  * @category models
@@ -49,7 +49,7 @@ export interface RetryOptions {
 export interface RateLimitOptions {
   readonly limit: number
   readonly interval: Duration.DurationInput
-  /** One window per origin instead of one for the whole call. Default false. */
+  /** One limit per origin instead of one for the whole call. Default false. */
   readonly perOrigin?: boolean | undefined
 }
 
@@ -83,13 +83,35 @@ export interface Options {
   readonly deadline?: Duration.DurationInput | undefined
   /** Retries with exponential backoff, honouring `Retry-After`. Default none (one attempt). */
   readonly retry?: RetryOptions | number | undefined
-  /** Pace the requests. Default none. */
+  /**
+   * Pace the requests: at most `limit` start in any span of `interval`
+   * (sliding, so a burst at the end of one second and another at the start
+   * of the next cannot add up). Default none.
+   */
   readonly rateLimit?: RateLimitOptions | undefined
   /**
    * Bodies larger than this (after decompression) are not read; a
    * `BodyTooLargeError` is folded and the connection closed. Default 64 MiB.
    */
   readonly maxBodyBytes?: number | undefined
+  /**
+   * Bytes of response bodies held at once for the whole call while they are
+   * read (after decompression). A read that would pass it waits (its
+   * connection is not read meanwhile) until others finish; it never fails
+   * for it. One read at a time may go past it, so the call always moves on:
+   * at most `bodyBudget + maxBodyBytes` are held. Each wait is part of its
+   * attempt, so the `timeout` bounds it. With loamy's undici client the
+   * decoders' windows count too (brotli's is up to 16 MiB); bodies of 64 KiB
+   * or less that it reads with the headers do not. Default 64 MiB.
+   */
+  readonly bodyBudget?: number | undefined
+  /**
+   * Ordered output only (`ordered: true` of `stream` and `streamFrom`, the
+   * CLI's `--ordered`): finished responses held while an earlier one is
+   * still on its way, so a slow origin does not stall the others. When it is
+   * full, a worker waits with its response until its turn. Default 1,000.
+   */
+  readonly reorderBuffer?: number | undefined
   /** Headers sent with every request; a request's own headers win. */
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** Redirects followed per request; 0 returns the 3xx response as it is. Default 10. */
@@ -108,6 +130,16 @@ export interface Options {
    * The URL's credentials are never shown in messages. Default none.
    */
   readonly proxy?: string | undefined
+  /**
+   * Keep every number of a JSON response body exact: a number a JS number
+   * would change (an integer past 2^53 such as `12345678901234567890`, more
+   * digits than a double holds, an exponent out of range) becomes a
+   * `JSON.rawJSON` value, which `JSON.stringify` writes back digit for digit.
+   * Other numbers stay numbers, and a body that cannot hold such a number
+   * is parsed as fast as without the option. Default false: plain JS
+   * numbers, as `JSON.parse` gives them. The CLI always turns it on.
+   */
+  readonly exactNumbers?: boolean | undefined
 }
 
 /**
@@ -163,12 +195,16 @@ export interface Resolved {
   readonly retry: ResolvedRetry | undefined
   readonly rateLimit: ResolvedRateLimit | undefined
   readonly maxBodyBytes: number
+  readonly bodyBudget: number
+  /** Responses an ordered run holds besides the ones in flight. */
+  readonly reorderBuffer: number
   readonly headers: Readonly<Record<string, string>> | undefined
   readonly maxRedirects: number
   /** Lower-cased: the defaults and the caller's own. */
   readonly sensitiveHeaders: ReadonlyArray<string>
   /** `"env"` or an http(s) URL (credentials included: not for display). Undefined: no proxy. */
   readonly proxy: string | undefined
+  readonly exactNumbers: boolean
 }
 
 /**
@@ -182,6 +218,8 @@ export const defaults = {
   maxRedirects: 10,
   timeoutMs: 300_000,
   maxBodyBytes: 64 * 1024 * 1024,
+  bodyBudget: 64 * 1024 * 1024,
+  reorderBuffer: 1000,
   sensitiveHeaders: [
     "authorization",
     "cookie",
@@ -318,6 +356,8 @@ export const OptionsSchema = Schema.Struct({
   retry: Schema.optional(Retry),
   rateLimit: Schema.optional(RateLimit),
   maxBodyBytes: Schema.optional(whole(0)),
+  bodyBudget: Schema.optional(whole(1)),
+  reorderBuffer: Schema.optional(whole(0)),
   headers: Schema.optional(Headers),
   maxRedirects: Schema.optional(whole(0)),
   sensitiveHeaders: Schema.optional(Schema.Array(
@@ -326,7 +366,8 @@ export const OptionsSchema = Schema.Struct({
       (actual) => `${describe(actual)} is not a header name`
     )
   )),
-  proxy: Schema.optional(Proxy)
+  proxy: Schema.optional(Proxy),
+  exactNumbers: Schema.optional(bool)
 }).annotations({ identifier: "Options" })
 
 const decodeFields = ParseResult.decodeUnknownEither(OptionsSchema, { onExcessProperty: "error", errors: "first" })
@@ -342,7 +383,12 @@ const toOptionsError = (issue: ParseResult.ParseIssue): InvalidOptionsError => {
   const option = path.join(".")
   if (first?._tag === "Unexpected") {
     const names = path.length === 1 ? optionNames : path[0] === "retry" ? retryNames : rateLimitNames
-    return new InvalidOptionsError({ option, detail: `unknown option (expected one of ${names})` })
+    // The original's snake_case spelling (`return_exceptions`) is refused at every door, with the name to use.
+    const camel = String(path[path.length - 1]).replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+    const hint = camel !== path[path.length - 1] && names.split(", ").includes(camel)
+      ? `; options are camelCase: did you mean ${camel}?`
+      : ""
+    return new InvalidOptionsError({ option, detail: `unknown option${hint} (expected one of ${names})` })
   }
   if (first?._tag === "Missing") return new InvalidOptionsError({ option, detail: "is required" })
   return new InvalidOptionsError({ option: option === "" ? "options" : option, detail: first?.message ?? "is not valid" })
@@ -382,20 +428,28 @@ export const decode = (input: unknown): Either.Either<Resolved, InvalidOptionsEr
   }
   const decoded = decodeFields(input)
   if (Either.isLeft(decoded)) return Either.left(toOptionsError(decoded.left))
-  return Either.right(resolve(decoded.right))
+  return Either.right(resolve(ownFields(decoded.right)))
 }
+
+/**
+ * The own fields of a decoded struct, in an object without a prototype: the
+ * decoder leaves an absent option out, and reading it would otherwise find
+ * whatever a polluted `Object.prototype` holds under that name (`headers`).
+ */
+const ownFields = <A extends object>(decoded: A): A => Object.assign(Object.create(null), decoded)
 
 const resolve = (o: typeof OptionsSchema.Type): Resolved => {
   let retry: ResolvedRetry | undefined
   if (o.retry !== undefined) {
-    const attempts = o.retry.attempts ?? defaults.retry.attempts
+    const r = ownFields(o.retry)
+    const attempts = r.attempts ?? defaults.retry.attempts
     retry = attempts === 1 ? undefined : {
       attempts,
-      baseDelayMs: o.retry.baseDelay ?? defaults.retry.baseDelayMs,
-      maxDelayMs: o.retry.maxDelay ?? defaults.retry.maxDelayMs,
-      maxRetryAfterMs: o.retry.maxRetryAfter ?? defaults.retry.maxRetryAfterMs,
-      statuses: o.retry.statuses ?? defaults.retry.statuses,
-      nonIdempotent: o.retry.nonIdempotent === true
+      baseDelayMs: r.baseDelay ?? defaults.retry.baseDelayMs,
+      maxDelayMs: r.maxDelay ?? defaults.retry.maxDelayMs,
+      maxRetryAfterMs: r.maxRetryAfter ?? defaults.retry.maxRetryAfterMs,
+      statuses: r.statuses ?? defaults.retry.statuses,
+      nonIdempotent: r.nonIdempotent === true
     }
   }
   const concurrency = o.concurrency ?? defaults.concurrency
@@ -412,14 +466,21 @@ const resolve = (o: typeof OptionsSchema.Type): Resolved => {
     retry,
     rateLimit: o.rateLimit === undefined
       ? undefined
-      : { limit: o.rateLimit.limit, intervalMs: o.rateLimit.interval, perOrigin: o.rateLimit.perOrigin === true },
+      : {
+        limit: o.rateLimit.limit,
+        intervalMs: o.rateLimit.interval,
+        perOrigin: Object.hasOwn(o.rateLimit, "perOrigin") && o.rateLimit.perOrigin === true
+      },
     maxBodyBytes: o.maxBodyBytes ?? defaults.maxBodyBytes,
+    bodyBudget: o.bodyBudget ?? defaults.bodyBudget,
+    reorderBuffer: o.reorderBuffer ?? defaults.reorderBuffer,
     headers: o.headers,
     maxRedirects: o.maxRedirects ?? defaults.maxRedirects,
     sensitiveHeaders: o.sensitiveHeaders === undefined
       ? defaults.sensitiveHeaders
       : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])],
-    proxy: o.proxy
+    proxy: o.proxy,
+    exactNumbers: o.exactNumbers === true
   }
 }
 
@@ -431,7 +492,8 @@ const bounded = (ms: number | undefined) => (ms === undefined || ms > maxTimerMs
 const empty: Resolved = resolve({})
 
 const isEmpty = (record: Record<string, unknown>): boolean => {
-  for (const _ in record) return false
+  // Own names only: a polluted `Object.prototype` adds enumerable names that are no option.
+  for (const name in record) if (Object.hasOwn(record, name)) return false
   return Object.getOwnPropertySymbols(record).length === 0
 }
 
@@ -452,9 +514,12 @@ export const toOptions = (resolved: Resolved): Options => {
   out.timeout = resolved.timeoutMs ?? Infinity
   if (resolved.deadlineMs !== undefined) out.deadline = resolved.deadlineMs
   out.maxBodyBytes = resolved.maxBodyBytes
+  out.bodyBudget = resolved.bodyBudget
+  out.reorderBuffer = resolved.reorderBuffer
   out.sensitiveHeaders = resolved.sensitiveHeaders
   if (resolved.headers !== undefined) out.headers = resolved.headers
   if (resolved.proxy !== undefined) out.proxy = resolved.proxy
+  if (resolved.exactNumbers) out.exactNumbers = true
   if (resolved.rateLimit !== undefined) {
     const { intervalMs, limit, perOrigin } = resolved.rateLimit
     out.rateLimit = { limit, interval: intervalMs, perOrigin }

@@ -6,6 +6,7 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as json from "./internal/json.js"
 import * as validate from "./internal/validate.js"
 import { InvalidInputError } from "./LoamyError.js"
 
@@ -57,16 +58,24 @@ export const QueryParams = Schema.Record({ key: Schema.String, value: Schema.Str
 })
 
 /**
- * Any value that `JSON.stringify` represents faithfully.
+ * Any value that `JSON.stringify` represents faithfully, `JSON.rawJSON`
+ * values (exact numbers) included. Its encoded form is plain data for any
+ * transport (structured clone, msgpack, JSON): a `rawJSON` number is
+ * encoded as the nearest JS number. To keep its digits, write the value
+ * itself with `JSON.stringify`.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const JsonValue = Schema.Unknown.pipe(
-  Schema.filter((u) => {
-    const problem = validate.jsonProblem(u)
-    return problem === undefined ? true : `body${problem[0]} ${problem[1]}`
-  }, { identifier: "JsonValue" })
+export const JsonValue = Schema.transform(
+  Schema.Unknown,
+  Schema.Unknown.pipe(
+    Schema.filter((u) => {
+      const problem = validate.jsonProblem(u)
+      return problem === undefined ? true : `body${problem[0]} ${problem[1]}`
+    }, { identifier: "JsonValue" })
+  ),
+  { strict: true, decode: (u) => u, encode: json.plainNumbers }
 )
 
 /**
@@ -143,15 +152,15 @@ const fail = (index: number, field: string, detail: string) =>
 const given = (value: unknown) => value !== undefined && value !== null
 
 const pick = (
-  input: Record<string, unknown>,
+  camelValue: unknown,
+  snakeValue: unknown,
   camel: string,
   snake: string,
   index: number
 ): Either.Either<unknown, InvalidInputError> => {
-  const hasCamel = given(input[camel])
-  const hasSnake = given(input[snake])
-  if (hasCamel && hasSnake) return fail(index, camel, `both ${camel} and ${snake} are given; use one`)
-  return Either.right(hasCamel ? input[camel] : input[snake])
+  const hasCamel = given(camelValue)
+  if (hasCamel && given(snakeValue)) return fail(index, camel, `both ${camel} and ${snake} are given; use one`)
+  return Either.right(hasCamel ? camelValue : snakeValue)
 }
 
 const checkStringRecord = (
@@ -178,10 +187,51 @@ const checkStringRecord = (
 }
 
 /**
+ * The prototype of a request in canonical form: `Object.prototype` with the
+ * optional fields shadowed by undefined, not enumerable. A request without
+ * its own `headers` then reads undefined there even when
+ * `Object.prototype.headers` has been set (prototype pollution), at no cost
+ * per read; the object still looks and compares like a plain one.
+ */
+const canonicalProto: object = Object.create(Object.prototype, {
+  body: { value: undefined, writable: true },
+  queryParams: { value: undefined, writable: true },
+  headers: { value: undefined, writable: true }
+})
+
+/**
+ * A body's JSON form when it has `toJSON` methods (a `Date`, a class): what
+ * `JSON.stringify` makes of it, read back with its numbers exact, and
+ * checked like any body. A `toJSON` that throws, returns a BigInt or builds
+ * a cycle is bad input, not a crash.
+ */
+const viaToJSON = (body: unknown, index: number): Either.Either<unknown, InvalidInputError> => {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(body)
+  } catch (cause) {
+    const detail = cause instanceof RangeError
+      ? `is nested deeper than ${json.maxDepth} levels`
+      : `cannot be written as JSON: ${String((cause as Error)?.message ?? cause).split("\n")[0]}`
+    return fail(index, "body", detail)
+  }
+  // `toJSON` may give undefined (or a function): no body at all, as `JSON.stringify` would send nothing.
+  if (text === undefined) return fail(index, "body", "is undefined once written as JSON (its toJSON gave nothing)")
+  if (json.deepIn(text) !== undefined) return fail(index, "body", `is nested deeper than ${json.maxDepth} levels`)
+  return Either.right(json.parse(text, true))
+}
+
+/**
  * Checks one request and returns it in canonical form: camelCase fields,
  * upper-case method, nothing else. Accepts the original's snake_case field
  * names (`http_op`, `query_params`) and a method in any case. The error names
  * `index` and the field at fault.
+ *
+ * Fields are read as the request's own properties only, and so are the
+ * names of `headers` and `queryParams`: nothing inherited (a prototype, a
+ * polluted `Object.prototype`) is ever sent. A body may hold `JSON.rawJSON`
+ * values (exact numbers), written as their text; it may nest at most
+ * `maxJsonDepth` levels.
  *
  * @since 0.1.0
  * @category decoding
@@ -190,32 +240,67 @@ export const validateAt = (input: unknown, index: number): Either.Either<Request
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     return fail(index, "", `a request must be an object with ${fields}; got ${validate.describe(input)}`)
   }
+  // One pass over the own enumerable keys: unknown names refused, known ones read (never through the prototype).
+  let url: unknown
+  let httpOp: unknown
+  let http_op: unknown
+  let rawBody: unknown
+  let camelQuery: unknown
+  let snakeQuery: unknown
+  let rawHeaders: unknown
   const record = input as Record<string, unknown>
   for (const key of Object.keys(record)) {
-    if (!knownFields.has(key)) {
-      return fail(index, key, `unknown field (expected ${fields})`)
+    switch (key) {
+      case "url":
+        url = record[key]
+        break
+      case "httpOp":
+        httpOp = record[key]
+        break
+      case "http_op":
+        http_op = record[key]
+        break
+      case "body":
+        rawBody = record[key]
+        break
+      case "queryParams":
+        camelQuery = record[key]
+        break
+      case "query_params":
+        snakeQuery = record[key]
+        break
+      case "headers":
+        rawHeaders = record[key]
+        break
+      default:
+        return fail(index, key, `unknown field (expected ${fields})`)
     }
   }
-  const urlProblem = validate.httpUrlProblem(record["url"])
+  const urlProblem = validate.httpUrlProblem(url)
   if (urlProblem) return fail(index, "url", urlProblem)
-  const op = pick(record, "httpOp", "http_op", index)
+  const op = pick(httpOp, http_op, "httpOp", "http_op", index)
   if (Either.isLeft(op)) return Either.left(op.left)
   const method = typeof op.right === "string" ? op.right.toUpperCase() : op.right
   if (!validate.isHttpOp(method)) {
     return fail(index, "httpOp", `must be one of ${validate.httpOps.join(", ")}; got ${validate.describe(op.right)}`)
   }
-  const query = pick(record, "queryParams", "query_params", index)
+  const query = pick(camelQuery, snakeQuery, "queryParams", "query_params", index)
   if (Either.isLeft(query)) return Either.left(query.left)
   const queryParams = checkStringRecord(query.right, index, "queryParams")
   if (Either.isLeft(queryParams)) return Either.left(queryParams.left)
-  const headers = checkStringRecord(record["headers"], index, "headers")
+  const headers = checkStringRecord(rawHeaders, index, "headers")
   if (Either.isLeft(headers)) return Either.left(headers.left)
-  let body = record["body"]
+  let body = rawBody
   if (body === null) body = undefined
   if (body !== undefined) {
     const problem = validate.jsonCheck(body)
-    if (problem === "toJSON") body = JSON.parse(JSON.stringify(body))
-    else if (problem) return fail(index, `body${problem[0]}`, problem[1])
+    if (problem === "toJSON") {
+      const written = viaToJSON(body, index)
+      if (Either.isLeft(written)) return Either.left(written.left)
+      body = written.right
+    } else if (problem) {
+      return fail(index, `body${problem[0]}`, problem[1])
+    }
   }
   const out: {
     url: string
@@ -223,7 +308,9 @@ export const validateAt = (input: unknown, index: number): Either.Either<Request
     body?: unknown
     queryParams?: Record<string, string>
     headers?: Record<string, string>
-  } = { url: record["url"] as string, httpOp: method }
+  } = Object.create(canonicalProto)
+  out.url = url as string
+  out.httpOp = method
   if (body !== undefined) out.body = body
   if (queryParams.right !== undefined) out.queryParams = queryParams.right
   if (headers.right !== undefined) out.headers = headers.right
@@ -231,18 +318,56 @@ export const validateAt = (input: unknown, index: number): Either.Either<Request
 }
 
 /**
+ * `JSON.parse` as loamy reads requests from files and streams: a number
+ * that a JS number would change (`12345678901234567890`,
+ * `9007199254740993`) becomes `JSON.rawJSON(text)`, which is sent digit for
+ * digit (with `exactNumbers: false`, plain `JSON.parse`). Throws a
+ * `SyntaxError` for text that is not JSON, and a `RangeError` for text
+ * nested deeper than `maxDepth` levels (by default `maxJsonDepth`, plus
+ * one: the request object around a body).
+ *
+ * @since 0.5.0
+ * @category decoding
+ */
+export const parseJson = (
+  text: string,
+  options?: { readonly exactNumbers?: boolean | undefined; readonly maxDepth?: number | undefined }
+): unknown => {
+  const limit = options?.maxDepth ?? json.maxDepth + 1
+  if (json.deepIn(text, limit) !== undefined) throw new RangeError(`nested deeper than ${limit} levels`)
+  return json.parse(text, options?.exactNumbers !== false)
+}
+
+/**
+ * How deep a body (of a request or a response) may nest arrays and
+ * objects: 1,000 levels. A request body nested deeper is refused as bad
+ * input (field `body`); a response body nested deeper gets a
+ * `BodyDecodeError`. Structured clone and `JSON.stringify` overflow the
+ * stack a few thousand levels down, so such a value could cross no door.
+ *
+ * @since 0.5.0
+ * @category constants
+ */
+export const maxJsonDepth: number = json.maxDepth
+
+/**
  * `validateAt` for an item of a stream or a file: a string is JSON text (a
- * line of a JSONL file) and is parsed first. The check every door and the
- * cluster apply to such items.
+ * line of a JSONL file) and is parsed first, its numbers kept exact (see
+ * `parseJson`). The check every door and the cluster apply to such items.
  *
  * @since 0.3.0
  * @category decoding
  */
 export const validateItem = (item: unknown, index: number): Either.Either<RequestMap, InvalidInputError> => {
   if (typeof item !== "string") return validateAt(item, index)
+  // Not built at all when it is too deep: the refused item keeps its text, which every door can carry.
+  const deep = json.deepIn(item, json.maxDepth + 1)
+  if (deep !== undefined) {
+    return fail(index, deep, `is nested deeper than ${json.maxDepth} levels`)
+  }
   let parsed: unknown
   try {
-    parsed = JSON.parse(item)
+    parsed = json.parse(item, true)
   } catch (cause) {
     return Either.left(
       new InvalidInputError({ index, field: "", detail: `not valid JSON: ${(cause as Error).message}` })
@@ -250,16 +375,6 @@ export const validateItem = (item: unknown, index: number): Either.Either<Reques
   }
   return validateAt(parsed, index)
 }
-
-const knownFields: ReadonlySet<string> = new Set([
-  "url",
-  "httpOp",
-  "http_op",
-  "body",
-  "queryParams",
-  "query_params",
-  "headers"
-])
 
 /**
  * Checks every request, stopping at the first bad one; nothing is sent when

@@ -7,6 +7,8 @@
 import * as Effect from "effect/Effect"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { headerRecord } from "./internal/body.js"
+import * as json from "./internal/json.js"
 import { InvalidInputError, RequestError } from "./LoamyError.js"
 import { RequestMap } from "./RequestMap.js"
 
@@ -28,6 +30,9 @@ export const BinaryBody = Schema.transform(
 /**
  * Response headers: names lower-cased, `set-cookie` an array (one entry per
  * cookie), any other repeated header joined with ", " (Node's convention).
+ * A record without a prototype, as Node's `message.headers`: any name is an
+ * own property (`__proto__` and `constructor` too), and a name that was not
+ * sent reads undefined.
  *
  * @since 0.2.0
  * @category models
@@ -36,6 +41,55 @@ export interface ResponseHeaders {
   readonly "set-cookie"?: ReadonlyArray<string>
   readonly [name: string]: string | ReadonlyArray<string>
 }
+
+const isHeaderValue = (u: unknown): boolean => {
+  if (typeof u === "string") return true
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) if (typeof u[i] !== "string") return false
+  return true
+}
+
+/** Every own name of `record`, `__proto__` included, in a record without a prototype. */
+const copyHeaders = (record: object): ResponseHeaders => {
+  const out = headerRecord()
+  for (const name of Object.keys(record)) out[name] = (record as Record<string, string | ReadonlyArray<string>>)[name]!
+  return out
+}
+
+/**
+ * Response headers as a Schema: a record of strings and string arrays in
+ * which any name is kept (`Schema.Record` would drop one named
+ * `__proto__`). Decodes into a record without a prototype, as the engine
+ * makes them.
+ *
+ * @since 0.5.0
+ * @category schemas
+ */
+export const ResponseHeaders: Schema.Schema<ResponseHeaders> = Schema.declare(
+  (u: unknown): u is ResponseHeaders => {
+    if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+    for (const name of Object.keys(u)) if (!isHeaderValue((u as Record<string, unknown>)[name])) return false
+    return true
+  },
+  { identifier: "ResponseHeaders", description: "a record of header names to a string or an array of strings" }
+).pipe(
+  (declared) =>
+    Schema.transform(declared, Schema.typeSchema(declared), {
+      strict: true,
+      decode: (headers) => Object.getPrototypeOf(headers) === null ? headers : copyHeaders(headers),
+      encode: (headers) => headers
+    })
+)
+
+/**
+ * A JSON body (or the bytes of a binary one). Encoded as plain data: exact
+ * numbers (`JSON.rawJSON` values, see the `exactNumbers` option) become the
+ * nearest JS number there, as in `RequestMap.JsonValue`.
+ */
+const Body = Schema.Union(
+  BinaryBody,
+  Schema.transform(Schema.Unknown, Schema.Unknown, { strict: true, decode: (u) => u, encode: json.plainNumbers })
+)
 
 /**
  * The wire form of a response. Errors encode as `{ "_tag": ..., ... }` and
@@ -48,8 +102,8 @@ export const RequestResponse = Schema.Struct({
   // A refused item of a stream or file keeps its input as it arrived, whatever its shape.
   requestMap: Schema.Union(RequestMap, Schema.Unknown) as unknown as typeof RequestMap,
   statusCode: Schema.Number,
-  body: Schema.Union(BinaryBody, Schema.Unknown),
-  headers: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Array(Schema.String)) }),
+  body: Body,
+  headers: ResponseHeaders,
   error: Schema.optional(Schema.Union(RequestError, InvalidInputError)),
   elapsedMs: Schema.Number,
   attempts: Schema.Number
@@ -182,7 +236,7 @@ export const refused = (item: unknown, error: InvalidInputError): RequestRespons
   requestMap: item as RequestMap,
   statusCode: 0,
   body: null,
-  headers: {},
+  headers: headerRecord(),
   error,
   elapsedMs: 0,
   attempts: 0

@@ -9,7 +9,7 @@
 //
 // The bundle is CommonJS-shaped (esbuild's `cjs` format), because only a classic script can be compiled with
 // a code cache on Node 20. From undici it takes the dispatchers the client uses (Agent, Pool, ProxyAgent,
-// EnvHttpProxyAgent and the request API), not fetch, WebSocket, the cache stores or the mocks.
+// EnvHttpProxyAgent and the request API) and buildConnector, not fetch, WebSocket, the cache stores or the mocks.
 //
 // The cache is made by running the bundle in a worker, through the shipped entry, over a few requests to a
 // server on 127.0.0.1, so that the functions a call needs are compiled; then a second worker checks that V8
@@ -53,6 +53,7 @@ module.exports.Agent = require("./lib/dispatcher/agent")
 module.exports.Pool = require("./lib/dispatcher/pool")
 module.exports.ProxyAgent = require("./lib/dispatcher/proxy-agent")
 module.exports.EnvHttpProxyAgent = require("./lib/dispatcher/env-http-proxy-agent")
+module.exports.buildConnector = require("./lib/core/connect")
 `
     }))
   }
@@ -117,7 +118,8 @@ try {
 async function inWorker(dir, jobs, ask) {
   const { port1, port2 } = new MessageChannel()
   const cache = new MessageChannel()
-  const state = new SharedArrayBuffer(8)
+  // The four slots of the synchronous door's state (see `sync.slots`), so that the heartbeat's code runs too.
+  const state = new SharedArrayBuffer(16)
   const worker = new Worker(pathToFileURL(join(dir, "worker.js")), {
     workerData: { port: port2, state, cachePort: cache.port2 },
     transferList: [port2, cache.port2],

@@ -53,7 +53,8 @@ import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { Duplex, pipeline, Readable } from "node:stream"
 import * as zlib from "node:zlib"
-import { Agent, type Dispatcher, EnvHttpProxyAgent, Pool, ProxyAgent } from "undici"
+import type { Socket } from "node:net"
+import { Agent, buildConnector, type Dispatcher, EnvHttpProxyAgent, Pool, ProxyAgent } from "undici"
 import { version } from "./internal/version.js"
 
 /**
@@ -119,8 +120,51 @@ export const unsafeMakeAgent = (options: AgentOptions = {}): Agent => {
   }
   if (options.connections !== undefined) agentOptions.connections = options.connections
   if (options.pipelining !== undefined) agentOptions.pipelining = options.pipelining
-  if (options.connect !== undefined) agentOptions.connect = options.connect
+  agentOptions.connect = skippingContinue(options.connect, agentOptions.allowH2!)
   return new Agent(agentOptions)
+}
+
+type Connect = Agent.Options["connect"]
+
+/**
+ * A connector whose HTTP/1.1 sockets take an unsolicited `100 Continue`
+ * before the final response as the interim response it is (RFC 9110, 15.2:
+ * a client parses a 1xx it did not expect and goes on waiting). undici's
+ * parser destroys the socket at a 100 ("bad response"), since it never asks
+ * for one; Node's `http` skips it. Each socket's parser (undici's own, made
+ * when undici takes the socket) is given a 100 as another 1xx, which undici
+ * skips: one look per socket, nothing per request. `connect` is the agent's
+ * option: TLS options (or none), or a connector of the caller's own.
+ */
+const skippingContinue = (connect: Connect, allowH2: boolean): buildConnector.connector => {
+  const base: buildConnector.connector = typeof connect === "function"
+    ? connect
+    : buildConnector({ allowH2, ...connect } as buildConnector.BuildOptions)
+  return (options, callback) =>
+    base(options, (...args) => {
+      // A failure may come without a socket at all.
+      const socket = args[0] === null ? args[1] : undefined
+      // HTTP/2 has no such parser: its sockets are left as they are.
+      if (socket != null && (socket as { alpnProtocol?: unknown }).alpnProtocol !== "h2") {
+        socket.once("readable", () => continueAsInterim(socket))
+      }
+      callback(...args)
+    })
+}
+
+/** The symbol undici keeps a socket's parser under (`Symbol("parser")`, not registered: found by its name). */
+let parserKey: symbol | undefined
+
+/** Status 102 stands in for a 100 that undici's parser would refuse: it skips any other 1xx. */
+const continueAsInterim = (socket: Socket): void => {
+  const record = socket as unknown as Record<symbol, unknown>
+  if (parserKey === undefined) parserKey = Object.getOwnPropertySymbols(socket).find((key) => key.description === "parser")
+  const parser = parserKey === undefined ? undefined : record[parserKey] as Record<string, unknown> | null | undefined
+  const onHeadersComplete = parser?.["onHeadersComplete"]
+  if (typeof onHeadersComplete !== "function") return
+  parser!["onHeadersComplete"] = function(this: unknown, statusCode: number, upgrade: boolean, keepAlive: boolean) {
+    return onHeadersComplete.call(this, statusCode === 100 ? 102 : statusCode, upgrade, keepAlive)
+  }
 }
 
 const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
@@ -204,8 +248,26 @@ const proxyClient: unique symbol = Symbol.for("@loamy/core/proxyClient")
  * `limit` (decoded) bytes: a plain loop over the body instead of an Effect
  * stream, which costs several hundred microseconds per response. Past the
  * limit the body (and its socket) is destroyed and the result is undefined.
+ * The bytes it holds are counted in the call's body budget (see `BodyBudget`).
  */
 const readUpTo: unique symbol = Symbol.for("@loamy/core/readUpTo")
+
+/**
+ * The call's body budget `@loamy/core` gives `readUpTo` (its `bodyBudget`
+ * option): a read takes each chunk's bytes (and waits, not reading, when it
+ * is told to) and gives them all back when it ends.
+ */
+interface BodyBudget {
+  open(): number
+  take(ticket: number, bytes: number): boolean
+  wait(ticket: number, resume: () => void): BudgetWaiter
+  cancel(waiter: BudgetWaiter): void
+  release(ticket: number, bytes: number): void
+}
+
+interface BudgetWaiter {
+  readonly resume: (() => void) | undefined
+}
 
 /** A response method `@loamy/core` calls, when present: the whole body, when it was read before the response was handed over and is not encoded. */
 const bufferedBody: unique symbol = Symbol.for("@loamy/core/buffered")
@@ -574,6 +636,37 @@ class AutoInflate extends Duplex {
   }
 }
 
+/** What zlib's inflaters hold besides their output: the 32 KiB window and their state. */
+const zlibWindowBytes = 48 * 1024
+
+/** A brotli stream's window (RFC 7932, 9.1) from its first byte; undefined: the common 4 MiB (WBITS 22). */
+const brotliWindowBytes = (first: number | undefined): number => {
+  if (first === undefined) return 1 << 22
+  let bits = 16
+  if ((first & 1) !== 0) {
+    const n = (first >> 1) & 7
+    const m = (first >> 4) & 7
+    // m = 1 asks for a large window, which the decoder refuses: it fails at once, holding nothing.
+    bits = n !== 0 ? 17 + n : m > 1 ? 8 + m : 17
+  }
+  return 1 << bits
+}
+
+/**
+ * What a body's decoders hold while inflating, for the call's body budget:
+ * brotli's ring buffer, the size of its window, dominates (a hundred
+ * inflating bombs hold hundreds of MB in them alone). `first` is the body's
+ * first byte, when brotli reads the body as it came.
+ */
+const decoderBytes = (codings: ReadonlyArray<Coding>, first: number | undefined): number => {
+  let bytes = 0
+  for (let i = 0; i < codings.length; i++) {
+    const coding = codings[i]!
+    bytes += coding !== "br" ? zlibWindowBytes : i === 0 ? brotliWindowBytes(first) : 1 << 24
+  }
+  return bytes
+}
+
 const decoder = (coding: Coding): Duplex =>
   coding === "gzip"
     ? zlib.createGunzip(zlibOptions)
@@ -718,36 +811,115 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     return this.codings === undefined ? this.buffered : undefined
   }
 
-  [readUpTo](limit: number): Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError> {
+  [readUpTo](limit: number, budget: BodyBudget | undefined): Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError> {
     const codings = this.codings
     if (codings === "too many") return Effect.fail(this.decodeError(new Error("too many content-encodings")))
-    if (codings === undefined && this.buffered !== undefined) {
-      return this.buffered.byteLength > limit ? Effect.succeed(undefined) : Effect.succeed(this.buffered)
+    if (codings === undefined) {
+      const buffered = this.buffered
+      if (buffered !== undefined) return Effect.succeed(buffered.byteLength > limit ? undefined : buffered)
+      return this.readBounded(this.body, limit, budget, budget === undefined ? 0 : budget.open(), 0)
     }
     // An encoded body goes through its decoders even when buffered: a small bomb must not be inflated whole.
-    const source: Readable = codings === undefined ? this.body : this.decodedReadable(codings)
+    if (budget === undefined) return this.readBounded(this.decodedReadable(codings), limit, undefined, 0, 0)
+    // A decoder's window is held as long as the read (brotli's is up to 16 MiB, set by the stream's first byte,
+    // and a hundred inflating bombs hold hundreds of MB in theirs alone). It is taken before the decoders are
+    // made: a read that must wait for it has allocated nothing.
+    return Effect.suspend(() => {
+      const ticket = budget.open()
+      const first = this.buffered === undefined ? undefined : this.buffered[0]
+      const window = decoderBytes(codings, first)
+      // Streamed brotli: the window counted is the common one until the body's first byte tells the real one.
+      const read = () =>
+        this.readBounded(
+          this.decodedReadable(codings),
+          limit,
+          budget,
+          ticket,
+          window,
+          first === undefined && codings[0] === "br"
+        )
+      if (budget.take(ticket, window)) return read()
+      return Effect.flatMap(
+        Effect.withFiberRuntime<void>((fiber) => {
+          let waiter: BudgetWaiter | undefined
+          return asyncOwned<void, never>(fiber, (succeed) => {
+            waiter = budget.wait(ticket, () => succeed(undefined))
+          }, () => {
+            if (waiter !== undefined && waiter.resume !== undefined) budget.cancel(waiter)
+            budget.release(ticket, window)
+            this.abort()
+          })
+        }),
+        read
+      )
+    })
+  }
+
+  /**
+   * Reads `source` to its end, or to `limit` bytes (then it and the body are
+   * destroyed and the result is undefined). With a budget, read `ticket`
+   * holds `held` bytes already (its decoders') and takes each chunk's, and
+   * stops reading while the budget says to wait; it gives everything back
+   * when it ends, however it ends. `brotliFirst`: the body's first byte may
+   * ask for a larger brotli window than `held` counts.
+   */
+  private readBounded(
+    source: Readable,
+    limit: number,
+    budget: BodyBudget | undefined,
+    ticket: number,
+    held: number,
+    brotliFirst = false
+  ): Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError> {
     return Effect.withFiberRuntime((fiber) => {
       let stop: () => void = () => undefined
       return asyncOwned<Uint8Array | undefined, HttpClientError.ResponseError>(fiber, (succeed, fail) => {
         const chunks: Array<Uint8Array> = []
         let size = 0
+        let waiter: BudgetWaiter | undefined
+        /** Window bytes to take with the next chunk. */
+        let larger = 0
+        if (brotliFirst) {
+          this.body.prependOnceListener("data", (chunk: Uint8Array) => {
+            larger = Math.max(0, brotliWindowBytes(chunk[0]) - brotliWindowBytes(undefined))
+          })
+        }
         stop = () => {
           source.off("data", onData)
           source.off("end", onEnd)
           source.off("error", onError)
+          if (budget !== undefined) {
+            if (waiter !== undefined && waiter.resume !== undefined) budget.cancel(waiter)
+            waiter = undefined
+            budget.release(ticket, held)
+            held = 0
+          }
         }
         const onData = (chunk: Uint8Array) => {
-          size += chunk.byteLength
-          if (size > limit) {
+          if (size + chunk.byteLength > limit) {
             stop()
             source.destroy()
             return succeed(undefined)
           }
+          size += chunk.byteLength
           chunks.push(chunk)
+          if (budget === undefined) return
+          const bytes = chunk.byteLength + larger
+          larger = 0
+          held += bytes
+          if (!budget.take(ticket, bytes)) {
+            // Past the budget: the body is not read (nor inflated) until other reads give bytes back.
+            source.pause()
+            waiter = budget.wait(ticket, () => {
+              waiter = undefined
+              source.resume()
+            })
+          }
         }
         const onEnd = () => {
+          const out = concat(chunks, size)
           stop()
-          succeed(concat(chunks, size))
+          succeed(out)
         }
         const onError = (cause: unknown) => {
           stop()
@@ -825,6 +997,8 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
 /** undici already lower-cases names; only repeated headers need joining. */
 const plainHeaders = (headers: Dispatcher.ResponseData["headers"]): Headers.Headers => {
   for (const name in headers) {
+    // Own names only: a name enumerable on a polluted Object.prototype would otherwise become a header here.
+    if (!Object.hasOwn(headers, name)) continue
     const value = headers[name]
     if (typeof value !== "string") headers[name] = Array.isArray(value) ? value.join(", ") : String(value)
   }
@@ -953,8 +1127,12 @@ const proxyAgentOptions = (options: AgentOptions): Omit<ProxyAgent.Options, "uri
   const out: { -readonly [K in keyof Omit<ProxyAgent.Options, "uri">]: Omit<ProxyAgent.Options, "uri">[K] } = {
     ...pool,
     proxyTunnel: false,
-    // undici's pools to the proxy (absolute form) get only `connect`: the same cap and timeouts as the others.
-    factory: (origin, opts) => new Pool(origin, { ...pool, ...opts })
+    // undici's pools to the proxy (absolute form) get only `connect`: the same cap and timeouts as the others,
+    // and the same skipping of a 100 Continue.
+    factory: (origin, opts) => {
+      const connect = (opts as { connect?: Connect }).connect
+      return new Pool(origin, { ...pool, ...opts, connect: skippingContinue(connect, pool.allowH2!) })
+    }
   }
   // For the requests `NO_PROXY` sends around the proxy; a proxy agent puts its own `connect` in its place.
   if (options.connect !== undefined) out.connect = options.connect

@@ -14,7 +14,13 @@
  *
  * @since 0.1.0
  */
-import { LoamyError, Progress as CoreProgress, RequestMap, type RequestResponse as CoreResponse } from "@loamy/core"
+import {
+  LoamyError,
+  Options as CoreOptions,
+  Progress as CoreProgress,
+  RequestMap,
+  type RequestResponse as CoreResponse
+} from "@loamy/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -152,6 +158,16 @@ export const sendRequests = (
   requests: Iterable<RequestInput>,
   options?: PromiseOptions
 ): Promise<Array<RequestResponse>> => {
+  // A Promise-returning function rejects, it never throws: an options getter or an iterable that throws (a
+  // generator that fails, read as the call starts) rejects the call, as bad input does.
+  try {
+    return start(requests, options)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
+const start = (requests: Iterable<RequestInput>, options: PromiseOptions | undefined): Promise<Array<RequestResponse>> => {
   const checked = options_.checkPromise(options)
   if (Either.isLeft(checked)) return Promise.reject(checked.left)
   if (!isIterable(requests)) return Promise.reject(notIterable(requests))
@@ -204,10 +220,18 @@ const reportingTo = <A, E, R>(
  * until the batch is done. The requests run on a worker thread that is
  * started on first use and keeps its connections between calls.
  *
- * Throws at once, sending nothing, for bad input. Never waits forever: the
- * wait is bounded by `deadline` plus 5 seconds, or 5 minutes without a
- * deadline; past it, the batch is aborted and a `SyncTimeoutError` thrown.
- * A worker that dies throws a `WorkerError`; the next call starts a new one.
+ * Throws at once, sending nothing, for bad input. Never loses a finished
+ * result to its wait and never waits forever: with a `deadline`, the wait
+ * is bounded by the deadline plus 5 seconds (the worker folds what did not
+ * finish into `DeadlineError`s at the deadline); without one, the call runs
+ * as long as its requests' own bounds (`timeout` per attempt, retries) make
+ * it, as `sendRequests` does, and a call with `timeout: Infinity` and no
+ * deadline gets a deadline of 5 minutes. Past the wait bound, the batch is
+ * aborted and a `SyncTimeoutError` thrown. A worker that dies, or shows no
+ * sign of life for 30 seconds, throws a `WorkerError`; the next call starts
+ * a new one. A response whose body the worker cannot pass to this thread
+ * (nested too deeply to be cloned) gets a `BodyDecodeError` with reason
+ * `NotCarried`; the other responses are unaffected.
  *
  * @since 0.1.0
  * @category sending
@@ -215,10 +239,15 @@ const reportingTo = <A, E, R>(
 export const sendRequestsSync = (requests: Iterable<RequestInput>, options?: Options): Array<RequestResponse> => {
   const checked = options_.check(options)
   if (Either.isLeft(checked)) throw checked.left
+  return sendSync(requests, checked.right)
+}
+
+const sendSync = (requests: Iterable<RequestInput>, options: CoreOptions.Resolved): Array<RequestResponse> => {
   if (!isIterable(requests)) throw notIterable(requests)
   const valid = RequestMap.validateAll(requests)
   if (Either.isLeft(valid)) throw valid.left
-  return sync.call(valid.right, checked.right, sync.waitFor(checked.right))
+  const bounded = sync.withBound(options)
+  return sync.call(valid.right, bounded, sync.waitFor(bounded))
 }
 
 /**
@@ -250,15 +279,38 @@ export class Clump {
 
   /**
    * Sends the clump and returns the responses (see `sendRequestsSync`).
+   * `returnExceptions` here overrides the one in the clump's options; it is
+   * the only option taken here, checked as every door checks options (the
+   * original's `return_exceptions` is refused, naming `returnExceptions`).
    *
    * @since 0.1.0
    */
-  sendRequests(options: { readonly returnExceptions?: boolean | undefined } = {}): Array<RequestResponse> {
-    return sendRequestsSync(
+  sendRequests(options?: { readonly returnExceptions?: boolean | undefined }): Array<RequestResponse> {
+    if (options === undefined) return sendRequestsSync(this.requests, this.options)
+    if (typeof options !== "object" || options === null) {
+      throw new LoamyError.InvalidOptionsError({
+        option: "options",
+        detail: `must be an object such as { returnExceptions: false }, got ${options === null ? "null" : typeof options}`
+      })
+    }
+    const own = options_.check(options)
+    if (Either.isLeft(own)) throw own.left
+    for (const key of Object.keys(options)) {
+      if (key !== "returnExceptions") {
+        throw new LoamyError.InvalidOptionsError({
+          option: key,
+          detail: "Clump's sendRequests takes returnExceptions only; give the other options to new Clump(requests, options)"
+        })
+      }
+    }
+    const base = options_.check(this.options)
+    if (Either.isLeft(base)) throw base.left
+    const given = Object.hasOwn(options, "returnExceptions") && options.returnExceptions !== undefined
+    return sendSync(
       this.requests,
-      options.returnExceptions === undefined
-        ? this.options
-        : { ...this.options, returnExceptions: options.returnExceptions }
+      !given || base.right.failFast === own.right.failFast
+        ? base.right
+        : CoreOptions.unsafeMarkResolved({ ...base.right, failFast: own.right.failFast })
     )
   }
 }

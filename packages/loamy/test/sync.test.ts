@@ -169,20 +169,21 @@ describe("sendRequestsSync", () => {
   it("throws a SyncTimeoutError past its wait bound and aborts the batch in the worker", async () => {
     sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])
     await server.reset()
-    const saved = config.defaultWaitMs
-    config.defaultWaitMs = 300
+    // The worker always replies by the deadline: a margin below zero makes the caller give up before it does.
+    const saved = config.deadlineMarginMs
+    config.deadlineMarginMs = -9_700
     try {
       const started = Date.now()
       let error: unknown
       try {
-        sendRequestsSync([{ url: `${server.url}/stall?ms=20000`, httpOp: "GET" }])
+        sendRequestsSync([{ url: `${server.url}/stall?ms=20000`, httpOp: "GET" }], { deadline: 10_000 })
       } catch (e) {
         error = e
       }
       expect(isSyncTimeoutError(error)).toBe(true)
       expect(Date.now() - started).toBeLessThan(5_000)
     } finally {
-      config.defaultWaitMs = saved
+      config.deadlineMarginMs = saved
     }
     // The worker got the abort: the stalled request's socket closes long before the stall ends.
     expect(await waitUntil(async () => (await server.stats()).inFlight === 0, 5_000)).toBe(true)
@@ -192,15 +193,18 @@ describe("sendRequestsSync", () => {
   it("runs the next call at once after one it gave up on, while that one is being stopped", async () => {
     sendRequestsSync([{ url: `${server.url}/`, httpOp: "GET" }])
     await server.reset()
-    const saved = config.defaultWaitMs
-    config.defaultWaitMs = 300
+    const saved = config.deadlineMarginMs
+    config.deadlineMarginMs = -9_700
     let error: unknown
     try {
-      sendRequestsSync(Array.from({ length: 3 }, () => ({ url: `${server.url}/stall?ms=20000`, httpOp: "GET" as const })))
+      sendRequestsSync(
+        Array.from({ length: 3 }, () => ({ url: `${server.url}/stall?ms=20000`, httpOp: "GET" as const })),
+        { deadline: 10_000 }
+      )
     } catch (e) {
       error = e
     } finally {
-      config.defaultWaitMs = saved
+      config.deadlineMarginMs = saved
     }
     expect(isSyncTimeoutError(error)).toBe(true)
     // No wait in between: the worker takes this batch on a new fiber while the old one's requests are aborted.

@@ -80,7 +80,9 @@ export const send = (config: SendConfig, cluster: ClusterConfig): Effect.Effect<
       stopped: (message, written) =>
         `the distributed run stopped before every request had its result: ${message}\n` +
         `loamy: ${written} results were written; run the same command again (same --job) to resume: ` +
-        `finished chunks come from storage, the rest are sent`
+        `finished chunks come from storage, the rest are sent`,
+      // The runners send: a signal stops this process at once (the job resumes from storage).
+      abort: undefined
     })
   })
 

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as output from "./output.js"
 import * as stats from "./stats.js"
+import { fit, plain } from "./terminal.js"
 
 /** The demo's requests: every kind of outcome, and enough slow ones for the bar to be seen. */
 const requests = (url: string): Array<RequestMap.RequestMap> => {
@@ -60,7 +61,7 @@ export const run = (options: { readonly quiet: boolean }): Effect.Effect<number,
         const tracker = new stats.Tracker()
         tracker.total = list.length
         const redaction = output.makeRedaction(false, [], {})
-        const rows: Array<Array<string>> = new Array(list.length)
+        const rows: Array<Row> = new Array(list.length)
         const showProgress = !options.quiet && process.stderr.isTTY === true
         if (!options.quiet) {
           process.stderr.write(`loamy demo: ${list.length} requests to the test server at ${server.url}\n`)
@@ -77,14 +78,15 @@ export const run = (options: { readonly quiet: boolean }): Effect.Effect<number,
               const outcome = record.error !== undefined
                 ? `${record.error._tag}: ${String(record.error.message).replaceAll(server.url, "")}`
                 : JSON.stringify(pathOf(r.requestMap.url).startsWith("/echo") ? echoed(record.body) : record.body)
-              rows[index] = [
-                String(index),
-                r.requestMap.httpOp,
-                pathOf(r.requestMap.url),
-                r.statusCode === 0 ? "-" : String(r.statusCode),
-                stats.formatMs(r.elapsedMs),
-                outcome
-              ]
+              rows[index] = {
+                status: r.statusCode === 0 ? "-" : String(r.statusCode),
+                index: String(index),
+                method: r.requestMap.httpOp,
+                time: stats.formatMs(r.elapsedMs),
+                path: pathOf(r.requestMap.url),
+                outcome,
+                failed: record.error !== undefined || r.statusCode === 0 || r.statusCode >= 400
+              }
             })
           ),
           Effect.either,
@@ -94,28 +96,70 @@ export const run = (options: { readonly quiet: boolean }): Effect.Effect<number,
           process.stderr.write(`loamy demo: ${outcome.left.message}\n`)
           return 2
         }
-        printTable(["#", "METHOD", "PATH", "STATUS", "TIME", "BODY OR ERROR"], rows)
+        process.stdout.write(table(rows, widthOf(process.stdout), !plain(process.stdout)).join("\n") + "\n")
         if (!options.quiet) process.stderr.write(stats.summary(tracker).join("\n") + "\n")
         return 0
       }),
     (server) => Effect.promise(() => server.close())
   )
 
-const printTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) => {
-  const color = process.stdout.isTTY === true
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => i === header.length - 1 ? 0 : row[i]!.length)))
-  // Rows stay within 100 columns (fewer on a narrower terminal): the /echo bodies alone are ~200 characters.
-  const columns = Math.min(100, process.stdout.isTTY === true && process.stdout.columns > 0 ? process.stdout.columns - 1 : 100)
-  const line = (cells: ReadonlyArray<string>) => {
-    const text = cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  ")
-    return text.length > columns ? text.slice(0, columns - 1) + "…" : text
-  }
-  const out = [color ? `\x1b[1m${line(header)}\x1b[0m` : line(header)]
+/** One request's line of the table. @internal */
+export interface Row {
+  readonly status: string
+  readonly index: string
+  readonly method: string
+  readonly time: string
+  readonly path: string
+  readonly outcome: string
+  /** An error, no response, or a status of 400 or more: shown in red. */
+  readonly failed: boolean
+}
+
+/** The width the table may take: the terminal's, less one column (at most 100), or 100 when not a terminal. */
+const widthOf = (stream: NodeJS.WriteStream): number =>
+  Math.min(100, stream.isTTY === true && stream.columns > 0 ? stream.columns - 1 : 100)
+
+type Column = { readonly title: string; readonly cell: (row: Row) => string }
+
+const statusColumn: Column = { title: "STATUS", cell: (row) => row.status }
+const indexColumn: Column = { title: "#", cell: (row) => row.index }
+const methodColumn: Column = { title: "METHOD", cell: (row) => row.method }
+const timeColumn: Column = { title: "TIME", cell: (row) => row.time }
+
+/**
+ * The demo's table in `width` columns: status first, then the index, method
+ * and time as long as the path and the body (or error) keep room enough
+ * (they go first, in the reverse order, on a narrow terminal), then the path
+ * and the body, each cut to fit. No line is longer than `width`.
+ *
+ * @internal
+ */
+export const table = (rows: ReadonlyArray<Row>, width: number, color: boolean): Array<string> => {
+  const fixed = [statusColumn, indexColumn, methodColumn, timeColumn]
+  const natural = (column: Column) => Math.max(column.title.length, ...rows.map((row) => column.cell(row).length))
+  const used = (columns: ReadonlyArray<Column>) => columns.reduce((sum, column) => sum + natural(column) + 2, 0)
+  // The path and the body together keep at least this much (or all there is on a very narrow terminal).
+  const flexible = 24
+  while (fixed.length > 1 && width - used(fixed) < flexible) fixed.pop()
+  const rest = Math.max(0, width - used(fixed))
+  const pathNatural = Math.max(4, ...rows.map((row) => row.path.length))
+  // The path gets up to two fifths of what is left (two separators' worth less), the body the remainder.
+  const pathWidth = Math.min(pathNatural, Math.max(4, Math.floor((rest - 2) * 0.4)))
+  const bodyWidth = Math.max(0, rest - pathWidth - 2)
+  const line = (cells: ReadonlyArray<string>, path: string, outcome: string) =>
+    fit(
+      [
+        ...cells.map((cell, i) => cell.padEnd(natural(fixed[i]!))),
+        fit(path, pathWidth).padEnd(pathWidth),
+        fit(outcome, bodyWidth)
+      ].join("  ").trimEnd(),
+      width
+    )
+  const header = line(fixed.map((column) => column.title), "PATH", "BODY OR ERROR")
+  const out = [color ? `\x1b[1m${header}\x1b[0m` : header]
   for (const row of rows) {
-    const status = Number(row[3])
-    const failed = row[5]!.includes("Error:")
-    const text = line(row)
-    out.push(color && (failed || status >= 400 || row[3] === "-") ? `\x1b[31m${text}\x1b[0m` : text)
+    const text = line(fixed.map((column) => column.cell(row)), row.path, row.outcome)
+    out.push(color && row.failed ? `\x1b[31m${text}\x1b[0m` : text)
   }
-  process.stdout.write(out.join("\n") + "\n")
+  return out
 }

@@ -8,6 +8,7 @@
 import * as fs from "node:fs"
 import { RequestMap } from "@loamy/core"
 import * as Either from "effect/Either"
+import { fieldDetail, parseErrorDetail, redactUrls } from "./output.js"
 
 /**
  * Input that cannot be used at all: not readable, not JSON, or a JSON array
@@ -113,18 +114,23 @@ const readArray = async (chunks: AsyncIterable<Buffer>): Promise<ReadonlyArray<R
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
   let parsed: unknown
   try {
-    parsed = JSON.parse(text)
+    // Numbers digit for digit; each request's body depth is checked by the core.
+    parsed = RequestMap.parseJson(text, { maxDepth: Infinity })
   } catch (error) {
-    throw new BadInput(`the input starts with [ but is not a valid JSON array: ${(error as Error).message}`)
+    // Without the text V8 quotes around the error, nor URLs' userinfo and query: they may be secrets.
+    throw new BadInput(
+      `the input starts with [ but is not a valid JSON array: ${redactUrls(parseErrorDetail((error as Error).message))}`
+    )
   }
   if (!Array.isArray(parsed)) throw new BadInput("the input is not a JSON array")
   const checked = RequestMap.validateAll(parsed)
   if (Either.isLeft(checked)) {
     const e = checked.left
+    const detail = redactUrls(fieldDetail(e.field, e.detail))
     throw new BadInput(
       e.field === ""
-        ? `request at index ${e.index} is invalid: ${e.detail}`
-        : `request at index ${e.index} is invalid, field ${e.field}: ${e.detail}`
+        ? `request at index ${e.index} is invalid: ${detail}`
+        : `request at index ${e.index} is invalid, field ${e.field}: ${detail}`
     )
   }
   return checked.right

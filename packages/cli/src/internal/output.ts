@@ -8,7 +8,9 @@
 import * as fs from "node:fs"
 import { LoamyError, type RequestMap, type RequestResponse } from "@loamy/core"
 
-const { InvalidInputError } = LoamyError
+const { BodyDecodeError, displayUrl, InvalidInputError } = LoamyError
+
+const isRawJSON = (JSON as unknown as { isRawJSON(u: unknown): boolean }).isRawJSON
 
 /** @internal */
 export const REDACTED = "<redacted>"
@@ -83,40 +85,76 @@ const scrubString = (text: string, values: ReadonlyArray<string>): string => {
   return out
 }
 
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+/**
+ * Userinfo (`//user:pass@`) and query strings in text that may hold URLs: a
+ * query runs from the first `?` after `://` (spaces allowed before it, as in
+ * a URL that is not one) up to a quote, a space or `#`.
+ */
+const urlUserinfo = /(\/\/)[^/?#\s"'@]*@/g
+const urlQuery = /(:\/\/[^"'<>\n?#]*)\?[^\s"'<>#]*/g
 
 /**
- * Hides secrets in text that is not JSON (a JSONL line that could not be
- * parsed, or a parse error quoting it): the value after each secret header
- * name used as a key (`"Authorization": "…"`, also `'…'` or a bare name, any
- * case) up to its closing quote or the end of the text, then every known
- * secret value.
+ * Hides the secrets of URLs in free text (a message that quotes the input):
+ * userinfo and query strings are replaced by `<redacted>`.
  *
  * @internal
  */
-export const redactRawText = (text: string, redaction: Redaction): string => {
-  if (!redaction.enabled) return text
-  const names = [...redaction.names].filter((name) => name !== "").map(escapeRegExp).join("|")
-  let out = text
-  if (names !== "") {
-    // key: "name", 'name' or a bare name, then `:`; value: a double- or single-quoted string, maybe unterminated.
-    const key = `(?:"(?:${names})"|'(?:${names})'|(?<![\\w-])(?:${names}))\\s*:\\s*`
-    const pattern = new RegExp(`(${key})(?:"(?:[^"\\\\]|\\\\.)*("?)|'(?:[^'\\\\]|\\\\.)*('?))`, "gi")
-    out = out.replace(
-      pattern,
-      (_match: string, name: string, doubleEnd: string | undefined, singleEnd: string | undefined) =>
-        doubleEnd !== undefined
-          ? `${name}"${REDACTED}${doubleEnd}`
-          : `${name}'${REDACTED}${singleEnd ?? ""}`
-    )
+export const redactUrls = (text: string): string =>
+  text.includes("://") ? text.replace(urlQuery, `$1?${REDACTED}`).replace(urlUserinfo, `$1${REDACTED}@`) : text
+
+/**
+ * The detail of a JSON parse error without the excerpt of the text that V8
+ * quotes (`Unexpected token 'B', ..."ization": Bearer SEK"... is not valid
+ * JSON`): the excerpt may be a header value.
+ *
+ * @internal
+ */
+export const parseErrorDetail = (detail: string): string =>
+  detail.replace(/,\s*(?:\.\.\.)?"[\s\S]*"(?:\.\.\.)?\s+is not valid JSON$/, "")
+
+/**
+ * A check's detail about a header or query parameter without the value it
+ * quotes (`must be a string, got the number 123456`): only its kind.
+ *
+ * @internal
+ */
+export const fieldDetail = (field: string, detail: string): string =>
+  /^(headers|queryParams|query_params)\./i.test(field)
+    ? detail.replace(/\bgot the (string|number|boolean|bigint) [\s\S]*$/, "got a $1")
+    : detail
+
+/** How deep `showRefused` copies a refused item; deeper values are replaced (and the copy always serialises). */
+const SHOWN_DEPTH = 64
+
+const isQueryKey = (key: string) => /^query_?params$/i.test(key)
+
+/**
+ * A refused item as its record shows it: every header value, query
+ * parameter value, secret-named field, URL userinfo and query string
+ * replaced by `<redacted>`, and nothing nested deeper than 64 levels. A
+ * refused item is not a request: the CLI cannot know which of its parts are
+ * headers, so it hides whatever could be one.
+ */
+const showRefused = (value: unknown, redaction: Redaction, depth: number, hideValues: boolean): unknown => {
+  if (typeof value === "string") return hideValues ? REDACTED : redactUrls(value)
+  if (typeof value !== "object" || value === null) return hideValues && value !== null ? REDACTED : value
+  if (depth >= SHOWN_DEPTH) return "<nested too deep to show>"
+  if (Array.isArray(value)) return value.map((item) => showRefused(item, redaction, depth + 1, hideValues))
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(value)) {
+    const hide = hideValues || redaction.names.has(key.toLowerCase()) ||
+      (depth === 0 && (key.toLowerCase() === "headers" || isQueryKey(key)))
+    out[key] = showRefused((value as Record<string, unknown>)[key], redaction, depth + 1, hide)
   }
-  return redaction.values.length > 0 ? scrubString(out, redaction.values) : out
+  return out
 }
 
 /** Replaces secret values wherever they appear in a JSON value (an echoing server puts them in bodies). */
 const scrub = (value: unknown, values: ReadonlyArray<string>): unknown => {
   if (typeof value === "string") return scrubString(value, values)
   if (Array.isArray(value)) return value.map((item) => scrub(item, values))
+  // An exact number (`JSON.rawJSON`): written as it is, not as an object.
+  if (isRawJSON(value)) return value
   if (typeof value === "object" && value !== null) {
     const out: Record<string, unknown> = {}
     for (const key in value) out[scrubString(key, values)] = scrub((value as Record<string, unknown>)[key], values)
@@ -146,6 +184,27 @@ const encodeBody = (body: unknown): unknown =>
 
 const round = (ms: number) => Math.round(ms * 100) / 100
 
+/** JSON text, or undefined for a value `JSON.stringify` cannot write (nested deeper than its stack, say). */
+const tryStringify = (value: unknown): string | undefined => {
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return undefined
+  }
+}
+
+/** What the record shows of a request: its secret header values redacted. */
+const shownRequest = (request: RequestMap.RequestMap, redaction: Redaction): RequestMap.RequestMap => {
+  const headers = redactHeaders(request.headers, redaction)
+  return headers === request.headers ? request : { ...request, headers }
+}
+
+const NOT_WRITTEN = "<not written: nested too deep to write as JSON>"
+
+/** Why a value could not be written, for an error's detail ("the body is ..."). */
+const reasonOf = (cause: unknown) =>
+  cause instanceof RangeError ? "nested too deep to write as JSON" : `not writable as JSON (${String(cause)})`
+
 /**
  * One output line (without the newline) for a response: `RequestResponse`'s
  * own JSON encoding (so `Schema.decodeUnknown(RequestResponse)` reads it back
@@ -157,36 +216,112 @@ export const responseRecord = (
   index: number,
   line: number | undefined,
   response: RequestResponse.RequestResponse,
-  redaction: Redaction
+  redaction: Redaction,
+  onUnwritable?: (errorTag: string) => void
+): string => {
+  try {
+    const values = redaction.enabled ? secretValues(response.requestMap, redaction) : []
+    let body = encodeBody(response.body)
+    let error = response.error === undefined ? undefined : encodeError(response.error)
+    if (values.length > 0) {
+      body = scrub(body, values)
+      if (error !== undefined) error = scrub(error, values) as Record<string, unknown>
+    }
+    const record: Record<string, unknown> = { index }
+    if (line !== undefined) record["line"] = line
+    record["requestMap"] = shownRequest(response.requestMap, redaction)
+    record["statusCode"] = response.statusCode
+    record["body"] = body
+    record["headers"] = redactHeaders(response.headers, redaction)
+    if (error !== undefined) record["error"] = error
+    record["elapsedMs"] = round(response.elapsedMs)
+    record["attempts"] = response.attempts
+    return JSON.stringify(record)
+  } catch (cause) {
+    // A body nested deeper than JSON.stringify's stack (a server's JSON bomb): the record is written without it.
+    return unwritableRecord(index, line, response, redaction, cause, onUnwritable)
+  }
+}
+
+/**
+ * The record of a response whose record cannot be written whole: each part
+ * that cannot be written is replaced, and when the body is the one, it is
+ * `null` and the error (if the response had none) a `BodyDecodeError`
+ * saying why (`onUnwritable` is told so: the record counts as failed). The
+ * run goes on; this index has its record like any other.
+ */
+const unwritableRecord = (
+  index: number,
+  line: number | undefined,
+  response: RequestResponse.RequestResponse,
+  redaction: Redaction,
+  cause: unknown,
+  onUnwritable: ((errorTag: string) => void) | undefined
 ): string => {
   const request = response.requestMap
   const values = redaction.enabled ? secretValues(request, redaction) : []
-  const headers = redactHeaders(request.headers, redaction)
-  const shownRequest = headers === request.headers ? request : { ...request, headers }
-  let body = encodeBody(response.body)
-  let error = response.error === undefined ? undefined : encodeError(response.error)
-  if (values.length > 0) {
-    body = scrub(body, values)
-    if (error !== undefined) error = scrub(error, values) as Record<string, unknown>
+  const part = (make: () => unknown): string | undefined => {
+    try {
+      return JSON.stringify(make())
+    } catch {
+      return undefined
+    }
   }
-  const record: Record<string, unknown> = { index }
-  if (line !== undefined) record["line"] = line
-  record["requestMap"] = shownRequest
-  record["statusCode"] = response.statusCode
-  record["body"] = body
-  record["headers"] = redactHeaders(response.headers, redaction)
-  if (error !== undefined) record["error"] = error
-  record["elapsedMs"] = round(response.elapsedMs)
-  record["attempts"] = response.attempts
-  return JSON.stringify(record)
+  const body = part(() => {
+    const encoded = encodeBody(response.body)
+    return values.length > 0 ? scrub(encoded, values) : encoded
+  })
+  let error = response.error === undefined ? undefined : part(() => {
+    const encoded = encodeError(response.error!)
+    return values.length > 0 ? scrub(encoded, values) : encoded
+  })
+  if (response.error !== undefined && error === undefined) {
+    error = JSON.stringify({ _tag: response.error._tag, message: `${response.error._tag} (its fields are ${reasonOf(cause)})` })
+  }
+  if (body === undefined && error === undefined) {
+    const url = displayUrl(request.url)
+    const decodeError = new BodyDecodeError({
+      method: request.httpOp,
+      url,
+      statusCode: response.statusCode,
+      detail: `the body is ${reasonOf(cause)}`
+    })
+    error = JSON.stringify({
+      ...encodeError(decodeError),
+      message: `${request.httpOp} ${url} answered ${response.statusCode} with a body that is ${reasonOf(cause)}`
+    })
+    onUnwritable?.(decodeError._tag)
+  }
+  let text = `{"index":${index}`
+  if (line !== undefined) text += `,"line":${line}`
+  text += `,"requestMap":${requestMapText(request, redaction)}`
+  text += `,"statusCode":${response.statusCode}`
+  text += `,"body":${body ?? "null"}`
+  text += `,"headers":${part(() => redactHeaders(response.headers, redaction)) ?? "{}"}`
+  if (error !== undefined) text += `,"error":${error}`
+  text += `,"elapsedMs":${round(response.elapsedMs)},"attempts":${response.attempts}}`
+  return text
+}
+
+/**
+ * The JSON text of a request as records show it (secret header values
+ * redacted); a body that cannot be written is replaced by a note saying so.
+ *
+ * @internal
+ */
+export const requestMapText = (request: RequestMap.RequestMap, redaction: Redaction): string => {
+  const shown = shownRequest(request, redaction)
+  return tryStringify(shown) ?? JSON.stringify({ ...shown, body: NOT_WRITTEN })
 }
 
 /**
  * The output line for an item the core refused (its one rule for a bad
  * item: not sent, an `InvalidInputError` naming the index and field), with
- * the raw line redacted and the error's message naming the line. `override`
- * replaces what the core saw with what the CLI knows better (a line that was
- * not UTF-8).
+ * the error's message naming the line. The item is shown without anything
+ * that could be a secret (see `showRefused`); text that is not JSON is not
+ * shown at all, since nothing in it can be told apart from a header value
+ * (`--show-secrets` shows both as they are). `override` replaces what the
+ * core saw with what the CLI knows better (a line that was not UTF-8).
  *
  * @internal
  */
@@ -200,35 +335,26 @@ export const invalidLineRecord = (
   const raw: unknown = override?.raw ?? response.requestMap
   const field = override === undefined ? response.error.field : ""
   const detail = override?.detail ?? response.error.detail
-  let request: unknown = raw
-  if (redaction.enabled && typeof raw === "string") request = redactRawText(raw, redaction)
-  if (redaction.enabled && typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
-    const headers = (raw as { headers?: unknown }).headers
-    if (typeof headers === "object" && headers !== null && !Array.isArray(headers)) {
-      const strings: Record<string, string> = {}
-      for (const [k, v] of Object.entries(headers)) strings[k] = typeof v === "string" ? v : JSON.stringify(v)
-      request = { ...raw, headers: redactHeaders(strings, redaction) }
-    }
+  let shownDetail = detail
+  if (redaction.enabled) {
+    // A parse error quotes the line, and a check may quote a field: neither may show a secret.
+    shownDetail = redactUrls(fieldDetail(field, parseErrorDetail(detail)))
+    if (redaction.values.length > 0) shownDetail = scrubString(shownDetail, redaction.values)
   }
-  // A parse error may quote the line: hidden the same way as the line.
-  const shownDetail = redaction.enabled ? redactRawText(detail, redaction) : detail
   let error: Record<string, unknown> = encodeError(new InvalidInputError({ index, field, detail: shownDetail }))
   // In a file, the line is what a person looks for.
   error["message"] = field === ""
     ? `Invalid request on line ${line}: ${shownDetail}`
     : `Invalid request on line ${line}, field ${field}: ${shownDetail}`
-  if (redaction.enabled && redaction.values.length > 0) error = scrub(error, redaction.values) as Record<string, unknown>
-  return JSON.stringify({
-    index,
-    line,
-    requestMap: request,
-    statusCode: response.statusCode,
-    body: response.body,
-    headers: response.headers,
-    error,
-    elapsedMs: response.elapsedMs,
-    attempts: response.attempts
-  })
+  const request: unknown = !redaction.enabled
+    ? raw
+    : typeof raw === "string"
+    ? `<not shown: ${raw.length} characters that are not a JSON request (--show-secrets shows them)>`
+    : showRefused(raw, redaction, 0, false)
+  const rest = `,"statusCode":${response.statusCode},"body":${tryStringify(response.body) ?? "null"},"headers":${
+    tryStringify(response.headers) ?? "{}"
+  },"error":${JSON.stringify(error)},"elapsedMs":${round(response.elapsedMs)},"attempts":${response.attempts}}`
+  return `{"index":${index},"line":${line},"requestMap":${tryStringify(request) ?? JSON.stringify(NOT_WRITTEN)}${rest}`
 }
 
 /**
@@ -274,15 +400,37 @@ export interface Writer {
   readonly close: () => Promise<void>
   /** The failure that ended the output, or `undefined` while all is well. */
   readonly failed: () => WriteFailure | undefined
+  /**
+   * Records (lines) known to be in the output: handed to it by writes that
+   * succeeded, plus, after a failure on a file, the whole lines the failed
+   * write still put there.
+   */
+  readonly written: () => number
   /** Runs `callback` once when the output fails (at once if it already has). */
   readonly onFail: (callback: (failure: WriteFailure) => void) => void
 }
 
 const HIGH_WATER = 64 * 1024
 
-/** @internal */
-export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: boolean, target = "stdout"): Writer => {
+/**
+ * A writer to `destination`. `target` names it in messages (a path, or
+ * `stdout`); `startBytes`, for a file, is its size when opened, so that after
+ * a failed write the records that still reached it can be counted.
+ *
+ * @internal
+ */
+export const makeWriter = (
+  destination: NodeJS.WritableStream,
+  ownsDestination: boolean,
+  target = "stdout",
+  startBytes?: number
+): Writer => {
   let buffer = ""
+  let bufferedLines = 0
+  // Handed to the destination and not yet confirmed, oldest first (a stream confirms writes in order).
+  const unconfirmed: Array<{ readonly text: string; readonly lines: number }> = []
+  let confirmedLines = 0
+  let confirmedBytes = 0
   let blocked = false
   // Lines written while nothing else arrives (slow requests) should not wait in the buffer for long.
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -305,8 +453,24 @@ export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: 
     settledWaiters = []
     for (const resolve of ready) resolve()
   }
+  /** After a failed write to a file: the whole lines of the failed chunk that reached it anyway. */
+  const countPartial = () => {
+    const chunk = unconfirmed[0]
+    if (startBytes === undefined || chunk === undefined) return
+    try {
+      const extra = fs.statSync(target).size - startBytes - confirmedBytes
+      if (extra <= 0) return
+      const bytes = Buffer.from(chunk.text).subarray(0, extra)
+      let lines = 0
+      for (let at = bytes.indexOf(0x0a); at !== -1; at = bytes.indexOf(0x0a, at + 1)) lines++
+      confirmedLines += lines
+    } catch {
+      // The file is gone: only what was confirmed counts.
+    }
+  }
   const fail = (error: unknown) => {
     if (failure !== undefined) return
+    countPartial()
     const code = (error as NodeJS.ErrnoException)?.code
     failure = new WriteFailure(target, code, code === "EPIPE" || code === "ERR_STREAM_DESTROYED", { cause: error })
     buffer = ""
@@ -322,8 +486,13 @@ export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: 
   destination.on("error", fail)
   const written = (error?: Error | null) => {
     pending--
-    if (error) fail(error)
-    else settle()
+    if (error) return fail(error)
+    const chunk = unconfirmed.shift()
+    if (chunk !== undefined) {
+      confirmedLines += chunk.lines
+      if (startBytes !== undefined) confirmedBytes += Buffer.byteLength(chunk.text)
+    }
+    settle()
   }
   const push = () => {
     if (timer !== undefined) {
@@ -333,6 +502,8 @@ export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: 
     if (buffer === "" || failure !== undefined) return
     const chunk = buffer
     buffer = ""
+    unconfirmed.push({ text: chunk, lines: bufferedLines })
+    bufferedLines = 0
     pending++
     if (!destination.write(chunk, written)) blocked = true
   }
@@ -350,6 +521,7 @@ export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: 
     write: (line) => {
       if (failure !== undefined) return
       buffer += line + "\n"
+      bufferedLines++
       if (buffer.length >= HIGH_WATER) push()
       else timer ??= setTimeout(push, 50)
     },
@@ -367,6 +539,7 @@ export const makeWriter = (destination: NodeJS.WritableStream, ownsDestination: 
       }
     },
     failed: () => failure,
+    written: () => confirmedLines,
     onFail: (callback) => {
       if (failure !== undefined) callback(failure)
       else failCallbacks.push(callback)
@@ -383,5 +556,5 @@ export const openWriter = (path: string | undefined): Writer => {
   if (path === undefined || path === "-") return makeWriter(process.stdout, false)
   // Opened here so a path that cannot be written is refused before anything is sent.
   const fd = fs.openSync(path, "w")
-  return makeWriter(fs.createWriteStream(path, { fd }), true, path)
+  return makeWriter(fs.createWriteStream(path, { fd }), true, path, 0)
 }

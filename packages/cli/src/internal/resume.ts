@@ -18,12 +18,25 @@
  *   usual: the failed indices are missing, so they are sent again. The file
  *   never holds two records for one index, and once a run completes it holds
  *   exactly one per input request.
+ * - Each record carries its `requestMap`. Before anything is sent, the
+ *   record of every index is compared with the input's request at that index
+ *   (URL, method, query parameters, header names and body; header values are
+ *   left out, since the secret ones are redacted in records): a file written
+ *   for another input is refused, naming its first record that does not match.
+ *   A record of a line that was not a valid request matches a line that is not
+ *   one either. JSONL on stdin is read up to the file's largest index before
+ *   anything is sent (the requests to send among those lines are held until
+ *   then); the rest streams as usual.
+ * - One process per file: `lock.ts`.
  *
  * @internal
  */
+import { RequestMap } from "@loamy/core"
+import * as Either from "effect/Either"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as input from "./input.js"
+import * as lock from "./lock.js"
 import * as output from "./output.js"
 import { inShard, type Shard, shardSize } from "./shard.js"
 
@@ -45,8 +58,10 @@ export interface Plan {
   readonly writer: output.Writer | undefined
   /** Failed records already in the file and kept there (they make the exit code 1). */
   readonly failedBefore: number
-  /** Called with the input's size once it has all been read: a message if the file does not fit it. */
-  readonly checkEnd: (size: number) => string | undefined
+  /** The input to send from, when reading the file's check had to take the start of it (JSONL on stdin). */
+  readonly source: input.Input | undefined
+  /** Gives the `--resume` file's lock back (nothing without `--resume`). Safe to call more than once. */
+  readonly release: () => void
 }
 
 /** A set of non-negative integers, 32 to a map entry: small for the dense sets of indices a file holds. */
@@ -80,6 +95,59 @@ class Indices {
   }
 }
 
+/** A 32-bit hash per index, in pages of 4,096 (4 bytes an index, allocated where a file has records). */
+class IndexHashes {
+  private readonly pages = new Map<number, Uint32Array>()
+  set(index: number, hash: number): void {
+    const key = Math.floor(index / 4096)
+    let page = this.pages.get(key)
+    if (page === undefined) this.pages.set(key, page = new Uint32Array(4096))
+    page[index % 4096] = hash
+  }
+  get(index: number): number {
+    return this.pages.get(Math.floor(index / 4096))?.[index % 4096] ?? 0
+  }
+}
+
+/** FNV-1a over the UTF-16 code units of `text`. */
+const fnv1a = (text: string): number => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return hash >>> 0
+}
+
+/**
+ * What is compared between a record and the input's request at its index:
+ * URL, method, query parameters, header names and body, as one hash. Header
+ * values are not compared: records redact the secret ones (and which ones
+ * depends on flags that may differ between runs).
+ */
+const requestKey = (request: unknown): number => {
+  if (typeof request !== "object" || request === null || Array.isArray(request)) {
+    return fnv1a(`not a request: ${safeJson(request)}`)
+  }
+  const r = request as Record<string, unknown>
+  const headers = r["headers"]
+  return fnv1a(safeJson([
+    r["url"] ?? null,
+    r["httpOp"] ?? null,
+    r["queryParams"] ?? null,
+    typeof headers === "object" && headers !== null ? Object.keys(headers) : null,
+    r["body"] ?? null
+  ]))
+}
+
+const safeJson = (value: unknown): string => {
+  try {
+    return JSON.stringify(value) ?? ""
+  } catch {
+    return "(cannot be written as JSON)"
+  }
+}
+
 /** Every record the CLI writes starts with this. */
 const RECORD_START = "{\"index\":"
 
@@ -106,7 +174,14 @@ const tornRecord = (bytes: Uint8Array): boolean => {
 }
 
 type Parsed =
-  | { readonly ok: true; readonly index: number; readonly failed: boolean }
+  | {
+    readonly ok: true
+    readonly index: number
+    readonly failed: boolean
+    /** The record is of an item that was not a valid request (an `InvalidInputError`). */
+    readonly refused: boolean
+    readonly key: number
+  }
   | { readonly ok: false; readonly json: boolean; readonly problem: string }
 
 const parseRecord = (text: string): Parsed => {
@@ -129,13 +204,25 @@ const parseRecord = (text: string): Parsed => {
   ) {
     return { ok: false, json: true, problem: "is not a response record (requestMap, statusCode, attempts)" }
   }
-  return { ok: true, index, failed: record["error"] !== undefined && record["error"] !== null }
+  const error = record["error"] as { readonly _tag?: unknown } | null | undefined
+  const refused = typeof error === "object" && error !== null && error._tag === "InvalidInputError"
+  return {
+    ok: true,
+    index,
+    failed: error !== undefined && error !== null,
+    refused,
+    key: refused ? 0 : requestKey(record["requestMap"])
+  }
 }
 
 /** What a read of the output file found. */
 interface Scanned {
   readonly done: Indices
   readonly failed: Indices
+  /** Indices whose record is of an item that was not a valid request. */
+  readonly refused: Indices
+  /** Per index, the `requestKey` of its record's `requestMap`. */
+  readonly keys: IndexHashes
   /** The largest index and the line it is on (-1 when there are no records). */
   readonly maxIndex: number
   readonly maxLine: number
@@ -155,6 +242,8 @@ const scan = async (
 ): Promise<Scanned> => {
   const done = new Indices()
   const failed = new Indices()
+  const refused = new Indices()
+  const keys = new IndexHashes()
   let maxIndex = -1
   let maxLine = 0
   const refuse = (line: number, problem: string) =>
@@ -165,7 +254,7 @@ const scan = async (
   } catch (error) {
     if (error instanceof input.BadInput) throw error
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      return { done, failed, maxIndex, maxLine, cutAt: undefined, tornLine: undefined }
+      return { done, failed, refused, keys, maxIndex, maxLine, cutAt: undefined, tornLine: undefined }
     }
     throw new input.BadInput(`--resume: cannot read ${file}: ${(error as Error).message}`)
   }
@@ -187,6 +276,8 @@ const scan = async (
     if (problem !== undefined) throw refuse(lineNumber, problem)
     done.add(index)
     if (parsed.failed) failed.add(index)
+    if (parsed.refused) refused.add(index)
+    else keys.set(index, parsed.key)
     if (index > maxIndex) {
       maxIndex = index
       maxLine = lineNumber
@@ -235,7 +326,31 @@ const scan = async (
     // Only blanks after the last line end: dropped, so that the next record starts a line.
     cutAt = carryStart
   }
-  return { done, failed, maxIndex, maxLine, cutAt, tornLine }
+  return { done, failed, refused, keys, maxIndex, maxLine, cutAt, tornLine }
+}
+
+/** The first line of `file` (1-based) that is a record whose index `matches`, and that index. */
+const firstLineOf = async (
+  file: string,
+  matches: (index: number) => boolean
+): Promise<{ readonly line: number; readonly index: number } | undefined> => {
+  let lineNumber = 0
+  const lines = await input.open(file)
+  if (lines.kind !== "lines") return undefined
+  for await (const batch of lines.batches) {
+    for (const text of batch) {
+      lineNumber++
+      if (text.trim() === "") continue
+      let index: number
+      try {
+        index = indexOf(text)
+      } catch {
+        continue
+      }
+      if (matches(index)) return { line: lineNumber, index }
+    }
+  }
+  return undefined
 }
 
 /** The index of a record line already checked by `scan`. */
@@ -317,29 +432,140 @@ const cut = (file: string, end: number) => {
   }
 }
 
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
+
+/** What the input says at one index, for comparing with the file's record there. */
+const inputKey = (item: unknown, index: number): { readonly refused: boolean; readonly key: number } => {
+  const checked = RequestMap.validateAt(item, index)
+  return Either.isLeft(checked) ? { refused: true, key: 0 } : { refused: false, key: requestKey(checked.right) }
+}
+
+/** A JSONL line as `loamy send` reads it: JSON, or the text the core then refuses. */
+const lineItem = (text: string): unknown => {
+  if (input.isNotUtf8(text)) return null
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/** Compares the input's requests with the file's records, index by index; collects the indices that differ. */
+class Comparison {
+  /** Indices whose record is not of the input's request there. */
+  readonly mismatched = new Indices()
+  /** The input line of (the first 10,000) mismatched indices, for the message. */
+  readonly inputLines = new Map<number, number>()
+  constructor(readonly scanned: Scanned) {}
+  /** Compares the input's `item` at `index` (on `line` of a JSONL input) with its record, if the file has one. */
+  check(index: number, item: () => unknown, line: number | undefined): void {
+    const { done, keys, refused } = this.scanned
+    if (!done.has(index)) return
+    const seen = inputKey(item(), index)
+    const same = seen.refused ? refused.has(index) : !refused.has(index) && keys.get(index) === seen.key
+    if (same) return
+    this.mismatched.add(index)
+    if (line !== undefined && this.inputLines.size < 10_000) this.inputLines.set(index, line)
+  }
+}
+
 /**
- * The number of requests in a JSONL file, counted as `loamy send` numbers
- * them (lines that hold something), so a `--resume` file can be checked
- * against it before anything is sent.
- *
- * @internal
+ * Reads a JSONL input file once to count its requests (lines that hold
+ * something, as `loamy send` numbers them) and compare those the file has
+ * records of.
  */
-export const countRequests = async (file: string): Promise<number> => {
-  const source = await input.open(file)
-  if (source.kind === "array") return source.requests.length
+const readInputFile = async (inputPath: string, comparison: Comparison): Promise<number> => {
+  const source = await input.open(inputPath)
+  if (source.kind === "array") {
+    source.requests.forEach((request, index) => comparison.check(index, () => bodyAsRead(request), undefined))
+    return source.requests.length
+  }
   let count = 0
+  let lineNumber = 0
   for await (const batch of source.batches) {
-    for (const text of batch) if (text.trim() !== "") count++
+    for (let text of batch) {
+      lineNumber++
+      if (text.endsWith("\r")) text = text.slice(0, -1)
+      if (text.trim() === "") continue
+      const index = count++
+      comparison.check(index, () => lineItem(text), lineNumber)
+    }
   }
   return count
 }
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
+/**
+ * A request of a JSON array input with its body as a record holds it once
+ * read back: numbers as `JSON.parse` reads them.
+ */
+const bodyAsRead = (request: RequestMap.RequestMap): RequestMap.RequestMap =>
+  request.body === undefined ? request : { ...request, body: JSON.parse(JSON.stringify(request.body)) }
 
 /**
- * Works out what a run sends and, with `--resume`, reads, checks and repairs
- * the output file and opens it for appending. Throws `input.BadInput` (nothing
- * sent, nothing changed) when the file is not loamy output for this input.
+ * Reads JSONL from stdin until the line of index `last` (or the input's
+ * end), comparing the lines the file has records of. Returns the input to
+ * send from: the lines read (those `skipped` by the plan replaced by a
+ * stand-in), then the rest of stdin; and the count of requests when the
+ * input ended within them.
+ */
+const readStdinPrefix = async (
+  source: input.Input & { readonly kind: "lines" },
+  last: number,
+  comparison: Comparison,
+  skipped: (index: number) => boolean
+): Promise<{ readonly source: input.Input; readonly size: number | undefined }> => {
+  const iterator = source.batches[Symbol.asyncIterator]()
+  const held: Array<string> = []
+  let count = 0
+  let lineNumber = 0
+  let ended = false
+  while (count <= last) {
+    const next = await iterator.next()
+    if (next.done === true) {
+      ended = true
+      break
+    }
+    for (const raw of next.value) {
+      lineNumber++
+      const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw
+      if (text.trim() === "" || count > last) {
+        held.push(raw)
+        if (text.trim() !== "") count++
+        continue
+      }
+      const index = count++
+      comparison.check(index, () => lineItem(text), lineNumber)
+      // A line the plan skips (its record stays) is not needed: a stand-in keeps its place and line number.
+      held.push(skipped(index) ? "-" : raw)
+    }
+  }
+  const rest: AsyncIterable<ReadonlyArray<string>> = {
+    [Symbol.asyncIterator]: () => {
+      let first = true
+      return {
+        next: async () => {
+          if (first) {
+            first = false
+            if (held.length > 0) return { done: false, value: held.splice(0) }
+          }
+          if (ended) return { done: true, value: undefined }
+          return iterator.next()
+        },
+        return: async () => {
+          await iterator.return?.()
+          return { done: true, value: undefined }
+        }
+      }
+    }
+  }
+  return { source: { kind: "lines", batches: rest }, size: ended ? count : undefined }
+}
+
+/**
+ * Works out what a run sends and, with `--resume`, takes the file's lock,
+ * reads, checks and repairs the output file and opens it for appending.
+ * Throws `input.BadInput` (nothing sent, nothing changed) when the file is
+ * not loamy output for this input, `lock.LockHeld` when another run uses it.
  * Undefined when no flag of the selection is given.
  *
  * @internal
@@ -356,22 +582,86 @@ export const prepare = async (
   const file = config.resume
   if (file === undefined) {
     if (shard === undefined) return undefined
-    return { keep: inShardOrAll, sends: shardCount, writer: undefined, failedBefore: 0, checkEnd: () => undefined }
+    return {
+      keep: inShardOrAll,
+      sends: shardCount,
+      writer: undefined,
+      failedBefore: 0,
+      source: undefined,
+      release: () => {}
+    }
   }
-  // The input's size, when it can be known before sending: a JSON array, or a JSONL file read once more.
-  // JSONL on stdin is checked as it is read (see `checkEnd`).
-  let size: number | undefined
-  if (source.kind === "array") size = source.requests.length
-  else if (inputPath !== "-") size = await countRequests(inputPath)
-  const beyond = (index: number) =>
-    `has index ${index}, beyond the input's ${plural(size!, "request")}${size! > 0 ? ` (0 to ${size! - 1})` : ""}`
+  let held: lock.Lock
+  try {
+    held = lock.acquire(file)
+  } catch (error) {
+    if (error instanceof lock.LockHeld) throw error
+    throw new input.BadInput(`--resume: cannot take the lock of ${file}: ${(error as Error).message}`)
+  }
+  if (held.takenOver !== undefined && !quiet) {
+    process.stderr.write(`loamy: --resume ${file}: took over the lock of ${held.takenOver}\n`)
+  }
+  try {
+    return await prepareLocked(config, inputPath, source, quiet, file, held)
+  } catch (error) {
+    held.release()
+    throw error
+  }
+}
+
+const prepareLocked = async (
+  config: SelectionConfig,
+  inputPath: string,
+  source: input.Input,
+  quiet: boolean,
+  file: string,
+  held: lock.Lock
+): Promise<Plan> => {
+  const { shard } = config
+  const inShardOrAll = (index: number) => shard === undefined || inShard(shard, index)
+  const shardCount = (size: number) => shard === undefined ? size : shardSize(shard, size)
+  const refuse = (line: number, problem: string) =>
+    new input.BadInput(`--resume: ${file} is not loamy output for this input: line ${line} ${problem}; nothing sent`)
+  const beyond = (index: number, size: number) =>
+    `has index ${index}, beyond the input's ${plural(size, "request")}${size > 0 ? ` (0 to ${size - 1})` : ""}`
+  // A JSON array's size is known at once; a JSONL input's once it has been read (below).
+  let size: number | undefined = source.kind === "array" ? source.requests.length : undefined
   const scanned = await scan(file, (index) => {
-    if (size !== undefined && index >= size) return beyond(index)
+    if (size !== undefined && index >= size) return beyond(index, size)
     if (shard !== undefined && !inShard(shard, index)) {
       return `has index ${index}, which is in shard ${index % shard.count}/${shard.count}, not ${shard.index}/${shard.count}`
     }
     return undefined
   })
+  // Every record against the input's request at its index, before anything is sent or changed.
+  const comparison = new Comparison(scanned)
+  let replaced: input.Input | undefined
+  if (source.kind === "array") {
+    for (const index of scanned.done) comparison.check(index, () => bodyAsRead(source.requests[index]!), undefined)
+  } else if (inputPath !== "-") {
+    size = await readInputFile(inputPath, comparison)
+  } else if (scanned.maxIndex >= 0) {
+    // The plan skips the indices with a record, but for the failed ones --retry-failed sends again.
+    const skipped = (index: number) => scanned.done.has(index) && !(config.retryFailed && scanned.failed.has(index))
+    const prefix = await readStdinPrefix(source, scanned.maxIndex, comparison, skipped)
+    replaced = prefix.source
+    size = prefix.size
+  }
+  if (size !== undefined && scanned.maxIndex >= size) {
+    const total = size
+    const first = await firstLineOf(file, (index) => index >= total)
+    throw refuse(first?.line ?? scanned.maxLine, beyond(first?.index ?? scanned.maxIndex, total))
+  }
+  if (comparison.mismatched.size > 0) {
+    const first = await firstLineOf(file, (index) => comparison.mismatched.has(index))
+    const index = first?.index ?? comparison.mismatched[Symbol.iterator]().next().value!
+    const inputLine = comparison.inputLines.get(index)
+    throw refuse(
+      first?.line ?? 0,
+      `is the record of index ${index}, but the input's request at index ${index}` +
+        `${inputLine === undefined ? "" : ` (line ${inputLine})`} is another one`
+    )
+  }
   const { done, failed } = scanned
   const kept = done.size
   const failedCount = failed.size
@@ -388,7 +678,7 @@ export const prepare = async (
   try {
     // Opened here so a file that cannot be written is refused before anything is sent.
     const fd = fs.openSync(file, "a")
-    writer = output.makeWriter(fs.createWriteStream(file, { fd }), true, file)
+    writer = output.makeWriter(fs.createWriteStream(file, { fd }), true, file, fs.fstatSync(fd).size)
   } catch (error) {
     throw new input.BadInput(`--resume: cannot write ${file}: ${(error as Error).message}`)
   }
@@ -406,10 +696,8 @@ export const prepare = async (
     sends: (n) => Math.max(0, shardCount(n) - done.size),
     writer,
     failedBefore: failedCount - dropped,
-    checkEnd: (n) =>
-      scanned.maxIndex >= n
-        ? `--resume: ${file} is not loamy output for this input: line ${scanned.maxLine} has index ${scanned.maxIndex}, ` +
-          `beyond the input's ${plural(n, "request")} (found at the input's end: the requests it lacked were sent)`
-        : undefined
+    source: replaced,
+    release: held.release
   }
 }
+

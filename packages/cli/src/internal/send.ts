@@ -5,15 +5,21 @@
  * @internal
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Clump, Options, Progress } from "@loamy/core"
+import { Clump, LoamyError, Options, Progress, RequestMap } from "@loamy/core"
 import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as http from "./http.js"
 import * as input from "./input.js"
+import * as lock from "./lock.js"
 import * as output from "./output.js"
 import * as plans from "./resume.js"
+import { ExitCode, exitCodeOf, onSignal, type StopSignal } from "./signals.js"
 import * as stats from "./stats.js"
 
 /** What `loamy send` was asked to do, flags already parsed. @internal */
@@ -29,6 +35,8 @@ export interface SendConfig {
   readonly options: Clump.Options
   /** `--resume`, `--retry-failed`, `--shard`: which requests to send and where their records go. */
   readonly selection?: plans.SelectionConfig | undefined
+  /** The command line after `loamy`, for the command that completes a run stopped short. */
+  readonly argv?: ReadonlyArray<string> | undefined
 }
 
 const say = (text: string) => Effect.sync(() => process.stderr.write(`loamy: ${text}\n`))
@@ -41,6 +49,8 @@ const flagOf: Record<string, string> = {
   deadline: "--deadline",
   maxRedirects: "--max-redirects",
   maxBodyBytes: "--max-body-bytes",
+  bodyBudget: "--body-budget",
+  reorderBuffer: "--reorder-buffer",
   "retry.attempts": "--retry",
   "rateLimit.limit": "--rate",
   "rateLimit.interval": "--rate",
@@ -101,7 +111,8 @@ const requestStream = (
         index++
         let item: unknown = text
         try {
-          item = JSON.parse(text)
+          // Numbers digit for digit; a line nested too deep is not built (the core refuses its text).
+          item = RequestMap.parseJson(text)
         } catch {
           // The core names what is wrong with it.
         }
@@ -110,12 +121,8 @@ const requestStream = (
       return items
     })
   )
-  if (selected === undefined) return lines
-  // Read to its end: a --resume file with indices beyond it was not written for this input.
-  return Stream.concat(lines, Stream.suspend(() => {
-    const problem = selected.plan.checkEnd(global)
-    return problem === undefined ? Stream.empty : Stream.fail(new input.BadInput(problem))
-  }))
+  // A --resume file is checked against the input before anything is sent (see resume.ts): nothing to check at its end.
+  return lines
 }
 
 /**
@@ -137,12 +144,23 @@ export interface Via<R> {
     resolved: Options.Resolved,
     onProgress: ((progress: Progress.Progress) => void) | undefined
   ) => Stream.Stream<Clump.Indexed, unknown, R>
-  /** What the run says when the sending stops with an error of its own; `written` records made it out. */
-  readonly stopped: (message: string, written: number) => string
+  /**
+   * What the run says when the sending stops with an error of its own that
+   * is not --fail-fast's (exit 1); `written` records made it out. Undefined:
+   * such an error is loamy's own failure (a bug), exit 5.
+   */
+  readonly stopped: ((message: string, written: number) => string) | undefined
+  /**
+   * On SIGINT or SIGTERM: stop sending at once (every request in flight ends
+   * as a response `abandoned` recognises), so that the run ends with every
+   * response already received written. Undefined: a signal ends the run at
+   * once, as a second one always does.
+   */
+  readonly abort: (() => void) | undefined
 }
 
 /** This process's engine, the core's one scheduler. */
-const local = (ordered: boolean): Via<HttpClient.HttpClient> => ({
+const local = (ordered: boolean, abort: (() => void) | undefined): Via<HttpClient.HttpClient> => ({
   send: (requests, resolved, onProgress) => {
     const responses = Clump.streamFrom(requests, { ...resolved, ordered })
     // The bar draws the core's own progress figures, as the library doors report them.
@@ -150,18 +168,114 @@ const local = (ordered: boolean): Via<HttpClient.HttpClient> => ({
       ? responses
       : responses.pipe(Progress.reportTo((p) => Effect.sync(() => onProgress(p)), { interval: stats.redrawMs }))
   },
-  stopped: (message) => `stopped at the first failure (--fail-fast): ${message}`
+  stopped: undefined,
+  abort
 })
 
 /**
- * Runs `loamy send` and returns the exit code: 0 when every response came
- * back without error, 1 when some failed (or a JSONL line was invalid), 2
- * when the input or the options could not be used (nothing sent).
+ * Whether a response is one of the requests a stop abandoned (failed by
+ * `http.Abort`): not written, so that a `--resume` sends it again.
+ */
+const abandoned = (response: { readonly error?: { readonly _tag: string } | undefined }): boolean => {
+  const error = response.error as { readonly _tag: string; readonly code?: string } | undefined
+  return error?._tag === "TransportError" && (error.code === http.abortedCode || error.code === "UND_ERR_DESTROYED")
+}
+
+/**
+ * How long a stopping run may take to write what it has: it ends as soon as
+ * no request is in flight, but one waiting out a retry's backoff or a rate
+ * limit holds the others of `--ordered` behind it; past this, it stops at once.
+ */
+const STOP_GRACE_MS = 5_000
+
+/**
+ * Runs `loamy send` and returns the exit code (see `signals.ExitCode`).
  *
  * @internal
  */
-export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient.HttpClient> =>
-  runVia(config, local(config.ordered))
+export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient.HttpClient | http.Abort> =>
+  Effect.flatMap(
+    Effect.serviceOption(http.Abort),
+    (abort) => runVia(config, local(config.ordered, Option.getOrUndefined(abort)))
+  )
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
+
+/**
+ * An argument as a POSIX shell reads it back: bare when it is safe, else
+ * single-quoted.
+ *
+ * @internal
+ */
+export const shellQuote = (arg: string): string =>
+  /^[A-Za-z0-9_\-.,/:=@%+]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`
+
+/**
+ * The command that completes a run stopped short: the same arguments, with
+ * `--resume FILE` for its output file (an `-o FILE` becomes `--resume FILE`).
+ * Secret header values (`-H`) are shown as `<redacted>` unless
+ * `showSecrets`. Undefined when the output cannot be read back (stdout).
+ *
+ * @internal
+ */
+export const resumeCommand = (
+  argv: ReadonlyArray<string>,
+  outputFile: string | undefined,
+  resumed: boolean,
+  secretNames: ReadonlySet<string>,
+  showSecrets: boolean
+): string | undefined => {
+  if (outputFile === undefined || outputFile === "-") return undefined
+  const args: Array<string> = []
+  let hidden = false
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === "--") {
+      args.push(...argv.slice(i))
+      break
+    }
+    // -o FILE gives way to --resume FILE.
+    if (!resumed && (arg === "-o" || arg === "--output")) {
+      i++
+      continue
+    }
+    if (!resumed && arg.startsWith("--output=")) continue
+    const header = arg === "-H" || arg === "--header" ? argv[i + 1] : arg.startsWith("--header=") ? arg.slice(9) : undefined
+    if (header !== undefined) {
+      const colon = header.indexOf(":")
+      const name = colon > 0 ? header.slice(0, colon).trim() : ""
+      const secret = !showSecrets && (name === "" || secretNames.has(name.toLowerCase()))
+      const shown = secret ? `${name === "" ? "NAME" : name}: ${output.REDACTED}` : header
+      hidden ||= secret
+      if (arg.startsWith("--header=")) args.push(`--header=${shown}`)
+      else {
+        args.push(arg, shown)
+        i++
+      }
+      continue
+    }
+    args.push(arg)
+  }
+  if (!resumed) args.splice(1, 0, "--resume", outputFile)
+  const text = ["loamy", ...args.map(shellQuote)].join(" ")
+  return hidden ? `${text} (put the secret header values back in place of ${output.REDACTED})` : text
+}
+
+/**
+ * Where the records went, and the file a `--resume` can read them back from:
+ * the output file, or the file stdout was redirected to (Linux); none for a
+ * pipe, a terminal or a device.
+ */
+const outputFile = (given: string | undefined): { readonly name: string; readonly file: string | undefined } => {
+  try {
+    if (given !== undefined && given !== "-") return { name: given, file: fs.statSync(given).isFile() ? given : undefined }
+    if (!fs.fstatSync(1).isFile()) return { name: "stdout", file: undefined }
+    const file = fs.readlinkSync("/proc/self/fd/1")
+    return { name: `stdout (${file})`, file: path.isAbsolute(file) ? file : undefined }
+  } catch {
+    return { name: given ?? "stdout", file: undefined }
+  }
+}
 
 /**
  * `run` with its requests sent `via` an engine.
@@ -173,6 +287,8 @@ export const runVia = <R>(config: SendConfig, via: Via<R>): Effect.Effect<number
     // Decoded once here; the core takes the decoded value as it is.
     const checked = Options.decode({
       ...config.options,
+      // Response bodies are written with their numbers digit for digit.
+      exactNumbers: true,
       returnExceptions: !config.failFast,
       // --redact names are secrets for redirects too, not only for the output.
       ...(config.redact.length > 0 ? { sensitiveHeaders: config.redact.map((name) => name.trim()) } : {})
@@ -181,7 +297,7 @@ export const runVia = <R>(config: SendConfig, via: Via<R>): Effect.Effect<number
       const e = checked.left
       const flag = flagOf[e.option] ?? (e.option.startsWith("headers") ? "--header" : e.option)
       yield* say(`invalid option ${flag}: ${e.detail}`)
-      return 2
+      return ExitCode.usage
     }
     const resolved = checked.right
     const opened = yield* Effect.either(Effect.tryPromise({
@@ -190,27 +306,42 @@ export const runVia = <R>(config: SendConfig, via: Via<R>): Effect.Effect<number
     }))
     if (opened._tag === "Left") {
       yield* say(opened.left.message)
-      return 2
+      return ExitCode.usage
     }
-    const source = opened.right
     const prepared = yield* Effect.either(Effect.tryPromise({
       try: () =>
         config.selection === undefined
           ? Promise.resolve(undefined)
-          : plans.prepare(config.selection, config.file, source, config.quiet),
-      catch: (error) => error instanceof input.BadInput ? error : new input.BadInput(String(error))
+          : plans.prepare(config.selection, config.file, opened.right, config.quiet),
+      catch: (error) =>
+        error instanceof input.BadInput || error instanceof lock.LockHeld ? error : new input.BadInput(String(error))
     }))
     if (prepared._tag === "Left") {
       yield* say(prepared.left.message)
-      return 2
+      return prepared.left instanceof lock.LockHeld ? ExitCode.locked : ExitCode.usage
     }
     const plan = prepared.right
+    // The lock of a --resume file is held from `prepare` on, and given back however the run ends.
+    return yield* Effect.ensuring(
+      sendWith(config, via, resolved, plan?.source ?? opened.right, plan),
+      Effect.sync(() => plan?.release())
+    )
+  })
+
+const sendWith = <R>(
+  config: SendConfig,
+  via: Via<R>,
+  resolved: Options.Resolved,
+  source: input.Input,
+  plan: plans.Plan | undefined
+): Effect.Effect<number, never, R> =>
+  Effect.gen(function*() {
     let writer: output.Writer
     try {
       writer = plan?.writer ?? output.openWriter(config.output)
     } catch (error) {
       yield* say(`cannot write ${config.output}: ${(error as Error).message}`)
-      return 2
+      return ExitCode.usage
     }
     const tracker = new stats.Tracker()
     const showProgress = !config.quiet && process.stderr.isTTY === true
@@ -225,10 +356,70 @@ export const runVia = <R>(config: SendConfig, via: Via<R>): Effect.Effect<number
     const lineOf = new Map<number, number>()
     const notUtf8 = new Map<number, string>()
     const progress = showProgress ? stats.startProgress(tracker) : undefined
+    // What a run stopped short says it had sent: the requests whose responses came back (answered, failed, or
+    // abandoned in flight by the stop), those handed to the HTTP client after the stop not counted.
+    let sent = 0
+    let abandonedInFlight = 0
+    // Why the sending stopped early: a signal, or an output that failed (a full disk; a reader gone away).
+    let stoppedBy: StopSignal | "output" | undefined
+    let signalled: StopSignal | undefined
+    // The run ended before every response came back: the grace ran out, or a second signal came.
+    let cutShort = false
+    const stopNow = yield* Deferred.make<void>()
+    const stopInput = yield* Deferred.make<void>()
+    let graceTimer: ReturnType<typeof setTimeout> | undefined
+    const endNow = () => {
+      cutShort = true
+      Deferred.unsafeDone(stopNow, Exit.void)
+    }
+    /**
+     * Reads no more requests and ends those in flight at once (`via.abort`): the run then ends as soon as their
+     * responses have come back, with everything received written. Without `abort`, it ends at once.
+     */
+    const stop = (reason: StopSignal | "output") => {
+      if (stoppedBy !== undefined) return
+      stoppedBy = reason
+      progress?.clear()
+      if (via.abort === undefined) return endNow()
+      Deferred.unsafeDone(stopInput, Exit.void)
+      via.abort()
+      graceTimer = setTimeout(endNow, STOP_GRACE_MS)
+    }
+    // SIGINT or SIGTERM: the first stops the run as above; a second one ends it at once.
+    const unregister = onSignal((signal, count) => {
+      signalled ??= signal
+      if (count === 1 && stoppedBy === undefined) return stop(signal)
+      progress?.clear()
+      endNow()
+    })
+    // A failed output ends the run the same way: nothing more could be written.
+    writer.onFail(() => stop("output"))
+    // A response whose body could not be written gets an error of the CLI's making: it counts as failed.
+    let unwritableTag: string | undefined
+    const onUnwritable = (tag: string) => {
+      unwritableTag = tag
+    }
     const write = ({ index, response }: Clump.Indexed): Effect.Effect<void> => {
       const line = lineOf.get(index)
       lineOf.delete(index)
       const error = response.error
+      if (stoppedBy !== undefined) {
+        // Stopped: a request the stop abandoned has no record (a --resume sends it), nor has a line read since;
+        // after a failed output nothing more is written.
+        if (error?._tag === "InvalidInputError") return Effect.void
+        if (abandoned(response)) {
+          // Failed by the stop while it was with the HTTP client (or after a first attempt): it was sent.
+          if ((error as { readonly code?: string }).code === http.abortedCode || response.attempts > 1) {
+            sent++
+            abandonedInFlight++
+          }
+          return Effect.void
+        }
+        if (stoppedBy === "output") {
+          sent++
+          return Effect.void
+        }
+      }
       if (error !== undefined && error._tag === "InvalidInputError") {
         tracker.record(0, "InvalidInputError", 0, false)
         const mangled = notUtf8.get(index)
@@ -244,16 +435,18 @@ export const runVia = <R>(config: SendConfig, via: Via<R>): Effect.Effect<number
           )
         )
       } else {
-        tracker.record(response.statusCode, error?._tag, response.elapsedMs, true)
-        writer.write(output.responseRecord(index, line, response, redaction))
+        sent++
+        unwritableTag = undefined
+        const text = output.responseRecord(index, line, response, redaction, onUnwritable)
+        tracker.record(response.statusCode, error?._tag ?? unwritableTag, response.elapsedMs, true)
+        writer.write(text)
       }
       // A slow reader of the output slows the sending instead of filling memory.
       return writer.needsDrain() ? Effect.promise(() => writer.drained()) : Effect.void
     }
     const selected = plan === undefined ? undefined : { plan, indexOf: new Map<number, number>() }
-    const requests = requestStream(source, lineOf, notUtf8, selected)
-    // A failed output (a closed pipe, a full disk) ends the run: nothing more could be written.
-    const outputFailed = Effect.async<void>((resume) => writer.onFail(() => resume(Effect.void)))
+    // Once stopped, no more requests are read.
+    const requests = Stream.interruptWhenDeferred(requestStream(source, lineOf, notUtf8, selected), stopInput)
     const responses = via.send(requests, resolved, progress === undefined ? undefined : (p) => tracker.observe(p))
     const outcome = yield* (selected === undefined ? responses : Stream.map(responses, ({ index, response }) => {
       // Positions in the stream back to indices in the input.
@@ -262,9 +455,13 @@ export const runVia = <R>(config: SendConfig, via: Via<R>): Effect.Effect<number
       return { index: at, response }
     })).pipe(
       Stream.runForEach(write),
-      Effect.raceFirst(outputFailed),
+      Effect.raceFirst(Deferred.await(stopNow)),
       Effect.exit,
-      Effect.ensuring(Effect.sync(() => progress?.stop())),
+      Effect.ensuring(Effect.sync(() => {
+        unregister()
+        if (graceTimer !== undefined) clearTimeout(graceTimer)
+        progress?.stop()
+      })),
       Effect.ensuring(Effect.promise(() => writer.close())),
       Effect.ensuring(Effect.sync(() => {
         if (!config.quiet && writer.failed()?.readerGone !== true) {
@@ -272,31 +469,68 @@ export const runVia = <R>(config: SendConfig, via: Via<R>): Effect.Effect<number
         }
       }))
     )
+    const written = writer.written()
+    /** What was sent and written when the run stopped short, and how to complete it. */
+    const account = (inFlightKnown: boolean) => {
+      const target = outputFile(config.output)
+      const completion = target.file === undefined ? undefined : resumeCommand(
+        config.argv ?? [],
+        target.file,
+        config.selection?.resume !== undefined,
+        redaction.names,
+        config.showSecrets
+      )
+      const abandonedNote = !inFlightKnown
+        ? " (and the requests in flight, abandoned: they have no record)"
+        : abandonedInFlight > 0
+        ? ` (${plural(abandonedInFlight, "request")} in flight abandoned: ${abandonedInFlight === 1 ? "it has" : "they have"} no record)`
+        : ""
+      return `${plural(sent, "request")} sent, ${plural(written, "record")} written to ${target.name}${abandonedNote}` +
+        (cutShort && inFlightKnown ? ", and those waiting out a retry's backoff or a rate limit abandoned too" : "") +
+        (completion === undefined
+          ? `; the records went to ${target.name}, which loamy cannot read back (--resume FILE makes a run resumable)`
+          : `; to complete the run: ${completion}${config.file === "-" ? " (with the same input on stdin)" : ""}`)
+    }
     const failure = writer.failed()
     if (failure !== undefined) {
-      // The reader of a pipe went away (`| head`): stop quietly with 0, as Unix tools do. Else the output is lost: 2.
-      if (failure.readerGone) return 0
+      // The reader of a pipe went away (`| head`): stop quietly with 0, as Unix tools do. Else the output is lost.
+      if (failure.readerGone) return ExitCode.ok
       yield* say(failure.message)
-      return 2
+      yield* say(`the run stopped: its output could not be written: ${account(true)}`)
+      return ExitCode.output
+    }
+    if (signalled !== undefined) {
+      yield* say(`interrupted by ${signalled}: ${account(true)}`)
+      return exitCodeOf(signalled)
     }
     if (Exit.isFailure(outcome)) {
       const failed = Cause.failureOption(outcome.cause)
       const error: unknown = Option.getOrUndefined(failed)
       if (error instanceof input.BadInput) {
         yield* say(error.message)
-        return 2
+        return ExitCode.usage
       }
       // Known only when the run starts: a proxy variable that is not a URL (--proxy env).
       if (error instanceof Clump.InvalidOptionsError) {
         yield* say(`invalid option ${flagOf[error.option] ?? error.option}: ${error.detail}`)
-        return 2
+        return ExitCode.usage
       }
       const message = Option.isSome(failed)
         ? (error as { readonly message?: string }).message ?? String(error)
         : Cause.pretty(outcome.cause)
-      yield* say(via.stopped(message, tracker.done))
-      return 1
+      // --fail-fast stops on a request's own typed error; anything else is not a failure --fail-fast asked for.
+      if (config.failFast && (LoamyError.isRequestError(error) || LoamyError.isInvalidInputError(error))) {
+        yield* say(`stopped at the first failure (--fail-fast): ${message}`)
+        return ExitCode.failed
+      }
+      if (via.stopped !== undefined) {
+        yield* say(via.stopped(message, written))
+        return ExitCode.failed
+      }
+      yield* say(`the run stopped on an unexpected error (a bug in loamy: please report it): ${message}`)
+      yield* say(account(false))
+      return ExitCode.internal
     }
     // With --resume, the failed records already in the file count too: the exit code speaks for the whole file.
-    return tracker.failed > 0 || (plan?.failedBefore ?? 0) > 0 ? 1 : 0
+    return tracker.failed > 0 || (plan?.failedBefore ?? 0) > 0 ? ExitCode.failed : ExitCode.ok
   })

@@ -125,7 +125,10 @@ export const summary = (tracker: Tracker): Array<string> => {
  * @internal
  */
 export interface Progress {
+  /** Stops redrawing and clears the line. */
   readonly stop: () => void
+  /** Clears the line (before a message); the next redraw draws it again. */
+  readonly clear: () => void
 }
 
 /** What the bar shows. @internal */
@@ -141,8 +144,10 @@ export const redrawMs = 100
 
 /**
  * The progress line's text for a terminal `columns` wide: at most
- * `columns - 1` characters, so that it never wraps (a line that fills the
- * last column wraps on some terminals, and every redraw would then add a line).
+ * `columns - 3` characters, so that it never wraps: a line that fills the
+ * last column wraps on some terminals (every redraw would then add a line),
+ * and the terminal echoes Ctrl-C as `^C` after it (a wrapped line could not be
+ * cleared: the clearing reaches only the cursor's line).
  *
  * @internal
  */
@@ -163,7 +168,7 @@ export const progressLine = (
   }
   const text = parts.join("  ")
   // A fixed width, so the bar does not jump as the numbers change length; none on a narrow terminal.
-  const barWidth = columns >= text.length + 23 ? 20 : 0
+  const barWidth = columns >= text.length + 25 ? 20 : 0
   let bar = ""
   if (barWidth > 0) {
     const filled = total === undefined || total === 0
@@ -174,7 +179,7 @@ export const progressLine = (
       : `[${"#".repeat(filled)}${"-".repeat(barWidth - filled)}] `
   }
   const line = `${bar}${text}`
-  const width = Math.max(1, columns - 1)
+  const width = Math.max(1, columns - 3)
   return line.length > width ? line.slice(0, width) : line
 }
 
@@ -199,10 +204,16 @@ export const startProgress = (tracker: Tracker, stream: NodeJS.WriteStream = pro
   }
   const timer = setInterval(draw, redrawMs)
   draw()
+  let stopped = false
   return {
     stop: () => {
+      if (stopped) return
+      stopped = true
       clearInterval(timer)
       stream.write("\r\x1b[2K")
+    },
+    clear: () => {
+      if (!stopped) stream.write("\r\x1b[2K")
     }
   }
 }

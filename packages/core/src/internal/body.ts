@@ -11,6 +11,8 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { BodyDecodeError, BodyTooLargeError, type RequestError } from "../LoamyError.js"
 import type { ResponseHeaders } from "../RequestResponse.js"
+import type { Budget } from "./budget.js"
+import * as json from "./json.js"
 
 /** What one attempt produced. @internal */
 export interface Outcome {
@@ -21,16 +23,29 @@ export interface Outcome {
 }
 
 /**
- * Response headers as a plain record, as Node gives them: `set-cookie` an
- * array (a cookie's `Expires` date has a comma, so the joined form cannot be
- * split by commas alone), any other repeated header joined with ", ".
+ * An empty header record: no prototype (as Node's `message.headers`), so
+ * any name, `__proto__` and `constructor` included, is set as an own
+ * property, and a name that was not sent reads undefined. Made from `{}`
+ * rather than `Object.create(null)`, which V8 keeps in dictionary mode
+ * (twice as slow to fill and to write as JSON).
+ *
+ * @internal
+ */
+export const headerRecord = (): Record<string, string | ReadonlyArray<string>> => Object.setPrototypeOf({}, null)
+
+/**
+ * Response headers as a record, as Node gives them: `set-cookie` an array
+ * (a cookie's `Expires` date has a comma, so the joined form cannot be split
+ * by commas alone), any other repeated header joined with ", ". The record
+ * has no prototype (see `headerRecord`).
  *
  * @internal
  */
 export const plainHeaders = (response: HttpClientResponse.HttpClientResponse): ResponseHeaders => {
   const headers = response.headers
-  const out: Record<string, string | ReadonlyArray<string>> = {}
-  for (const name in headers) out[name] = headers[name]!
+  const out = headerRecord()
+  // Own names only: a name enumerable on a polluted Object.prototype is not a header of this response.
+  for (const name in headers) if (Object.hasOwn(headers, name)) out[name] = headers[name]!
   const joined = headers["set-cookie"]
   if (joined !== undefined) {
     let cookies = splitSetCookie(joined)
@@ -101,7 +116,9 @@ const maxStringLength = (1 << 29) - 24
  * the bytes themselves (a `Uint8Array`); text is decoded by its declared
  * charset (UTF-8 by default, strictly: bad bytes are an error, never silent
  * replacement characters) and parsed as JSON, or kept as `{ text }` with a
- * `BodyDecodeError`.
+ * `BodyDecodeError`. JSON nested deeper than `json.maxDepth` is such an
+ * error too: no door could carry the value. With `exact`, numbers a JS
+ * number would change are kept as `JSON.rawJSON` values (see `json.parse`).
  *
  * @internal
  */
@@ -110,7 +127,8 @@ export const parseBytes = (
   method: string,
   url: string,
   statusCode: number,
-  headers: ResponseHeaders
+  headers: ResponseHeaders,
+  exact: boolean
 ): Outcome => {
   if (bytes.byteLength === 0) return { statusCode, headers, body: null, error: undefined }
   const kind = kindOf(headers["content-type"])
@@ -137,8 +155,10 @@ export const parseBytes = (
     }
     return fail(`the body is not valid ${kind.charset ?? "utf-8"}`, lossyUtf8.decode(bytes))
   }
+  // Only a text long enough to nest that deep is scanned (see `json.deepIn`).
+  if (json.deepIn(text) !== undefined) return fail(`the JSON is nested deeper than ${json.maxDepth} levels`, text)
   try {
-    return { statusCode, headers, body: JSON.parse(text), error: undefined }
+    return { statusCode, headers, body: json.parse(text, exact), error: undefined }
   } catch (cause) {
     return fail((cause as Error).message, text)
   }
@@ -146,8 +166,14 @@ export const parseBytes = (
 
 const empty = new Uint8Array(0)
 
-/** See loamy's undici layer: reads at most `limit` bytes, undefined past it. */
-type BoundedRead = (limit: number) => Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError>
+/**
+ * See loamy's undici layer: reads at most `limit` bytes, undefined past it,
+ * counting what it holds in `budget` (waiting when it says so).
+ */
+type BoundedRead = (
+  limit: number,
+  budget: Budget
+) => Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError>
 const readUpTo: unique symbol = Symbol.for("@loamy/core/readUpTo")
 
 /** See loamy's undici layer: the whole body, when it is in memory already and not encoded. */
@@ -176,14 +202,25 @@ export const bodyBytesNow = (
   return bytes.byteLength > limit ? undefined : bytes
 }
 
+/** Waits until `budget` lets read `ticket` go on; a read that ends meanwhile stops waiting. */
+const waitBudget = (budget: Budget, ticket: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const waiter = budget.wait(ticket, () => resume(Effect.void))
+    return Effect.sync(() => {
+      if (waiter.resume !== undefined) budget.cancel(waiter)
+    })
+  })
+
 /**
- * Reads at most `limit` bytes and abandons (aborts) the rest. For a body
- * `bodyBytesNow` could not give: a response without one (204, 304, length 0)
- * is its to answer.
+ * Reads at most `limit` bytes and abandons (aborts) the rest, holding what
+ * it reads in the call's `budget` until it ends. For a body `bodyBytesNow`
+ * could not give: a response without one (204, 304, length 0) is its to
+ * answer.
  */
 export const readLimited = (
   response: HttpClientResponse.HttpClientResponse,
-  limit: number
+  limit: number,
+  budget: Budget
 ): Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError> => {
   const declared = response.headers["content-length"]
   if (declared !== undefined) {
@@ -192,32 +229,42 @@ export const readLimited = (
   }
   // A client with a bounded read of its own (loamy's undici layer) reads without an Effect stream.
   const bounded = (response as unknown as Record<symbol, BoundedRead | undefined>)[readUpTo]
-  if (bounded !== undefined) return bounded.call(response, limit)
+  if (bounded !== undefined) return bounded.call(response, limit, budget)
   if (declared !== undefined) {
     const length = Number(declared)
     // A declared length within the limit bounds the read by itself (the client enforces the
     // framing), so the whole body can be read at once: streaming it chunk by chunk costs
     // about a millisecond of CPU per request. Not when the body is encoded: fetch
-    // decompresses, and the length counts the compressed bytes.
+    // decompresses, and the length counts the compressed bytes. The length is counted in the
+    // budget before the read starts.
     const encoding = response.headers["content-encoding"]
     if (Number.isSafeInteger(length) && (encoding === undefined || encoding === "identity")) {
-      return Effect.map(response.arrayBuffer, (buffer) => new Uint8Array(buffer))
+      return Effect.suspend(() => {
+        const ticket = budget.open()
+        const read = Effect.map(response.arrayBuffer, (buffer) => new Uint8Array(buffer))
+        return Effect.ensuring(
+          budget.take(ticket, length) ? read : Effect.zipRight(waitBudget(budget, ticket), read),
+          Effect.sync(() => budget.release(ticket, length))
+        )
+      })
     }
   }
   return Effect.suspend(() => {
     const chunks: Array<Uint8Array> = []
     let size = 0
     let tooLarge = false
+    const ticket = budget.open()
     return response.stream.pipe(
       Stream.runForEachWhile((chunk) =>
-        Effect.sync(() => {
+        Effect.suspend(() => {
           size += chunk.byteLength
           if (size > limit) {
+            size -= chunk.byteLength
             tooLarge = true
-            return false
+            return Effect.succeed(false)
           }
           chunks.push(chunk)
-          return true
+          return budget.take(ticket, chunk.byteLength) ? Effect.succeed(true) : Effect.as(waitBudget(budget, ticket), true)
         })
       ),
       Effect.map(() => {
@@ -230,7 +277,8 @@ export const readLimited = (
           offset += chunk.byteLength
         }
         return out
-      })
+      }),
+      Effect.ensuring(Effect.sync(() => budget.release(ticket, size)))
     )
   })
 }

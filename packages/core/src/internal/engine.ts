@@ -27,11 +27,21 @@ import {
 import type * as Options from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
 import type { RequestResponse, ResponseHeaders } from "../RequestResponse.js"
-import { bodyBytesNow, discard, mustRead, type Outcome, parseBytes, plainHeaders, readLimited } from "./body.js"
+import {
+  bodyBytesNow,
+  discard,
+  headerRecord,
+  mustRead,
+  type Outcome,
+  parseBytes,
+  plainHeaders,
+  readLimited
+} from "./body.js"
+import { Budget } from "./budget.js"
 import { fromClientError, transportError } from "./errors.js"
 import { viaProxy } from "./proxy.js"
 import { makeLimiter } from "./rateLimit.js"
-import { isRedirect, redirectFollower } from "./redirects.js"
+import { isRedirect, noRequestOptions, redirectFollower } from "./redirects.js"
 import { makeOriginPauses, mayRetry, withRetries } from "./retry.js"
 import { isAttemptTimeout, isDeadlineAware, setAttemptDeadline, withinFor } from "./timeout.js"
 
@@ -40,7 +50,14 @@ export { asksManualRedirects, manualRedirects } from "./redirects.js"
 /** Sends one validated request; never fails, the outcome is folded. @internal */
 export type Sender = (request: RequestMap, index: number) => Effect.Effect<RequestResponse>
 
-const emptyHeaders: ResponseHeaders = {}
+// Without a prototype, as every response's headers (see `headerRecord`).
+const emptyHeaders: ResponseHeaders = headerRecord()
+
+/** What arrived of a response before its body: kept when the attempt's bound passes during the body. */
+interface Seen {
+  statusCode: number
+  headers: ResponseHeaders
+}
 
 const failed = (error: RequestError): Outcome => ({ statusCode: 0, headers: emptyHeaders, body: null, error })
 
@@ -70,7 +87,9 @@ const toResponse = (request: RequestMap, o: Outcome, started: number, attempts: 
 export const fullUrl = (request: RequestMap): string => {
   if (request.queryParams === undefined) return request.url
   const url = new URL(request.url)
-  for (const key in request.queryParams) url.searchParams.append(key, request.queryParams[key]!)
+  const query = request.queryParams
+  // Own names only: a polluted `Object.prototype` must not add to the query.
+  for (const key in query) if (Object.hasOwn(query, key)) url.searchParams.append(key, query[key]!)
   return url.toString()
 }
 
@@ -78,7 +97,7 @@ const blank: Partial<Record<RequestMap["httpOp"], HttpClientRequest.HttpClientRe
 
 /** A request of `method` and nothing else, made once: `make` builds a request per option it is given. */
 const blankFor = (method: RequestMap["httpOp"]): HttpClientRequest.HttpClientRequest =>
-  blank[method] ??= HttpClientRequest.make(method)("")
+  blank[method] ??= HttpClientRequest.make(method)("", noRequestOptions)
 
 const toHttpRequest = (request: RequestMap, url: string, defaults: Options.Resolved["headers"]) => {
   let headers: Record<string, string> | undefined = request.headers as Record<string, string> | undefined
@@ -102,8 +121,9 @@ const mergeHeaders = (
   own: Readonly<Record<string, string>> | undefined
 ): Record<string, string> => {
   const out: Record<string, string> = {}
-  for (const name in defaults) out[name.toLowerCase()] = defaults[name]!
-  if (own !== undefined) for (const name in own) out[name.toLowerCase()] = own[name]!
+  // Own names only: a polluted `Object.prototype` must not add headers.
+  for (const name in defaults) if (Object.hasOwn(defaults, name)) out[name.toLowerCase()] = defaults[name]!
+  if (own !== undefined) for (const name in own) if (Object.hasOwn(own, name)) out[name.toLowerCase()] = own[name]!
   return out
 }
 
@@ -127,15 +147,14 @@ export const makeSender = (
   Effect.flatMap(Effect.scope, (scope) => makeSenderIn(options, scope))
 
 /**
- * `makeSender` for a caller that has no scope to give when there is no rate
- * limit (the only resource a sender holds): a call without one skips making
- * and closing a scope.
+ * `makeSender` for a caller that has no scope to give: a sender holds no
+ * resource (its rate limit is a log in memory), so none is needed.
  *
  * @internal
  */
 export const makeSenderIn = (
   options: Options.Resolved,
-  scope: Scope.Scope | undefined
+  _scope: Scope.Scope | undefined
 ): Effect.Effect<Sender, InvalidOptionsError, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const given = yield* HttpClient.HttpClient
@@ -153,9 +172,12 @@ export const makeSenderIn = (
     const traced = yield* isTracing
     // Only retries and per-origin limits need the origin; parsing it costs a URL per request.
     const needsOrigin = options.retry !== undefined || options.rateLimit?.perOrigin === true
-    const limiterFor = yield* makeLimiter(options.rateLimit, scope)
+    const limiterFor = makeLimiter(options.rateLimit)
     const pauses = options.retry === undefined ? undefined : makeOriginPauses(options.retry)
     const maxBodyBytes = options.maxBodyBytes
+    // Bytes of bodies held by this call's reads (see `budget.ts`): one object per call.
+    const budget = new Budget(options.bodyBudget)
+    const exactNumbers = options.exactNumbers
     // Nothing but the exchange itself: the attempt folds straight into the response, one Effect frame.
     const direct = (timeoutMs === undefined || boundByClient) && limiterFor === undefined && pauses === undefined &&
       deadlineAt === undefined && !traced
@@ -165,7 +187,7 @@ export const makeSenderIn = (
      * `k`. Never fails. One `matchEffect` per step, and a body the client
      * holds already is folded without one.
      */
-    const attempt = <A>(request: RequestMap, url: string, k: (o: Outcome) => A): Effect.Effect<A> => {
+    const attempt = <A>(request: RequestMap, url: string, k: (o: Outcome) => A, seen?: Seen): Effect.Effect<A> => {
       const method = request.httpOp
       const httpRequest = toHttpRequest(request, url, options.headers)
       if (boundByClient) setAttemptDeadline(httpRequest, performance.now() + timeoutMs!)
@@ -181,6 +203,10 @@ export const makeSenderIn = (
       const read = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<A> => {
         const statusCode = response.status
         const headers = plainHeaders(response)
+        if (seen !== undefined) {
+          seen.statusCode = statusCode
+          seen.headers = headers
+        }
         if (method === "HEAD") {
           return Effect.map(discard(response), () => k({ statusCode, headers, body: null, error: undefined }))
         }
@@ -193,17 +219,18 @@ export const makeSenderIn = (
                 body: null,
                 error: new BodyTooLargeError({ method, url, statusCode, maxBodyBytes })
               }
-              : parseBytes(bytes, method, url, statusCode, headers)
+              : parseBytes(bytes, method, url, statusCode, headers, exactNumbers)
           )
         const now = bodyBytesNow(response, maxBodyBytes)
         if (now !== mustRead) return Effect.succeed(fold(now))
-        return Effect.matchEffect(readLimited(response, maxBodyBytes), {
+        return Effect.matchEffect(readLimited(response, maxBodyBytes, budget), {
           onFailure: (error) =>
-            Effect.succeed(k(failed(
+            Effect.succeed(k(
               boundByClient && isAttemptTimeout(error)
-                ? timedOut()
-                : transportError(method, response.request.url, error.cause ?? error)
-            ))),
+                // The status and headers did arrive: a body that stalls keeps them.
+                ? { statusCode, headers, body: null, error: timedOut() }
+                : failed(transportError(method, response.request.url, error.cause ?? error))
+            )),
           onSuccess: (bytes) => Effect.succeed(fold(bytes))
         })
       }
@@ -219,9 +246,18 @@ export const makeSenderIn = (
     const identity = (o: Outcome): Outcome => o
 
     const attemptOnce = (request: RequestMap, url: string, origin: string): Effect.Effect<Outcome> => {
-      let folded = attempt(request, url, identity)
+      let folded: Effect.Effect<Outcome>
       if (timeoutMs !== undefined && !boundByClient) {
-        folded = within(folded, timeoutMs, () => failed(new TimeoutError({ method: request.httpOp, url, timeoutMs })))
+        // A fiber races the attempt: the status and headers that arrived before the bound passed are kept.
+        const seen: Seen = { statusCode: 0, headers: emptyHeaders }
+        folded = within(attempt(request, url, identity, seen), timeoutMs, () => ({
+          statusCode: seen.statusCode,
+          headers: seen.headers,
+          body: null,
+          error: new TimeoutError({ method: request.httpOp, url, timeoutMs })
+        }))
+      } else {
+        folded = attempt(request, url, identity)
       }
       const paced = limiterFor === undefined ? folded : Effect.zipRight(limiterFor(origin), folded)
       if (pauses === undefined) return paced

@@ -19,6 +19,22 @@ import { RedirectError } from "../LoamyError.js"
 import { discard } from "./body.js"
 import { attemptDeadlineOf, setAttemptDeadline } from "./timeout.js"
 
+/**
+ * Every option `HttpClientRequest.make` reads, given as absent: it reads them
+ * through the prototype, so an option left out would be taken from a polluted
+ * `Object.prototype` (and kept in the cached blank request for good).
+ *
+ * @internal
+ */
+export const noRequestOptions = {
+  headers: undefined,
+  urlParams: undefined,
+  hash: undefined,
+  body: undefined,
+  accept: undefined,
+  acceptJson: undefined
+} as unknown as HttpClientRequest.Options.NoUrl
+
 const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 
 /** Whether a response asks to be followed: a redirect status with a `Location`. @internal */
@@ -50,7 +66,19 @@ export const redirectFollower = (
   maxRedirects: number,
   /** Not forwarded when a redirect leaves the origin. */
   sensitiveHeaders: ReadonlyArray<string>
-): Follow => (response, original) => {
+): Follow => {
+  // A hand-set `Host` names the origin it was set for: it must not follow the request to another one.
+  const dropped = [...sensitiveHeaders, "host"]
+  return (response, original) => followFrom(client, maxRedirects, dropped, response, original)
+}
+
+const followFrom = (
+  client: HttpClient.HttpClient,
+  maxRedirects: number,
+  dropped: ReadonlyArray<string>,
+  response: HttpClientResponse.HttpClientResponse,
+  original: HttpClientRequest.HttpClientRequest
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | RedirectError> => {
   const method = original.method
   const url = original.url
   const follow = (
@@ -99,9 +127,9 @@ export const redirectFollower = (
     seen.add(key)
     let headers = previous.headers
     if (nextMethod !== previous.method) headers = Headers.remove(headers, ["content-type", "content-length"])
-    if (next.origin !== new URL(previous.url).origin) headers = Headers.remove(headers, sensitiveHeaders)
+    if (next.origin !== new URL(previous.url).origin) headers = Headers.remove(headers, dropped)
     // `modify`/`setHeaders` merge into the headers there are, so they cannot drop one: the request is rebuilt.
-    let nextRequest = HttpClientRequest.make(nextMethod)(nextUrl, { headers })
+    let nextRequest = HttpClientRequest.make(nextMethod)(nextUrl, { ...noRequestOptions, headers })
     if (nextMethod === previous.method) nextRequest = HttpClientRequest.setBody(nextRequest, previous.body)
     setAttemptDeadline(nextRequest, attemptDeadlineOf(previous))
     return Effect.zipRight(
@@ -133,6 +161,8 @@ export const asksManualRedirects: Effect.Effect<boolean> = Effect.map(
 export const manualRedirects = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.flatMap(Effect.serviceOption(FetchHttpClient.RequestInit), (init) =>
     Effect.provideService(self, FetchHttpClient.RequestInit, {
+      // Own, so that a polluted `Object.prototype.headers` is not read as default headers by the fetch client.
+      headers: undefined as unknown as HeadersInit,
       ...Option.getOrElse(init, () => ({})),
       redirect: "manual"
     }))

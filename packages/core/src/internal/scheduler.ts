@@ -58,6 +58,12 @@ export interface Config<I, E, E2> {
   readonly perOrigin?: number | undefined
   /** Counted as the run goes, for progress reports. */
   readonly counters?: Counters | undefined
+  /**
+   * Ordered mode: finished responses held while an earlier one is on its
+   * way, without their workers (which go on with the next items). Past it a
+   * worker waits with its response. Default 0.
+   */
+  readonly reorderBuffer?: number | undefined
 }
 
 /**
@@ -118,14 +124,19 @@ interface Parked {
   /** The worker waiting for this response's turn; undefined when none waits (or it is busy). */
   resume: ((effect: Effect.Effect<void>) => void) | undefined
   done: boolean
+  /** Held in the reorder buffer: its worker went on. */
+  buffered: boolean
 }
 
 /**
  * Runs the pool until the source is done (or the first failure under
- * `failFast`). At most `concurrency` responses are held at any time: in
- * ordered mode a worker whose response waits for earlier ones does not take
- * another item (with `perOrigin`, it still starts requests that were waiting
- * for their origin, so a parked pool never stalls).
+ * `failFast`). In ordered mode a response that waits for earlier ones goes
+ * into the reorder buffer and its worker takes the next item, so a slow
+ * origin holds back only the output, not the sending to other origins; once
+ * `reorderBuffer` responses wait there, a worker waits with its response and
+ * does not take another item (with `perOrigin`, it still starts requests
+ * that were waiting for their origin, so a parked pool never stalls). At
+ * most `concurrency + reorderBuffer` responses are held at any time.
  *
  * @internal
  */
@@ -133,6 +144,9 @@ export const run = <I, E, E2>(
   config: Config<I, E, E2>
 ): Effect.Effect<void, E | E2 | RequestError | InvalidInputError> => {
   const { check, counters, failFast, onResult, ordered, perOrigin, pull, sender } = config
+  const reorderBuffer = config.reorderBuffer ?? 0
+  /** Responses in the reorder buffer. */
+  let buffered = 0
   let nextIndex = 0
   let exhausted = false
   let nextToHand = 0
@@ -149,6 +163,7 @@ export const run = <I, E, E2>(
       if (next === undefined) return Effect.void
       parked.delete(nextToHand)
       next.done = true
+      if (next.buffered) buffered--
       const resume = next.resume
       // The parked worker goes on; this one hands the chain on.
       if (resume !== undefined) {
@@ -174,9 +189,15 @@ export const run = <I, E, E2>(
     }
     if (!ordered) return onResult(response, index) ?? Effect.void
     if (index === nextToHand) return handInOrder(index, response)
-    const slot: Parked = { response, resume: undefined, done: false }
+    const slot: Parked = { response, resume: undefined, done: false, buffered: false }
     parked.set(index, slot)
     if (!wait) return Effect.void
+    if (buffered < reorderBuffer) {
+      // Room in the reorder buffer: the worker goes on with the next item.
+      slot.buffered = true
+      buffered++
+      return Effect.void
+    }
     return perOrigin === undefined ? waitTurn(slot) : waitTurnOrWork(slot)
   }
 

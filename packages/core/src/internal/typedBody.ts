@@ -47,7 +47,8 @@ export const decoderFor = (body: unknown): Either.Either<Decode | undefined, Inv
  * @internal
  */
 export const splitBody = <O>(options: O): { readonly body: unknown; readonly rest: O } => {
-  if (!Predicate.isRecord(options) || !("body" in options)) return { body: undefined, rest: options }
+  // Its own `body` only: an inherited one (a polluted `Object.prototype`) is no option.
+  if (!Predicate.isRecord(options) || !Object.hasOwn(options, "body")) return { body: undefined, rest: options }
   const { body, ...rest } = options
   return { body, rest: rest as O }
 }

@@ -5,6 +5,9 @@
  *
  * @internal
  */
+import { isRawJSON, maxDepth } from "./json.js"
+
+/** @internal */
 export const httpOps = ["GET", "POST", "PUT", "PATCH", "OPTIONS", "DELETE", "HEAD"] as const
 
 /** @internal */
@@ -41,10 +44,10 @@ export const httpUrlProblem = (u: unknown): string | undefined => {
   try {
     url = new URL(u)
   } catch {
-    return `${JSON.stringify(u)} is not a URL`
+    return `${JSON.stringify(shownUrl(u))} is not a URL`
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return `${JSON.stringify(u)} is not an http or https URL`
+    return `${JSON.stringify(shownUrl(u))} is not an http or https URL`
   }
   // undici drops URL credentials silently and fetch refuses them; both would
   // also print the password in every error message and span.
@@ -52,6 +55,35 @@ export const httpUrlProblem = (u: unknown): string | undefined => {
     return "has credentials in it (user:password@); send them in an Authorization header instead"
   }
   return undefined
+}
+
+/**
+ * A URL that was refused, as its message may show it: no query string or
+ * fragment (they often hold tokens), no user information (`user:password@`,
+ * found by its `@` even where the text is not a URL), at most 100 characters.
+ *
+ * @internal
+ */
+export const shownUrl = (u: string): string => {
+  const shown = withoutSecrets(u)
+  return shown.length > 100 ? `${shown.slice(0, 100)}...` : shown
+}
+
+/**
+ * URL text without its query string, fragment and user information, even
+ * where it does not parse as a URL (user information is found by its `@`).
+ *
+ * @internal
+ */
+export const withoutSecrets = (u: string): string => {
+  let shown = u.replace(/[?#][\s\S]*$/, "")
+  // The authority runs from after `scheme://` (or the start) to the first `/`; credentials end at its last `@`.
+  const scheme = /^[a-z][a-z0-9+.-]*:(?:\/\/)?/i.exec(shown)?.[0] ?? ""
+  const slash = shown.indexOf("/", scheme.length)
+  const authorityEnd = slash < 0 ? shown.length : slash
+  const at = shown.lastIndexOf("@", authorityEnd - 1)
+  if (at >= scheme.length) shown = scheme + shown.slice(at + 1)
+  return shown
 }
 
 /** @internal */
@@ -102,7 +134,10 @@ export const jsonCheck = (value: unknown): readonly [string, string] | "toJSON" 
         return Number.isFinite(v) ? undefined : [path, `${v} is not a JSON number`]
       case "object": {
         if (v === null) return undefined
-        if (depth > 512) return [path, "is nested too deeply"]
+        // Written by `JSON.stringify` as its text, which `JSON.rawJSON` checked: an exact number, say.
+        if (isRawJSON(v)) return undefined
+        // No door could carry it (see `json.ts`); named at the body itself, not a thousand levels down.
+        if (depth >= maxDepth) return ["", `is nested deeper than ${maxDepth} levels`]
         if (seen.has(v)) return [path, "is a circular reference"]
         if (typeof (v as { toJSON?: unknown }).toJSON === "function") {
           usesToJSON = true

@@ -88,5 +88,15 @@ export const check = (options: unknown): Either.Either<Options_.Resolved, LoamyE
       }; use sendRequests`
     )
   }
+  // Exact numbers are `JSON.rawJSON` values, which the worker's structured clone cannot carry back.
+  if (typeof options === "object" && options !== null && Object.hasOwn(options, "exactNumbers")) {
+    if ((options as { exactNumbers?: unknown }).exactNumbers === true) {
+      return refuse(
+        "exactNumbers",
+        "the synchronous door's worker hands results over by structured clone, which cannot carry exact numbers " +
+          "(JSON.rawJSON values); use sendRequests"
+      )
+    }
+  }
   return Options_.decode(options)
 }

@@ -23,7 +23,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Runtime from "effect/Runtime"
 import { type MessagePort, parentPort, workerData } from "node:worker_threads"
 import { acquire, type Capped, release, runtime } from "./runtime.js"
-import { encodeError, encodeResponses, KeyMemory, type Reply } from "./wire.js"
+import { encodeError, encodeResponses, KeyMemory, postParts, postReply, type Reply } from "./wire.js"
 
 /** @internal */
 export type Job =
@@ -38,13 +38,34 @@ export type Job =
     readonly key: string
     /** Decoded by the caller (`Options.decode`): a structured clone of its `Resolved` value. */
     readonly options?: Options.Resolved | undefined
-    /** Test hook: crash the worker this many ms into the job. */
-    readonly crashAfterMs?: number | undefined
+    /** Test hooks (see `sync.testing`). */
+    readonly test?: TestHooks | undefined
   }
   | { readonly type: "abort"; readonly id: number }
+  /** The caller could not read the reply: send it again, in parts. */
+  | { readonly type: "resend"; readonly id: number }
 
-const { port, state: buffer } = workerData as { port: MessagePort; state: SharedArrayBuffer }
+/** @internal */
+export interface TestHooks {
+  /** Crash the worker this many ms into the job. */
+  readonly crashAfterMs?: number | undefined
+  /** Keep the thread busy this long when the job arrives. */
+  readonly blockMs?: number | undefined
+  /** Spoil these responses before the reply is posted (see `sync.testing.spoilNextReply`). */
+  readonly spoil?: { readonly indexes: ReadonlyArray<number>; readonly how: "uncloneable" | "foreign" | number } | undefined
+  /** Fail the job with a `TypeError` of this message (a defect) instead of running it. */
+  readonly dieWith?: string | undefined
+}
+
+const { heartbeatMs, port, state: buffer } = workerData as {
+  port: MessagePort
+  state: SharedArrayBuffer
+  heartbeatMs?: number | undefined
+}
 const state = new Int32Array(buffer)
+/** The slots of `sync.slots`; a caller with the old two-slot state gets no heartbeat and no resends. */
+const slots = { replies: 0, heartbeat: 2, read: 3 } as const
+const full = state.length > slots.read
 
 interface Entry {
   readonly options: Options.Resolved
@@ -84,10 +105,73 @@ const fork = <A, E>(effect: Effect.Effect<A, E, any>): Fiber.RuntimeFiber<A, E> 
       Effect.provideService(Effect.withTracerEnabled(effect, false), FetchHttpClient.RequestInit, manual)
     ) as Fiber.RuntimeFiber<A, E>
 
+/**
+ * The last reply posted, kept until the caller has read it (`slots.read`),
+ * the next job or an abort: a caller that cannot read it asks for it again,
+ * in parts.
+ */
+let held: { readonly id: number; readonly responses: ReadonlyArray<RequestResponse.RequestResponse> } | undefined
+
+/** Wakes the caller blocked in `Atomics.wait`. */
+const wakeCaller = () => {
+  Atomics.add(state, slots.replies, 1)
+  Atomics.notify(state, slots.replies)
+}
+
+/**
+ * Posts a reply and wakes the caller. A reply that cannot be posted whole
+ * goes in parts (see `postReply`). A port that takes nothing at all ends
+ * the worker, which wakes the caller with a `WorkerError` (see `worker.ts`):
+ * the caller is never left waiting for a reply that will not come.
+ */
 const reply = (message: Reply) => {
-  port.postMessage(message)
-  Atomics.add(state, 0, 1)
-  Atomics.notify(state, 0)
+  try {
+    postReply(port, message)
+  } catch {
+    process.exit(1)
+  }
+  wakeCaller()
+  if ("responses" in message && full) {
+    held = message
+    busy()
+  }
+}
+
+let beating: ReturnType<typeof setTimeout> | undefined
+let beats = false
+
+/**
+ * While there is work (a job queued or running, or a reply not yet read),
+ * the worker shows it is alive every `heartbeatMs`: the caller gives up on a
+ * worker that stays silent (see `sync.config`). An idle worker has no timer.
+ */
+const busy = () => {
+  if (beats || !full) return
+  beats = true
+  if (beating === undefined) beating = setTimeout(beat, heartbeatMs ?? 1_000)
+  else beating.refresh()
+}
+
+function beat() {
+  Atomics.add(state, slots.heartbeat, 1)
+  if (held !== undefined && Atomics.load(state, slots.read) === held.id) held = undefined
+  if (current !== undefined || queue.length > 0 || held !== undefined) beating!.refresh()
+  else beats = false
+}
+
+/** A job's reply again, in parts: the caller could not read it whole. */
+const resend = (id: number) => {
+  if (held !== undefined && held.id === id) {
+    try {
+      postParts(port, id, held.responses)
+    } catch {
+      process.exit(1)
+    }
+    return wakeCaller()
+  }
+  // Still queued or running: its reply is yet to come.
+  if (current?.id === id || queue.some((job) => job.id === id)) return
+  reply({ id, ok: false, error: encodeError(new Error("the reply to send again is no longer held")) })
 }
 
 type SendJob = Extract<Job, { type: "send" }>
@@ -117,13 +201,39 @@ const batch = (job: SendJob, remembered: Entry, agent: Capped): Effect.Effect<Re
   )
 }
 
-const observe = (id: number, exit: Exit.Exit<ReadonlyArray<RequestResponse.RequestResponse>, unknown>) => {
-  if (Exit.isSuccess(exit)) {
-    reply({ id, ok: true, responses: encodeResponses(exit.value) })
-  } else if (!Cause.isInterruptedOnly(exit.cause)) {
-    reply({ id, ok: false, error: encodeError(Cause.squash(exit.cause)) })
+const observe = (
+  id: number,
+  exit: Exit.Exit<ReadonlyArray<RequestResponse.RequestResponse>, unknown>,
+  test?: TestHooks
+) => {
+  try {
+    if (Exit.isSuccess(exit)) {
+      if (test?.spoil !== undefined) spoil(exit.value, test.spoil)
+      reply({ id, ok: true, responses: encodeResponses(exit.value) })
+    } else if (!Cause.isInterruptedOnly(exit.cause)) {
+      reply({ id, ok: false, error: encodeError(Cause.squash(exit.cause)) })
+    }
+    // Interrupted: the caller gave up on this job and is no longer waiting for it.
+  } catch (error) {
+    reply({ id, ok: false, error: encodeError(error) })
   }
-  // Interrupted: the caller gave up on this job and is no longer waiting for it.
+}
+
+/** The test hook `spoil`: bodies the wire cannot carry, made here whatever the core lets through. */
+const spoil = (responses: ReadonlyArray<RequestResponse.RequestResponse>, how: NonNullable<TestHooks["spoil"]>) => {
+  for (const index of how.indexes) {
+    const response = responses[index] as { body: unknown; error?: unknown } | undefined
+    if (response === undefined) continue
+    if (how.how === "uncloneable") {
+      response.body = { kept: response.body, spoilt: () => undefined }
+    } else if (how.how === "foreign") {
+      response.error = new TypeError("an error that is not one of loamy's")
+    } else {
+      let body: unknown = response.body
+      for (let level = 0; level < how.how; level++) body = [body]
+      response.body = body
+    }
+  }
 }
 
 // Jobs run one after another on one long-lived fiber: a fiber per job (`runFork`) costs the thread more
@@ -152,6 +262,10 @@ const remember = (job: SendJob): Entry | undefined => {
 }
 
 const serve: Effect.Effect<void, never, any> = Effect.flatMap(take, (job) => {
+  if (job.test?.dieWith !== undefined) {
+    observe(job.id, Exit.die(new TypeError(job.test.dieWith)))
+    return Effect.void
+  }
   const entry = remember(job)
   if (entry === undefined) {
     observe(job.id, Exit.die(new Error("loamy: the worker was sent options it does not know")))
@@ -162,7 +276,7 @@ const serve: Effect.Effect<void, never, any> = Effect.flatMap(take, (job) => {
   return Effect.map(Effect.exit(batch(job, entry, agent)), (exit) => {
     current = undefined
     release(agent)
-    observe(job.id, exit)
+    observe(job.id, exit, job.test)
   })
 })
 
@@ -203,16 +317,30 @@ const abort = (id: number) => {
 }
 
 parentPort!.on("message", (job: Job) => {
+  if (job.type === "resend") return resend(job.id)
+  // A caller that gives up on a job, or sends the next, will not ask for the last reply again.
+  held = undefined
   if (job.type === "abort") return abort(job.id)
-  if (job.crashAfterMs !== undefined) {
-    setTimeout(() => {
-      throw new Error("crashed on purpose (test hook)")
-    }, job.crashAfterMs)
-  }
+  if (job.test !== undefined) testHooks(job.test)
   // Requests and options were checked on the calling thread: nothing is checked twice.
   queue.push(job)
+  busy()
   if (loop === undefined) return startLoop()
   const resume = wake
   wake = undefined
   if (resume !== undefined) resume(Effect.void)
 })
+
+const testHooks = (test: TestHooks) => {
+  if (test.crashAfterMs !== undefined) {
+    setTimeout(() => {
+      throw new Error("crashed on purpose (test hook)")
+    }, test.crashAfterMs)
+  }
+  if (test.blockMs !== undefined) {
+    const until = Date.now() + test.blockMs
+    while (Date.now() < until) {
+      // Busy on purpose: no event loop turn, so no heartbeat.
+    }
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The engine's bounds through `loamy send`, run as a real process: `--ordered` goes on with other origins while
+ * one is slow (the reorder buffer), `--rate` holds for any interval of its length as a server in a process of its
+ * own measures starts, `--body-budget` lets reads wait for each other, and `--help` says so.
+ */
+import { arrivalSlack, type ServerProcess, shortestSpan, startProcess } from "@loamy/test-server"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { jsonl, loamy, records } from "./helpers.js"
+
+const listen = async (handler: http.RequestListener) => {
+  const server = http.createServer(handler)
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+}
+
+const heldA = new Set<http.ServerResponse>()
+let arrivedB = 0
+let slowA: Awaited<ReturnType<typeof listen>>
+let fastB: Awaited<ReturnType<typeof listen>>
+let timing: ServerProcess
+
+beforeAll(async () => {
+  ;[slowA, fastB, timing] = await Promise.all([
+    listen((req, res) => {
+      const n = Number(new URL(req.url!, "http://x").searchParams.get("n") ?? "0")
+      if (n > 0) {
+        // /bytes?n=N: a JSON string of N bytes, chunked.
+        res.writeHead(200, { "content-type": "application/json" })
+        res.write("\"")
+        return void res.end("z".repeat(n - 2) + "\"")
+      }
+      res.writeHead(200, { "content-type": "application/json" })
+      heldA.add(res)
+    }),
+    listen((_req, res) => {
+      arrivedB++
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end("{\"origin\":\"B\"}")
+    }),
+    startProcess()
+  ])
+})
+
+afterAll(async () => {
+  for (const res of heldA) res.end("{}")
+  for (const { server } of [slowA, fastB]) {
+    server?.closeAllConnections()
+    await new Promise((resolve) => server?.close(resolve))
+  }
+  await timing?.close()
+})
+
+/** Polls `check` every 10 ms until it holds or `ms` pass. */
+const until = async (check: () => boolean, ms: number) => {
+  const end = Date.now() + ms
+  while (!check() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10))
+  return check()
+}
+
+describe("loamy send and the engine's bounds", () => {
+  it("--ordered: 40 requests to a fast origin are all sent while 12 to a slow one are held", async () => {
+    arrivedB = 0
+    const input = jsonl([
+      ...Array.from({ length: 12 }, (_, i) => ({ url: `${slowA.url}/a/${i}`, httpOp: "GET" })),
+      ...Array.from({ length: 40 }, (_, i) => ({ url: `${fastB.url}/b/${i}`, httpOp: "GET" }))
+    ])
+    const run = loamy(["send", "-q", "--ordered", "--concurrency", "16"], { stdin: input, timeoutMs: 30_000 })
+    const reached = await until(() => arrivedB === 40 && heldA.size === 12, 15_000)
+    expect({ arrivedB, heldA: heldA.size }).toEqual({ arrivedB: 40, heldA: 12 })
+    expect(reached).toBe(true)
+    for (const res of heldA) res.end("{\"origin\":\"A\"}")
+    heldA.clear()
+    const r = await run
+    expect(r.code, r.stderr).toBe(0)
+    const out = records(r.stdout)
+    expect(out.map((o) => o.index)).toEqual([...Array(52).keys()])
+    expect(out.map((o) => o.body.origin)).toEqual([...Array(52).keys()].map((i) => (i < 12 ? "A" : "B")))
+  }, 40_000)
+
+  it("--rate 5/1s: no second holds more than 5 starts at the server", async () => {
+    const tag = `cli-${process.pid}-${Date.now()}`
+    const input = jsonl([
+      { url: `${timing.url}/delay/800?${tag}-0`, httpOp: "GET" },
+      ...Array.from({ length: 9 }, (_, i) => ({ url: `${timing.url}/?${tag}-${i + 1}`, httpOp: "GET" }))
+    ])
+    const r = await loamy(["send", "-q", "--concurrency", "1", "--rate", "5/1s"], { stdin: input, timeoutMs: 30_000 })
+    expect(r.code, r.stderr).toBe(0)
+    const stats = await timing.stats()
+    const times = stats.arrivals.filter((_, i) => stats.arrivalPaths[i]!.includes(tag)).sort((a, b) => a - b)
+    expect(times).toHaveLength(10)
+    expect(shortestSpan(times, 5), times.map(Math.round).join(", ")).toBeGreaterThanOrEqual(1000 - arrivalSlack(1000))
+  }, 40_000)
+
+  it("--body-budget: bodies that together pass it all come back whole", async () => {
+    const input = jsonl(Array.from({ length: 10 }, (_, i) => ({ url: `${slowA.url}/?n=200000&i=${i}`, httpOp: "GET" })))
+    const r = await loamy(["send", "-q", "--body-budget", "300000"], { stdin: input, timeoutMs: 30_000 })
+    expect(r.code, r.stderr).toBe(0)
+    expect(records(r.stdout).map((o) => o.body.length)).toEqual(Array(10).fill(199_998))
+  }, 40_000)
+
+  it("send --help describes the reorder buffer, the body budget and the sliding rate limit", async () => {
+    const r = await loamy(["send", "--help"])
+    expect(r.code).toBe(0)
+    const text = r.stdout.replace(/\s+/g, " ")
+    expect(text).toContain("--reorder-buffer N")
+    expect(text).toContain("--body-budget BYTES")
+    expect(text).toContain("reorder buffer")
+    expect(text).toContain("in any span of INTERVAL (sliding")
+  })
+})

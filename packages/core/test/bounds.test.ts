@@ -1,0 +1,242 @@
+/**
+ * The engine's bounds at the Effect door, on the platform clients: the rate limit holds for any interval of its
+ * length (a sliding log, as the server measures starts), ordered output goes on with other origins while one is
+ * slow (its reorder buffer), the whole call's body budget lets reads wait for each other without failing or
+ * hanging, and a body that stalls after its headers keeps the status and headers that arrived.
+ *
+ * Servers on 127.0.0.1: `node:http` ones in this process, and the test server in a process of its own where
+ * arrival times are measured (this busy process would bunch them).
+ */
+import type { HttpClient } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Clump, LoamyError, type RequestMap } from "@loamy/core"
+import { arrivalSlack, type ServerProcess, shortestSpan, startProcess } from "@loamy/test-server"
+import { it } from "@effect/vitest"
+import { Chunk, Effect, Fiber, type Layer, Stream } from "effect"
+import * as http from "node:http"
+import * as net from "node:net"
+import type { AddressInfo } from "node:net"
+import { afterAll, beforeAll, describe, expect } from "vitest"
+import { clients, uniqueKey, waitUntilLive } from "./helpers.js"
+
+const listen = async (handler: http.RequestListener): Promise<{ server: http.Server; url: string }> => {
+  const server = http.createServer(handler)
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+}
+
+const close = (server: http.Server) => {
+  server.closeAllConnections()
+  return new Promise((resolve) => server.close(resolve))
+}
+
+/** Origin A holds every response open until `releaseA`; origin B answers at once and counts its requests. */
+let slowA: { server: http.Server; url: string }
+let fastB: { server: http.Server; url: string }
+const heldA = new Set<http.ServerResponse>()
+let arrivedB = 0
+const releaseA = () => {
+  for (const res of heldA) res.end("{\"origin\":\"A\"}")
+  heldA.clear()
+}
+
+/** `/stall-body`: a 200 with its headers and the start of a body, then nothing. */
+let stalling: { server: http.Server; url: string }
+const stalled = new Set<http.ServerResponse>()
+
+/** `/bytes?n=N`: a JSON string of N bytes, chunked. */
+let bulk: { server: http.Server; url: string }
+
+let timing: ServerProcess
+
+beforeAll(async () => {
+  ;[slowA, fastB, stalling, bulk, timing] = await Promise.all([
+    listen((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      heldA.add(res)
+    }),
+    listen((_req, res) => {
+      arrivedB++
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end("{\"origin\":\"B\"}")
+    }),
+    listen((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "x-stalled": "yes" })
+      res.write("{\"partial\":")
+      stalled.add(res)
+      res.on("close", () => stalled.delete(res))
+    }),
+    listen((req, res) => {
+      const n = Number(new URL(req.url!, "http://x").searchParams.get("n"))
+      res.writeHead(200, { "content-type": "application/json" })
+      res.write("\"")
+      res.end("y".repeat(n - 2) + "\"")
+    }),
+    startProcess()
+  ])
+})
+
+afterAll(async () => {
+  releaseA()
+  for (const res of stalled) res.destroy()
+  await Promise.all([close(slowA.server), close(fastB.server), close(stalling.server), close(bulk.server), timing?.close()])
+})
+
+const get = (url: string): RequestMap.RequestMap => ({ url, httpOp: "GET" })
+
+/** Fails the test when some span of `intervalMs` holds more than `limit` of `times`, as a server sees them. */
+const expectSliding = (times: ReadonlyArray<number>, limit: number, intervalMs: number) =>
+  expect(shortestSpan(times, limit), times.map(Math.round).join(", "))
+    .toBeGreaterThanOrEqual(intervalMs - arrivalSlack(intervalMs))
+
+describe.each(clients)("on %s", (_name, layer: Layer.Layer<HttpClient.HttpClient>) => {
+  it.live("rateLimit: no span of the interval holds more than limit starts, as the server measures", () =>
+    Effect.gen(function*() {
+      // One at a time: the first waits 800 ms at the server, so four more start late in the first second, the
+      // rest right after. A fixed window (the first from 0 ms) lets five more start at 1000 ms: nine in 200 ms.
+      const tag = uniqueKey("sliding")
+      const requests = [
+        get(`${timing.url}/delay/800?${tag}-0`),
+        ...Array.from({ length: 9 }, (_, i) => get(`${timing.url}/?${tag}-${i + 1}`))
+      ]
+      const responses = yield* Effect.gen(function*() {
+        // The client's first request (a module's first connection) is not part of it.
+        yield* Clump.send(Clump.make([get(`${timing.url}/?warm`)]))
+        return yield* Clump.send(Clump.make(requests, { concurrency: 1, rateLimit: { limit: 5, interval: 1000 } }))
+      }).pipe(Effect.provide(layer))
+      expect(responses.map((r) => r.statusCode)).toEqual(requests.map(() => 200))
+      const stats = yield* Effect.promise(() => timing.stats())
+      const times = stats.arrivals.filter((_, i) => stats.arrivalPaths[i]!.includes(tag)).sort((a, b) => a - b)
+      expect(times).toHaveLength(10)
+      expectSliding(times, 5, 1000)
+    }), 20_000)
+
+  it.live("rateLimit perOrigin: each origin's own starts hold the bound", () =>
+    Effect.gen(function*() {
+      const tag = uniqueKey("sliding-origin")
+      const requests = Array.from({ length: 12 }, (_, i) =>
+        get(`${i % 2 === 0 ? timing.url : timing.otherUrl}/?${tag}-${i}`))
+      yield* Clump.send(
+        Clump.make(requests, { concurrency: 12, rateLimit: { limit: 3, interval: 500, perOrigin: true } })
+      ).pipe(Effect.provide(layer))
+      const stats = yield* Effect.promise(() => timing.stats())
+      for (const even of [0, 1]) {
+        const times = stats.arrivals
+          .filter((_, i) => {
+            const match = new RegExp(`${tag}-(\\d+)$`).exec(stats.arrivalPaths[i]!)
+            return match !== null && Number(match[1]) % 2 === even
+          })
+          .sort((a, b) => a - b)
+        expect(times).toHaveLength(6)
+        expectSliding(times, 3, 500)
+      }
+    }), 20_000)
+
+  it.live("ordered stream: a slow origin does not hold back the requests to another", () =>
+    Effect.gen(function*() {
+      // 12 requests to A (held open by the server) and then 40 to B, 16 at a time. Without a reorder buffer the
+      // 4 workers left over park with B's first responses until A's come back, and B sees only 4 requests.
+      arrivedB = 0
+      const requests = [
+        ...Array.from({ length: 12 }, (_, i) => get(`${slowA.url}/a/${i}`)),
+        ...Array.from({ length: 40 }, (_, i) => get(`${fastB.url}/b/${i}`))
+      ]
+      const fiber = yield* Stream.runCollect(
+        Clump.stream(Clump.make(requests, { concurrency: 16 }), { ordered: true })
+      ).pipe(Effect.provide(layer), Effect.fork)
+      const reached = yield* waitUntilLive(() => arrivedB === 40 && heldA.size === 12, 10_000)
+      expect({ arrivedB, heldA: heldA.size }).toEqual({ arrivedB: 40, heldA: 12 })
+      expect(reached).toBe(true)
+      releaseA()
+      const emitted = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      expect(emitted.map((e) => e.index)).toEqual(requests.map((_, i) => i))
+      expect(emitted.map((e) => (e.response.body as { origin: string }).origin)).toEqual(
+        requests.map((_, i) => (i < 12 ? "A" : "B"))
+      )
+    }), 20_000)
+
+  it.live("ordered streamFrom: the same, with a reorder buffer as the option says", () =>
+    Effect.gen(function*() {
+      arrivedB = 0
+      const requests = [
+        ...Array.from({ length: 12 }, (_, i) => get(`${slowA.url}/a/${i}`)),
+        ...Array.from({ length: 40 }, (_, i) => get(`${fastB.url}/b/${i}`))
+      ]
+      const fiber = yield* Stream.runCollect(
+        Clump.streamFrom(Stream.fromIterable(requests), { concurrency: 16, ordered: true, reorderBuffer: 40 })
+      ).pipe(Effect.provide(layer), Effect.fork)
+      const reached = yield* waitUntilLive(() => arrivedB === 40 && heldA.size === 12, 10_000)
+      expect({ arrivedB, heldA: heldA.size }).toEqual({ arrivedB: 40, heldA: 12 })
+      expect(reached).toBe(true)
+      releaseA()
+      const emitted = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      expect(emitted.map((e) => e.index)).toEqual(requests.map((_, i) => i))
+    }), 20_000)
+
+  it.live("ordered stream: a full reorder buffer holds the workers, and memory stays bounded", () =>
+    Effect.gen(function*() {
+      // A buffer of 10: 12 workers on A, 4 on B; B's responses fill the buffer, then the 4 workers park with
+      // theirs. B sees 10 + 4 requests, no more, until A answers.
+      arrivedB = 0
+      const requests = [
+        ...Array.from({ length: 12 }, (_, i) => get(`${slowA.url}/a/${i}`)),
+        ...Array.from({ length: 40 }, (_, i) => get(`${fastB.url}/b/${i}`))
+      ]
+      const fiber = yield* Stream.runCollect(
+        Clump.stream(Clump.make(requests, { concurrency: 16, reorderBuffer: 10 }), { ordered: true })
+      ).pipe(Effect.provide(layer), Effect.fork)
+      expect(yield* waitUntilLive(() => arrivedB === 14 && heldA.size === 12, 10_000)).toBe(true)
+      releaseA()
+      const emitted = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      expect(emitted.map((e) => e.index)).toEqual(requests.map((_, i) => i))
+      expect(arrivedB).toBe(40)
+    }), 20_000)
+
+  it.live("bodyBudget: reads past it wait for each other, and every body comes back whole", () =>
+    Effect.gen(function*() {
+      const requests = Array.from({ length: 12 }, (_, i) => get(`${bulk.url}/bytes?n=300000&i=${i}`))
+      const responses = yield* Clump.send(Clump.make(requests, { concurrency: 12, bodyBudget: 700_000 })).pipe(
+        Effect.provide(layer)
+      )
+      for (const response of responses) {
+        expect(response.error).toBeUndefined()
+        expect((response.body as string).length).toBe(299_998)
+      }
+    }), 20_000)
+
+  it.live("a body that stalls after a 200 keeps its status and headers, with a TimeoutError", () =>
+    Effect.gen(function*() {
+      const [response] = yield* Clump.send(Clump.make([get(`${stalling.url}/stall-body`)], { timeout: 500 })).pipe(
+        Effect.provide(layer)
+      )
+      expect(response!.error).toBeInstanceOf(LoamyError.TimeoutError)
+      expect(response!.statusCode).toBe(200)
+      expect(response!.headers["x-stalled"]).toBe("yes")
+      expect(response!.body).toBeNull()
+    }), 20_000)
+})
+
+describe("on NodeHttpClient.layer (node:http)", () => {
+  it.live("an unsolicited 100 Continue before the final response is skipped", () =>
+    Effect.gen(function*() {
+      const sockets = new Set<net.Socket>()
+      const raw = net.createServer((socket) => {
+        sockets.add(socket)
+        socket.once("data", () => {
+          socket.write("HTTP/1.1 100 Continue\r\n\r\n")
+          socket.write("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}")
+        })
+      })
+      yield* Effect.promise(() => new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve)))
+      const port = (raw.address() as AddressInfo).port
+      const [response] = yield* Clump.send(Clump.make([get(`http://127.0.0.1:${port}/`)])).pipe(
+        Effect.provide(NodeHttpClient.layer),
+        Effect.ensuring(Effect.promise(() => {
+          for (const socket of sockets) socket.destroy()
+          return new Promise((resolve) => raw.close(resolve))
+        }))
+      )
+      expect(response!.error).toBeUndefined()
+      expect([response!.statusCode, response!.body]).toEqual([200, { ok: true }])
+    }), 20_000)
+})
