@@ -4,6 +4,7 @@ import { closedPort, start, type TestServer } from "@loamy/test-server"
 import { Context, Effect, Fiber, Layer, Stream, Tracer } from "effect"
 import { Headers, HttpClient, HttpClientRequest } from "effect/http"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
+import { Agent } from "undici"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { waitUntil } from "./helpers.js"
 
@@ -217,6 +218,7 @@ describe("UndiciHttpClient", () => {
           return Context.get(context, UndiciHttpClient.UndiciDispatcher)
         })
       )
-      expect(agent.destroyed).toBe(true)
+      expect(agent).toBeInstanceOf(Agent)
+      expect(agent instanceof Agent && agent.destroyed).toBe(true)
     }))
 })
