@@ -93,11 +93,6 @@ export class CappedAgents {
     entry.active--
   }
 
-  /** Whether `entry` is still one of these agents (not closed as the least recently used). */
-  holds(entry: Capped): boolean {
-    return this.entries.get(entry.connections) === entry
-  }
-
   /** Destroys every agent, in use or not. */
   close(): Promise<void> {
     const entries = this.take()
