@@ -158,8 +158,8 @@ export class DeadlineError extends redactingUrls(Schema.TaggedError<DeadlineErro
 }
 
 /**
- * Where a body does not match a clump's body schema, and how: one entry of
- * Schema's `ParseResult.ArrayFormatter`. `path` leads from the body to the
+ * Where a body does not match a clump's body schema, and how: one of
+ * Schema's issues (its standard form). `path` leads from the body to the
  * value at fault (`["items", 2, "name"]`; empty for the body itself).
  *
  * @since 0.3.0

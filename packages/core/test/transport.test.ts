@@ -253,7 +253,12 @@ describe("the route and the deadline reach the transport through a user's middle
     ["retry", HttpClient.retry({ times: 1 })],
     [
       "all three",
-      (client) => client.pipe(HttpClient.mapRequest((r) => r), HttpClient.tapRequest(() => Effect.void), HttpClient.retry({ times: 1 }))
+      (client) =>
+        client.pipe(
+          HttpClient.mapRequest((r) => r),
+          HttpClient.tapRequest(() => Effect.void),
+          HttpClient.retry({ times: 1 })
+        )
     ]
   ]
   for (const [name, wrap] of middlewares) {
@@ -290,7 +295,9 @@ describe("the attempt's deadline", () => {
 
       // Each retry is a new attempt with a new end.
       const retried = makeFake()
-      const [response] = yield* Clump.send(Clump.make([at("/refused")], { timeout: 60_000, retry: { attempts: 3, baseDelay: 0 } }))
+      const [response] = yield* Clump.send(
+        Clump.make([at("/refused")], { timeout: 60_000, retry: { attempts: 3, baseDelay: 0 } })
+      )
         .pipe(Effect.provide(retried.layer()))
       expect(response!.attempts).toBe(3)
       const deadlines = retried.seen.map((s) => s.deadline!)
@@ -353,7 +360,7 @@ describe("the attempt's deadline", () => {
 })
 
 describe("body reads", () => {
-  it.effect("the response's bounded read when it offers one, its buffered body when it holds it, the engine's own read when not", () =>
+  it.effect("the response's bounded read or buffered body when it offers them, the engine's own read when not", () =>
     Effect.gen(function*() {
       const fake = makeFake()
       const responses = yield* Clump.send(
