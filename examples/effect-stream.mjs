@@ -4,7 +4,7 @@
 //
 // URL: the argument, else $LOAMY_EXAMPLE_URL, else http://127.0.0.1:8080.
 import { Clump } from "@loamy/core"
-import { Chunk, Console, Effect, Stream } from "effect"
+import { Console, Effect, Stream } from "effect"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 
 const base = process.argv[2] ?? process.env.LOAMY_EXAMPLE_URL ?? "http://127.0.0.1:8080"
@@ -20,8 +20,7 @@ const folded = Clump.stream(Clump.make(requests, { concurrency: 4, timeout: "5 s
   Stream.filter(({ response }) => response.error === undefined && response.statusCode < 400),
   Stream.map(({ index, response }) => `${index}: ${response.statusCode} ${JSON.stringify(response.body)}`),
   Stream.take(3),
-  Stream.runCollect,
-  Effect.map(Chunk.toReadonlyArray)
+  Stream.runCollect // an array on Effect 4
 )
 
 // returnExceptions: false: the first failed request fails the stream with its typed error.

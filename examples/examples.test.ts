@@ -81,7 +81,6 @@ describe("examples", () => {
   })
 
   it("opentelemetry.mjs: a loamy.send span with a loamy.request child per request", async () => {
-    // Clump.send only: Clump.stream makes no loamy.send span yet.
     const { stdout } = await example("opentelemetry.mjs")
     const lines = stdout.trim().split("\n")
     expect(lines[0]).toBe("statuses 200 200 404")

@@ -2,13 +2,16 @@
 // The spans go to an in-memory exporter here and are printed; use any exporter of @opentelemetry/sdk-trace-base
 // (or OTLP) instead.
 //
-//   npm install @loamy/core loamy effect@^3 @effect/platform@^0.97 @effect/opentelemetry@^0.64 \
-//     @opentelemetry/api@^1.9 @opentelemetry/sdk-trace-base@^2
+//   npm install @loamy/core loamy effect @effect/opentelemetry @opentelemetry/api@^1.9 \
+//     @opentelemetry/resources@^2 @opentelemetry/sdk-trace-base@^2 @opentelemetry/sdk-trace-node@^2 \
+//     @opentelemetry/sdk-metrics@^2 @opentelemetry/api-logs@^0.223 @opentelemetry/sdk-logs@^0.223
 //   node examples/opentelemetry.mjs [URL]
 //
 // URL: the argument, else $LOAMY_EXAMPLE_URL, else http://127.0.0.1:8080.
-// (Clump.stream makes `loamy.request` spans but no `loamy.send` span yet.)
-import { NodeSdk } from "@effect/opentelemetry"
+// Clump.stream and Clump.streamFrom make the same spans. NodeSdk (from "@effect/opentelemetry/NodeSdk", not the
+// package's index) loads the SDK packages above when it is imported, metrics and logs included, even when only
+// traces are configured.
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Clump } from "@loamy/core"
 import { Effect } from "effect"

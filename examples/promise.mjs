@@ -16,7 +16,7 @@ const responses = await sendRequests(
     { url: `${base}/status/404`, httpOp: "GET" }, // a response, not an error
     { url: `${base}/exception`, httpOp: "GET" } // 500 with an HTML body: a BodyDecodeError in `error`
   ],
-  { concurrency: 10, timeout: 5_000, retry: 2 }
+  { concurrency: 10, timeout: "5s", retry: 2 } // durations: milliseconds or text ("5s", "250ms", "2m")
 )
 
 // One response per request, in input order; failures are values, not exceptions.
