@@ -1,12 +1,21 @@
 /**
  * The packages as a user gets them: `test/prepare-packed.mjs` (run by `npm test` before Vitest) packs every
- * workspace package and installs the tarballs with npm into a project under os.tmpdir(), outside the
- * workspace; here they are used there, without leaving the machine: ESM import, CJS require, TypeScript
- * (nodenext and bundler resolution), the synchronous door against a test server in another process,
- * `loamy --help`, `loamy demo` and `loamy cluster demo`.
+ * workspace package and installs the tarballs with npm into blank projects under os.tmpdir(), outside the
+ * workspace; here they are used there, without leaving the machine.
+ *
+ * - consumer (every package and its peers): ESM import, CJS require, TypeScript (nodenext and bundler
+ *   resolution), the synchronous door against a test server in another process, `loamy --help`, `loamy demo`
+ *   and `loamy cluster demo`;
+ * - effect-door (`npm install <@loamy/core> effect`, no version given): the root README's Effect example
+ *   type-checks and runs;
+ * - promise-door (`npm install <loamy>` alone): the Promise and synchronous examples run;
+ * - effect3 (`effect@3` installed, then `npm install <loamy>`): the same examples run beside Effect 3;
+ * - `npm ls effect --all` shows one Effect, 4.x, in the workspace and in every project but effect3, where the
+ *   project's Effect 3 and loamy's Effect 4 stand side by side.
  */
 import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
@@ -17,9 +26,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const packages = ["core", "loamy", "cli", "test-server", "cluster"] as const
 const record = path.join(root, "test/.packed.json")
 const tsc = path.join(root, "node_modules/typescript/bin/tsc")
+const npm = process.platform === "win32" ? "npm.cmd" : "npm"
 
 let tmp: string
 let consumer: string
+let projects: { consumer: string; effectDoor: string; promiseDoor: string; effect3: string }
 let contents: Record<string, Array<string>> = {}
 let prepacks: Record<string, string | undefined> = {}
 
@@ -37,12 +48,80 @@ const sh = async (file: string, args: ReadonlyArray<string>, cwd: string, env: N
   }
 }
 
-const write = (file: string, text: string) => {
-  fs.mkdirSync(path.dirname(path.join(consumer, file)), { recursive: true })
-  fs.writeFileSync(path.join(consumer, file), text)
+const write = (file: string, text: string, dir: string = consumer) => {
+  fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true })
+  fs.writeFileSync(path.join(dir, file), text)
 }
 
-const node = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}) => sh(process.execPath, args, consumer, env)
+const node = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}, dir: string = consumer) =>
+  sh(process.execPath, args, dir, env)
+
+/** The code of the first `ts` block under a heading of the root README. */
+const readmeBlock = (heading: string): string => {
+  const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
+  const at = readme.indexOf(`\n${heading}\n`)
+  expect(at, heading).toBeGreaterThan(0)
+  const start = readme.indexOf("```ts\n", at) + "```ts\n".length
+  return readme.slice(start, readme.indexOf("```\n", start))
+}
+
+/** Type-checks `src/` of a project, with nodenext resolution, the project's own declarations checked too. */
+const typeCheck = async (dir: string, files: Record<string, string>) => {
+  for (const [file, text] of Object.entries(files)) write(path.join("src", file), text, dir)
+  write(
+    "tsconfig.json",
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        exactOptionalPropertyTypes: true,
+        target: "ES2022",
+        module: "nodenext",
+        moduleResolution: "nodenext",
+        outDir: "dist",
+        typeRoots: [path.join(root, "node_modules/@types")],
+        types: ["node"]
+      },
+      include: ["src"]
+    }),
+    dir
+  )
+  await node([tsc, "-p", "tsconfig.json"], {}, dir)
+}
+
+/** `npm ls effect --all` in a directory: every version of effect installed there, and the tree as npm shows it. */
+const effectVersions = async (dir: string) => {
+  // npm ls exits 1 on any problem of the tree (an invalid or missing peer): that fails here too.
+  const { stdout } = await sh(npm, ["ls", "effect", "--all", "--json"], dir)
+  const versions = new Set<string>()
+  const walk = (node: { version?: string; dependencies?: Record<string, any> }, name?: string) => {
+    if (name === "effect" && node.version !== undefined) versions.add(node.version)
+    for (const [child, sub] of Object.entries(node.dependencies ?? {})) walk(sub, child)
+  }
+  walk(JSON.parse(stdout))
+  return [...versions]
+}
+
+/** Which effect the project in `dir` (or a package installed there) gets when it imports "effect". */
+const effectSeenBy = (dir: string, from?: string): string => {
+  const at = from === undefined ? dir : fs.realpathSync(path.join(dir, "node_modules", from))
+  const requireFrom = createRequire(path.join(at, "package.json"))
+  return (JSON.parse(fs.readFileSync(requireFrom.resolve("effect/package.json"), "utf8")) as { version: string }).version
+}
+
+/** The examples in examples/, run as a user runs them, and what they print. */
+const example = async (dir: string, file: string, url: string) => {
+  fs.copyFileSync(path.join(root, "examples", file), path.join(dir, file))
+  return (await node(["--no-warnings", file, url], {}, dir)).stdout.trim().split("\n")
+}
+
+const promiseExampleOutput = [
+  `GET / 200 {"message":"Hello, world!"}`,
+  `POST /foo 200 {"foo":"bar"}`,
+  expect.stringMatching(/^GET \/echo 200 \{"method":"GET"/),
+  `GET /status/404 404 {"status":404}`,
+  "GET /exception 500 BodyDecodeError"
+]
+const syncExampleOutput = ["GET / 200", "POST /foo 200", "GET /echo 200", "GET /status/404 404", "thrown: BodyDecodeError"]
 
 /** Starts the installed test server's main.js in a process of its own. */
 const startServer = () =>
@@ -67,11 +146,12 @@ beforeAll(() => {
   }
   const prepared = JSON.parse(fs.readFileSync(record, "utf8")) as {
     tmp: string
-    consumer: string
+    projects: typeof projects
     contents: Record<string, { prepack: string | undefined; files: Array<string> }>
   }
   tmp = prepared.tmp
-  consumer = prepared.consumer
+  projects = prepared.projects
+  consumer = projects.consumer
   contents = Object.fromEntries(Object.entries(prepared.contents).map(([name, entry]) => [name, entry.files]))
   prepacks = Object.fromEntries(Object.entries(prepared.contents).map(([name, entry]) => [name, entry.prepack]))
 })
@@ -101,16 +181,31 @@ describe("packed packages", () => {
     expect(cliFiles.filter((file) => file !== "bin/loamy.js" && !file.startsWith("dist/bundle/"))).toEqual([])
   })
 
-  it("install outside the workspace, the CLI without dependencies", async () => {
+  it("install outside the workspace, the CLI without dependencies, loamy with Effect 4 as its own", async () => {
     const lock = JSON.parse(fs.readFileSync(path.join(consumer, "package-lock.json"), "utf8")) as {
       packages: Record<string, { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> }>
     }
     expect(lock.packages["node_modules/@loamy/cli"]?.dependencies ?? {}).toEqual({})
-    expect(lock.packages["node_modules/loamy"]?.peerDependencies).toEqual({
-      "@effect/platform": "^0.97.2",
-      effect: "^3.22.4"
-    })
-    expect(fs.realpathSync(path.join(consumer, "node_modules/loamy")).startsWith(fs.realpathSync(root))).toBe(false)
+    // `npm install loamy` needs nothing else: Effect is a dependency, not a peer.
+    expect(lock.packages["node_modules/loamy"]?.peerDependencies).toBeUndefined()
+    expect(lock.packages["node_modules/loamy"]?.dependencies?.["effect"]).toMatch(/^\^4\./)
+    expect(lock.packages["node_modules/@loamy/core"]?.peerDependencies).toEqual({ effect: expect.stringMatching(/^\^4\./) })
+    for (const [name, entry] of Object.entries(lock.packages)) {
+      // No Effect 3 package anywhere: @effect/platform and friends are folded into effect 4.
+      expect(name).not.toMatch(/node_modules\/@effect\/(platform|cli|cluster|rpc|sql|experimental|workflow)$/)
+      expect(Object.keys({ ...entry.dependencies, ...entry.peerDependencies }), name).not.toContain("@effect/platform")
+    }
+    // Every project's packages are installed copies, none a link into the workspace.
+    for (const dir of Object.values(projects)) {
+      const modules = path.join(dir, "node_modules")
+      const names = fs.readdirSync(modules).flatMap((name) =>
+        name.startsWith("@") ? fs.readdirSync(path.join(modules, name)).map((sub) => `${name}/${sub}`) : [name]
+      )
+      expect(names, dir).toContain(dir === projects.effectDoor ? "@loamy/core" : "loamy")
+      for (const name of names) {
+        expect(fs.realpathSync(path.join(modules, name)).startsWith(fs.realpathSync(root)), `${dir}: ${name}`).toBe(false)
+      }
+    }
   })
 
   it("import as ESM and send with the Promise door", async () => {
@@ -231,5 +326,83 @@ sendRequests([{ url: "http://127.0.0.1:1/", httpOp: "FETCH" }])
     const demo = await sh(bin, ["cluster", "demo", "--requests", "100", "-q"], consumer)
     expect(demo.stderr).toContain("two workers ready")
     expect(demo.stderr).toContain("100 responses for 100 requests, in input order")
+  })
+})
+
+describe("blank projects, as the README installs them", () => {
+  it("`npm install @loamy/core effect`: the README's Effect example type-checks and runs (Effect 4)", async () => {
+    const dir = projects.effectDoor
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).dependencies).toEqual({
+      "@loamy/core": expect.stringMatching(/^file:/),
+      effect: expect.stringMatching(/^\^4\./)
+    })
+    const example = readmeBlock("## Effect example")
+    expect(example).toContain(`from "effect/http"`)
+    const server = await startServer()
+    try {
+      // The README's code as it is, sent to the test server (it has the same routes) instead of api.example.com.
+      await typeCheck(dir, {
+        "example.ts": example.replaceAll("https://api.example.com", server.url),
+        "result.ts": readmeBlock("## Coming from Effect 3")
+      })
+      const { stdout } = await node(["--no-warnings", "dist/example.js"], {}, dir)
+      expect(stdout.trim().split("\n")).toEqual([`200 { message: 'Hello, world!' }`, `200 { foo: 'bar' }`])
+      // Result where Effect 3's Either was.
+      expect((await node(["dist/result.js"], {}, dir)).stdout.trim()).toBe(
+        `url "ftp://example.com/" is not an http or https URL`
+      )
+    } finally {
+      server.stop()
+    }
+  })
+
+  it("`npm install loamy` alone: the Promise and synchronous examples run, and its types check", async () => {
+    const dir = projects.promiseDoor
+    expect(Object.keys(JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).dependencies)).toEqual(["loamy"])
+    const server = await startServer()
+    try {
+      expect(await example(dir, "promise.mjs", server.url)).toEqual(promiseExampleOutput)
+      expect(await example(dir, "sync.cjs", server.url)).toEqual(syncExampleOutput)
+    } finally {
+      server.stop()
+    }
+    await typeCheck(dir, { "promise.ts": `${readmeBlock("## Without Effect: Promise and synchronous")}export {}\n` })
+  })
+
+  it("a project on effect@3 installs loamy: its Effect 3 stays, loamy runs on its own Effect 4", async () => {
+    const dir = projects.effect3
+    expect(effectSeenBy(dir)).toMatch(/^3\./)
+    expect(effectSeenBy(dir, "loamy")).toMatch(/^4\./)
+    expect(effectSeenBy(dir, "loamy/node_modules/@loamy/core")).toMatch(/^4\./)
+    const server = await startServer()
+    try {
+      expect(await example(dir, "promise.mjs", server.url)).toEqual(promiseExampleOutput)
+      expect(await example(dir, "sync.cjs", server.url)).toEqual(syncExampleOutput)
+      // One program with both: the application's own Effect 3 and loamy's Promise door.
+      write(
+        "both.mjs",
+        `import { Effect } from "effect"
+import { sendRequests } from "loamy"
+const statuses = await Effect.runPromise(Effect.map(
+  Effect.promise(() => sendRequests([{ url: process.argv[2] + "/", httpOp: "GET" }])),
+  (responses) => responses.map((r) => r.statusCode)
+))
+console.log(JSON.stringify({ statuses, either: typeof (await import("effect")).Either }))
+`,
+        dir
+      )
+      expect(JSON.parse((await node(["both.mjs", server.url], {}, dir)).stdout)).toEqual({ statuses: [200], either: "object" })
+    } finally {
+      server.stop()
+    }
+    expect(await effectVersions(dir)).toEqual(expect.arrayContaining([expect.stringMatching(/^3\./), expect.stringMatching(/^4\./)]))
+  })
+
+  it("`npm ls effect --all` shows one Effect, 4.x, in the workspace and in the packed installs", async () => {
+    for (const dir of [root, projects.consumer, projects.effectDoor, projects.promiseDoor]) {
+      const versions = await effectVersions(dir)
+      expect(versions, dir).toHaveLength(1)
+      expect(versions[0], dir).toMatch(/^4\./)
+    }
   })
 })

@@ -111,6 +111,8 @@ try {
 
   projects.effectDoor = project(path.join(tmp, "effect-door"))
   await install(projects.effectDoor, [tarballs.core, "effect"])
+  // A later install from the lock file works too (on Effect 3 this failed with ERESOLVE: effect 4 was invalid).
+  await sh(npm, ["ci", "--prefer-offline", "--no-audit", "--no-fund"], projects.effectDoor)
 
   projects.promiseDoor = project(path.join(tmp, "promise-door"), coreFromTarball)
   await install(projects.promiseDoor, [tarballs.loamy])
@@ -118,6 +120,7 @@ try {
   projects.effect3 = project(path.join(tmp, "effect3"), coreFromTarball)
   await install(projects.effect3, ["effect@3"])
   await install(projects.effect3, [tarballs.loamy])
+  await sh(npm, ["ci", "--prefer-offline", "--no-audit", "--no-fund"], projects.effect3)
 
   if (process.getuid?.() === 0) {
     // As root the demo runs Postgres as its own user, who must be able to walk down to the binaries.
