@@ -65,7 +65,10 @@ const readmeBlock = (heading: string): string => {
   return readme.slice(start, readme.indexOf("```\n", start))
 }
 
-/** Type-checks `src/` of a project, with nodenext resolution, the project's own declarations checked too. */
+/**
+ * Type-checks and compiles `src/` of a project into `dist/`, with nodenext resolution and without skipLibCheck:
+ * the installed packages' declarations are checked too, against the Effect the project has.
+ */
 const typeCheck = async (dir: string, files: Record<string, string>) => {
   for (const [file, text] of Object.entries(files)) write(path.join("src", file), text, dir)
   write(
@@ -88,16 +91,21 @@ const typeCheck = async (dir: string, files: Record<string, string>) => {
   await node([tsc, "-p", "tsconfig.json"], {}, dir)
 }
 
-/** `npm ls effect --all` in a directory: every version of effect installed there, and the tree as npm shows it. */
+interface LsNode {
+  readonly version?: string
+  readonly dependencies?: Record<string, LsNode>
+}
+
+/** `npm ls effect --all` in a directory: every version of effect it shows there. */
 const effectVersions = async (dir: string) => {
   // npm ls exits 1 on any problem of the tree (an invalid or missing peer): that fails here too.
   const { stdout } = await sh(npm, ["ls", "effect", "--all", "--json"], dir)
   const versions = new Set<string>()
-  const walk = (node: { version?: string; dependencies?: Record<string, any> }, name?: string) => {
+  const walk = (node: LsNode, name?: string) => {
     if (name === "effect" && node.version !== undefined) versions.add(node.version)
     for (const [child, sub] of Object.entries(node.dependencies ?? {})) walk(sub, child)
   }
-  walk(JSON.parse(stdout))
+  walk(JSON.parse(stdout) as LsNode)
   return [...versions]
 }
 
