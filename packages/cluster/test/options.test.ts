@@ -1,11 +1,11 @@
 /**
  * What a distributed batch refuses before it talks to the cluster, and the wire form of its options.
  */
-import { Sharding } from "@effect/cluster/Sharding"
 import { ChunkEntity, Distributed } from "@loamy/cluster"
 import { Clump, Options } from "@loamy/core"
+import { Sharding } from "effect/cluster/Sharding"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import { describe, expect, it } from "vitest"
 
@@ -49,7 +49,7 @@ describe("Distributed.streamFrom", () => {
 
 describe("ChunkEntity.toWireOptions", () => {
   it("is JSON as it is and decodes back into the same options, without the rate limit and deadline", () => {
-    const resolved = Either.getOrThrow(Options.decode({
+    const resolved = Result.getOrThrow(Options.decode({
       concurrency: 7,
       timeout: Infinity,
       retry: { attempts: 3, baseDelay: 10 },
@@ -60,7 +60,7 @@ describe("ChunkEntity.toWireOptions", () => {
     const wire = ChunkEntity.toWireOptions(resolved)
     expect(JSON.parse(JSON.stringify(wire))).toEqual(wire)
     expect(wire["rateLimit"]).toBeUndefined()
-    const back = Either.getOrThrow(Options.decode(wire))
+    const back = Result.getOrThrow(Options.decode(wire))
     expect(back.concurrency).toBe(7)
     expect(back.timeoutMs).toBeUndefined()
     expect(back.retry).toMatchObject({ attempts: 3, baseDelayMs: 10 })
