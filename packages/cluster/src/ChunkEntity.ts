@@ -13,7 +13,8 @@
  *
  * @since 0.1.0
  */
-import { LoamyError, Options, RequestMap, RequestResponse, Unchecked } from "@loamy/core"
+import { LoamyError, Options, RequestMap, RequestResponse } from "@loamy/core"
+import * as Unchecked from "@loamy/core/Unchecked"
 import * as ClusterSchema from "effect/cluster/ClusterSchema"
 import * as Entity from "effect/cluster/Entity"
 import type * as Sharding from "effect/cluster/Sharding"
@@ -89,7 +90,7 @@ export const toWireOptions = (resolved: Options.Resolved): Options.Resolved =>
 
 /**
  * The entity's behaviour on a runner: each chunk is one send of the core
- * (`Unchecked.send`: the coordinator checked the requests, the message's
+ * (`Unchecked.unsafeSend`: the coordinator checked the requests, the message's
  * schema decoded them) on the runner's `HttpClient`, paced by the
  * `SharedRateLimit` when the job has a rate limit.
  *
@@ -111,9 +112,9 @@ export const layer: Layer.Layer<
             new LoamyError.InvalidOptionsError({ option: "returnExceptions", detail: "must be true for a chunk" })
           )
         }
-        const send = Unchecked.send(payload.requests, payload.options).pipe(
+        const send = Unchecked.unsafeSend(payload.requests, payload.options).pipe(
           // With failures folded (Distributed refuses returnExceptions: false) no RequestError reaches here.
-          Effect.catchTag("RequestError", Effect.die)
+          Effect.catch((error) => error._tag === "InvalidOptionsError" ? Effect.fail(error) : Effect.die(error))
         )
         return payload.rateLimit === null ? send : Effect.flatMap(
           limits.limit(client, payload.job, payload.rateLimit),

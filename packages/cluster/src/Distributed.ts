@@ -114,7 +114,8 @@ const digest = (requests: ReadonlyArray<RequestMap.RequestMap>, wire: unknown, r
  * Sends the requests of any stream over the cluster's runners and emits each
  * response with its index, in input order, as the chunks finish. Items are
  * checked as `Clump.streamFrom` checks them (request objects, or JSON text);
- * a bad item is not sent and gets an `InvalidInputError` response.
+ * a bad item is not sent and gets a `RequestResponse.Refused` response (its
+ * `error` an `InvalidInputError`; narrow with `RequestResponse.isRefused`).
  *
  * Memory is bounded by `parallel × chunkSize`, whatever the input's size.
  * The stream fails with a `DistributedError` rather than end short: it
@@ -131,7 +132,24 @@ export const streamFrom = <E, R>(
   requests: Stream.Stream<unknown, E, R>,
   options: Clump.Options & DistributedOptions
 ): Stream.Stream<
-  Clump.Indexed,
+  Clump.Indexed<unknown, RequestResponse.Refused>,
+  E | LoamyError.InvalidOptionsError | DistributedError,
+  R | Sharding.Sharding
+> => distribute(requests, options, checkItem)
+
+/** A stream item checked as `Clump.streamFrom` checks it: a request, or its refusal. */
+const checkItem = (item: unknown, index: number): Result.Result<RequestMap.RequestMap, RequestResponse.Refused> =>
+  Result.mapError(RequestMap.validateItem(item, index), (error) => RequestResponse.refused(item, error))
+
+/** Requests checked before the stream (`send`): nothing to refuse. */
+const checkedAlready = (item: RequestMap.RequestMap): Result.Result<RequestMap.RequestMap> => Result.succeed(item)
+
+const distribute = <T, X, E, R>(
+  requests: Stream.Stream<T, E, R>,
+  options: Clump.Options & DistributedOptions,
+  check: (item: T, index: number) => Result.Result<RequestMap.RequestMap, X>
+): Stream.Stream<
+  Clump.Indexed<unknown, X>,
   E | LoamyError.InvalidOptionsError | DistributedError,
   R | Sharding.Sharding
 > => {
@@ -151,17 +169,17 @@ export const streamFrom = <E, R>(
     const client = yield* ChunkEntity.ChunkEntity.client
     let read = 0
     let emitted = 0
-    const sendChunk = (items: ReadonlyArray<unknown>, chunkIndex: number) =>
+    const sendChunk = (items: ReadonlyArray<T>, chunkIndex: number) =>
       Effect.suspend(() => {
         const first = chunkIndex * chunkSize
-        const out = new Array<Clump.Indexed>(items.length)
+        const out = new Array<Clump.Indexed<unknown, X>>(items.length)
         const sent: Array<RequestMap.RequestMap> = []
         const positions: Array<number> = []
         let position = 0
         for (const item of items) {
           const index = first + position
-          const checked = RequestMap.validateItem(item, index)
-          if (Result.isFailure(checked)) out[position] = { index, response: RequestResponse.refused(item, checked.failure) }
+          const checked = check(item, index)
+          if (Result.isFailure(checked)) out[position] = { index, response: checked.failure }
           else {
             sent.push(checked.success)
             positions.push(position)
@@ -257,7 +275,7 @@ export const send = <E>(
     const base = Options.isResolved(clump.options) ? Options.toOptions(clump.options) : clump.options
     const results = new Array<RequestResponse.RequestResponse>(checked.success.length)
     return Stream.runForEach(
-      streamFrom(Stream.fromIterable(checked.success), { ...base, ...options }),
+      distribute(Stream.fromIterable(checked.success), { ...base, ...options }, checkedAlready),
       ({ index, response }) => Effect.sync(() => {
         results[index] = response
       })
