@@ -114,8 +114,13 @@ const shardingConfig = (options: RunnerOptions): Partial<Config> => {
 
 /**
  * What runners and coordinators share: the storage on the `SqlClient`, the
- * sharding settings, and the serialization (effect's schema-binary format,
- * `NodeClusterSocket.layer`'s default), on which they must all agree.
+ * sharding settings, and the serialization on the sockets, on which they
+ * must all agree: NDJSON, the JSON form the messages are stored in too.
+ * Effect's schema-binary format (`NodeClusterSocket.layer`'s default) cannot
+ * lay out a `RequestResponse` (its body is a union of bytes and any JSON):
+ * the runner's reply dies unsent and the sender waits for it forever. A
+ * frame holds a whole chunk's reply, so it is not bounded here; the
+ * coordinator holds that reply anyway.
  */
 const shared = <A, E, R>(
   transport: Layer.Layer<A, E, R>,
@@ -124,7 +129,7 @@ const shared = <A, E, R>(
   transport.pipe(
     Layer.provideMerge(SqlMessageStorage.layer.pipe(Layer.provide(NodeCrypto.layerDigest))),
     Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
-    Layer.provide([ShardingConfig.layerFromEnv(config), RpcSerialization.layerSchemaBinary()])
+    Layer.provide([ShardingConfig.layerFromEnv(config), RpcSerialization.layerNdjsonWith({ maxBufferSize: "unbounded" })])
   )
 
 /**
