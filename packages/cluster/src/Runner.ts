@@ -66,7 +66,13 @@ export interface RunnerOptions {
    * it each runner takes `limit / runners` (see `SharedRateLimit`).
    */
   readonly redis?: string | undefined
-  /** Sockets per origin for the runner's HTTP client. Default: no limit. */
+  /**
+   * Sockets per origin for the runner's HTTP client, shared by all the
+   * chunks it runs at once. Default: loamy's per-call cap, each chunk on
+   * sockets capped at its `concurrency`, which chunks with the same
+   * `concurrency` share (so a runner's chunks to one origin run at most
+   * `concurrency` requests at once between them).
+   */
   readonly connections?: number | undefined
   /**
    * The client the chunks are sent with (a proxy, TLS settings, added

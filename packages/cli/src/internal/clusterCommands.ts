@@ -89,7 +89,10 @@ export const make = <X>({ exitWith, usage }: Exits<X>) => {
     ),
     connections: Flag.Int("connections").pipe(
       Flag.withMetavar("N"),
-      Flag.withDescription("Sockets per origin for this runner's HTTP client. Default: no limit."),
+      Flag.withDescription(
+        "Sockets per origin for this runner's HTTP client, shared by all the chunks it runs at once. Default: each " +
+          "chunk's -c, shared by the chunks with the same -c."
+      ),
       Flag.optional
     )
   }, (flags) =>
