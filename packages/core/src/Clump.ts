@@ -5,8 +5,8 @@
  *
  * ```ts
  * import { Clump } from "@loamy/core"
- * import { FetchHttpClient } from "@effect/platform"
  * import { Effect } from "effect"
+ * import { FetchHttpClient } from "effect/http"
  *
  * const clump = Clump.make([
  *   { url: "https://example.com/", httpOp: "GET" },
@@ -21,30 +21,27 @@
  *
  * @since 0.1.0
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
-import * as Chunk from "effect/Chunk"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import { dual } from "effect/Function"
-import * as Option from "effect/Option"
+import type * as HttpClient from "effect/http/HttpClient"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Predicate from "effect/Predicate"
+import * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Batches } from "./internal/batches.js"
+import * as call from "./internal/call.js"
 import * as engine from "./internal/engine.js"
+import * as route from "./internal/route.js"
 import * as scheduler from "./internal/scheduler.js"
+import * as streams from "./internal/streams.js"
 import * as typedBody from "./internal/typedBody.js"
 import * as LoamyError from "./LoamyError.js"
 import type { InvalidInputError, RequestError } from "./LoamyError.js"
 import * as Options_ from "./Options.js"
-import * as Progress from "./Progress.js"
 import * as RequestMap from "./RequestMap.js"
-import type { RequestResponse, Typed } from "./RequestResponse.js"
+import { type Refused, refused, type RequestResponse, type Typed } from "./RequestResponse.js"
+import { CurrentRoute } from "./Transport.js"
 
 /**
  * @since 0.1.0
@@ -101,8 +98,8 @@ export type StreamOptions = (Options | Options_.Resolved) & {
  * @since 0.3.0
  * @category models
  */
-export interface BodyOption<A, I, R> {
-  readonly body?: Schema.Schema<A, I, R> | undefined
+export interface BodyOption<A, R> {
+  readonly body?: Schema.Decoder<A, R> | undefined
 }
 
 /**
@@ -120,19 +117,22 @@ export interface Clump<E = never, A = unknown, R = never> extends Pipeable {
   /** As given, or already decoded (`Options.decode`), in which case it is not decoded again. */
   readonly options: Options | Options_.Resolved
   /** The body schema (see `withBody`), or undefined: bodies stay untyped JSON. */
-  readonly body: Schema.Schema.Any | undefined
+  readonly body: Schema.Decoder<A, R> | undefined
 }
 
 /**
  * A response and the position of its request in the input. `A` is the type
- * of a 2xx body when the clump has a body schema (see `withBody`).
+ * of a 2xx body when the clump has a body schema (see `withBody`). `X` is
+ * what else a response may be: `RequestResponse.Refused` for `streamFrom`,
+ * whose items are checked as they arrive (narrow with
+ * `RequestResponse.isRefused`); nothing for `stream`, which checks first.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Indexed<A = unknown> {
+export interface Indexed<A = unknown, X = never> {
   readonly index: number
-  readonly response: Typed<A>
+  readonly response: Typed<A> | X
 }
 
 /**
@@ -176,13 +176,13 @@ const Proto = {
  * @category constructors
  */
 export const make: {
-  <A = unknown, I = unknown, R = never>(
+  <A = unknown, R = never>(
     requests: Iterable<RequestMap.RequestMapInput>,
-    options?: Options & { readonly returnExceptions?: true | undefined } & BodyOption<A, I, R>
+    options?: Options & { readonly returnExceptions?: true | undefined } & BodyOption<A, R>
   ): Clump<never, A, R>
-  <A = unknown, I = unknown, R = never>(
+  <A = unknown, R = never>(
     requests: Iterable<RequestMap.RequestMapInput>,
-    options: (Options | Options_.Resolved) & BodyOption<A, I, R>
+    options: (Options | Options_.Resolved) & BodyOption<A, R>
   ): Clump<RequestError, A, R>
 } = (requests: Iterable<RequestMap.RequestMapInput>, options: Options | Options_.Resolved = {}): Clump<never> => {
   const self = Object.create(Proto)
@@ -198,7 +198,7 @@ export const make: {
  * @since 0.1.0
  * @category refinements
  */
-export const isClump = (u: unknown): u is Clump<unknown> => Predicate.hasProperty(u, TypeId)
+export const isClump = (u: unknown): u is Clump<unknown, unknown, unknown> => Predicate.hasProperty(u, TypeId)
 
 /**
  * Adds options to a clump (later values win). The body schema is kept.
@@ -213,7 +213,7 @@ export const withOptions: {
   make(self.requests, {
     ...(Options_.isResolved(self.options) ? Options_.toOptions(self.options) : self.options),
     ...options,
-    body: self.body as Schema.Schema<A, unknown, R> | undefined
+    body: self.body
   }))
 
 /**
@@ -223,7 +223,7 @@ export const withOptions: {
  * `RequestResponse.isDecoded`.
  *
  * A body that does not match gets a `BodyDecodeError` whose `issues` say
- * where and how (Schema's `ArrayFormatter` entries), like any other failure:
+ * where and how (Schema's issues, path and message each), like any other failure:
  * the response keeps its status and headers, and its `body` is the JSON as
  * it arrived. With `returnExceptions: false` a mismatch fails the call.
  *
@@ -251,9 +251,9 @@ export const withOptions: {
  * @category combinators
  */
 export const withBody: {
-  <A, I, R>(schema: Schema.Schema<A, I, R>): <E>(self: Clump<E, any, any>) => Clump<E, A, R>
-  <E, A, I, R>(self: Clump<E, any, any>, schema: Schema.Schema<A, I, R>): Clump<E, A, R>
-} = dual(2, <E, A, I, R>(self: Clump<E, any, any>, schema: Schema.Schema<A, I, R>): Clump<E, A, R> => {
+  <A, R>(schema: Schema.Decoder<A, R>): <E>(self: Clump<E, unknown, unknown>) => Clump<E, A, R>
+  <E, A, R>(self: Clump<E, unknown, unknown>, schema: Schema.Decoder<A, R>): Clump<E, A, R>
+} = dual(2, <E, A, R>(self: Clump<E, unknown, unknown>, schema: Schema.Decoder<A, R>): Clump<E, A, R> => {
   const clump = Object.create(Proto)
   clump.requests = self.requests
   clump.options = self.options
@@ -267,77 +267,8 @@ export const withBody: {
  * @since 0.1.0
  * @category decoding
  */
-export const resolveOptions: (options: unknown) => Either.Either<Options_.Resolved, InvalidOptionsError> =
+export const resolveOptions: (options: unknown) => Result.Result<Options_.Resolved, InvalidOptionsError> =
   Options_.decode
-
-const prepare = <E, A, R>(self: Clump<E, A, R>) =>
-  Effect.flatMap(Options_.decode(self.options), (resolved) =>
-    Effect.flatMap(typedBody.decoderFor(self.body), (decode) =>
-      Effect.map(RequestMap.validateAll(self.requests), (requests) => ({ resolved, requests, decode }))))
-
-/** A call's set-up around the scheduler: its sender, redirects handled by the engine, progress and a span when asked. */
-const runCall = <A, E>(
-  resolved: Options_.Resolved,
-  size: number | undefined,
-  body: (sender: engine.Sender, counters: scheduler.Counters | undefined) => Effect.Effect<A, E>
-): Effect.Effect<A, E | InvalidOptionsError, HttpClient.HttpClient> =>
-  Effect.flatMap(Effect.serviceOption(Progress.Reporter), (reporter) => {
-    // Counting costs nothing measurable, but only a call that reports progress does it.
-    const counters = Option.isSome(reporter) ? scheduler.makeCounters() : undefined
-    // A sender holds no resource: no scope to open and close.
-    const run = Effect.flatMap(engine.makeSenderIn(resolved, undefined), (sender) => body(sender, counters))
-    const redirected = engine.manualRedirects(engine.onCappedClient(resolved, run))
-    const sent = counters === undefined
-      ? redirected
-      : Progress.reporting(Option.getOrThrow(reporter), counters, size, redirected)
-    return Effect.flatMap(engine.isTracing, (traced) =>
-      traced
-        ? Effect.withSpan(sent, "loamy.send", {
-          captureStackTrace: false,
-          attributes: size === undefined
-            ? { "loamy.concurrency": resolved.concurrency }
-            : { "loamy.requests": size, "loamy.concurrency": resolved.concurrency }
-        })
-        : sent)
-  })
-
-/** Runs checked requests on the scheduler and collects their responses in input order. */
-const collect = <E>(
-  requests: ReadonlyArray<RequestMap.RequestMap>,
-  resolved: Options_.Resolved,
-  sender: engine.Sender,
-  counters: scheduler.Counters | undefined
-): Effect.Effect<ReadonlyArray<RequestResponse>, E> =>
-  // Each run of the effect gets its own results and source.
-  Effect.suspend(() => {
-    const results = new Array<RequestResponse>(requests.length)
-    return Effect.as(
-      scheduler.run({
-        concurrency: resolved.concurrency,
-        perOrigin: resolved.concurrencyPerOrigin,
-        counters,
-        ordered: false,
-        failFast: resolved.failFast,
-        pull: scheduler.fromArray(requests),
-        size: requests.length,
-        check: undefined,
-        sender,
-        onResult: (response, index) => {
-          results[index] = response
-          return undefined
-        }
-      }) as Effect.Effect<void, E>,
-      results as ReadonlyArray<RequestResponse>
-    )
-  })
-
-const sendChecked = <E>(
-  requests: ReadonlyArray<RequestMap.RequestMap>,
-  resolved: Options_.Resolved,
-  decode: typedBody.Decode | undefined
-): Effect.Effect<ReadonlyArray<RequestResponse>, E | InvalidOptionsError, HttpClient.HttpClient> =>
-  runCall(resolved, requests.length, (sender, counters) =>
-    collect<E>(requests, resolved, decode === undefined ? sender : typedBody.decoding(sender, decode), counters))
 
 /**
  * Sends every request and returns one `RequestResponse` per request, in input
@@ -359,86 +290,16 @@ export const send = <E, A = unknown, R = never>(
   E | InvalidInputError | InvalidOptionsError,
   HttpClient.HttpClient | R
 > =>
-  Effect.flatMap(prepare(self), ({ decode, requests, resolved }) => sendChecked<E>(requests, resolved, decode)) as any
-
-/**
- * `send` for a door that has already checked its requests (with
- * `RequestMap.validateAll`) and decoded its options (with `Options.decode`),
- * on this thread or another: nothing is checked again. It still fails with
- * an `InvalidOptionsError` when the client in use cannot route through the
- * `proxy` option.
- *
- * @since 0.2.0
- * @category unsafe
- */
-export const unsafeSend = (
-  requests: ReadonlyArray<RequestMap.RequestMap>,
-  resolved: Options_.Resolved
-): Effect.Effect<ReadonlyArray<RequestResponse>, RequestError | InvalidOptionsError, HttpClient.HttpClient> =>
-  sendChecked<RequestError>(requests, resolved, undefined)
-
-/**
- * A batch runner prepared by `unsafePrepare`: sends requests that have
- * already been checked and gives one `RequestResponse` per request, in input
- * order, with none of a call's set-up.
- *
- * @since 0.4.0
- * @category unsafe
- */
-export type Prepared = (
-  requests: ReadonlyArray<RequestMap.RequestMap>
-) => Effect.Effect<ReadonlyArray<RequestResponse>, RequestError>
-
-/**
- * For a door that sends many batches with the same decoded options (loamy's
- * synchronous worker): does a call's set-up once (the sender, its redirect
- * middleware, the proxy check, the tracing check) and returns a runner that
- * sends checked batches on it, as `unsafeSend` would, with no set-up of its
- * own; a one-request batch skips the scheduler too. The runner holds the
- * client it was prepared with and can be used any number of times, also
- * concurrently.
- *
- * Options whose sender keeps state for one call (a `deadline`, a
- * `rateLimit`, `retry` with its origin pauses) cannot be prepared: this then
- * gives `undefined` (use `unsafeSend`). The runner makes no `loamy.send`
- * span and no progress reports, and makes request spans only if a recording
- * tracer was on when it was prepared.
- *
- * loamy follows redirects itself, so a fetch-based client is told not to
- * (`FetchHttpClient.RequestInit` with `redirect: "manual"`) for each batch,
- * unless the context the runner is prepared in says so already: then the
- * runner leaves the context as it is (a context change per batch is
- * measurable), and must be run in a context that says so too.
- *
- * @since 0.4.0
- * @category unsafe
- */
-export const unsafePrepare = (
-  resolved: Options_.Resolved
-): Effect.Effect<Prepared | undefined, InvalidOptionsError, HttpClient.HttpClient> => {
-  if (resolved.deadlineMs !== undefined || resolved.rateLimit !== undefined || resolved.retry !== undefined) {
-    return Effect.succeed(undefined)
-  }
-  const failFast = resolved.failFast
-  return Effect.flatMap(engine.makeSenderIn(resolved, undefined), (sender) =>
-    Effect.map(engine.asksManualRedirects, (asked): Prepared => (requests) => {
-      const batch = requests.length !== 1
-        ? collect<RequestError>(requests, resolved, sender, undefined)
-        : failFast
-        ? Effect.flatMap(sender(requests[0]!, 0), (response) =>
-          response.error !== undefined
-            ? Effect.fail(response.error as RequestError)
-            : Effect.succeed([response] as ReadonlyArray<RequestResponse>))
-        : Effect.map(sender(requests[0]!, 0), (response): ReadonlyArray<RequestResponse> => [response])
-      return asked ? batch : engine.manualRedirects(batch)
-    }))
-}
-
-const splitStreamOptions = (options: StreamOptions | undefined) => {
-  if (options === undefined || !("ordered" in options)) return { ordered: false, rest: options }
-  const { ordered, ...rest } = options
-  return { ordered: ordered === true, rest }
-}
+  Effect.suspend((): Effect.Effect<
+    ReadonlyArray<Typed<A>>,
+    E | InvalidInputError | InvalidOptionsError,
+    HttpClient.HttpClient | R
+  > => {
+    const prepared = call.prepare(self.options, self.body, self.requests)
+    if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
+    const { decode, requests, resolved } = prepared.success
+    return call.sendChecked<E, A, R>(requests, resolved, decode)
+  })
 
 /**
  * Sends every request and emits each response with its index as soon as it
@@ -457,149 +318,113 @@ export const stream = <E, A = unknown, R = never>(
   self: Clump<E, A, R>,
   options?: { readonly ordered?: boolean | undefined }
 ): Stream.Stream<Indexed<A>, E | InvalidInputError | InvalidOptionsError, HttpClient.HttpClient | R> =>
-  Stream.unwrap(Effect.map(prepare(self), ({ decode, requests, resolved }) =>
-    toStream(resolved, options?.ordered === true, requests.length, undefined, scheduler.fromArray(requests), decode)))
-
-const toStream = <I, E>(
-  resolved: Options_.Resolved,
-  ordered: boolean,
-  size: number | undefined,
-  check: scheduler.Check<I> | undefined,
-  pull: scheduler.Pull<I, E>,
-  decode: typedBody.Decode | undefined
-): Stream.Stream<Indexed<any>, any, any> =>
-  Stream.unwrapScoped(Effect.gen(function*() {
-    // Room for one round of responses: a slow consumer holds the workers back.
-    const batches = new Batches<Indexed, unknown>(resolved.concurrency)
-    yield* runCall(resolved, size, (sender, counters) =>
-      scheduler.run({
-        concurrency: resolved.concurrency,
-        perOrigin: resolved.concurrencyPerOrigin,
-        counters,
-        ordered,
-        reorderBuffer: resolved.reorderBuffer,
-        failFast: resolved.failFast,
-        pull,
-        size,
-        check,
-        sender: decode === undefined ? sender : typedBody.decoding(sender, decode),
-        // Straight in while there is room; only a full buffer (a slow consumer) makes the worker wait.
-        onResult: (response, index) => batches.offer({ index, response })
-      })).pipe(
-        Effect.onExit((exit) => Effect.sync(() => batches.close(Exit.asVoid(exit)))),
-        Effect.forkScoped
-      )
-    return Stream.repeatEffectChunkOption(batches.pull)
+  Stream.unwrap(Effect.suspend(() => {
+    const prepared = call.prepare(self.options, self.body, self.requests)
+    if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
+    const { decode, requests, resolved } = prepared.success
+    // Checked already: no item is refused (`never`).
+    const responses = streams.toStream<RequestMap.RequestMap, never, A, R, never>(
+      resolved,
+      options?.ordered === true,
+      requests.length,
+      undefined,
+      scheduler.fromArray(requests),
+      decode
+    )
+    return Effect.succeed(call.streamFailingAsTyped<E>()(responses))
   }))
 
-/** Items of a stream for the scheduler's workers, one chunk read at a time however many workers ask. */
-const pullStream = <A, E>(
-  pullChunk: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>>
-): scheduler.Pull<A, E> => {
-  let buffer: ReadonlyArray<A> = []
-  let position = 0
-  let done = false
-  let reading: Deferred.Deferred<void, E> | undefined
-  return () => {
-    if (position < buffer.length) return buffer[position++]!
-    if (done) return scheduler.Done
-    if (reading !== undefined) return Deferred.await(reading)
-    const read = Deferred.unsafeMake<void, E>(FiberId.none)
-    reading = read
-    return pullChunk.pipe(
-      Effect.matchEffect({
-        onFailure: (error) => {
-          reading = undefined
-          if (Option.isNone(error)) {
-            done = true
-            return Deferred.succeed(read, undefined)
-          }
-          return Effect.zipRight(Deferred.fail(read, error.value), Effect.fail(error.value))
-        },
-        onSuccess: (chunk) => {
-          buffer = Chunk.toReadonlyArray(chunk)
-          position = 0
-          reading = undefined
-          return Deferred.succeed(read, undefined)
-        }
-      }),
-      Effect.onInterrupt(() => Deferred.interrupt(read)),
-      Effect.asVoid
-    )
-  }
-}
+/** The body option, when it is the options' own (an inherited one is no option). */
+const bodyOf = <A, R>(options: BodyOption<A, R> | undefined): Schema.Decoder<A, R> | undefined =>
+  options !== undefined && Object.hasOwn(options, "body") ? options.body : undefined
 
+/** The options without `ordered` and `body`, for `Options.decode`. */
+const callOptions = (options: StreamOptions & BodyOption<unknown, unknown>): unknown => {
+  if (Options_.isResolved(options)) return options
+  const { body: _body, ordered: _ordered, ...rest } = options
+  return rest
+}
 
 /**
  * Sends the requests of any stream (a file read line by line, a queue), any
  * number of them, with memory bounded by the concurrency. Each item is
  * checked as it arrives: a request object in camelCase or snake_case, or a
  * string of JSON text (a line of a JSONL file). An item that is not valid is
- * not sent: its response has an `InvalidInputError` naming the index and
- * field (and `requestMap` is the item as it arrived), so every item still has
- * exactly one response. With `returnExceptions: false` it fails the stream
- * instead. A `body` schema types the 2xx bodies as `withBody` does.
+ * not sent: its response is a `RequestResponse.Refused` (an
+ * `InvalidInputError` naming the index and field, and `requestMap` the item
+ * as it arrived), so every item still has exactly one response. With
+ * `returnExceptions: false` it fails the stream instead. A `body` schema
+ * types the 2xx bodies as `withBody` does.
  *
  * @since 0.1.0
  * @category sending
  */
 export const streamFrom: {
-  <A = unknown, I = unknown, RB = never>(
-    options?: StreamOptions & { readonly returnExceptions?: true | undefined } & BodyOption<A, I, RB>
+  <A = unknown, RB = never>(
+    options?: StreamOptions & { readonly returnExceptions?: true | undefined } & BodyOption<A, RB>
   ): <E, R>(
     requests: Stream.Stream<unknown, E, R>
-  ) => Stream.Stream<Indexed<A>, E | InvalidOptionsError, R | RB | HttpClient.HttpClient>
-  <A = unknown, I = unknown, RB = never>(options: StreamOptions & BodyOption<A, I, RB>): <E, R>(
+  ) => Stream.Stream<Indexed<A, Refused>, E | InvalidOptionsError, R | RB | HttpClient.HttpClient>
+  <A = unknown, RB = never>(options: StreamOptions & BodyOption<A, RB>): <E, R>(
     requests: Stream.Stream<unknown, E, R>
   ) => Stream.Stream<
-    Indexed<A>,
+    Indexed<A, Refused>,
     E | InvalidOptionsError | RequestError | InvalidInputError,
     R | RB | HttpClient.HttpClient
   >
-  <E, R, A = unknown, I = unknown, RB = never>(
+  <E, R, A = unknown, RB = never>(
     requests: Stream.Stream<unknown, E, R>,
-    options?: StreamOptions & { readonly returnExceptions?: true | undefined } & BodyOption<A, I, RB>
-  ): Stream.Stream<Indexed<A>, E | InvalidOptionsError, R | RB | HttpClient.HttpClient>
-  <E, R, A = unknown, I = unknown, RB = never>(
+    options?: StreamOptions & { readonly returnExceptions?: true | undefined } & BodyOption<A, RB>
+  ): Stream.Stream<Indexed<A, Refused>, E | InvalidOptionsError, R | RB | HttpClient.HttpClient>
+  <E, R, A = unknown, RB = never>(
     requests: Stream.Stream<unknown, E, R>,
-    options: StreamOptions & BodyOption<A, I, RB>
+    options: StreamOptions & BodyOption<A, RB>
   ): Stream.Stream<
-    Indexed<A>,
+    Indexed<A, Refused>,
     E | InvalidOptionsError | RequestError | InvalidInputError,
     R | RB | HttpClient.HttpClient
   >
 } = dual(
-  (args) => Predicate.hasProperty(args[0], Stream.StreamTypeId),
-  <E, R>(requests: Stream.Stream<unknown, E, R>, options?: StreamOptions) => {
-    const { ordered, rest } = splitStreamOptions(options)
-    const { body, rest: withoutBody } = typedBody.splitBody(rest)
-    const decoder = typedBody.decoderFor(body)
-    if (Either.isLeft(decoder)) return Stream.fail(decoder.left)
-    return Either.match(Options_.decode(withoutBody), {
-      onLeft: (error) => Stream.fail(error),
-      onRight: (resolved) =>
-        Stream.unwrapScoped(Effect.gen(function*() {
-          const context = yield* Effect.context<R>()
-          const pullChunk = yield* Stream.toPull(requests)
-          return toStream(
-            resolved,
-            ordered,
-            undefined,
-            RequestMap.validateItem,
-            pullStream(Effect.provide(pullChunk, context)),
-            decoder.right
-          )
-        }))
-    })
+  (args) => Stream.isStream(args[0]),
+  <E, R, A, RB>(
+    requests: Stream.Stream<unknown, E, R>,
+    options?: StreamOptions & BodyOption<A, RB>
+  ): Stream.Stream<
+    Indexed<A, Refused>,
+    E | InvalidOptionsError | RequestError | InvalidInputError,
+    R | RB | HttpClient.HttpClient
+  > => {
+    const decoder = typedBody.decoderFor(bodyOf(options))
+    if (Result.isFailure(decoder)) return Stream.fail(decoder.failure)
+    const resolved = Options_.decode(options === undefined ? undefined : callOptions(options))
+    if (Result.isFailure(resolved)) return Stream.fail(resolved.failure)
+    const ordered = options !== undefined && Object.hasOwn(options, "ordered") && options.ordered === true
+    return Stream.unwrap(Effect.gen(function*() {
+      const context = yield* Effect.context<R>()
+      const pullChunk = yield* Stream.toPull(requests)
+      return streams.toStream<unknown, E, A, RB, Refused>(
+        resolved.success,
+        ordered,
+        undefined,
+        checkItem,
+        streams.pullStream(Effect.provide(pullChunk, context)),
+        decoder.success
+      )
+    }))
   }
 )
+
+/** `RequestMap.validateItem`, a refused item as its result (the one rule for a bad item). */
+const checkItem = (item: unknown, index: number): Result.Result<RequestMap.RequestMap, Refused> =>
+  Result.mapError(RequestMap.validateItem(item, index), (error) => refused(item, error))
 
 /**
  * The engine under `send` and `stream`, for callers that schedule requests
  * themselves: a function that sends one request that has already been
  * checked (see `RequestMap.validateAt`) and never fails. Rate limits, origin
  * pauses and the deadline are shared by every request sent through one
- * sender, for the life of the scope.
+ * sender; with a `Transport` its sockets (capped at `concurrency`) and its
+ * proxy are leased for the life of the scope.
  *
  * @since 0.1.0
  * @category sending
@@ -611,8 +436,13 @@ export const sender = (
   InvalidOptionsError,
   HttpClient.HttpClient | Scope.Scope
 > =>
-  Effect.flatMap(
-    Options_.decode(options),
-    (resolved) =>
-      Effect.map(engine.makeSender(resolved), (send) => (request, index) => engine.manualRedirects(send(request, index)))
-  )
+  Effect.suspend(() => {
+    const decoded = Options_.decode(options)
+    if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
+    const resolved = decoded.success
+    return Effect.flatMap(route.scopedRoute(resolved), (leased) =>
+      Effect.map(engine.makeSender(resolved), (send) => (request: RequestMap.RequestMap, index: number) => {
+        const sent = engine.manualRedirects(send(request, index))
+        return leased === undefined ? sent : Effect.provideService(sent, CurrentRoute, leased)
+      }))
+  })

@@ -54,14 +54,14 @@ const redactingUrls = <C extends new(...args: Array<any>) => any>(Base: C): C =>
  * @since 0.1.0
  * @category models
  */
-export const TransportReason = Schema.Literal(
+export const TransportReason = Schema.Literals([
   "ConnectionRefused",
   "ConnectionReset",
   "DnsLookup",
   "ConnectTimeout",
   "Tls",
   "Unknown"
-)
+])
 
 /**
  * @since 0.1.0
@@ -75,7 +75,7 @@ export type TransportReason = typeof TransportReason.Type
  * @since 0.1.0
  * @category errors
  */
-export class TransportError extends redactingUrls(Schema.TaggedError<TransportError>("@loamy/TransportError")("TransportError", {
+export class TransportError extends redactingUrls(Schema.TaggedError<TransportError>()("TransportError", {
   method: Schema.String,
   url: Schema.String,
   reason: TransportReason,
@@ -105,7 +105,7 @@ const describeTransport: Record<TransportReason, string> = {
  * @category errors
  */
 export class InvalidRequestError
-  extends redactingUrls(Schema.TaggedError<InvalidRequestError>("@loamy/InvalidRequestError")("InvalidRequestError", {
+  extends redactingUrls(Schema.TaggedError<InvalidRequestError>()("InvalidRequestError", {
     method: Schema.String,
     url: Schema.String,
     detail: Schema.String
@@ -122,7 +122,7 @@ export class InvalidRequestError
  * @since 0.1.0
  * @category errors
  */
-export class TimeoutError extends redactingUrls(Schema.TaggedError<TimeoutError>("@loamy/TimeoutError")("TimeoutError", {
+export class TimeoutError extends redactingUrls(Schema.TaggedError<TimeoutError>()("TimeoutError", {
   method: Schema.String,
   url: Schema.String,
   timeoutMs: Schema.Number
@@ -138,7 +138,7 @@ export class TimeoutError extends redactingUrls(Schema.TaggedError<TimeoutError>
  * @since 0.1.0
  * @category errors
  */
-export class DeadlineError extends redactingUrls(Schema.TaggedError<DeadlineError>("@loamy/DeadlineError")("DeadlineError", {
+export class DeadlineError extends redactingUrls(Schema.TaggedError<DeadlineError>()("DeadlineError", {
   method: Schema.String,
   url: Schema.String,
   deadlineMs: Schema.Number
@@ -157,7 +157,7 @@ export class DeadlineError extends redactingUrls(Schema.TaggedError<DeadlineErro
  * @category models
  */
 export const BodyIssue = Schema.Struct({
-  path: Schema.Array(Schema.Union(Schema.String, Schema.Number)),
+  path: Schema.Array(Schema.Union([Schema.String, Schema.Number])),
   message: Schema.String
 })
 
@@ -194,7 +194,7 @@ export const formatBodyPath = (path: ReadonlyArray<string | number>): string => 
  * @since 0.1.0
  * @category errors
  */
-export class BodyDecodeError extends redactingUrls(Schema.TaggedError<BodyDecodeError>("@loamy/BodyDecodeError")("BodyDecodeError", {
+export class BodyDecodeError extends redactingUrls(Schema.TaggedError<BodyDecodeError>()("BodyDecodeError", {
   method: Schema.String,
   url: Schema.String,
   statusCode: Schema.Number,
@@ -224,7 +224,7 @@ export class BodyDecodeError extends redactingUrls(Schema.TaggedError<BodyDecode
  * @category errors
  */
 export class BodyTooLargeError
-  extends redactingUrls(Schema.TaggedError<BodyTooLargeError>("@loamy/BodyTooLargeError")("BodyTooLargeError", {
+  extends redactingUrls(Schema.TaggedError<BodyTooLargeError>()("BodyTooLargeError", {
     method: Schema.String,
     url: Schema.String,
     statusCode: Schema.Number,
@@ -243,10 +243,10 @@ export class BodyTooLargeError
  * @since 0.1.0
  * @category errors
  */
-export class RedirectError extends redactingUrls(Schema.TaggedError<RedirectError>("@loamy/RedirectError")("RedirectError", {
+export class RedirectError extends redactingUrls(Schema.TaggedError<RedirectError>()("RedirectError", {
   method: Schema.String,
   url: Schema.String,
-  reason: Schema.Literal("Loop", "TooMany", "InvalidLocation"),
+  reason: Schema.Literals(["Loop", "TooMany", "InvalidLocation"]),
   redirects: Schema.Number,
   location: Schema.optional(Schema.String)
 })) {
@@ -268,7 +268,7 @@ export class RedirectError extends redactingUrls(Schema.TaggedError<RedirectErro
  * @since 0.1.0
  * @category errors
  */
-export const RequestError = Schema.Union(
+export const RequestError = Schema.Union([
   TransportError,
   InvalidRequestError,
   TimeoutError,
@@ -276,7 +276,7 @@ export const RequestError = Schema.Union(
   BodyDecodeError,
   BodyTooLargeError,
   RedirectError
-)
+])
 
 /**
  * @since 0.1.0
@@ -316,7 +316,7 @@ export const isRequestError = (u: unknown): u is RequestError => requestErrorCla
  * @category errors
  */
 export class InvalidInputError
-  extends Schema.TaggedError<InvalidInputError>("@loamy/InvalidInputError")("InvalidInputError", {
+  extends Schema.TaggedError<InvalidInputError>()("InvalidInputError", {
     /** Position of the offending request in the input (0-based). */
     index: Schema.Number,
     /** The field, as a path: `url`, `httpOp`, `headers.X-Token`, `body.items[2]`. */
@@ -345,7 +345,7 @@ export const isInvalidInputError = (u: unknown): u is InvalidInputError => u ins
  * @category errors
  */
 export class InvalidOptionsError
-  extends Schema.TaggedError<InvalidOptionsError>("@loamy/InvalidOptionsError")("InvalidOptionsError", {
+  extends Schema.TaggedError<InvalidOptionsError>()("InvalidOptionsError", {
     option: Schema.String,
     detail: Schema.String
   })

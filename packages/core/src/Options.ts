@@ -1,19 +1,46 @@
 /**
  * The options of a call, with the same names at every door (Effect, Promise,
- * sync, CLI), written once as a Schema: `Options` is what callers write,
- * `Resolved` what the engine runs on (defaults applied, durations in
- * milliseconds). A call decodes its options once and passes the `Resolved`
- * value on; decoding a `Resolved` value again returns it as it is.
+ * sync, CLI, cluster), declared once: `OptionsSchema` holds each option's
+ * schema and, next to it, what the CLI, the READMEs and the cluster need to
+ * know about it (`descriptors`). `Options` is what callers write, `Resolved`
+ * what the engine runs on (defaults applied, durations in milliseconds). A
+ * call decodes its options once and passes the `Resolved` value on; decoding
+ * a `Resolved` value again returns it as it is.
  *
  * @since 0.2.0
  */
 import * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
+import * as Record from "effect/Record"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import { describe, headerNameProblem, headerValueProblem } from "./internal/validate.js"
+import * as SchemaParser from "effect/SchemaParser"
+import * as durations from "./internal/durations.js"
+import type * as descriptor from "./internal/descriptor.js"
+import {
+  bool,
+  HeaderNames,
+  Headers,
+  millis,
+  optionsError,
+  Proxy,
+  RateLimit,
+  Retry,
+  whole
+} from "./internal/optionFields.js"
+import * as resolved from "./internal/resolved.js"
+import { describe } from "./internal/validate.js"
 import { InvalidOptionsError } from "./LoamyError.js"
+
+/**
+ * A duration as options take it: milliseconds, text in the duration grammar
+ * (`"5s"`, `"250ms"`, `"1.5m"`, `"5 seconds"`, `"Infinity"`), a `Duration`,
+ * a bigint of nanoseconds or `[seconds, nanos]`.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export type DurationInput = Duration.Duration | number | bigint | readonly [seconds: number, nanos: number] | string
 
 /**
  * Retrying failed attempts. A number is shorthand for `{ attempts }`.
@@ -25,11 +52,11 @@ export interface RetryOptions {
   /** Attempts in all, the first included. Default 3. */
   readonly attempts?: number | undefined
   /** The first backoff ceiling; it doubles each retry (full jitter: the wait is random below it). Default 100 ms. */
-  readonly baseDelay?: Duration.DurationInput | undefined
+  readonly baseDelay?: DurationInput | undefined
   /** The largest backoff ceiling. Default 10 seconds. */
-  readonly maxDelay?: Duration.DurationInput | undefined
+  readonly maxDelay?: DurationInput | undefined
   /** A `Retry-After` longer than this is not waited for; the response is kept. Default 60 seconds. */
-  readonly maxRetryAfter?: Duration.DurationInput | undefined
+  readonly maxRetryAfter?: DurationInput | undefined
   /** Statuses worth another attempt. Default 408, 429, 500, 502, 503, 504. */
   readonly statuses?: ReadonlyArray<number> | undefined
   /**
@@ -41,21 +68,24 @@ export interface RetryOptions {
 
 /**
  * At most `limit` requests start in any span of `interval` (a sliding
- * window, not fixed ones: attempts and retries count).
+ * window, not fixed ones: attempts and retries count). The text
+ * `"N/INTERVAL"` (`"10/1s"`, `"5/s"`) says the same (see `parseRate`).
  *
  * @since 0.1.0
  * @category models
  */
 export interface RateLimitOptions {
   readonly limit: number
-  readonly interval: Duration.DurationInput
+  readonly interval: DurationInput
   /** One limit per origin instead of one for the whole call. Default false. */
   readonly perOrigin?: boolean | undefined
 }
 
 /**
- * Options, with the same names at every door. Durations are milliseconds or
- * any Effect duration ("5 seconds", `Duration.seconds(5)`).
+ * Options, with the same names at every door. Durations are milliseconds,
+ * text in the one duration grammar (`"5s"`, `"250ms"`, `"2m"`, `"5 seconds"`,
+ * see `parseDuration`) or a `Duration`. Each is declared once, in
+ * `OptionsSchema`, with its `descriptors` entry.
  *
  * @since 0.1.0
  * @category models
@@ -78,9 +108,9 @@ export interface Options {
    * Per attempt, connect to last body byte; queueing time is not counted.
    * Default 5 minutes (aiohttp's); `Infinity` for none.
    */
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly timeout?: DurationInput | undefined
   /** For the whole call: finished responses are kept, the rest get a `DeadlineError`. Default none. */
-  readonly deadline?: Duration.DurationInput | undefined
+  readonly deadline?: DurationInput | undefined
   /** Retries with exponential backoff, honouring `Retry-After`. Default none (one attempt). */
   readonly retry?: RetryOptions | number | undefined
   /**
@@ -88,7 +118,7 @@ export interface Options {
    * (sliding, so a burst at the end of one second and another at the start
    * of the next cannot add up). Default none.
    */
-  readonly rateLimit?: RateLimitOptions | undefined
+  readonly rateLimit?: RateLimitOptions | string | undefined
   /**
    * Bodies larger than this (after decompression) are not read; a
    * `BodyTooLargeError` is folded and the connection closed. Default 64 MiB.
@@ -142,11 +172,220 @@ export interface Options {
   readonly exactNumbers?: boolean | undefined
 }
 
+
+/**
+ * How an option's value is written: `count`, `bytes`, `duration`, `boolean`,
+ * `headers`, `names`, `rate`, `retry` or `url` (see its members).
+ *
+ * @since 1.0.0
+ * @category descriptors
+ */
+export type ValueForm = descriptor.ValueForm
+
+/**
+ * The CLI flag of an option (`loamy send`): name, alias, how its text
+ * reads, what it sets.
+ *
+ * @since 1.0.0
+ * @category descriptors
+ */
+export type Flag = descriptor.Flag
+
+/**
+ * What there is to know about an option besides its schema (description,
+ * default, value form, CLI flags): declared with it in `OptionsSchema`.
+ *
+ * @since 1.0.0
+ * @category descriptors
+ */
+export type Descriptor = descriptor.Descriptor
+
+/**
+ * The names of the options.
+ *
+ * @since 1.0.0
+ * @category descriptors
+ */
+export type OptionName = keyof typeof OptionsSchema.fields
+
+const described = new Map<Schema.Top, Descriptor>()
+
+/** One option: its schema (absent or undefined: the default) and its descriptor, declared together. */
+const option = <S extends Schema.Top>(schema: S, descriptor: Descriptor) => {
+  const field = Schema.optionalKey(schema).annotate({ description: descriptor.description })
+  described.set(field, descriptor)
+  return field
+}
+
+/**
+ * The options as a Schema: decodes what a caller wrote (unknown names
+ * refused) into the fields the engine reads; `decode` turns that into a
+ * `Resolved` value. The one place an option is declared: its schema and
+ * its descriptor (see `descriptors`) side by side.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const OptionsSchema = Schema.Struct({
+  concurrency: option(whole(1), {
+    description: "Requests in flight at once.",
+    default: "100",
+    form: "count",
+    flags: [{ name: "concurrency", alias: "c", form: "count", metavar: "N" }]
+  }),
+  concurrencyPerOrigin: option(whole(1), {
+    description: "Requests in flight at once to one origin (scheme, host, port), within concurrency: politeness " +
+      "for crawls over many hosts. A busy origin holds only its own requests; the rest go on.",
+    default: "none",
+    form: "count",
+    flags: [{ name: "concurrency-per-origin", form: "count", metavar: "N" }]
+  }),
+  returnExceptions: option(bool, {
+    description: "true: every failure is folded into its response. false: the first failure fails the whole call " +
+      "and interrupts the rest.",
+    default: "true",
+    form: "boolean",
+    flags: [{
+      name: "fail-fast",
+      form: "boolean",
+      sets: false,
+      description: "Stop at the first failed request (in-flight ones are abandoned) and exit 1."
+    }]
+  }),
+  timeout: option(millis(false), {
+    description: "Per attempt, connect to last body byte; time queued for a slot or a rate limit is not counted. " +
+      "Infinity for none.",
+    default: "5 minutes",
+    form: "duration",
+    flags: [{ name: "timeout", form: "duration", metavar: "DURATION" }]
+  }),
+  deadline: option(millis(false), {
+    description: "For the whole call: finished responses are kept, the rest get a DeadlineError.",
+    default: "none",
+    form: "duration",
+    flags: [{ name: "deadline", form: "duration", metavar: "DURATION" }]
+  }),
+  retry: option(Retry, {
+    description: "Attempts in all, the first included: exponential backoff with full jitter, Retry-After " +
+      "honoured, idempotent methods only unless told otherwise.",
+    default: "none",
+    form: "retry",
+    flags: [{ name: "retry", form: "count", metavar: "N" }]
+  }),
+  rateLimit: option(RateLimit, {
+    description: "At most limit requests start in any span of interval (sliding; attempts and retries count): " +
+      "{ limit, interval, perOrigin? } or N/INTERVAL such as 10/1s.",
+    default: "none",
+    form: "rate",
+    flags: [
+      { name: "rate", form: "rate", metavar: "N/INTERVAL" },
+      {
+        name: "rate-per-origin",
+        form: "boolean",
+        sets: { field: "perOrigin" },
+        description: "Apply --rate to each origin separately instead of to the whole run."
+      }
+    ]
+  }),
+  maxBodyBytes: option(whole(0), {
+    description: "A larger body (counted after decompression) is not read; the response gets a " +
+      "BodyTooLargeError and the connection is closed.",
+    default: "64 MiB",
+    form: "bytes",
+    flags: [{ name: "max-body-bytes", form: "bytes", metavar: "BYTES" }]
+  }),
+  bodyBudget: option(whole(1), {
+    description: "Bytes of response bodies held at once by the whole call's reads. A read that would pass it " +
+      "waits, not reading its connection, until others finish; one read at a time may go past it.",
+    default: "64 MiB",
+    form: "bytes",
+    flags: [{ name: "body-budget", form: "bytes", metavar: "BYTES" }]
+  }),
+  reorderBuffer: option(whole(0), {
+    description: "Ordered output only: finished responses held while an earlier one is on its way, so the " +
+      "workers go on; when it is full, sending waits for the output.",
+    default: "1000",
+    form: "count",
+    flags: [{ name: "reorder-buffer", form: "count", metavar: "N" }]
+  }),
+  headers: option(Headers, {
+    description: "Headers sent with every request; a request's own headers win.",
+    default: "none",
+    form: "headers",
+    flags: [{ name: "header", alias: "H", form: "headers", metavar: "'NAME: VALUE'", repeatable: true }]
+  }),
+  maxRedirects: option(whole(0), {
+    description: "Redirects followed per request; 0 returns the 3xx response as it is.",
+    default: "10",
+    form: "count",
+    flags: [{ name: "max-redirects", form: "count", metavar: "N" }]
+  }),
+  sensitiveHeaders: option(HeaderNames, {
+    description: "More header names whose values are secrets, besides authorization, cookie, " +
+      "proxy-authorization, x-api-key and x-auth-token: not forwarded when a redirect leaves the origin, " +
+      "never shown by the CLI.",
+    default: "none",
+    form: "names",
+    flags: [{ name: "redact", form: "names", metavar: "NAME", repeatable: true }]
+  }),
+  proxy: option(Proxy, {
+    description: "Send through a proxy: an http(s) URL (http://user:pass@proxy:3128) or env for HTTPS_PROXY, " +
+      "HTTP_PROXY and NO_PROXY. Its credentials are never shown.",
+    default: "none",
+    form: "url",
+    flags: [{ name: "proxy", form: "url", metavar: "URL|env" }]
+  }),
+  exactNumbers: option(bool, {
+    description: "Keep every number of a JSON response body exact: one a JS number would change becomes a " +
+      "JSON.rawJSON value. The CLI always turns it on.",
+    default: "false",
+    form: "boolean",
+    flags: []
+  })
+}).annotate({ identifier: "Options" })
+
+/**
+ * Every option's descriptor, by name, in the order of `OptionsSchema`: the
+ * table the CLI derives its flags from, the READMEs' option tables are
+ * checked against, and the cluster's wire form follows.
+ *
+ * @since 1.0.0
+ * @category descriptors
+ */
+export const descriptors: Readonly<Record<OptionName, Descriptor>> = Record.map(OptionsSchema.fields, (field) => {
+  const descriptor = described.get(field)
+  if (descriptor === undefined) throw new Error("an option without a descriptor")
+  return descriptor
+})
+
+/**
+ * Milliseconds from the duration grammar every door reads: `500` (a bare
+ * number is milliseconds), `250ms`, `5s`, `1.5m`, `2h`, `1d`, `5 seconds`,
+ * `500 millis`, `Infinity`. Undefined when the text is not a duration.
+ *
+ * @since 1.0.0
+ * @category parsing
+ */
+export const parseDuration: (text: string) => number | undefined = durations.parseDuration
+
+/**
+ * `N/INTERVAL` (`10/1s`, `100/500ms`, `5/s`): at most N requests start per
+ * interval. Undefined when the text is not a rate.
+ *
+ * @since 1.0.0
+ * @category parsing
+ */
+export const parseRate: (text: string) => { readonly limit: number; readonly intervalMs: number } | undefined =
+  durations.parseRate
+
+const decodeFields = SchemaParser.decodeUnknownResult(OptionsSchema, { onExcessProperty: "error", errors: "first" })
+const toOptionsError = optionsError(Object.keys(OptionsSchema.fields))
+
 /**
  * @since 0.2.0
  * @category type ids
  */
-export const ResolvedTypeId: unique symbol = Symbol.for("@loamy/core/Options/Resolved")
+export const ResolvedTypeId: typeof resolved.ResolvedTypeId = resolved.ResolvedTypeId
 
 /**
  * Retry settings after defaults, in milliseconds.
@@ -154,14 +393,7 @@ export const ResolvedTypeId: unique symbol = Symbol.for("@loamy/core/Options/Res
  * @since 0.2.0
  * @category models
  */
-export interface ResolvedRetry {
-  readonly attempts: number
-  readonly baseDelayMs: number
-  readonly maxDelayMs: number
-  readonly maxRetryAfterMs: number
-  readonly statuses: ReadonlyArray<number>
-  readonly nonIdempotent: boolean
-}
+export type ResolvedRetry = resolved.ResolvedRetry
 
 /**
  * Rate limit after checks, in milliseconds.
@@ -169,43 +401,27 @@ export interface ResolvedRetry {
  * @since 0.2.0
  * @category models
  */
-export interface ResolvedRateLimit {
-  readonly limit: number
-  readonly intervalMs: number
-  readonly perOrigin: boolean
-}
+export type ResolvedRateLimit = resolved.ResolvedRateLimit
 
 /**
  * Options after defaults and checks: what the engine runs on. Plain data, so
- * it crosses a thread boundary by structured clone.
+ * it crosses a thread boundary by structured clone (see `unsafeMarkResolved`)
+ * and a machine boundary by `ResolvedSchema`.
  *
  * @since 0.2.0
  * @category models
  */
-export interface Resolved {
-  readonly [ResolvedTypeId]?: true
-  readonly concurrency: number
-  /** Undefined: no bound per origin but `concurrency`. */
-  readonly concurrencyPerOrigin: number | undefined
-  readonly failFast: boolean
-  /** Undefined: no bound (`Infinity`, or more than a timer can wait). */
-  readonly timeoutMs: number | undefined
-  readonly deadlineMs: number | undefined
-  /** Undefined when there is one attempt only. */
-  readonly retry: ResolvedRetry | undefined
-  readonly rateLimit: ResolvedRateLimit | undefined
-  readonly maxBodyBytes: number
-  readonly bodyBudget: number
-  /** Responses an ordered run holds besides the ones in flight. */
-  readonly reorderBuffer: number
-  readonly headers: Readonly<Record<string, string>> | undefined
-  readonly maxRedirects: number
-  /** Lower-cased: the defaults and the caller's own. */
-  readonly sensitiveHeaders: ReadonlyArray<string>
-  /** `"env"` or an http(s) URL (credentials included: not for display). Undefined: no proxy. */
-  readonly proxy: string | undefined
-  readonly exactNumbers: boolean
-}
+export type Resolved = resolved.Resolved
+
+/**
+ * The resolved options as a Schema, for a wire (the cluster's messages):
+ * every field typed, an absent bound as `undefined`. Decoding gives a
+ * `Resolved` value that is not checked again.
+ *
+ * @since 1.0.0
+ * @category schemas
+ */
+export const ResolvedSchema: Schema.Codec<Resolved, typeof resolved.ResolvedSchema.Encoded> = resolved.ResolvedSchema
 
 /**
  * The defaults, in one place.
@@ -213,192 +429,13 @@ export interface Resolved {
  * @since 0.2.0
  * @category defaults
  */
-export const defaults = {
-  concurrency: 100,
-  maxRedirects: 10,
-  timeoutMs: 300_000,
-  maxBodyBytes: 64 * 1024 * 1024,
-  bodyBudget: 64 * 1024 * 1024,
-  reorderBuffer: 1000,
-  sensitiveHeaders: [
-    "authorization",
-    "cookie",
-    "proxy-authorization",
-    "x-api-key",
-    "x-auth-token"
-  ] as ReadonlyArray<string>,
-  retry: {
-    attempts: 3,
-    baseDelayMs: 100,
-    maxDelayMs: 10_000,
-    maxRetryAfterMs: 60_000,
-    statuses: [408, 429, 500, 502, 503, 504] as ReadonlyArray<number>
-  }
-} as const
-
-const withMessage = <S extends Schema.Schema.AnyNoContext>(schema: S, message: (actual: unknown) => string): S =>
-  schema.annotations({ message: (issue) => ({ message: message(issue.actual), override: true }) }) as S
-
-const whole = (min: number) =>
-  withMessage(
-    Schema.Number.pipe(Schema.filter((n) => Number.isInteger(n) && n >= min)),
-    (actual) => `must be a whole number of ${min} or more, got ${describe(actual)}`
-  )
-
-/** A duration as milliseconds: a number of ms, a `Duration`, or an Effect duration string. */
-const millis = (allowZero: boolean) =>
-  Schema.transformOrFail(Schema.Unknown, Schema.Number, {
-    strict: true,
-    decode: (input, _, ast) => {
-      const decoded = Duration.decodeUnknown(input)
-      if (decoded._tag === "None" || typeof input === "boolean") {
-        return ParseResult.fail(new ParseResult.Type(ast, input, `${describe(input)} is not a duration`))
-      }
-      const ms = Duration.toMillis(decoded.value)
-      return ms > 0 || (allowZero && ms === 0)
-        ? ParseResult.succeed(ms)
-        : ParseResult.fail(new ParseResult.Type(ast, input, `must be ${allowZero ? "0 or more" : "positive"}`))
-    },
-    encode: ParseResult.succeed
-  })
-
-const bool = withMessage(Schema.Boolean, (actual) => `must be true or false, got ${describe(actual)}`)
-
-const status = withMessage(
-  Schema.Number.pipe(Schema.filter((n) => Number.isInteger(n) && n >= 100 && n <= 599)),
-  (actual) => `${describe(actual)} is not an HTTP status`
-)
-
-const RetryFields = Schema.Struct({
-  attempts: Schema.optional(whole(1)),
-  baseDelay: Schema.optional(millis(true)),
-  maxDelay: Schema.optional(millis(true)),
-  maxRetryAfter: Schema.optional(millis(true)),
-  statuses: Schema.optional(Schema.Array(status)),
-  nonIdempotent: Schema.optional(bool)
-})
-
-const Retry = Schema.transformOrFail(Schema.Unknown, Schema.typeSchema(RetryFields), {
-  strict: true,
-  decode: (input, options, ast) => {
-    if (typeof input === "number") return ParseResult.decodeUnknown(RetryFields)({ attempts: input }, options)
-    if (Predicate.isRecord(input)) return ParseResult.decodeUnknown(RetryFields)(input, options)
-    return ParseResult.fail(
-      new ParseResult.Type(ast, input, `must be a number of attempts or an object, got ${describe(input)}`)
-    )
-  },
-  encode: ParseResult.succeed
-})
-
-const RateLimitFields = Schema.Struct({
-  limit: whole(1),
-  interval: millis(false),
-  perOrigin: Schema.optional(bool)
-})
-
-const RateLimit = Schema.transformOrFail(Schema.Unknown, Schema.typeSchema(RateLimitFields), {
-  strict: true,
-  decode: (input, options, ast) =>
-    Predicate.isRecord(input)
-      ? ParseResult.decodeUnknown(RateLimitFields)(input, options)
-      : ParseResult.fail(
-        new ParseResult.Type(ast, input, `must be an object { limit, interval }, got ${describe(input)}`)
-      ),
-  encode: ParseResult.succeed
-})
-
-/** A proxy value as messages may show it: nothing up to its last `@` (`user:pass@`, a password with `/` or `@` in it). */
-const withoutCredentials = (value: string): string => value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[\s\S]*@/i, "$1")
-
-const Proxy = withMessage(
-  Schema.String.pipe(Schema.filter((value) => {
-    if (value === "env") return true
-    try {
-      const url = new URL(value)
-      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== ""
-    } catch {
-      return false
-    }
-  })),
-  (actual) =>
-    `must be "env" or an http(s) URL such as http://proxy:3128, got ${
-      typeof actual === "string" ? describe(withoutCredentials(actual)) : describe(actual)
-    }`
-)
-
-const Headers = Schema.Record({
-  key: Schema.String,
-  value: Schema.String.pipe(Schema.filter((value) => headerValueProblem(value) ?? true))
-}).pipe(
-  Schema.filter((headers) => {
-    for (const name of Object.keys(headers)) {
-      const problem = headerNameProblem(name)
-      if (problem !== undefined) return { path: [name], message: problem }
-    }
-    return true
-  })
-)
-
-/**
- * The options as a Schema: decodes what a caller wrote (unknown names
- * refused) into the fields the engine reads. `decode` below turns it into a
- * `Resolved` value.
- *
- * @since 0.2.0
- * @category schemas
- */
-export const OptionsSchema = Schema.Struct({
-  concurrency: Schema.optional(whole(1)),
-  concurrencyPerOrigin: Schema.optional(whole(1)),
-  returnExceptions: Schema.optional(bool),
-  timeout: Schema.optional(millis(false)),
-  deadline: Schema.optional(millis(false)),
-  retry: Schema.optional(Retry),
-  rateLimit: Schema.optional(RateLimit),
-  maxBodyBytes: Schema.optional(whole(0)),
-  bodyBudget: Schema.optional(whole(1)),
-  reorderBuffer: Schema.optional(whole(0)),
-  headers: Schema.optional(Headers),
-  maxRedirects: Schema.optional(whole(0)),
-  sensitiveHeaders: Schema.optional(Schema.Array(
-    withMessage(
-      Schema.String.pipe(Schema.filter((name) => headerNameProblem(name) === undefined)),
-      (actual) => `${describe(actual)} is not a header name`
-    )
-  )),
-  proxy: Schema.optional(Proxy),
-  exactNumbers: Schema.optional(bool)
-}).annotations({ identifier: "Options" })
-
-const decodeFields = ParseResult.decodeUnknownEither(OptionsSchema, { onExcessProperty: "error", errors: "first" })
-
-const optionNames = Object.keys(OptionsSchema.fields).join(", ")
-const retryNames = Object.keys(RetryFields.fields).join(", ")
-const rateLimitNames = "limit, interval, perOrigin"
-
-const toOptionsError = (issue: ParseResult.ParseIssue): InvalidOptionsError => {
-  const first = ParseResult.ArrayFormatter.formatIssueSync(issue)[0]
-  // An element of a list is named by the list (`retry.statuses`), the message says which.
-  const path = (first?.path ?? []).filter((key) => typeof key === "string")
-  const option = path.join(".")
-  if (first?._tag === "Unexpected") {
-    const names = path.length === 1 ? optionNames : path[0] === "retry" ? retryNames : rateLimitNames
-    // The original's snake_case spelling (`return_exceptions`) is refused at every door, with the name to use.
-    const camel = String(path[path.length - 1]).replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
-    const hint = camel !== path[path.length - 1] && names.split(", ").includes(camel)
-      ? `; options are camelCase: did you mean ${camel}?`
-      : ""
-    return new InvalidOptionsError({ option, detail: `unknown option${hint} (expected one of ${names})` })
-  }
-  if (first?._tag === "Missing") return new InvalidOptionsError({ option, detail: "is required" })
-  return new InvalidOptionsError({ option: option === "" ? "options" : option, detail: first?.message ?? "is not valid" })
-}
+export const defaults = resolved.defaults
 
 /**
  * @since 0.2.0
  * @category refinements
  */
-export const isResolved = (u: unknown): u is Resolved => Predicate.hasProperty(u, ResolvedTypeId)
+export const isResolved: (u: unknown) => u is Resolved = resolved.isResolved
 
 /**
  * Marks plain data that was decoded on another thread (and cloned) as
@@ -407,8 +444,17 @@ export const isResolved = (u: unknown): u is Resolved => Predicate.hasProperty(u
  * @since 0.2.0
  * @category unsafe
  */
-export const unsafeMarkResolved = (resolved: Omit<Resolved, typeof ResolvedTypeId>): Resolved =>
-  ({ ...resolved, [ResolvedTypeId]: true }) as Resolved
+export const unsafeMarkResolved: (resolved: Omit<Resolved, typeof ResolvedTypeId>) => Resolved =
+  resolved.unsafeMarkResolved
+
+/**
+ * Back from `Resolved` to `Options` (durations in milliseconds, no timeout
+ * as `Infinity`), to add options to an already decoded set.
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const toOptions: (resolved: Resolved) => Options = resolved.toOptions
 
 /**
  * Checks options and applies the defaults. Unknown names are refused (a
@@ -418,122 +464,21 @@ export const unsafeMarkResolved = (resolved: Omit<Resolved, typeof ResolvedTypeI
  * @since 0.2.0
  * @category decoding
  */
-export const decode = (input: unknown): Either.Either<Resolved, InvalidOptionsError> => {
-  if (input === undefined) return Either.right(empty)
-  if (isResolved(input)) return Either.right(input)
+export const decode = (input: unknown): Result.Result<Resolved, InvalidOptionsError> => {
+  if (input === undefined) return Result.succeed(resolved.empty)
+  if (isResolved(input)) return Result.succeed(input)
+  if (!Predicate.isObject(input)) {
+    return Result.fail(new InvalidOptionsError({ option: "options", detail: `must be an object, got ${describe(input)}` }))
+  }
   // No options at all is the common case of small calls: skip the decoder.
-  if (Predicate.isRecord(input) && isEmpty(input)) return Either.right(empty)
-  if (!Predicate.isRecord(input)) {
-    return Either.left(new InvalidOptionsError({ option: "options", detail: `must be an object, got ${describe(input)}` }))
-  }
+  if (isEmpty(input)) return Result.succeed(resolved.empty)
   const decoded = decodeFields(input)
-  if (Either.isLeft(decoded)) return Either.left(toOptionsError(decoded.left))
-  return Either.right(resolve(ownFields(decoded.right)))
+  if (Result.isFailure(decoded)) return Result.fail(toOptionsError(decoded.failure))
+  return Result.succeed(resolved.resolve(decoded.success))
 }
 
-/**
- * The own fields of a decoded struct, in an object without a prototype: the
- * decoder leaves an absent option out, and reading it would otherwise find
- * whatever a polluted `Object.prototype` holds under that name (`headers`).
- */
-const ownFields = <A extends object>(decoded: A): A => Object.assign(Object.create(null), decoded)
-
-const resolve = (o: typeof OptionsSchema.Type): Resolved => {
-  let retry: ResolvedRetry | undefined
-  if (o.retry !== undefined) {
-    const r = ownFields(o.retry)
-    const attempts = r.attempts ?? defaults.retry.attempts
-    retry = attempts === 1 ? undefined : {
-      attempts,
-      baseDelayMs: r.baseDelay ?? defaults.retry.baseDelayMs,
-      maxDelayMs: r.maxDelay ?? defaults.retry.maxDelayMs,
-      maxRetryAfterMs: r.maxRetryAfter ?? defaults.retry.maxRetryAfterMs,
-      statuses: r.statuses ?? defaults.retry.statuses,
-      nonIdempotent: r.nonIdempotent === true
-    }
-  }
-  const concurrency = o.concurrency ?? defaults.concurrency
-  return {
-    [ResolvedTypeId]: true,
-    concurrency,
-    // A bound at or above the concurrency bounds nothing: the run takes the path without per-origin bookkeeping.
-    concurrencyPerOrigin: o.concurrencyPerOrigin !== undefined && o.concurrencyPerOrigin < concurrency
-      ? o.concurrencyPerOrigin
-      : undefined,
-    failFast: o.returnExceptions === false,
-    timeoutMs: bounded(o.timeout ?? defaults.timeoutMs),
-    deadlineMs: bounded(o.deadline),
-    retry,
-    rateLimit: o.rateLimit === undefined
-      ? undefined
-      : {
-        limit: o.rateLimit.limit,
-        intervalMs: o.rateLimit.interval,
-        perOrigin: Object.hasOwn(o.rateLimit, "perOrigin") && o.rateLimit.perOrigin === true
-      },
-    maxBodyBytes: o.maxBodyBytes ?? defaults.maxBodyBytes,
-    bodyBudget: o.bodyBudget ?? defaults.bodyBudget,
-    reorderBuffer: o.reorderBuffer ?? defaults.reorderBuffer,
-    headers: o.headers,
-    maxRedirects: o.maxRedirects ?? defaults.maxRedirects,
-    sensitiveHeaders: o.sensitiveHeaders === undefined
-      ? defaults.sensitiveHeaders
-      : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])],
-    proxy: o.proxy,
-    exactNumbers: o.exactNumbers === true
-  }
-}
-
-/** The longest a timer waits; a longer bound (`Infinity` included) is no bound. */
-const maxTimerMs = 2 ** 31 - 1
-
-const bounded = (ms: number | undefined) => (ms === undefined || ms > maxTimerMs ? undefined : ms)
-
-const empty: Resolved = resolve({})
-
-const isEmpty = (record: Record<string, unknown>): boolean => {
+const isEmpty = (record: object): boolean => {
   // Own names only: a polluted `Object.prototype` adds enumerable names that are no option.
   for (const name in record) if (Object.hasOwn(record, name)) return false
   return Object.getOwnPropertySymbols(record).length === 0
-}
-
-/**
- * Back from `Resolved` to `Options` (durations in milliseconds), to add
- * options to an already decoded set.
- *
- * @since 0.2.0
- * @category encoding
- */
-export const toOptions = (resolved: Resolved): Options => {
-  const out: { -readonly [K in keyof Options]: Options[K] } = {
-    concurrency: resolved.concurrency,
-    returnExceptions: !resolved.failFast,
-    ...(resolved.concurrencyPerOrigin === undefined ? {} : { concurrencyPerOrigin: resolved.concurrencyPerOrigin }),
-    maxRedirects: resolved.maxRedirects
-  }
-  out.timeout = resolved.timeoutMs ?? Infinity
-  if (resolved.deadlineMs !== undefined) out.deadline = resolved.deadlineMs
-  out.maxBodyBytes = resolved.maxBodyBytes
-  out.bodyBudget = resolved.bodyBudget
-  out.reorderBuffer = resolved.reorderBuffer
-  out.sensitiveHeaders = resolved.sensitiveHeaders
-  if (resolved.headers !== undefined) out.headers = resolved.headers
-  if (resolved.proxy !== undefined) out.proxy = resolved.proxy
-  if (resolved.exactNumbers) out.exactNumbers = true
-  if (resolved.rateLimit !== undefined) {
-    const { intervalMs, limit, perOrigin } = resolved.rateLimit
-    out.rateLimit = { limit, interval: intervalMs, perOrigin }
-  }
-  if (resolved.retry !== undefined) {
-    const r = resolved.retry
-    out.retry = {
-      attempts: r.attempts,
-      baseDelay: r.baseDelayMs,
-      maxDelay: r.maxDelayMs,
-      maxRetryAfter: r.maxRetryAfterMs,
-      statuses: r.statuses,
-      nonIdempotent: r.nonIdempotent
-    }
-  }
-  return out
 }

@@ -13,9 +13,9 @@
  *
  * const program = Effect.gen(function*() {
  *   const progress = yield* SubscriptionRef.make(Progress.empty)
- *   yield* progress.changes.pipe(
+ *   yield* SubscriptionRef.changes(progress).pipe(
  *     Stream.runForEach((p) => Console.log(`${p.done}/${p.total} done, ${p.failed} failed`)),
- *     Effect.fork
+ *     Effect.forkChild
  *   )
  *   return yield* Clump.send(clump).pipe(Progress.reportTo(progress))
  * })
@@ -27,7 +27,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
@@ -69,10 +68,10 @@ export const empty: Progress = { total: undefined, done: 0, ok: 0, failed: 0, in
  * @since 0.3.0
  * @category context
  */
-export class Reporter extends Context.Tag("@loamy/core/Progress/Reporter")<Reporter, {
+export class Reporter extends Context.Service<Reporter, {
   readonly report: (progress: Progress) => Effect.Effect<void>
   readonly intervalMs: number
-}>() {}
+}>()("@loamy/core/Progress/Reporter") {}
 
 /**
  * @since 0.3.0
@@ -80,7 +79,7 @@ export class Reporter extends Context.Tag("@loamy/core/Progress/Reporter")<Repor
  */
 export interface ReportOptions {
   /** Time between snapshots. Default 250 ms. */
-  readonly interval?: Duration.DurationInput | undefined
+  readonly interval?: Duration.Input | undefined
 }
 
 /**
@@ -100,13 +99,23 @@ export const reportTo = (
   const intervalMs = Duration.toMillis(options?.interval ?? defaultInterval)
   if (!(intervalMs > 0)) throw new RangeError(`Progress.reportTo: interval must be positive, got ${intervalMs} ms`)
   const reporter = Reporter.of({ report, intervalMs })
-  return ((self: Effect.Effect<unknown, unknown, unknown> | Stream.Stream<unknown, unknown, unknown>) =>
-    Predicate.hasProperty(self, Stream.StreamTypeId)
-      ? Stream.provideService(self as Stream.Stream<unknown, unknown, unknown>, Reporter, reporter)
-      : Effect.provideService(self as Effect.Effect<unknown, unknown, unknown>, Reporter, reporter)) as any
+  return provideReporter(reporter)
 }
 
 const defaultInterval = Duration.millis(250)
+
+const isStream = (u: Effect.Effect<any, any, any> | Stream.Stream<any, any, any>): u is Stream.Stream<any, any, any> =>
+  Stream.isStream(u)
+
+/** Provides `reporter` to an effect or a stream, keeping its type (providing removes nothing: it is not required). */
+const provideReporter = (reporter: Reporter["Service"]) =>
+<Self extends Effect.Effect<any, any, any> | Stream.Stream<any, any, any>>(self: Self): Self => {
+  const target: Effect.Effect<any, any, any> | Stream.Stream<any, any, any> = self
+  const provided = isStream(target)
+    ? Stream.provideService(target, Reporter, reporter)
+    : Effect.provideService(target, Reporter, reporter)
+  return provided as Self
+}
 
 /**
  * A snapshot of a run's counters.
@@ -130,7 +139,7 @@ export const snapshot = (counters: Counters, total: number | undefined, startedA
  * @internal
  */
 export const reporting = <A, E, R>(
-  reporter: Reporter["Type"],
+  reporter: Reporter["Service"],
   counters: Counters,
   total: number | undefined,
   body: Effect.Effect<A, E, R>
@@ -138,10 +147,12 @@ export const reporting = <A, E, R>(
   Effect.suspend(() => {
     const startedAt = performance.now()
     const report = (ended: boolean) =>
-      Effect.catchAllCause(Effect.suspend(() => reporter.report(snapshot(counters, total, startedAt, ended))), () =>
+      Effect.catchCause(Effect.suspend(() => reporter.report(snapshot(counters, total, startedAt, ended))), () =>
         Effect.void)
     return Effect.flatMap(
-      Effect.fork(Effect.repeat(report(false), Schedule.spaced(Duration.millis(reporter.intervalMs)))),
-      (ticker) => Effect.ensuring(body, Effect.zipRight(Fiber.interrupt(ticker), report(true)))
+      Effect.forkChild(Effect.repeat(report(false), Schedule.spaced(Duration.millis(reporter.intervalMs))), {
+        startImmediately: true
+      }),
+      (ticker) => Effect.ensuring(body, Effect.andThen(Fiber.interrupt(ticker), report(true)))
     )
   })

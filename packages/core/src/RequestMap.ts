@@ -3,9 +3,12 @@
  *
  * @since 0.1.0
  */
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SchemaGetter from "effect/SchemaGetter"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as json from "./internal/json.js"
 import * as validate from "./internal/validate.js"
 import { InvalidInputError } from "./LoamyError.js"
@@ -14,7 +17,7 @@ import { InvalidInputError } from "./LoamyError.js"
  * @since 0.1.0
  * @category schemas
  */
-export const HttpOp = Schema.Literal(...validate.httpOps)
+export const HttpOp = Schema.Literals(validate.httpOps)
 
 /**
  * @since 0.1.0
@@ -26,36 +29,33 @@ export type HttpOp = typeof HttpOp.Type
  * @since 0.1.0
  * @category schemas
  */
-export const HttpUrl = Schema.String.pipe(
-  Schema.filter((u) => validate.httpUrlProblem(u) ?? true, { identifier: "HttpUrl" })
-)
+export const HttpUrl = Schema.String.check(Schema.makeFilter((u) => validate.httpUrlProblem(u))).annotate({
+  identifier: "HttpUrl"
+})
 
 /**
  * @since 0.1.0
  * @category schemas
  */
-export const Headers = Schema.Record({
-  key: Schema.String,
-  value: Schema.String.pipe(Schema.filter((value) => validate.headerValueProblem(value) ?? true))
-}).pipe(
-  // A refined record key only selects which keys are checked (the others are
-  // ignored as excess), so names are checked on the whole record instead.
-  Schema.filter((headers) => {
+export const Headers = Schema.Record(
+  Schema.String,
+  Schema.String.check(Schema.makeFilter((value) => validate.headerValueProblem(value)))
+).check(
+  // Names are checked on the whole record, so that the message can say which.
+  Schema.makeFilter((headers) => {
     for (const name of Object.keys(headers)) {
       const problem = validate.headerNameProblem(name)
       if (problem !== undefined) return problem
     }
-    return true
+    return undefined
   })
-).annotations({ identifier: "Headers" })
+).annotate({ identifier: "Headers" })
 
 /**
  * @since 0.1.0
  * @category schemas
  */
-export const QueryParams = Schema.Record({ key: Schema.String, value: Schema.String }).annotations({
-  identifier: "QueryParams"
-})
+export const QueryParams = Schema.Record(Schema.String, Schema.String).annotate({ identifier: "QueryParams" })
 
 /**
  * Any value that `JSON.stringify` represents faithfully, `JSON.rawJSON`
@@ -67,15 +67,14 @@ export const QueryParams = Schema.Record({ key: Schema.String, value: Schema.Str
  * @since 0.1.0
  * @category schemas
  */
-export const JsonValue = Schema.transform(
-  Schema.Unknown,
-  Schema.Unknown.pipe(
-    Schema.filter((u) => {
+export const JsonValue = Schema.Unknown.pipe(
+  Schema.decodeTo(
+    Schema.Unknown.check(Schema.makeFilter((u) => {
       const problem = validate.jsonProblem(u)
-      return problem === undefined ? true : `body${problem[0]} ${problem[1]}`
-    }, { identifier: "JsonValue" })
-  ),
-  { strict: true, decode: (u) => u, encode: json.plainNumbers }
+      return problem === undefined ? undefined : `body${problem[0]} ${problem[1]}`
+    })).annotate({ identifier: "JsonValue" }),
+    SchemaTransformation.transform({ decode: (u) => u, encode: json.plainNumbers })
+  )
 )
 
 /**
@@ -91,7 +90,7 @@ export const RequestMap = Schema.Struct({
   body: Schema.optional(JsonValue),
   queryParams: Schema.optional(QueryParams),
   headers: Schema.optional(Headers)
-}).annotations({ identifier: "RequestMap" })
+}).annotate({ identifier: "RequestMap" })
 
 /**
  * @since 0.1.0
@@ -146,7 +145,7 @@ export type RequestMapInput =
 const fields = "url, httpOp (or http_op), body, queryParams (or query_params), headers"
 
 const fail = (index: number, field: string, detail: string) =>
-  Either.left(new InvalidInputError({ index, field, detail }))
+  Result.fail(new InvalidInputError({ index, field, detail }))
 
 /** `null` means absent, as in the original's serialized requests (`"body": null`). */
 const given = (value: unknown) => value !== undefined && value !== null
@@ -157,18 +156,18 @@ const pick = (
   camel: string,
   snake: string,
   index: number
-): Either.Either<unknown, InvalidInputError> => {
+): Result.Result<unknown, InvalidInputError> => {
   const hasCamel = given(camelValue)
   if (hasCamel && given(snakeValue)) return fail(index, camel, `both ${camel} and ${snake} are given; use one`)
-  return Either.right(hasCamel ? camelValue : snakeValue)
+  return Result.succeed(hasCamel ? camelValue : snakeValue)
 }
 
 const checkStringRecord = (
   value: unknown,
   index: number,
   field: "queryParams" | "headers"
-): Either.Either<Record<string, string> | undefined, InvalidInputError> => {
-  if (value === undefined || value === null) return Either.right(undefined)
+): Result.Result<Record<string, string> | undefined, InvalidInputError> => {
+  if (value === undefined || value === null) return Result.succeed(undefined)
   if (typeof value !== "object" || Array.isArray(value)) {
     return fail(index, field, `must be an object of strings, got ${validate.describe(value)}`)
   }
@@ -183,7 +182,7 @@ const checkStringRecord = (
       return fail(index, `queryParams.${key}`, `must be a string, got ${validate.describe(item)}`)
     }
   }
-  return Either.right(value as Record<string, string>)
+  return Result.succeed(value as Record<string, string>)
 }
 
 /**
@@ -205,7 +204,7 @@ const canonicalProto: object = Object.create(Object.prototype, {
  * checked like any body. A `toJSON` that throws, returns a BigInt or builds
  * a cycle is bad input, not a crash.
  */
-const viaToJSON = (body: unknown, index: number): Either.Either<unknown, InvalidInputError> => {
+const viaToJSON = (body: unknown, index: number): Result.Result<unknown, InvalidInputError> => {
   let text: string | undefined
   try {
     text = JSON.stringify(body)
@@ -218,7 +217,7 @@ const viaToJSON = (body: unknown, index: number): Either.Either<unknown, Invalid
   // `toJSON` may give undefined (or a function): no body at all, as `JSON.stringify` would send nothing.
   if (text === undefined) return fail(index, "body", "is undefined once written as JSON (its toJSON gave nothing)")
   if (json.deepIn(text) !== undefined) return fail(index, "body", `is nested deeper than ${json.maxDepth} levels`)
-  return Either.right(json.parse(text, true))
+  return Result.succeed(json.parse(text, true))
 }
 
 /**
@@ -236,7 +235,7 @@ const viaToJSON = (body: unknown, index: number): Either.Either<unknown, Invalid
  * @since 0.1.0
  * @category decoding
  */
-export const validateAt = (input: unknown, index: number): Either.Either<RequestMap, InvalidInputError> => {
+export const validateAt = (input: unknown, index: number): Result.Result<RequestMap, InvalidInputError> => {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     return fail(index, "", `a request must be an object with ${fields}; got ${validate.describe(input)}`)
   }
@@ -279,25 +278,25 @@ export const validateAt = (input: unknown, index: number): Either.Either<Request
   const urlProblem = validate.httpUrlProblem(url)
   if (urlProblem) return fail(index, "url", urlProblem)
   const op = pick(httpOp, http_op, "httpOp", "http_op", index)
-  if (Either.isLeft(op)) return Either.left(op.left)
-  const method = typeof op.right === "string" ? op.right.toUpperCase() : op.right
+  if (Result.isFailure(op)) return Result.fail(op.failure)
+  const method = typeof op.success === "string" ? op.success.toUpperCase() : op.success
   if (!validate.isHttpOp(method)) {
-    return fail(index, "httpOp", `must be one of ${validate.httpOps.join(", ")}; got ${validate.describe(op.right)}`)
+    return fail(index, "httpOp", `must be one of ${validate.httpOps.join(", ")}; got ${validate.describe(op.success)}`)
   }
   const query = pick(camelQuery, snakeQuery, "queryParams", "query_params", index)
-  if (Either.isLeft(query)) return Either.left(query.left)
-  const queryParams = checkStringRecord(query.right, index, "queryParams")
-  if (Either.isLeft(queryParams)) return Either.left(queryParams.left)
+  if (Result.isFailure(query)) return Result.fail(query.failure)
+  const queryParams = checkStringRecord(query.success, index, "queryParams")
+  if (Result.isFailure(queryParams)) return Result.fail(queryParams.failure)
   const headers = checkStringRecord(rawHeaders, index, "headers")
-  if (Either.isLeft(headers)) return Either.left(headers.left)
+  if (Result.isFailure(headers)) return Result.fail(headers.failure)
   let body = rawBody
   if (body === null) body = undefined
   if (body !== undefined) {
     const problem = validate.jsonCheck(body)
     if (problem === "toJSON") {
       const written = viaToJSON(body, index)
-      if (Either.isLeft(written)) return Either.left(written.left)
-      body = written.right
+      if (Result.isFailure(written)) return Result.fail(written.failure)
+      body = written.success
     } else if (problem) {
       return fail(index, `body${problem[0]}`, problem[1])
     }
@@ -312,9 +311,9 @@ export const validateAt = (input: unknown, index: number): Either.Either<Request
   out.url = url as string
   out.httpOp = method
   if (body !== undefined) out.body = body
-  if (queryParams.right !== undefined) out.queryParams = queryParams.right
-  if (headers.right !== undefined) out.headers = headers.right
-  return Either.right(out)
+  if (queryParams.success !== undefined) out.queryParams = queryParams.success
+  if (headers.success !== undefined) out.headers = headers.success
+  return Result.succeed(out)
 }
 
 /**
@@ -358,7 +357,7 @@ export const maxJsonDepth: number = json.maxDepth
  * @since 0.3.0
  * @category decoding
  */
-export const validateItem = (item: unknown, index: number): Either.Either<RequestMap, InvalidInputError> => {
+export const validateItem = (item: unknown, index: number): Result.Result<RequestMap, InvalidInputError> => {
   if (typeof item !== "string") return validateAt(item, index)
   // Not built at all when it is too deep: the refused item keeps its text, which every door can carry.
   const deep = json.deepIn(item, json.maxDepth + 1)
@@ -369,7 +368,7 @@ export const validateItem = (item: unknown, index: number): Either.Either<Reques
   try {
     parsed = json.parse(item, true)
   } catch (cause) {
-    return Either.left(
+    return Result.fail(
       new InvalidInputError({ index, field: "", detail: `not valid JSON: ${(cause as Error).message}` })
     )
   }
@@ -385,15 +384,15 @@ export const validateItem = (item: unknown, index: number): Either.Either<Reques
  */
 export const validateAll = (
   inputs: Iterable<unknown>
-): Either.Either<ReadonlyArray<RequestMap>, InvalidInputError> => {
+): Result.Result<ReadonlyArray<RequestMap>, InvalidInputError> => {
   const out: Array<RequestMap> = []
   let index = 0
   for (const input of inputs) {
     const result = validateAt(input, index++)
-    if (Either.isLeft(result)) return Either.left(result.left)
-    out.push(result.right)
+    if (Result.isFailure(result)) return Result.fail(result.failure)
+    out.push(result.success)
   }
-  return Either.right(out)
+  return Result.succeed(out)
 }
 
 /**
@@ -403,19 +402,16 @@ export const validateAll = (
  * @since 0.1.0
  * @category schemas
  */
-export const RequestMapFromInput: Schema.Schema<RequestMap, unknown> = Schema.transformOrFail(
-  Schema.Unknown,
-  Schema.typeSchema(RequestMap),
-  {
-    strict: true,
-    decode: (input, _options, ast) =>
-      Either.match(validateAt(input, 0), {
-        onLeft: (error) =>
-          ParseResult.fail(
-            new ParseResult.Type(ast, input, error.field === "" ? error.detail : `${error.field}: ${error.detail}`)
-          ),
-        onRight: ParseResult.succeed
-      }),
-    encode: ParseResult.succeed
-  }
-).annotations({ identifier: "RequestMapFromInput" }) as unknown as Schema.Schema<RequestMap, unknown>
+export const RequestMapFromInput: Schema.Codec<RequestMap, unknown> = Schema.Unknown.pipe(
+  Schema.decodeTo(Schema.toType(RequestMap), {
+    decode: SchemaGetter.transformEffect((input: unknown) => {
+      const checked = validateAt(input, 0)
+      if (Result.isSuccess(checked)) return Effect.succeed(checked.success)
+      const error = checked.failure
+      return Effect.fail(
+        new SchemaIssue.InvalidValue({ message: error.field === "" ? error.detail : `${error.field}: ${error.detail}` })
+      )
+    }),
+    encode: SchemaGetter.passthrough({ strict: false })
+  })
+).annotate({ identifier: "RequestMapFromInput" })

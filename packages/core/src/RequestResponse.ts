@@ -5,8 +5,12 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import * as SchemaGetter from "effect/SchemaGetter"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaParser from "effect/SchemaParser"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { headerRecord } from "./internal/body.js"
 import * as json from "./internal/json.js"
 import { InvalidInputError, RequestError } from "./LoamyError.js"
@@ -19,13 +23,22 @@ import { RequestMap } from "./RequestMap.js"
  * @since 0.2.0
  * @category schemas
  */
-export const BinaryBody = Schema.transform(
-  Schema.Struct({ base64: Schema.Uint8ArrayFromBase64 }).annotations({
-    parseOptions: { onExcessProperty: "error" }
+export const BinaryBody = Schema.Unknown.check(
+  // Exactly `{ base64 }`: an object with more keys is JSON that happens to have a `base64` field.
+  Schema.makeFilter((u) => Predicate.isObject(u) && Object.keys(u).length === 1 && typeof u["base64"] === "string")
+).pipe(
+  Schema.decodeTo(Schema.Struct({ base64: Schema.Uint8ArrayFromBase64 }), {
+    decode: SchemaGetter.passthrough({ strict: false }),
+    encode: SchemaGetter.passthrough({ strict: false })
   }),
-  Schema.Uint8ArrayFromSelf,
-  { strict: true, decode: ({ base64 }) => base64, encode: (bytes) => ({ base64: bytes }) }
-).annotations({ identifier: "BinaryBody" })
+  Schema.decodeTo(
+    Schema.Uint8Array,
+    SchemaTransformation.transform({
+      decode: ({ base64 }) => base64,
+      encode: (bytes) => ({ base64: bytes })
+    })
+  )
+).annotate({ identifier: "BinaryBody" })
 
 /**
  * Response headers: names lower-cased, `set-cookie` an array (one entry per
@@ -65,20 +78,21 @@ const copyHeaders = (record: object): ResponseHeaders => {
  * @since 0.5.0
  * @category schemas
  */
-export const ResponseHeaders: Schema.Schema<ResponseHeaders> = Schema.declare(
+export const ResponseHeaders: Schema.Codec<ResponseHeaders> = Schema.declare(
   (u: unknown): u is ResponseHeaders => {
-    if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-    for (const name of Object.keys(u)) if (!isHeaderValue((u as Record<string, unknown>)[name])) return false
+    if (!Predicate.isObject(u)) return false
+    for (const name of Object.keys(u)) if (!isHeaderValue(u[name])) return false
     return true
   },
   { identifier: "ResponseHeaders", description: "a record of header names to a string or an array of strings" }
-).pipe(
-  (declared) =>
-    Schema.transform(declared, Schema.typeSchema(declared), {
-      strict: true,
+).pipe((declared) =>
+  declared.pipe(Schema.decodeTo(
+    Schema.toType(declared),
+    SchemaTransformation.transform({
       decode: (headers) => Object.getPrototypeOf(headers) === null ? headers : copyHeaders(headers),
       encode: (headers) => headers
     })
+  ))
 )
 
 /**
@@ -86,39 +100,38 @@ export const ResponseHeaders: Schema.Schema<ResponseHeaders> = Schema.declare(
  * numbers (`JSON.rawJSON` values, see the `exactNumbers` option) become the
  * nearest JS number there, as in `RequestMap.JsonValue`.
  */
-const Body = Schema.Union(
+const Body = Schema.Union([
   BinaryBody,
-  Schema.transform(Schema.Unknown, Schema.Unknown, { strict: true, decode: (u) => u, encode: json.plainNumbers })
-)
+  Schema.Unknown.pipe(
+    Schema.decodeTo(Schema.Unknown, SchemaTransformation.transform({ decode: (u) => u, encode: json.plainNumbers }))
+  )
+])
 
 /**
- * The wire form of a response. Errors encode as `{ "_tag": ..., ... }` and
- * decode back into their classes.
+ * The wire form of a response to a request that was checked and sent (or
+ * meant to be: a failure before any byte went out is a response too).
+ * Errors encode as `{ "_tag": ..., ... }` and decode back into their
+ * classes.
  *
  * @since 0.1.0
  * @category schemas
  */
 export const RequestResponse = Schema.Struct({
-  // A refused item of a stream or file keeps its input as it arrived, whatever its shape.
-  requestMap: Schema.Union(RequestMap, Schema.Unknown) as unknown as typeof RequestMap,
+  requestMap: RequestMap,
   statusCode: Schema.Number,
   body: Body,
   headers: ResponseHeaders,
-  error: Schema.optional(Schema.Union(RequestError, InvalidInputError)),
+  error: Schema.optional(RequestError),
   elapsedMs: Schema.Number,
   attempts: Schema.Number
-}).annotations({ identifier: "RequestResponse" })
+}).annotate({ identifier: "RequestResponse" })
 
 /**
  * @since 0.1.0
  * @category models
  */
 export interface RequestResponse {
-  /**
-   * The request this answers, as validated (camelCase, upper-case method).
-   * For an item of a stream or file refused by its check, the item as it
-   * arrived (then `error` is an `InvalidInputError`).
-   */
+  /** The request this answers, as validated (camelCase, upper-case method). */
   readonly requestMap: RequestMap
   /** The HTTP status; 0 when no response arrived. */
   readonly statusCode: number
@@ -132,16 +145,71 @@ export interface RequestResponse {
   readonly body: unknown
   /** Response headers (see `ResponseHeaders`). */
   readonly headers: ResponseHeaders
-  /**
-   * What went wrong, if anything. A non-2xx status alone is not an error. An
-   * `InvalidInputError` only for an item of a stream or file that was not sent.
-   */
-  readonly error?: RequestError | InvalidInputError | undefined
+  /** What went wrong, if anything. A non-2xx status alone is not an error. */
+  readonly error?: RequestError | undefined
   /** Milliseconds from the first attempt's start to the result, retries included. */
   readonly elapsedMs: number
   /** Attempts made: 1 without retries, 0 when the request never started. */
   readonly attempts: number
 }
+
+/**
+ * The wire form of a refused item (see `Refused`).
+ *
+ * @since 1.0.0
+ * @category schemas
+ */
+export const Refused = Schema.Struct({
+  requestMap: Schema.Unknown,
+  statusCode: Schema.Literal(0),
+  body: Schema.Null,
+  headers: ResponseHeaders,
+  error: InvalidInputError,
+  elapsedMs: Schema.Literal(0),
+  attempts: Schema.Literal(0)
+}).annotate({ identifier: "Refused" })
+
+/**
+ * The result of an item of a stream or file (`Clump.streamFrom`, the CLI,
+ * the cluster) that failed its check and was not sent: `requestMap` is the
+ * item as it arrived, whatever it is, and `error` says what is wrong and
+ * where. The one rule for a bad item at every door; a clump's `send` and
+ * `stream` check everything first and never give one.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface Refused {
+  /** The item as it arrived: anything at all. */
+  readonly requestMap: unknown
+  readonly statusCode: 0
+  readonly body: null
+  readonly headers: ResponseHeaders
+  readonly error: InvalidInputError
+  readonly elapsedMs: 0
+  readonly attempts: 0
+}
+
+/**
+ * Any result of a stream of items: a response, or a refused item.
+ *
+ * @since 1.0.0
+ * @category schemas
+ */
+export const Any = Schema.Union([RequestResponse, Refused]).annotate({ identifier: "RequestResponseOrRefused" })
+
+/**
+ * @since 1.0.0
+ * @category models
+ */
+export type Any = RequestResponse | Refused
+
+/**
+ * @since 1.0.0
+ * @category refinements
+ */
+export const isRefused = (self: RequestResponse | Refused): self is Refused =>
+  self.error !== undefined && self.error._tag === "InvalidInputError"
 
 /**
  * A response whose body a clump's body schema decoded (see
@@ -159,19 +227,12 @@ export interface Decoded<A> extends RequestResponse {
  * A response of a clump with a body schema of type `A`: `Decoded<A>` when
  * the schema applied (`isDecoded`), otherwise a plain `RequestResponse` (a
  * failure, a non-2xx status, a 204, a HEAD). Without a schema (`A` unknown)
- * it is `RequestResponse` itself.
+ * it is a `RequestResponse` (`Decoded<unknown>` is one).
  *
  * @since 0.3.0
  * @category models
  */
-export type Typed<A> = unknown extends A ? RequestResponse : Decoded<A> | RequestResponse
-
-/** Whether a body schema applies to a response: nothing failed, a 2xx status, a body can be there (not 204, not HEAD). */
-const isDecodable = (self: RequestResponse): boolean => {
-  if (self.error !== undefined) return false
-  const status = self.statusCode
-  return status >= 200 && status < 300 && status !== 204 && self.requestMap.httpOp !== "HEAD"
-}
+export type Typed<A> = Decoded<A> | RequestResponse
 
 /**
  * Narrows a response of a clump with a body schema to one whose `body` the
@@ -188,7 +249,14 @@ const isDecodable = (self: RequestResponse): boolean => {
  * @since 0.3.0
  * @category refinements
  */
-export const isDecoded: <A>(self: Decoded<A> | RequestResponse) => self is Decoded<A> = isDecodable as any
+export const isDecoded = <A>(self: Decoded<A> | RequestResponse): self is Decoded<A> => {
+  if (self.error !== undefined) return false
+  const status = self.statusCode
+  return status >= 200 && status < 300 && status !== 204 && self.requestMap.httpOp !== "HEAD"
+}
+
+const isResponse = (u: unknown): u is RequestResponse =>
+  Predicate.isObject(u) && typeof u["statusCode"] === "number" && Predicate.isObject(u["requestMap"])
 
 /**
  * The wire form of a response of a clump with a body schema: the same JSON
@@ -204,36 +272,40 @@ export const isDecoded: <A>(self: Decoded<A> | RequestResponse) => self is Decod
  * @since 0.3.0
  * @category schemas
  */
-export const schema = <A, I, R>(
-  body: Schema.Schema<A, I, R>
-): Schema.Schema<Typed<A>, typeof RequestResponse.Encoded, R> => {
-  const decodeBody = ParseResult.decodeUnknown(body)
-  const encodeBody = ParseResult.encodeUnknown(body)
-  const withBody = (
+export const schema = <S extends Schema.Top>(
+  body: S
+): Schema.Codec<Typed<S["Type"]>, typeof RequestResponse.Encoded, S["DecodingServices"], S["EncodingServices"]> => {
+  const decodeBody = SchemaParser.decodeUnknownEffect(body)
+  const encodeBody = SchemaParser.encodeUnknownEffect(body)
+  const withBody = <R>(
     response: RequestResponse,
-    body: Effect.Effect<unknown, ParseResult.ParseIssue, R>
-  ): Effect.Effect<RequestResponse, ParseResult.ParseIssue, R> =>
+    body: Effect.Effect<unknown, SchemaIssue.Issue, R>
+  ): Effect.Effect<RequestResponse, SchemaIssue.Issue, R> =>
     Effect.map(
-      Effect.mapError(body, (issue) => new ParseResult.Pointer("body", response, issue)),
+      Effect.mapError(body, (issue) => new SchemaIssue.Pointer(["body"], issue)),
       (value) => ({ ...response, body: value })
     )
-  return Schema.transformOrFail(RequestResponse, Schema.typeSchema(RequestResponse), {
-    strict: true,
-    decode: (response) => isDecodable(response) ? withBody(response, decodeBody(response.body)) : Effect.succeed(response),
-    encode: (response) => isDecodable(response) ? withBody(response, encodeBody(response.body)) : Effect.succeed(response)
-  }).annotations({ identifier: "RequestResponse" }) as any
+  return RequestResponse.pipe(
+    Schema.decodeTo(Schema.declare((u): u is Typed<S["Type"]> => isResponse(u)), {
+      decode: SchemaGetter.transformEffect((response: RequestResponse) =>
+        isDecoded(response) ? withBody(response, decodeBody(response.body)) : Effect.succeed(response)
+      ),
+      encode: SchemaGetter.transformEffect((response: Typed<S["Type"]>) =>
+        isDecoded(response) ? withBody(response, encodeBody(response.body)) : Effect.succeed(response)
+      )
+    })
+  ).annotate({ identifier: "RequestResponse" })
 }
 
 /**
- * The response of an item that failed its check and was not sent: the one
- * rule for a bad item at every door. `statusCode` and `attempts` are 0,
- * `requestMap` is the item as it arrived, `error` says what is wrong and where.
+ * The result of an item that failed its check and was not sent: the one
+ * rule for a bad item at every door (see `Refused`).
  *
  * @since 0.3.0
  * @category constructors
  */
-export const refused = (item: unknown, error: InvalidInputError): RequestResponse => ({
-  requestMap: item as RequestMap,
+export const refused = (item: unknown, error: InvalidInputError): Refused => ({
+  requestMap: item,
   statusCode: 0,
   body: null,
   headers: headerRecord(),
@@ -246,27 +318,28 @@ export const refused = (item: unknown, error: InvalidInputError): RequestRespons
  * @since 0.1.0
  * @category refinements
  */
-export const isFailure = (
-  self: RequestResponse
-): self is RequestResponse & { readonly error: RequestError | InvalidInputError } =>
-  self.error !== undefined
+export const isFailure = <R extends RequestResponse | Refused>(
+  self: R
+): self is R & { readonly error: NonNullable<R["error"]> } => self.error !== undefined
 
 /**
  * @since 0.1.0
  * @category refinements
  */
-export const isSuccess = (self: RequestResponse): boolean => self.error === undefined
+export const isSuccess = (self: RequestResponse | Refused): self is RequestResponse & { readonly error?: undefined } =>
+  self.error === undefined
 
 /**
- * Encodes responses for a thread, a file or another machine.
+ * Encodes responses (and refused items) for a thread, a file or another
+ * machine.
  *
  * @since 0.1.0
  * @category encoding
  */
-export const encodeArray = Schema.encodeSync(Schema.Array(RequestResponse))
+export const encodeArray = Schema.encodeSync(Schema.Array(Any))
 
 /**
  * @since 0.1.0
  * @category decoding
  */
-export const decodeArray = Schema.decodeUnknownSync(Schema.Array(RequestResponse))
+export const decodeArray = Schema.decodeUnknownSync(Schema.Array(Any))

@@ -34,6 +34,15 @@ export * as Options from "./Options.js"
 export * as Progress from "./Progress.js"
 
 /**
+ * The contract between the engine and the transport under it (loamy's
+ * undici client implements it): route leases, attempt deadlines, bounded
+ * body reads.
+ *
+ * @since 1.0.0
+ */
+export * as Transport from "./Transport.js"
+
+/**
  * One request: url, httpOp, body, queryParams, headers.
  *
  * @since 0.1.0

@@ -12,11 +12,10 @@
  *
  * @internal
  */
+import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 
 type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
 
@@ -25,11 +24,13 @@ const nextTurn: (callback: () => void) => void = typeof globalThis.setImmediate 
   ? (callback) => void globalThis.setImmediate(callback)
   : (callback) => void setTimeout(callback, 0)
 
+const isNonEmpty = <A>(items: Array<A>): items is Arr.NonEmptyArray<A> => items.length > 0
+
 /** @internal */
 export class Batches<A, E> {
   private items: Array<A> = []
   private end: Exit.Exit<void, E> | undefined = undefined
-  private consumer: Resume<Chunk.Chunk<A>, Option.Option<E>> | undefined = undefined
+  private consumer: Resume<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done> | undefined = undefined
   private producers: Array<Resume<void, never>> = []
   private scheduled = false
 
@@ -41,7 +42,7 @@ export class Batches<A, E> {
     this.wakeLater()
     if (this.items.length < this.capacity) return undefined
     // No canceler: a producer interrupted while it waits leaves a resume that does nothing when called.
-    return Effect.async<void>((resume) => {
+    return Effect.callback<void>((resume) => {
       if (this.items.length < this.capacity) return resume(Effect.void)
       this.producers.push(resume)
     })
@@ -54,11 +55,11 @@ export class Batches<A, E> {
     this.wakeLater()
   }
 
-  /** The next chunk: all the responses there are, waiting for one if there is none; fails with `None` at the end. */
-  readonly pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.suspend(() =>
+  /** The next chunk: all the responses there are, waiting for one if there is none; fails with `Cause.Done` at the end. */
+  readonly pull: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done> = Effect.suspend(() =>
     this.items.length > 0 || this.end !== undefined
       ? this.take()
-      : Effect.async<Chunk.Chunk<A>, Option.Option<E>>((resume) => {
+      : Effect.callback<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done>((resume) => {
         this.consumer = resume
       })
   )
@@ -77,18 +78,18 @@ export class Batches<A, E> {
     consumer(this.take())
   }
 
-  private take(): Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> {
-    if (this.items.length > 0) {
-      const out = this.items
+  private take(): Effect.Effect<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done> {
+    const out = this.items
+    if (isNonEmpty(out)) {
       this.items = []
       if (this.producers.length > 0) {
         const producers = this.producers
         this.producers = []
         for (const resume of producers) resume(Effect.void)
       }
-      return Effect.succeed(Chunk.unsafeFromArray(out))
+      return Effect.succeed(out)
     }
     const end = this.end!
-    return Exit.isSuccess(end) ? Effect.fail(Option.none()) : Effect.failCause(Cause.map(end.cause, Option.some))
+    return Exit.isSuccess(end) ? Cause.done() : Effect.failCause(end.cause)
   }
 }

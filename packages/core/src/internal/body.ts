@@ -4,13 +4,14 @@
  *
  * @internal
  */
-import * as Cookies from "@effect/platform/Cookies"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
+import * as Cookies from "effect/http/Cookies"
+import type * as HttpClientError from "effect/http/HttpClientError"
+import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Stream from "effect/Stream"
 import { BodyDecodeError, BodyTooLargeError, type RequestError } from "../LoamyError.js"
 import type { ResponseHeaders } from "../RequestResponse.js"
+import { BoundedResponseTypeId, isBoundedResponse } from "../Transport.js"
 import type { Budget } from "./budget.js"
 import * as json from "./json.js"
 
@@ -166,21 +167,8 @@ export const parseBytes = (
 
 const empty = new Uint8Array(0)
 
-/**
- * See loamy's undici layer: reads at most `limit` bytes, undefined past it,
- * counting what it holds in `budget` (waiting when it says so).
- */
-type BoundedRead = (
-  limit: number,
-  budget: Budget
-) => Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError>
-const readUpTo: unique symbol = Symbol.for("@loamy/core/readUpTo")
-
-/** See loamy's undici layer: the whole body, when it is in memory already and not encoded. */
-const bufferedKey: unique symbol = Symbol.for("@loamy/core/buffered")
-
 /** `bodyBytesNow`'s answer when the body must be read: `readLimited`. @internal */
-export const mustRead: unique symbol = Symbol.for("@loamy/core/mustRead")
+export const mustRead: unique symbol = Symbol("@loamy/core/internal/body/mustRead")
 
 /**
  * The body without waiting, when there is nothing to read or a client has
@@ -196,15 +184,15 @@ export const bodyBytesNow = (
 ): Uint8Array | undefined | typeof mustRead => {
   // No body to read (fetch has no stream for these at all).
   if (response.status === 204 || response.status === 304 || response.headers["content-length"] === "0") return empty
-  const buffered = (response as unknown as Record<symbol, (() => Uint8Array | undefined) | undefined>)[bufferedKey]
-  const bytes = buffered === undefined ? undefined : buffered.call(response)
+  if (!isBoundedResponse(response)) return mustRead
+  const bytes = response[BoundedResponseTypeId].bufferedBody
   if (bytes === undefined) return mustRead
   return bytes.byteLength > limit ? undefined : bytes
 }
 
 /** Waits until `budget` lets read `ticket` go on; a read that ends meanwhile stops waiting. */
 const waitBudget = (budget: Budget, ticket: number): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     const waiter = budget.wait(ticket, () => resume(Effect.void))
     return Effect.sync(() => {
       if (waiter.resume !== undefined) budget.cancel(waiter)
@@ -221,15 +209,14 @@ export const readLimited = (
   response: HttpClientResponse.HttpClientResponse,
   limit: number,
   budget: Budget
-): Effect.Effect<Uint8Array | undefined, HttpClientError.ResponseError> => {
+): Effect.Effect<Uint8Array | undefined, HttpClientError.HttpClientError> => {
   const declared = response.headers["content-length"]
   if (declared !== undefined) {
     const length = Number(declared)
     if (length > limit) return Effect.as(discard(response), undefined)
   }
-  // A client with a bounded read of its own (loamy's undici layer) reads without an Effect stream.
-  const bounded = (response as unknown as Record<symbol, BoundedRead | undefined>)[readUpTo]
-  if (bounded !== undefined) return bounded.call(response, limit, budget)
+  // A transport with a bounded read of its own (loamy's undici layer) reads without an Effect stream.
+  if (isBoundedResponse(response)) return response[BoundedResponseTypeId].readUpTo(limit, budget)
   if (declared !== undefined) {
     const length = Number(declared)
     // A declared length within the limit bounds the read by itself (the client enforces the
@@ -243,7 +230,7 @@ export const readLimited = (
         const ticket = budget.open()
         const read = Effect.map(response.arrayBuffer, (buffer) => new Uint8Array(buffer))
         return Effect.ensuring(
-          budget.take(ticket, length) ? read : Effect.zipRight(waitBudget(budget, ticket), read),
+          budget.take(ticket, length) ? read : Effect.andThen(waitBudget(budget, ticket), read),
           Effect.sync(() => budget.release(ticket, length))
         )
       })

@@ -13,26 +13,23 @@
  * bytes (`maxBodyBytes`) plus a chunk per read are held.
  *
  * It is shared with a transport that reads bodies itself (loamy's undici
- * layer) through `readUpTo`'s second argument: a structural contract, so the
- * transport needs nothing of the core's.
+ * layer) as `Transport.BodyBudget`, the second argument of `readUpTo`.
  *
  * @internal
  */
+import type { BodyBudget, BudgetWaiter } from "../Transport.js"
 
 /** A read waiting for bytes to be given back; undefined `resume` once cancelled or resumed. @internal */
-export interface Waiter {
-  readonly ticket: number
-  resume: (() => void) | undefined
-}
+export type Waiter = BudgetWaiter
 
 /** @internal */
-export class Budget {
+export class Budget implements BodyBudget {
   /** Bytes held by the reads in progress. */
   held = 0
   /** The ticket of the read allowed past the bound; 0 when none is. */
   private over = 0
   private tickets = 0
-  private readonly waiting: Array<Waiter> = []
+  private readonly waiting: Array<Waiter | undefined> = []
   private head = 0
 
   constructor(readonly limit: number) {}
@@ -90,7 +87,7 @@ export class Budget {
         }
         waiter.resume = undefined
       }
-      waiting[this.head++] = undefined as unknown as Waiter
+      waiting[this.head++] = undefined
       if (resume !== undefined) resume()
     }
     waiting.length = 0

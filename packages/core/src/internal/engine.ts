@@ -1,29 +1,25 @@
 /**
  * One request, start to finish: build it, pace it (rate limit, origin
  * pause), run one attempt under the timeout (redirects and body included),
- * retry on a schedule, bound it all by the deadline, and fold whatever
- * happened into a `RequestResponse`. The pieces live in their own modules:
- * `redirects`, `retry`, `rateLimit`, `body`, `errors`.
+ * retry, bound it all by the deadline, and fold whatever happened into a
+ * `RequestResponse`. The pieces live in their own modules: `redirects`,
+ * `retry`, `rateLimit`, `body`, `errors`, `route`.
+ *
+ * With a `Transport` the attempt is bounded by the transport (its end given
+ * as `AttemptDeadline`); without one, by a timer of the engine's own.
  *
  * @internal
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
-import type * as Scope from "effect/Scope"
-import type * as Tracer from "effect/Tracer"
-import {
-  BodyTooLargeError,
-  DeadlineError,
-  type InvalidOptionsError,
-  type RedirectError,
-  type RequestError,
-  TimeoutError
-} from "../LoamyError.js"
+import * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientError from "effect/http/HttpClientError"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
+import type * as HttpClientResponse from "effect/http/HttpClientResponse"
+import * as Option from "effect/Option"
+import * as References from "effect/References"
+import * as Tracer from "effect/Tracer"
+import { BodyTooLargeError, DeadlineError, type RedirectError, type RequestError, TimeoutError } from "../LoamyError.js"
 import type * as Options from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
 import type { RequestResponse, ResponseHeaders } from "../RequestResponse.js"
@@ -38,17 +34,17 @@ import {
   readLimited
 } from "./body.js"
 import { Budget } from "./budget.js"
+import { AttemptDeadline, isAttemptTimeout, Transport } from "../Transport.js"
 import { fromClientError, transportError } from "./errors.js"
-import { viaProxy } from "./proxy.js"
 import { makeLimiter } from "./rateLimit.js"
 import { isRedirect, noRequestOptions, redirectFollower } from "./redirects.js"
 import { makeOriginPauses, mayRetry, withRetries } from "./retry.js"
-import { isAttemptTimeout, isDeadlineAware, setAttemptDeadline, withinFor } from "./timeout.js"
+import { withinFor } from "./timeout.js"
 
 export { asksManualRedirects, manualRedirects } from "./redirects.js"
 
-/** Sends one validated request; never fails, the outcome is folded. @internal */
-export type Sender = (request: RequestMap, index: number) => Effect.Effect<RequestResponse>
+/** Sends one validated request; never fails, the outcome is folded. `R`: what a body schema needs. @internal */
+export type Sender<R = never> = (request: RequestMap, index: number) => Effect.Effect<RequestResponse, never, R>
 
 // Without a prototype, as every response's headers (see `headerRecord`).
 const emptyHeaders: ResponseHeaders = headerRecord()
@@ -136,38 +132,24 @@ const originOf = (url: string): string => {
 }
 
 /**
- * Makes the sender for one call. Rate limiters, origin pauses and the
- * deadline clock live in the call's scope, shared by all its requests.
+ * Makes the sender for one call. Rate limits, origin pauses and the
+ * deadline clock live in the sender, shared by all its requests; it holds
+ * no resource (its rate limit is a log in memory), so it needs no scope.
+ * The sockets and the proxy are the call's route (see `route.ts`).
  *
  * @internal
  */
-export const makeSender = (
-  options: Options.Resolved
-): Effect.Effect<Sender, InvalidOptionsError, HttpClient.HttpClient | Scope.Scope> =>
-  Effect.flatMap(Effect.scope, (scope) => makeSenderIn(options, scope))
-
-/**
- * `makeSender` for a caller that has no scope to give: a sender holds no
- * resource (its rate limit is a log in memory), so none is needed.
- *
- * @internal
- */
-export const makeSenderIn = (
-  options: Options.Resolved,
-  _scope: Scope.Scope | undefined
-): Effect.Effect<Sender, InvalidOptionsError, HttpClient.HttpClient> =>
+export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const given = yield* HttpClient.HttpClient
-    // Asked once per call; a client that cannot route through a proxy fails the call (see `proxy.ts`).
-    const base = options.proxy === undefined ? given : yield* viaProxy(given, options.proxy)
+    const base = yield* HttpClient.HttpClient
     const follow = options.maxRedirects === 0
       ? undefined
       : redirectFollower(base, options.maxRedirects, options.sensitiveHeaders)
-    // A client that bounds attempts itself is given each attempt's end; any other is raced by a fiber.
+    // A transport bounds attempts itself, given each attempt's end; without one a fiber races the attempt.
     const timeoutMs = options.timeoutMs
-    const boundByClient = timeoutMs !== undefined && isDeadlineAware(base)
+    const boundByClient = timeoutMs !== undefined && Option.isSome(yield* Effect.serviceOption(Transport))
     const startedAt = yield* Clock.currentTimeMillis
-    const within = withinFor(yield* Effect.clock)
+    const within = withinFor(yield* Clock.Clock)
     const deadlineAt = options.deadlineMs === undefined ? undefined : startedAt + options.deadlineMs
     const traced = yield* isTracing
     // Only retries and per-origin limits need the origin; parsing it costs a URL per request.
@@ -190,7 +172,6 @@ export const makeSenderIn = (
     const attempt = <A>(request: RequestMap, url: string, k: (o: Outcome) => A, seen?: Seen): Effect.Effect<A> => {
       const method = request.httpOp
       const httpRequest = toHttpRequest(request, url, options.headers)
-      if (boundByClient) setAttemptDeadline(httpRequest, performance.now() + timeoutMs!)
       const timedOut = () => new TimeoutError({ method, url, timeoutMs: timeoutMs! })
       const clientFailed = (error: HttpClientError.HttpClientError | RedirectError) =>
         Effect.succeed(k(failed(
@@ -240,7 +221,11 @@ export const makeSenderIn = (
           isRedirect(response)
             ? Effect.matchEffect(follow(response, httpRequest), { onFailure: clientFailed, onSuccess: read })
             : read(response)
-      return Effect.matchEffect(base.execute(httpRequest), { onFailure: clientFailed, onSuccess: onResponse })
+      const exchange = Effect.matchEffect(base.execute(httpRequest), { onFailure: clientFailed, onSuccess: onResponse })
+      // The one context change per attempt: its end, for the transport (redirects and body included).
+      return boundByClient
+        ? Effect.suspend(() => Effect.provideService(exchange, AttemptDeadline, performance.now() + timeoutMs!))
+        : exchange
     }
 
     const identity = (o: Outcome): Outcome => o
@@ -259,9 +244,9 @@ export const makeSenderIn = (
       } else {
         folded = attempt(request, url, identity)
       }
-      const paced = limiterFor === undefined ? folded : Effect.zipRight(limiterFor(origin), folded)
+      const paced = limiterFor === undefined ? folded : Effect.andThen(limiterFor(origin), folded)
       if (pauses === undefined) return paced
-      return Effect.zipRight(pauses.wait(origin), Effect.tap(paced, (outcome) => pauses.note(outcome, origin)))
+      return Effect.andThen(pauses.wait(origin), Effect.tap(paced, (outcome) => pauses.note(outcome, origin)))
     }
 
     const sender: Sender = (request, index) =>
@@ -301,34 +286,6 @@ export const makeSenderIn = (
     return sender
   })
 
-const cappedClientKey: unique symbol = Symbol.for("@loamy/core/cappedClient")
-
-type CappedClient = (connections: number) => { readonly client: HttpClient.HttpClient; readonly release: () => void }
-
-/**
- * Runs a call on sockets capped at its concurrency (or its per-origin bound,
- * when lower), when the client in the context offers such a client
- * (loamy's undici layer does); else on the client as it is.
- *
- * @internal
- */
-export const onCappedClient = <A, E, R>(
-  options: Options.Resolved,
-  self: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R | HttpClient.HttpClient> =>
-  Effect.flatMap(HttpClient.HttpClient, (client) => {
-    const capped = (client as unknown as Record<symbol, CappedClient | undefined>)[cappedClientKey]
-    if (capped === undefined) return self
-    const connections = Math.min(options.concurrency, options.concurrencyPerOrigin ?? Infinity)
-    return Effect.acquireUseRelease(
-      Effect.sync(() => capped.call(client, connections)),
-      (entry) => Effect.provideService(self, HttpClient.HttpClient, entry.client),
-      (entry) => Effect.sync(entry.release)
-    )
-  })
-
-let defaultTracer: Tracer.Tracer | undefined
-
 /**
  * Whether spans would reach anyone: tracing is on and a tracer other than
  * Effect's built-in one is installed (an OpenTelemetry layer, a test tracer).
@@ -336,14 +293,7 @@ let defaultTracer: Tracer.Tracer | undefined
  *
  * @internal
  */
-export const isTracing: Effect.Effect<boolean> = Effect.flatMap(
-  FiberRef.get(FiberRef.currentTracerEnabled),
-  (enabled) =>
-    enabled
-      ? Effect.map(Effect.tracer, (tracer) => {
-        defaultTracer ??= Effect.runSync(Effect.tracer)
-        return tracer !== defaultTracer
-      })
-      : Effect.succeed(false)
+export const isTracing: Effect.Effect<boolean> = Effect.withFiber((fiber) =>
+  Effect.succeed(fiber.getRef(References.TracerEnabled) && fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer)
 )
 

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientError from "effect/http/HttpClientError"
 import { InvalidRequestError, type RequestError, TransportError, type TransportReason } from "../LoamyError.js"
 
 const transportCodes: Record<string, TransportReason> = {
@@ -55,12 +55,14 @@ export const transportError = (method: string, url: string, cause: unknown): Tra
 
 /** @internal */
 export const fromClientError = (method: string, url: string, error: HttpClientError.HttpClientError): RequestError => {
-  if (error._tag === "RequestError" && error.reason !== "Transport") {
+  const kind = error.reason._tag
+  // A request the client would not send (a body it cannot encode, a URL it cannot build).
+  if (kind === "EncodeError" || kind === "InvalidUrlError") {
     return new InvalidRequestError({ method, url, detail: rootCause(error.cause ?? error).detail })
   }
   const cause = error.cause ?? error
   // fetch rejects bad requests (a body on GET, a forbidden header) with a TypeError before connecting.
-  if (error._tag === "RequestError" && cause instanceof TypeError && rootCause(cause).code === undefined) {
+  if (kind === "TransportError" && cause instanceof TypeError && rootCause(cause).code === undefined) {
     return new InvalidRequestError({ method, url, detail: rootCause(cause).detail })
   }
   return transportError(method, url, cause)

@@ -17,7 +17,7 @@
 export const maxDepth = 1000
 
 /** Node 22's `JSON.rawJSON`, `JSON.isRawJSON` and reviver source text, which TypeScript's ES2022 lib does not declare. */
-const JSON_ = JSON as unknown as {
+const JSON_ = JSON as JSON & {
   rawJSON(text: string): object
   isRawJSON(u: unknown): boolean
   parse(text: string, reviver: (key: string, value: unknown, context: { readonly source?: string }) => unknown): unknown

@@ -37,7 +37,7 @@ const makeLog = (): Log => ({ starts: [], next: 0 })
 /** Waits until the clock reads `at` or later (a timer may fire a little early). */
 const sleepUntil = (at: number): Effect.Effect<void> =>
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    now >= at ? Effect.void : Effect.zipRight(Effect.sleep(Math.max(1, at - now)), sleepUntil(at)))
+    now >= at ? Effect.void : Effect.andThen(Effect.sleep(Math.max(1, at - now)), sleepUntil(at)))
 
 /** Waits for a start for `origin`; undefined when there is no limit. @internal */
 export const makeLimiter = (

@@ -7,17 +7,17 @@
  *
  * @internal
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as Headers from "@effect/platform/Headers"
-import type * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as Headers from "effect/http/Headers"
+import type * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientError from "effect/http/HttpClientError"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
+import * as HttpMethod from "effect/http/HttpMethod"
+import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Option from "effect/Option"
 import { RedirectError } from "../LoamyError.js"
 import { discard } from "./body.js"
-import { attemptDeadlineOf, setAttemptDeadline } from "./timeout.js"
 
 /**
  * Every option `HttpClientRequest.make` reads, given as absent: it reads them
@@ -26,14 +26,14 @@ import { attemptDeadlineOf, setAttemptDeadline } from "./timeout.js"
  *
  * @internal
  */
-export const noRequestOptions = {
+export const noRequestOptions: HttpClientRequest.Options.NoUrl = {
   headers: undefined,
   urlParams: undefined,
   hash: undefined,
   body: undefined,
   accept: undefined,
   acceptJson: undefined
-} as unknown as HttpClientRequest.Options.NoUrl
+}
 
 const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 
@@ -95,19 +95,19 @@ const followFrom = (
     try {
       next = new URL(location, previous.url)
     } catch {
-      return Effect.zipRight(
+      return Effect.andThen(
         discard(response),
         Effect.fail(new RedirectError({ method, url, reason: "InvalidLocation", redirects, location }))
       )
     }
     if (next.protocol !== "http:" && next.protocol !== "https:") {
-      return Effect.zipRight(
+      return Effect.andThen(
         discard(response),
         Effect.fail(new RedirectError({ method, url, reason: "InvalidLocation", redirects, location }))
       )
     }
     if (redirects + 1 > maxRedirects) {
-      return Effect.zipRight(
+      return Effect.andThen(
         discard(response),
         Effect.fail(new RedirectError({ method, url, reason: "TooMany", redirects: maxRedirects }))
       )
@@ -115,24 +115,26 @@ const followFrom = (
     const seen = visited ?? new Set([`${previous.method} ${previous.url}`])
     // 303, and 301/302 after a POST, turn into a GET without a body (what browsers and fetch do).
     const toGet = statusCode === 303 || ((statusCode === 301 || statusCode === 302) && previous.method === "POST")
-    const nextMethod = toGet && previous.method !== "HEAD" ? "GET" : previous.method
+    const previousMethod = previous.method
+    // Always one of ours (the engine's requests and the ones made here); anything else is not followed.
+    if (!HttpMethod.isHttpMethod(previousMethod)) return Effect.succeed(response)
+    const nextMethod = toGet && previousMethod !== "HEAD" ? "GET" : previousMethod
     const nextUrl = next.toString()
     const key = `${nextMethod} ${nextUrl}`
     if (seen.has(key)) {
-      return Effect.zipRight(
+      return Effect.andThen(
         discard(response),
         Effect.fail(new RedirectError({ method, url, reason: "Loop", redirects: redirects + 1, location: nextUrl }))
       )
     }
     seen.add(key)
     let headers = previous.headers
-    if (nextMethod !== previous.method) headers = Headers.remove(headers, ["content-type", "content-length"])
-    if (next.origin !== new URL(previous.url).origin) headers = Headers.remove(headers, dropped)
+    if (nextMethod !== previous.method) headers = Headers.removeMany(headers, ["content-type", "content-length"])
+    if (next.origin !== new URL(previous.url).origin) headers = Headers.removeMany(headers, dropped)
     // `modify`/`setHeaders` merge into the headers there are, so they cannot drop one: the request is rebuilt.
     let nextRequest = HttpClientRequest.make(nextMethod)(nextUrl, { ...noRequestOptions, headers })
     if (nextMethod === previous.method) nextRequest = HttpClientRequest.setBody(nextRequest, previous.body)
-    setAttemptDeadline(nextRequest, attemptDeadlineOf(previous))
-    return Effect.zipRight(
+    return Effect.andThen(
       discard(response),
       Effect.flatMap(client.execute(nextRequest), (nextResponse) => follow(nextResponse, nextRequest, redirects + 1, seen))
     )
@@ -160,9 +162,16 @@ export const asksManualRedirects: Effect.Effect<boolean> = Effect.map(
  */
 export const manualRedirects = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.flatMap(Effect.serviceOption(FetchHttpClient.RequestInit), (init) =>
-    Effect.provideService(self, FetchHttpClient.RequestInit, {
-      // Own, so that a polluted `Object.prototype.headers` is not read as default headers by the fetch client.
-      headers: undefined as unknown as HeadersInit,
-      ...Option.getOrElse(init, () => ({})),
-      redirect: "manual"
-    }))
+    Effect.provideService(self, FetchHttpClient.RequestInit, manualInit(Option.getOrUndefined(init))))
+
+/**
+ * `init` with `redirect: "manual"`. `headers` is always an own property, so
+ * that a polluted `Object.prototype.headers` is not read as default headers
+ * by the fetch client: `undefined` is not a `HeadersInit`, so an absent one
+ * is set after the object is made.
+ */
+const manualInit = (init: globalThis.RequestInit | undefined): globalThis.RequestInit => {
+  const out: globalThis.RequestInit = { ...init, redirect: "manual" }
+  if (!Object.hasOwn(out, "headers")) Object.defineProperty(out, "headers", { value: undefined, enumerable: true })
+  return out
+}

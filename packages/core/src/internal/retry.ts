@@ -6,11 +6,8 @@
  * @internal
  */
 import * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import * as Schedule from "effect/Schedule"
 import type { ResolvedRetry } from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
 import type { Outcome } from "./body.js"
@@ -44,32 +41,28 @@ const isRetryable = (retry: ResolvedRetry, outcome: Outcome): boolean => {
   return retry.statuses.includes(outcome.statusCode)
 }
 
-/** The wait before the next attempt, or none to stop retrying. */
+/** The wait before the next attempt, or undefined to stop retrying (the outcome is kept). */
 const nextDelay = (
   retry: ResolvedRetry,
   deadlineAt: number | undefined,
   outcome: Outcome,
   retryIndex: number
-): Effect.Effect<Option.Option<number>> =>
-  Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    let delay: number
+): Effect.Effect<number | undefined> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const retryAfter = outcome.statusCode === 0 ? undefined : parseRetryAfter(outcome.headers["retry-after"], now)
-    if (retryAfter !== undefined) {
-      if (retryAfter > retry.maxRetryAfterMs) return Option.none()
-      delay = retryAfter
-    } else {
-      const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** retryIndex)
-      delay = yield* Random.nextRange(0, ceiling)
-    }
     // No point waiting for an attempt the deadline would cut off: keep what we have.
-    if (deadlineAt !== undefined && now + delay >= deadlineAt) return Option.none()
-    return Option.some(delay)
+    const within = (delay: number) => deadlineAt !== undefined && now + delay >= deadlineAt ? undefined : delay
+    if (retryAfter !== undefined) {
+      return Effect.succeed(retryAfter > retry.maxRetryAfterMs ? undefined : within(retryAfter))
+    }
+    const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** retryIndex)
+    return Effect.map(Random.nextBetween(0, ceiling), within)
   })
 
 /**
  * Runs `attempt` until its outcome is not worth retrying or the attempts run
- * out; the last outcome is kept either way.
+ * out; the last outcome is kept either way. A plain loop: one attempt, then
+ * a wait (full-jitter backoff or `Retry-After`) and the next.
  *
  * @internal
  */
@@ -78,15 +71,13 @@ export const withRetries = (
   retry: ResolvedRetry,
   deadlineAt: number | undefined
 ): Effect.Effect<Outcome> => {
-  const failing = Effect.flatMap(attempt, (outcome) =>
-    isRetryable(retry, outcome) ? Effect.fail(outcome) : Effect.succeed(outcome))
-  const schedule = Schedule.identity<Outcome>().pipe(
-    Schedule.intersect(Schedule.recurs(retry.attempts - 1)),
-    Schedule.mapEffect(([outcome, retryIndex]) => nextDelay(retry, deadlineAt, outcome, retryIndex)),
-    Schedule.whileOutput(Option.isSome),
-    Schedule.addDelay((delay) => Duration.millis(Option.getOrElse(delay, () => 0)))
-  )
-  return Effect.merge(Effect.retry(failing, schedule))
+  const loop = (retryIndex: number): Effect.Effect<Outcome> =>
+    Effect.flatMap(attempt, (outcome) => {
+      if (retryIndex + 1 >= retry.attempts || !isRetryable(retry, outcome)) return Effect.succeed(outcome)
+      return Effect.flatMap(nextDelay(retry, deadlineAt, outcome, retryIndex), (delay) =>
+        delay === undefined ? Effect.succeed(outcome) : Effect.andThen(Effect.sleep(delay), loop(retryIndex + 1)))
+    })
+  return loop(0)
 }
 
 /**

@@ -11,15 +11,15 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import type { InvalidInputError, RequestError } from "../LoamyError.js"
+import * as Result from "effect/Result"
+import type { RequestError } from "../LoamyError.js"
 import type * as RequestMap from "../RequestMap.js"
-import { refused, type RequestResponse } from "../RequestResponse.js"
+import type { Refused, RequestResponse } from "../RequestResponse.js"
 import type { Sender } from "./engine.js"
 import { originKey } from "./origin.js"
 
 /** The source has no more items. @internal */
-export const Done: unique symbol = Symbol.for("@loamy/core/scheduler/Done")
+export const Done: unique symbol = Symbol("@loamy/core/internal/scheduler/Done")
 
 /**
  * The next item, `Done`, or an effect to wait for before asking again (more
@@ -30,15 +30,16 @@ export const Done: unique symbol = Symbol.for("@loamy/core/scheduler/Done")
 export type Pull<I, E> = () => I | typeof Done | Effect.Effect<void, E>
 
 /**
- * Turns an item into a checked request, or says what is wrong with it.
- * `undefined` for sources of already checked requests.
+ * Turns an item into a checked request, or into the result of a refused
+ * item `X` (see `RequestResponse.refused`). `undefined` for sources of
+ * already checked requests (then `X` is `never`).
  *
  * @internal
  */
-export type Check<I> = (item: I, index: number) => Either.Either<RequestMap.RequestMap, InvalidInputError>
+export type Check<I, X> = (item: I, index: number) => Result.Result<RequestMap.RequestMap, X>
 
 /** @internal */
-export interface Config<I, E, E2> {
+export interface Config<I, E, E2, R, X extends Refused> {
   readonly concurrency: number
   /** Hand responses on in input order (a finished response waits for those before it). */
   readonly ordered: boolean
@@ -47,10 +48,10 @@ export interface Config<I, E, E2> {
   readonly pull: Pull<I, E>
   /** How many items there are, when known: no more workers than items are started. */
   readonly size?: number | undefined
-  readonly check: Check<I> | undefined
-  readonly sender: Sender
-  /** Takes each response; a slow taker (back-pressure) holds its worker. */
-  readonly onResult: (response: RequestResponse, index: number) => Effect.Effect<void, E2> | undefined
+  readonly check: Check<I, X> | undefined
+  readonly sender: Sender<R>
+  /** Takes each response (a refused item's only with a `check`); a slow taker (back-pressure) holds its worker. */
+  readonly onResult: (response: RequestResponse | X, index: number) => Effect.Effect<void, E2> | undefined
   /**
    * At most this many requests in flight to one origin; the workers go on
    * with other origins meanwhile. Undefined: no bound but `concurrency`.
@@ -119,8 +120,8 @@ interface Pending {
   readonly origin: string
 }
 
-interface Parked {
-  readonly response: RequestResponse
+interface Parked<X> {
+  readonly response: RequestResponse | X
   /** The worker waiting for this response's turn; undefined when none waits (or it is busy). */
   resume: ((effect: Effect.Effect<void>) => void) | undefined
   done: boolean
@@ -140,9 +141,9 @@ interface Parked {
  *
  * @internal
  */
-export const run = <I, E, E2>(
-  config: Config<I, E, E2>
-): Effect.Effect<void, E | E2 | RequestError | InvalidInputError> => {
+export const run = <I, E, E2, R, X extends Refused>(
+  config: Config<I, E, E2, R, X>
+): Effect.Effect<void, E | E2 | RequestError | X["error"], R> => {
   const { check, counters, failFast, onResult, ordered, perOrigin, pull, sender } = config
   const reorderBuffer = config.reorderBuffer ?? 0
   /** Responses in the reorder buffer. */
@@ -150,12 +151,12 @@ export const run = <I, E, E2>(
   let nextIndex = 0
   let exhausted = false
   let nextToHand = 0
-  const parked = new Map<number, Parked>()
+  const parked = new Map<number, Parked<X>>()
   /** Ordered mode with per-origin bounds: workers parked with their response, woken to start a ready request. */
-  const parkedWorkers = new Set<Parked>()
+  const parkedWorkers = new Set<Parked<X>>()
 
   /** Hands on `index` and then every parked response that is now in turn. */
-  const handInOrder = (index: number, response: RequestResponse): Effect.Effect<void, E2> => {
+  const handInOrder = (index: number, response: RequestResponse | X): Effect.Effect<void, E2> => {
     const first = onResult(response, index)
     const rest = Effect.suspend(() => {
       nextToHand = index + 1
@@ -173,11 +174,11 @@ export const run = <I, E, E2>(
       }
       return handInOrder(nextToHand, next.response)
     })
-    return first === undefined ? rest : Effect.zipRight(first, rest)
+    return first === undefined ? rest : Effect.andThen(first, rest)
   }
 
   /** Hands a response on, or parks it until its turn (`wait`: the worker waits with it). */
-  const complete = (index: number, response: RequestResponse, wait = true): Effect.Effect<void, any> => {
+  const complete = (index: number, response: RequestResponse | X, wait = true): Effect.Effect<void, any, R> => {
     if (counters !== undefined) {
       counters.done++
       if (response.error !== undefined) counters.failed++
@@ -185,11 +186,11 @@ export const run = <I, E, E2>(
     if (failFast && response.error !== undefined) {
       // In completion order the failed response is handed on first, so a sink sees what stopped the run.
       const handed = ordered ? undefined : onResult(response, index)
-      return handed === undefined ? Effect.fail(response.error) : Effect.zipRight(handed, Effect.fail(response.error))
+      return handed === undefined ? Effect.fail(response.error) : Effect.andThen(handed, Effect.fail(response.error))
     }
     if (!ordered) return onResult(response, index) ?? Effect.void
     if (index === nextToHand) return handInOrder(index, response)
-    const slot: Parked = { response, resume: undefined, done: false, buffered: false }
+    const slot: Parked<X> = { response, resume: undefined, done: false, buffered: false }
     parked.set(index, slot)
     if (!wait) return Effect.void
     if (buffered < reorderBuffer) {
@@ -201,27 +202,28 @@ export const run = <I, E, E2>(
     return perOrigin === undefined ? waitTurn(slot) : waitTurnOrWork(slot)
   }
 
-  const waitTurn = (slot: Parked): Effect.Effect<void> =>
-    Effect.async<void>((resume) => {
+  const waitTurn = (slot: Parked<X>): Effect.Effect<void> =>
+    Effect.callback<void>((resume) => {
       if (slot.done) return resume(Effect.void)
       slot.resume = resume
     })
 
-  const send = (request: RequestMap.RequestMap, index: number): Effect.Effect<RequestResponse> => {
+  const send = (request: RequestMap.RequestMap, index: number): Effect.Effect<RequestResponse, never, R> => {
     if (counters !== undefined) counters.started++
     return sender(request, index)
   }
 
   /** Checks an item; a bad one is handed on as refused, under the one rule. */
-  const checkItem = (item: I, index: number): RequestMap.RequestMap | Effect.Effect<void, any> => {
+  const checkItem = (item: I, index: number): RequestMap.RequestMap | Effect.Effect<void, any, R> => {
+    // Without a check the source holds checked requests (`fromArray` of `RequestMap.validateAll`'s).
     if (check === undefined) return item as RequestMap.RequestMap
     const checked = check(item, index)
-    if (Either.isRight(checked)) return checked.right
+    if (Result.isSuccess(checked)) return checked.success
     if (counters !== undefined) counters.refused++
-    return complete(index, refused(item, checked.left))
+    return complete(index, checked.failure)
   }
 
-  const step = (): Effect.Effect<void, any> => {
+  const step = (): Effect.Effect<void, any, R> => {
     const item = pull()
     if (item === Done) {
       exhausted = true
@@ -281,7 +283,12 @@ export const run = <I, E, E2>(
     else active.set(origin, n)
   }
 
-  const sendAt = (request: RequestMap.RequestMap, index: number, origin: string, wait: boolean): Effect.Effect<void, any> =>
+  const sendAt = (
+    request: RequestMap.RequestMap,
+    index: number,
+    origin: string,
+    wait: boolean
+  ): Effect.Effect<void, any, R> =>
     Effect.flatMap(send(request, index), (response) => {
       release(origin)
       return complete(index, response, wait)
@@ -289,7 +296,7 @@ export const run = <I, E, E2>(
 
   const sendPending = (pending: Pending, wait: boolean) => sendAt(pending.request, pending.index, pending.origin, wait)
 
-  const waitIdle: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const waitIdle: Effect.Effect<void> = Effect.callback<void>((resume) => {
     idle.push(resume)
     return Effect.sync(() => {
       const at = idle.indexOf(resume)
@@ -298,13 +305,13 @@ export const run = <I, E, E2>(
   })
 
   /** A parked worker starts ready requests (their responses park without it) until its own turn comes. */
-  const waitTurnOrWork = (slot: Parked): Effect.Effect<void, any> =>
+  const waitTurnOrWork = (slot: Parked<X>): Effect.Effect<void, any, R> =>
     Effect.suspend(() => {
       if (slot.done) return Effect.void
       const next = ready.shift()
-      if (next !== undefined) return Effect.zipRight(sendPending(next, false), waitTurnOrWork(slot))
-      return Effect.zipRight(
-        Effect.async<void>((resume) => {
+      if (next !== undefined) return Effect.andThen(sendPending(next, false), waitTurnOrWork(slot))
+      return Effect.andThen(
+        Effect.callback<void>((resume) => {
           if (slot.done) return resume(Effect.void)
           slot.resume = resume
           parkedWorkers.add(slot)
@@ -314,7 +321,7 @@ export const run = <I, E, E2>(
       )
     })
 
-  const stepPerOrigin = (): Effect.Effect<void, any> => {
+  const stepPerOrigin = (): Effect.Effect<void, any, R> => {
     const next = ready.shift()
     if (next !== undefined) return sendPending(next, true)
     if (sourceDone || waitingCount >= maxWaiting) {

@@ -7,20 +7,23 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import * as Exit from "effect/Exit"
 import * as Predicate from "effect/Predicate"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaParser from "effect/SchemaParser"
 import { BodyDecodeError, type BodyIssue, formatBodyPath, InvalidOptionsError, type RequestError } from "../LoamyError.js"
 import { isDecoded, type RequestResponse } from "../RequestResponse.js"
 import { fullUrl, type Sender } from "./engine.js"
 import { describe } from "./validate.js"
 
 /** Decodes one body; the effect's requirements are the schema's, met by the fiber that runs the call. @internal */
-export type Decode = (body: unknown) => Effect.Effect<unknown, ParseResult.ParseIssue, any>
+export type Decode<A, R> = (body: unknown) => Effect.Effect<A, SchemaIssue.Issue, R>
 
-const none: Either.Either<undefined> = Either.right(undefined)
+const none: Result.Result<undefined, never> = Result.succeed(undefined)
 
 /**
  * The decoder of a clump's `body` option: undefined for none, an
@@ -29,15 +32,18 @@ const none: Either.Either<undefined> = Either.right(undefined)
  *
  * @internal
  */
-export const decoderFor = (body: unknown): Either.Either<Decode | undefined, InvalidOptionsError> => {
+export const decoderFor = <A, R>(
+  body: Schema.Decoder<A, R> | undefined
+): Result.Result<Decode<A, R> | undefined, InvalidOptionsError> => {
   if (body === undefined) return none
+  // A caller without types may give anything.
   if (!Schema.isSchema(body)) {
-    return Either.left(
+    return Result.fail(
       new InvalidOptionsError({ option: "body", detail: `must be an Effect Schema, got ${describe(body)}` })
     )
   }
   // Every mismatch, not only the first: a body that drifted from its schema usually drifted in several places.
-  return Either.right(ParseResult.decodeUnknown(body as Schema.Schema<unknown, unknown, unknown>, { errors: "all" }))
+  return Result.succeed(SchemaParser.decodeUnknownEffect(body, { errors: "all" }))
 }
 
 /**
@@ -48,20 +54,25 @@ export const decoderFor = (body: unknown): Either.Either<Decode | undefined, Inv
  */
 export const splitBody = <O>(options: O): { readonly body: unknown; readonly rest: O } => {
   // Its own `body` only: an inherited one (a polluted `Object.prototype`) is no option.
-  if (!Predicate.isRecord(options) || !Object.hasOwn(options, "body")) return { body: undefined, rest: options }
+  if (!Predicate.isObject(options) || !Object.hasOwn(options, "body")) return { body: undefined, rest: options }
   const { body, ...rest } = options
   return { body, rest: rest as O }
 }
 
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
 /** Schema's issues as plain data: property keys that are symbols become their description. */
-const toBodyIssues = (issue: ParseResult.ParseIssue): ReadonlyArray<BodyIssue> =>
-  ParseResult.ArrayFormatter.formatIssueSync(issue).map(({ message, path }) => ({
-    path: path.map((key) => typeof key === "symbol" ? String(key) : key),
+const toBodyIssues = (issue: SchemaIssue.Issue): ReadonlyArray<BodyIssue> =>
+  formatter(issue).issues.map(({ message, path }) => ({
+    path: (path ?? []).map((segment) => {
+      const key = typeof segment === "object" ? segment.key : segment
+      return typeof key === "symbol" ? String(key) : key
+    }),
     message
   }))
 
 /** @internal */
-export const mismatch = (response: RequestResponse, issue: ParseResult.ParseIssue): BodyDecodeError => {
+export const mismatch = (response: RequestResponse, issue: SchemaIssue.Issue): BodyDecodeError => {
   const issues = toBodyIssues(issue)
   const first = issues[0]
   const detail = first === undefined
@@ -83,12 +94,21 @@ export const mismatch = (response: RequestResponse, issue: ParseResult.ParseIssu
  * response object for every request, so it is completed in place rather
  * than copied.
  */
-const fold = (response: RequestResponse, result: Either.Either<unknown, ParseResult.ParseIssue>): RequestResponse => {
+const fold = <A>(response: RequestResponse, exit: Exit.Exit<A, SchemaIssue.Issue>): Effect.Effect<RequestResponse> => {
   const open = response as { body: unknown; error?: RequestError }
-  if (Either.isRight(result)) open.body = result.right
-  else open.error = mismatch(response, result.left)
-  return response
+  if (Exit.isSuccess(exit)) {
+    open.body = exit.value
+    return Effect.succeed(response)
+  }
+  const issue = Cause.findError(exit.cause)
+  // Not an issue (a defect of an asynchronous transformation, an interruption): it goes on as it is.
+  if (Result.isFailure(issue)) return Effect.failCause(issue.failure)
+  open.error = mismatch(response, issue.success)
+  return Effect.succeed(response)
 }
+
+/** A decode that is done already (a schema without asynchronous transformations gives its `Exit` at once). */
+const isDone = <A, E, R>(effect: Effect.Effect<A, E, R>): effect is Exit.Exit<A, E> => Exit.isExit(effect)
 
 /**
  * A sender whose responses have their bodies decoded (when the schema
@@ -96,13 +116,10 @@ const fold = (response: RequestResponse, result: Either.Either<unknown, ParseRes
  *
  * @internal
  */
-export const decoding = (sender: Sender, decode: Decode): Sender => (request, index) =>
+export const decoding = <A, R>(sender: Sender, decode: Decode<A, R>): Sender<R> => (request, index) =>
   Effect.flatMap(sender(request, index), (response) => {
     if (!isDecoded(response)) return Effect.succeed(response)
     const result = decode(response.body)
-    // A schema without asynchronous transformations decodes to an Either at once.
-    if (Either.isEither(result)) {
-      return Effect.succeed(fold(response, result as Either.Either<unknown, ParseResult.ParseIssue>))
-    }
-    return Effect.map(Effect.either(result), (outcome) => fold(response, outcome)) as Effect.Effect<RequestResponse>
+    if (isDone(result)) return fold(response, result)
+    return Effect.flatMap(Effect.exit(result), (exit) => fold(response, exit))
   })
