@@ -49,7 +49,7 @@ const byName: Readonly<Record<string, Options.Descriptor | undefined>> = Options
 export const helpText = (descriptor: Options.Descriptor, flag: Options.Flag): string =>
   (flag.description ?? descriptor.description) +
   (flag.repeatable === true ? " Repeatable." : "") +
-  (flag.sets === undefined ? ` Default: ${descriptor.default}.` : "")
+  (flag.sets === undefined ? ` Default ${descriptor.default}.` : "")
 
 const toFlag = (descriptor: Options.Descriptor, spec: Options.Flag): Flag.Flag<FlagValue> => {
   const named = <A>(flag: Flag.Flag<A>): Flag.Flag<A> => {
@@ -122,7 +122,7 @@ const read = (
 ): { readonly value: unknown } | string | undefined => {
   if (given === undefined || given === false) return undefined
   if (given === true) return { value: spec.sets !== false }
-  if (Option.isOption(given)) return Option.isSome(given) ? { value: given.value } : undefined
+  if (Option.isOption(given)) return given._tag === "Some" ? { value: given.value } : undefined
   if (given.length === 0) return undefined
   if (spec.form === "headers") {
     const headers = headersOf(spec.name, given, warn)

@@ -326,7 +326,7 @@ export const requestMapText = (request: RequestMap.RequestMap, redaction: Redact
 export const invalidLineRecord = (
   index: number,
   line: number,
-  response: RequestResponse.RequestResponse & { readonly error: LoamyError.InvalidInputError },
+  response: RequestResponse.Refused,
   redaction: Redaction,
   override?: { readonly detail: string; readonly raw: string }
 ): string => {

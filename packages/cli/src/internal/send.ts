@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Clump, LoamyError, Options, Progress, RequestMap } from "@loamy/core"
+import { Clump, LoamyError, Options, Progress, RequestMap, RequestResponse } from "@loamy/core"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -131,7 +131,7 @@ export interface Via<R> {
     requests: Stream.Stream<unknown, input.BadInput>,
     resolved: Options.Resolved,
     onProgress: ((progress: Progress.Progress) => void) | undefined
-  ) => Stream.Stream<Clump.Indexed, unknown, R>
+  ) => Stream.Stream<Clump.Indexed<unknown, RequestResponse.Refused>, unknown, R>
   /**
    * What the run says when the sending stops with an error of its own that
    * is not --fail-fast's (exit 1); `written` records made it out. Undefined:
@@ -162,11 +162,16 @@ const local = (ordered: boolean, abort: (() => void) | undefined): Via<HttpClien
 
 /**
  * Whether a response is one of the requests a stop abandoned (failed by
- * `http.Abort`): not written, so that a `--resume` sends it again.
+ * `http.Abort`): not written, so that a `--resume` sends it again. `"sent"`
+ * when it was with the HTTP client (or past a first attempt) when the stop
+ * came, `"unsent"` when it failed at its start, after the stop.
  */
-const abandoned = (response: { readonly error?: { readonly _tag: string } | undefined }): boolean => {
-  const error = response.error as { readonly _tag: string; readonly code?: string } | undefined
-  return error?._tag === "TransportError" && (error.code === http.abortedCode || error.code === "UND_ERR_DESTROYED")
+const abandoned = (response: RequestResponse.RequestResponse): "sent" | "unsent" | undefined => {
+  const error = response.error
+  if (error?._tag !== "TransportError") return undefined
+  if (error.code === http.abortedCode) return "sent"
+  if (error.code === "UND_ERR_DESTROYED") return response.attempts > 1 ? "sent" : "unsent"
+  return undefined
 }
 
 /**
@@ -305,46 +310,45 @@ const sendWith = <R>(
     const onUnwritable = (tag: string) => {
       unwritableTag = tag
     }
-    const write = ({ index, response }: Clump.Indexed): Effect.Effect<void> => {
+    const write = ({ index, response }: Clump.Indexed<unknown, RequestResponse.Refused>): Effect.Effect<void> => {
       const line = lineOf.get(index)
       lineOf.delete(index)
-      const error = response.error
-      if (stoppedBy !== undefined) {
-        // Stopped: a request the stop abandoned has no record (a --resume sends it), nor has a line read since;
-        // after a failed output nothing more is written.
-        if (error?._tag === "InvalidInputError") return Effect.void
-        if (abandoned(response)) {
-          // Failed by the stop while it was with the HTTP client (or after a first attempt): it was sent.
-          if ((error as { readonly code?: string }).code === http.abortedCode || response.attempts > 1) {
-            sent++
-            abandonedInFlight++
-          }
-          return Effect.void
-        }
-        if (stoppedBy === "output") {
-          sent++
-          return Effect.void
-        }
-      }
-      if (error !== undefined && error._tag === "InvalidInputError") {
+      if (RequestResponse.isRefused(response)) {
+        // Stopped: a line read since is not written (a --resume reads it again).
+        if (stoppedBy !== undefined) return Effect.void
         tracker.record(0, "InvalidInputError", 0, false)
         const mangled = notUtf8.get(index)
         notUtf8.delete(index)
-        const refused = response as typeof response & { readonly error: typeof error }
         writer.write(
           output.invalidLineRecord(
             index,
             line ?? index + 1,
-            refused,
+            response,
             redaction,
             mangled === undefined ? undefined : { detail: "not valid UTF-8", raw: mangled }
           )
         )
       } else {
+        if (stoppedBy !== undefined) {
+          // Stopped: a request the stop abandoned has no record (a --resume sends it); after a failed output
+          // nothing more is written.
+          const cut = abandoned(response)
+          if (cut !== undefined) {
+            if (cut === "sent") {
+              sent++
+              abandonedInFlight++
+            }
+            return Effect.void
+          }
+          if (stoppedBy === "output") {
+            sent++
+            return Effect.void
+          }
+        }
         sent++
         unwritableTag = undefined
         const text = output.responseRecord(index, line, response, redaction, onUnwritable)
-        tracker.record(response.statusCode, error?._tag ?? unwritableTag, response.elapsedMs, true)
+        tracker.record(response.statusCode, response.error?._tag ?? unwritableTag, response.elapsedMs, true)
         writer.write(text)
       }
       // A slow reader of the output slows the sending instead of filling memory.
