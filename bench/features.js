@@ -73,24 +73,29 @@ for (const concurrency of [64, 256]) {
 // The same variants on a client that answers from memory: no sockets, so what is left is the scheduler's
 // own work per request, and a difference is the variant's cost in CPU per request.
 {
-  const { HttpClient, HttpClientResponse } = await import("@effect/platform")
-  const { Clump, Progress } = await import("@loamy/core")
+  const { HttpClient, HttpClientResponse } = await import("effect/http")
+  const { Clump, Progress, Transport } = await import("@loamy/core")
   const { Effect, Layer, ManagedRuntime } = await import("effect")
-  // One web Response whose body is never read: the core takes the bytes through the bounded read a client may
-  // offer (as loamy's layer does), so the fake costs next to nothing per request.
+  // One web Response whose body is never read: the core takes the bytes through the bounded read a transport's
+  // responses may offer (`Transport.BoundedResponse`, as loamy's layer does), so the fake costs next to nothing per
+  // request.
   const web = new Response(null, { headers: { "content-type": "application/json", "content-length": "2" } })
   const bytes = new TextEncoder().encode("{}")
-  const readUpTo = Symbol.for("@loamy/core/readUpTo")
+  const bounded = { bufferedBody: undefined, readUpTo: () => Effect.succeed(bytes) }
   // It answers on the next turn of the event loop, as a socket would: an answer in the same turn would run every
-  // worker to completion one after the other, with nothing ever in flight.
-  const instant = HttpClient.make((request) =>
-    Effect.async((resume) => {
-      setImmediate(() => {
-        const response = HttpClientResponse.fromWeb(request, web)
-        response[readUpTo] = () => Effect.succeed(bytes)
-        resume(Effect.succeed(response))
-      })
-    })
+  // worker to completion one after the other, with nothing ever in flight. `makeWith`, not `make`: Effect 4's
+  // `make` wraps every response, which would hide the bounded read.
+  const instant = HttpClient.makeWith(
+    (effect) =>
+      Effect.flatMap(effect, (request) =>
+        Effect.callback((resume) => {
+          setImmediate(() => {
+            const response = HttpClientResponse.fromWeb(request, web)
+            response[Transport.BoundedResponseTypeId] = bounded
+            resume(Effect.succeed(response))
+          })
+        })),
+    Effect.succeed
   )
   const runtime = ManagedRuntime.make(Layer.succeed(HttpClient.HttpClient, instant))
   const M = 20_000
@@ -108,7 +113,7 @@ for (const concurrency of [64, 256]) {
       Clump.make(requests, { concurrency, timeout, concurrencyPerOrigin: concurrency / 2 })
     )
   }
-  // As the plain doors run: Effect's tracer off (HttpClient.make would make a span per request for nobody).
+  // As the plain doors run: Effect's tracer off (spans per request for nobody).
   for (const name of Object.keys(effects)) effects[name] = Effect.withTracerEnabled(effects[name], false)
   const cpu = Object.fromEntries(Object.keys(effects).map((name) => [name, []]))
   for (const effect of Object.values(effects)) await runtime.runPromise(effect)

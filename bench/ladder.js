@@ -18,7 +18,7 @@ import { pool } from "./pool.js"
 
 const rungs = {
   1: "undici.request (promise API)",
-  2: "Effect.async around dispatcher.request",
+  2: "Effect.callback around dispatcher.request",
   3: "UndiciHttpClient.make(agent).execute + body",
   4: "Clump.send on the layer (provided once)",
   5: "sendRequests (Promise door)",
@@ -120,7 +120,7 @@ async function child(rung, concurrency) {
       const { Effect } = await import("effect")
       const dispatcher = new Agent()
       const { origin, pathname } = new URL(target)
-      const one = Effect.async((resume) => {
+      const one = Effect.callback((resume) => {
         dispatcher.request({ origin, path: pathname, method: "GET" }, (error, data) => {
           if (error) return resume(Effect.fail(error))
           data.body.json().then((value) => resume(Effect.succeed(value)), (cause) => resume(Effect.fail(cause)))
@@ -131,7 +131,7 @@ async function child(rung, concurrency) {
     async 3() {
       const { Agent } = await import("undici")
       const { Effect } = await import("effect")
-      const { HttpClientRequest } = await import("@effect/platform")
+      const { HttpClientRequest } = await import("effect/http")
       const UndiciHttpClient = await import("loamy/UndiciHttpClient")
       const client = UndiciHttpClient.make(new Agent())
       const one = Effect.flatMap(client.execute(HttpClientRequest.get(target)), (response) => response.json)

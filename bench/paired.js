@@ -36,7 +36,7 @@ const variants = {
     let failed = 0
     // Consumed a chunk at a time: an effect per element would measure the consumer, not the stream.
     await runtime.runPromise(
-      Stream.runForEachChunk(Clump.stream(Clump.make(batch, { concurrency })), (chunk) =>
+      Stream.runForEachArray(Clump.stream(Clump.make(batch, { concurrency })), (chunk) =>
         Effect.sync(() => {
           for (const { response } of chunk) if (response.error) failed++
         }))

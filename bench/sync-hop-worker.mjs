@@ -28,7 +28,7 @@ if (rung === "hop-noop") {
   const dispatcher = new Agent({ connections: 100, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 4000 })
   const u = new URL(target)
   const headers = { "user-agent": "loamy/0.0.0", "accept-encoding": "gzip, deflate, br" }
-  const get = Effect.async((resume) => {
+  const get = Effect.callback((resume) => {
     dispatcher.request({ origin: u.origin, path: u.pathname, method: "GET", headers, body: null, headersTimeout: 0, bodyTimeout: 0 }, (error, data) => {
       if (error) return resume(Effect.fail(error))
       data.body.bytes().then((bytes) => resume(Effect.succeed(JSON.parse(Buffer.from(bytes).toString("utf8")))), (e) => resume(Effect.fail(e)))
@@ -41,7 +41,7 @@ if (rung === "hop-noop") {
     // worker does, instead of a new fiber per call.
     const calls = []
     let wake
-    const arrival = Effect.async((resume) => {
+    const arrival = Effect.callback((resume) => {
       wake = resume
     })
     const take = Effect.suspend(() => (calls.length > 0 ? Effect.succeed(calls.shift()) : Effect.flatMap(arrival, () => take)))
@@ -57,9 +57,10 @@ if (rung === "hop-noop") {
 } else if (rung === "hop-layer") {
   // loamy's HttpClient layer alone: execute + json, run as an Effect.
   const Effect = await import("effect/Effect")
-  const HttpClientRequest = await import("@effect/platform/HttpClientRequest")
+  const HttpClientRequest = await import("effect/http/HttpClientRequest")
+  const { Agent } = await import("undici")
   const UndiciHttpClient = await import("loamy/UndiciHttpClient")
-  const client = UndiciHttpClient.make(UndiciHttpClient.unsafeMakeAgent({ connections: 100 }))
+  const client = UndiciHttpClient.make(new Agent({ connections: 100, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 4000 }))
   const get = Effect.flatMap(client.execute(HttpClientRequest.get(target)), (response) => response.json)
   handle = () => Effect.runPromise(get)
 } else {

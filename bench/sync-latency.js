@@ -12,8 +12,8 @@
 //   hop         the bare hop around undici.request() + body.json() in the worker (what synckit measures)
 //   hop-cb      the bare hop around undici's callback API + body.bytes(), with loamy's default headers (the
 //               calls the layer makes, without Effect)
-//   hop-effect  hop-cb inside one Effect.async, run with Effect.runPromise (Effect's own cost per call)
-//   hop-effect-fiber  the same Effect.async on one long-lived fiber that takes the calls in turn (how the door's
+//   hop-effect  hop-cb inside one Effect.callback, run with Effect.runPromise (Effect's own cost per call)
+//   hop-effect-fiber  the same Effect.callback on one long-lived fiber that takes the calls in turn (how the door's
 //               worker runs its jobs): what a fiber per call costs, set beside hop-effect
 //   hop-layer   the bare hop around loamy's HttpClient layer alone (execute + json) in the worker
 //   hop-prepared the bare hop around the worker's prepared pipeline (Clump.unsafePrepare) for one request

@@ -23,9 +23,8 @@ import {
 } from "@loamy/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
+import * as Result from "effect/Result"
 import { AbortError } from "./errors.js"
 import * as options_ from "./internal/options.js"
 import * as runtime from "./internal/runtime.js"
@@ -169,20 +168,20 @@ export const sendRequests = (
 
 const start = (requests: Iterable<RequestInput>, options: PromiseOptions | undefined): Promise<Array<RequestResponse>> => {
   const checked = options_.checkPromise(options)
-  if (Either.isLeft(checked)) return Promise.reject(checked.left)
+  if (Result.isFailure(checked)) return Promise.reject(checked.failure)
   if (!isIterable(requests)) return Promise.reject(notIterable(requests))
-  const [resolved, { onProgress, progressIntervalMs, signal }] = checked.right
+  const [resolved, { onProgress, progressIntervalMs, signal }] = checked.success
   if (signal?.aborted) return Promise.reject(new AbortError({ cause: signal.reason }))
   let effect = runtime.send(requests, resolved)
   if (onProgress !== undefined) effect = reportingTo(onProgress, progressIntervalMs, effect)
   return new Promise((resolve, reject) => {
     const fiber = runtime.runtime().runFork(effect)
-    const onAbort = () => fiber.unsafeInterruptAsFork(FiberId.none)
+    const onAbort = () => fiber.interruptUnsafe()
     signal?.addEventListener("abort", onAbort, { once: true })
     fiber.addObserver((exit) => {
       signal?.removeEventListener("abort", onAbort)
       if (Exit.isSuccess(exit)) return resolve(exit.value as Array<RequestResponse>)
-      if (signal?.aborted && Cause.isInterruptedOnly(exit.cause)) {
+      if (signal?.aborted && Cause.hasInterruptsOnly(exit.cause)) {
         return reject(new AbortError({ cause: signal.reason }))
       }
       reject(Cause.squash(exit.cause))
@@ -238,16 +237,16 @@ const reportingTo = <A, E, R>(
  */
 export const sendRequestsSync = (requests: Iterable<RequestInput>, options?: Options): Array<RequestResponse> => {
   const checked = options_.check(options)
-  if (Either.isLeft(checked)) throw checked.left
-  return sendSync(requests, checked.right)
+  if (Result.isFailure(checked)) throw checked.failure
+  return sendSync(requests, checked.success)
 }
 
 const sendSync = (requests: Iterable<RequestInput>, options: CoreOptions.Resolved): Array<RequestResponse> => {
   if (!isIterable(requests)) throw notIterable(requests)
   const valid = RequestMap.validateAll(requests)
-  if (Either.isLeft(valid)) throw valid.left
+  if (Result.isFailure(valid)) throw valid.failure
   const bounded = sync.withBound(options)
-  return sync.call(valid.right, bounded, sync.waitFor(bounded))
+  return sync.call(valid.success, bounded, sync.waitFor(bounded))
 }
 
 /**
@@ -294,7 +293,7 @@ export class Clump {
       })
     }
     const own = options_.check(options)
-    if (Either.isLeft(own)) throw own.left
+    if (Result.isFailure(own)) throw own.failure
     for (const key of Object.keys(options)) {
       if (key !== "returnExceptions") {
         throw new LoamyError.InvalidOptionsError({
@@ -304,13 +303,13 @@ export class Clump {
       }
     }
     const base = options_.check(this.options)
-    if (Either.isLeft(base)) throw base.left
+    if (Result.isFailure(base)) throw base.failure
     const given = Object.hasOwn(options, "returnExceptions") && options.returnExceptions !== undefined
     return sendSync(
       this.requests,
-      !given || base.right.failFast === own.right.failFast
-        ? base.right
-        : CoreOptions.unsafeMarkResolved({ ...base.right, failFast: own.right.failFast })
+      !given || base.success.failFast === own.success.failFast
+        ? base.success
+        : CoreOptions.unsafeMarkResolved({ ...base.success, failFast: own.success.failFast })
     )
   }
 }

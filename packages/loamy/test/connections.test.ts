@@ -1,6 +1,7 @@
 import { Clump } from "@loamy/core"
 import { start, type TestServer } from "@loamy/test-server"
-import { Effect } from "effect"
+import { Effect, Layer, Schedule } from "effect"
+import { HttpClient } from "effect/http"
 import { sendRequests } from "loamy"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -74,5 +75,34 @@ describe("sockets per call", () => {
       Clump.send(Clump.make(batch, { concurrency: 32 })).pipe(Effect.provide(UndiciHttpClient.layerWith({ connections: 3 })))
     )
     expect(server.stats.maxInFlight).toBeLessThanOrEqual(3)
+  }, 60_000)
+
+  it("keeps the cap per call through the user's middleware around loamy's client (counted at the server)", async () => {
+    // A server of its own, and a layer per run: every socket the server accepts is this call's.
+    const own = await start()
+    try {
+      const middleware = {
+        "mapRequest((r) => r)": HttpClient.mapRequest((r) => r),
+        "tapRequest": HttpClient.tapRequest(() => Effect.void),
+        "retry": HttpClient.retry({ times: 1, schedule: Schedule.spaced(1) })
+      }
+      for (const [name, wrap] of Object.entries(middleware)) {
+        own.resetStats()
+        // As a user writes it: loamy's layer, and their middleware around the client it provides.
+        const wrapped = Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, wrap)).pipe(
+          Layer.provideMerge(UndiciHttpClient.layer)
+        )
+        const batch = Array.from({ length: 200 }, () => ({ url: `${own.url}/delay/5`, httpOp: "GET" as const }))
+        const responses = await Effect.runPromise(
+          Clump.send(Clump.make(batch, { concurrency: 8 })).pipe(Effect.provide(wrapped))
+        )
+        expect(responses.filter((r) => r.statusCode === 200), name).toHaveLength(200)
+        expect(own.stats.connections, name).toBeGreaterThan(0)
+        expect(own.stats.connections, name).toBeLessThanOrEqual(8)
+        expect(own.stats.maxInFlight, name).toBeLessThanOrEqual(8)
+      }
+    } finally {
+      await own.close()
+    }
   }, 60_000)
 })

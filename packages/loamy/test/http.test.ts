@@ -6,7 +6,7 @@
  * (the sync door blocks this thread), the Effect door on loamy's undici layer
  * and on `FetchHttpClient.layer`.
  */
-import { FetchHttpClient } from "@effect/platform"
+import { FetchHttpClient } from "effect/http"
 import { Clump, type RequestResponse } from "@loamy/core"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"

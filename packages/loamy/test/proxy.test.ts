@@ -4,11 +4,10 @@
  * it in absolute form, https targets through a CONNECT tunnel. The proxy
  * counts what it is asked, and the servers behind it what reaches them.
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import type * as HttpClient from "@effect/platform/HttpClient"
 import { Clump, LoamyError, type RequestResponse } from "@loamy/core"
 import { closedPort, start, type TestServer } from "@loamy/test-server"
-import { Effect, Either, type Layer } from "effect"
+import { Effect, Layer, Result } from "effect"
+import { FetchHttpClient, HttpClient } from "effect/http"
 import { close, InvalidOptionsError, sendRequests, sendRequestsSync } from "loamy"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -51,7 +50,7 @@ const get = (url: string) => ({ url, httpOp: "GET" as const })
 const run = <E>(
   effect: Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, E, HttpClient.HttpClient>,
   layer: Layer.Layer<HttpClient.HttpClient> = UndiciHttpClient.layer
-) => Effect.runPromise(Effect.either(Effect.provide(effect, layer)))
+) => Effect.runPromise(Effect.result(Effect.provide(effect, layer)))
 
 /** The `Via` header the proxy adds to what it forwards: the target saw the request come through it. */
 const via = (response: RequestResponse.RequestResponse): unknown =>
@@ -61,7 +60,7 @@ describe("proxy option at the Effect door (UndiciHttpClient.layer)", () => {
   it("sends http requests to the proxy in absolute form; the server gets them from the proxy", async () => {
     const requests = Array.from({ length: 10 }, (_, i) => get(`${server.url}/echo?i=${i}`))
     const result = await run(Clump.send(Clump.make(requests, { proxy: proxy.url, concurrency: 4 })))
-    const responses = Either.getOrThrow(result)
+    const responses = Result.getOrThrow(result)
     expect(responses.map((r) => r.statusCode)).toEqual(requests.map(() => 200))
     for (const response of responses) expect(via(response)).toMatch(/proxy\/4\.1\.0/)
     expect(proxy.seen.requests).toBe(10)
@@ -74,7 +73,7 @@ describe("proxy option at the Effect door (UndiciHttpClient.layer)", () => {
     const layer = UndiciHttpClient.layerWith({ connect: { ca: cert } })
     const before = tls.requests()
     const result = await run(Clump.send(Clump.make([get(`${tls.url}/secure`)], { proxy: proxy.url })), layer)
-    const [response] = Either.getOrThrow(result)
+    const [response] = Result.getOrThrow(result)
     expect(response!.error).toBeUndefined()
     expect(response!.body).toEqual({ tls: true, path: "/secure" })
     expect(proxy.seen.targets).toEqual([`CONNECT 127.0.0.1:${tls.port}`])
@@ -85,7 +84,7 @@ describe("proxy option at the Effect door (UndiciHttpClient.layer)", () => {
     const result = await run(
       Clump.send(Clump.make([get(`${server.url}/redirect-to-other-origin?path=/echo`)], { proxy: proxy.url }))
     )
-    const [response] = Either.getOrThrow(result)
+    const [response] = Result.getOrThrow(result)
     expect(response!.statusCode).toBe(200)
     expect(via(response!)).toMatch(/proxy\//)
     expect(proxy.seen.targets).toEqual([
@@ -97,7 +96,7 @@ describe("proxy option at the Effect door (UndiciHttpClient.layer)", () => {
   it("layerWith({ proxy }) sends every request of the layer through it, without the option", async () => {
     const layer = UndiciHttpClient.layerWith({ proxy: proxy.url })
     const result = await run(Clump.send(Clump.make([get(`${server.url}/echo`), get(`${server.url}/`)])), layer)
-    expect(Either.getOrThrow(result).map((r) => r.statusCode)).toEqual([200, 200])
+    expect(Result.getOrThrow(result).map((r) => r.statusCode)).toEqual([200, 200])
     expect(proxy.seen.requests).toBe(2)
   })
 
@@ -105,10 +104,26 @@ describe("proxy option at the Effect door (UndiciHttpClient.layer)", () => {
     const layer = UndiciHttpClient.layerWith({ connections: 2, proxy: proxy.url })
     const requests = Array.from({ length: 12 }, () => get(`${server.url}/delay/30`))
     const result = await run(Clump.send(Clump.make(requests, { concurrency: 12 })), layer)
-    expect(Either.getOrThrow(result).map((r) => r.statusCode)).toEqual(requests.map(() => 200))
+    expect(Result.getOrThrow(result).map((r) => r.statusCode)).toEqual(requests.map(() => 200))
     expect(proxy.seen.requests).toBe(12)
     expect(proxy.seen.connections).toBeGreaterThan(0)
     expect(proxy.seen.connections).toBeLessThanOrEqual(2)
+  })
+
+  it("goes through the proxy with the user's middleware around loamy's client, capped at the call's concurrency", async () => {
+    // As a user writes it: loamy's layer, and their middleware around the client it provides.
+    const wrapped = Layer.effect(
+      HttpClient.HttpClient,
+      Effect.map(HttpClient.HttpClient, (client) => client.pipe(HttpClient.mapRequest((r) => r), HttpClient.tapRequest(() => Effect.void)))
+    ).pipe(Layer.provideMerge(UndiciHttpClient.layer))
+    const requests = Array.from({ length: 12 }, (_, i) => get(`${server.url}/delay/20?i=${i}`))
+    const result = await run(Clump.send(Clump.make(requests, { proxy: proxy.url, concurrency: 3 })), wrapped)
+    const responses = Result.getOrThrow(result)
+    expect(responses.map((r) => r.statusCode)).toEqual(requests.map(() => 200))
+    expect(proxy.seen.requests).toBe(12)
+    expect(proxy.seen.connections).toBeGreaterThan(0)
+    expect(proxy.seen.connections).toBeLessThanOrEqual(3)
+    expect(server.stats.requests).toBe(12)
   })
 
   it("fails the call with InvalidOptionsError on a client that cannot route through a proxy, sending nothing", async () => {
@@ -116,8 +131,8 @@ describe("proxy option at the Effect door (UndiciHttpClient.layer)", () => {
       Clump.send(Clump.make([get(`${server.url}/`)], { proxy: withCredentials(proxy.url) })),
       FetchHttpClient.layer
     )
-    expect(Either.isLeft(result)).toBe(true)
-    const error = (result as Either.Left<unknown, unknown>).left
+    expect(Result.isFailure(result)).toBe(true)
+    const error = Result.isFailure(result) ? result.failure : undefined
     expect(error).toBeInstanceOf(LoamyError.InvalidOptionsError)
     expect((error as LoamyError.InvalidOptionsError).option).toBe("proxy")
     expect((error as Error).message).toMatch(/cannot route through a proxy.*UndiciHttpClient/)
@@ -168,7 +183,7 @@ describe("proxy failures fold into the response as a TransportError naming the p
       Clump.send(Clump.make([get(`${server.url}/echo`), get(`${tls.url}/in`)], { proxy: withCredentials(guarded.url) })),
       layer
     )
-    const responses = Either.getOrThrow(result)
+    const responses = Result.getOrThrow(result)
     expect(responses.map((r) => r.error)).toEqual([undefined, undefined])
     expect(via(responses[0]!)).toMatch(/proxy\//)
     // The proxy drops Proxy-Authorization (hop by hop): the server never sees the credentials.
@@ -215,10 +230,10 @@ describe("the proxy option's values", () => {
   })
 
   it("Clump.withOptions keeps a decoded proxy (toOptions)", () => {
-    const decoded = Either.getOrThrow(Clump.resolveOptions({ proxy: proxy.url, concurrency: 3 }))
+    const decoded = Result.getOrThrow(Clump.resolveOptions({ proxy: proxy.url, concurrency: 3 }))
     expect(decoded.proxy).toBe(proxy.url)
     const again = Clump.withOptions(Clump.make([], decoded), { timeout: 1_000 })
-    expect(Either.getOrThrow(Clump.resolveOptions(again.options)).proxy).toBe(proxy.url)
+    expect(Result.getOrThrow(Clump.resolveOptions(again.options)).proxy).toBe(proxy.url)
   })
 })
 
@@ -291,7 +306,7 @@ describe('proxy: "env" at the Promise door', () => {
     await withEnv({ HTTPS_PROXY: proxy.url }, async () => {
       const layer = UndiciHttpClient.layerWith({ connect: { ca: cert }, proxy: "env" })
       const result = await run(Clump.send(Clump.make([get(`${tls.url}/env`), get(`${server.url}/echo`)])), layer)
-      const responses = Either.getOrThrow(result)
+      const responses = Result.getOrThrow(result)
       expect(responses[0]!.body).toEqual({ tls: true, path: "/env" })
       // HTTPS_PROXY is for https targets only: the http one goes directly.
       expect(via(responses[1]!)).toBeUndefined()

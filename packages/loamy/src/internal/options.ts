@@ -6,7 +6,7 @@
  * @internal
  */
 import { LoamyError, Options as Options_, type Progress } from "@loamy/core"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 
 /** The core's options with its durations typed as milliseconds; every other field is the core's own. */
 type Millis<T, K extends keyof T> = Omit<T, K> & { readonly [P in K]?: number | undefined }
@@ -32,7 +32,7 @@ export interface PromiseExtras {
 
 const noExtras: PromiseExtras = { signal: undefined, onProgress: undefined, progressIntervalMs: undefined }
 
-const refuse = (option: string, detail: string) => Either.left(new LoamyError.InvalidOptionsError({ option, detail }))
+const refuse = (option: string, detail: string) => Result.fail(new LoamyError.InvalidOptionsError({ option, detail }))
 
 /**
  * Decodes the Promise door's options: its own `signal`, `onProgress` and
@@ -42,12 +42,12 @@ const refuse = (option: string, detail: string) => Either.left(new LoamyError.In
  */
 export const checkPromise = (
   options: unknown
-): Either.Either<readonly [Options_.Resolved, PromiseExtras], LoamyError.InvalidOptionsError> => {
+): Result.Result<readonly [Options_.Resolved, PromiseExtras], LoamyError.InvalidOptionsError> => {
   if (
     typeof options !== "object" || options === null ||
     !("signal" in options || "onProgress" in options || "progressInterval" in options)
   ) {
-    return Either.map(Options_.decode(options), (resolved) => [resolved, noExtras] as const)
+    return Result.map(Options_.decode(options), (resolved) => [resolved, noExtras] as const)
   }
   const { onProgress, progressInterval, signal, ...rest } = options as {
     signal?: unknown
@@ -64,7 +64,7 @@ export const checkPromise = (
   ) {
     return refuse("progressInterval", "must be a positive number of milliseconds")
   }
-  return Either.map(Options_.decode(rest), (resolved) =>
+  return Result.map(Options_.decode(rest), (resolved) =>
     [resolved, {
       signal: signal as AbortSignal | undefined,
       onProgress: onProgress as PromiseExtras["onProgress"],
@@ -78,7 +78,7 @@ export const checkPromise = (
  *
  * @internal
  */
-export const check = (options: unknown): Either.Either<Options_.Resolved, LoamyError.InvalidOptionsError> => {
+export const check = (options: unknown): Result.Result<Options_.Resolved, LoamyError.InvalidOptionsError> => {
   if (typeof options === "object" && options !== null && ("onProgress" in options || "signal" in options)) {
     const option = "onProgress" in options ? "onProgress" : "signal"
     return refuse(

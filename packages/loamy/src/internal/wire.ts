@@ -21,10 +21,10 @@ import * as Schema from "effect/Schema"
 import { WorkerError } from "../errors.js"
 
 /** Every error a batch can end with, besides defects. */
-const BatchError = Schema.Union(LoamyError.RequestError, LoamyError.InvalidInputError, LoamyError.InvalidOptionsError)
+const BatchError = Schema.Union([LoamyError.RequestError, LoamyError.InvalidInputError, LoamyError.InvalidOptionsError])
 
 /** What a response's `error` can hold. */
-const ResponseError = Schema.Union(LoamyError.RequestError, LoamyError.InvalidInputError)
+const ResponseError = Schema.Union([LoamyError.RequestError, LoamyError.InvalidInputError])
 const encodeRequestError = Schema.encodeUnknownSync(ResponseError)
 const decodeRequestError = Schema.decodeUnknownSync(ResponseError)
 const encodeBatchError = Schema.encodeUnknownSync(BatchError)

@@ -1,28 +1,30 @@
 /**
  * The synchronous door's worker thread: runs each posted batch on the
  * thread's runtime, on one long-lived fiber that takes the batches in turn,
- * through the keep-alive agent capped at the batch's concurrency (as the
- * Promise door does, see `runtime.ts`), posts the reply, then wakes the
- * caller blocked in `Atomics.wait`.
+ * on the keep-alive agent capped at the batch's concurrency that the engine
+ * leases from the layer's transport (as the Promise door does, see
+ * `runtime.ts`), posts the reply, then wakes the caller blocked in
+ * `Atomics.wait`.
  *
  * A batch whose options hold no per-call state runs on a pipeline prepared
- * once per distinct options value (`Clump.unsafePrepare`): the sender, its
- * redirect follower and checks are made by the first call with those
+ * once per distinct options value (`Unchecked.unsafePrepare`): the sender,
+ * its redirect follower and checks are made by the first call with those
  * options, and later calls go straight to sending.
  *
  * @internal
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as HttpClient from "@effect/platform/HttpClient"
-import { Clump, type Options, type RequestMap, type RequestResponse } from "@loamy/core"
+import type { Options, RequestMap, RequestResponse } from "@loamy/core"
+import * as Unchecked from "@loamy/core/Unchecked"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import * as Runtime from "effect/Runtime"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import type * as HttpClient from "effect/http/HttpClient"
+import * as References from "effect/References"
 import { type MessagePort, parentPort, workerData } from "node:worker_threads"
-import { acquire, type Capped, release, runtime } from "./runtime.js"
+import { runtime } from "./runtime.js"
 import { encodeError, encodeResponses, KeyMemory, postParts, postReply, type Reply } from "./wire.js"
 
 /** @internal */
@@ -69,13 +71,11 @@ const full = state.length > slots.read
 
 interface Entry {
   readonly options: Options.Resolved
-  /** Made by the first call with these options; `null`: they cannot be prepared. */
-  prepared: Clump.Prepared | null | undefined
   /**
-   * The agent the prepared pipeline sends through. When too many agents are kept the least recently used is
-   * closed and its concurrency later gets a new one: then the pipeline is made again, on the new agent.
+   * Made by the first call with these options; `null`: they cannot be prepared. It holds the layer's client
+   * and leases each batch its capped agent, so it outlives any agent the transport closes.
    */
-  on: Capped | undefined
+  prepared: Unchecked.Prepared | null | undefined
 }
 
 /** What the caller has sent, by key, forgotten in step with the caller's own `KeyMemory`. */
@@ -83,27 +83,21 @@ const known = new KeyMemory<Entry>()
 
 // Effect's tracer is off: callers of these doors cannot install one, so spans would be built for nobody. And
 // redirects are loamy's to follow, which the context says once for the thread rather than once per batch (our
-// client ignores it; a prepared pipeline made in this context relies on it, see `Clump.unsafePrepare`). The
-// runtime is built now, while the caller is still busy; batches run on it as it is once it is built.
-const manual = { redirect: "manual" } as const
-let ready: Runtime.Runtime<unknown> | undefined
-runtime().runtime().then(
+// client ignores it; a prepared pipeline made in this context relies on it, see `Unchecked.unsafePrepare`). The
+// runtime is built now, while the caller is still busy; batches run on its context once it is built.
+const manual: globalThis.RequestInit = { redirect: "manual" }
+let ready: Context.Context<HttpClient.HttpClient> | undefined
+runtime().context().then(
   (built) => {
-    ready = Runtime.provideService(
-      Runtime.setFiberRef(built, FiberRef.currentTracerEnabled, false),
-      FetchHttpClient.RequestInit,
-      manual
-    ) as Runtime.Runtime<unknown>
+    ready = Context.add(Context.add(built, References.TracerEnabled, false), FetchHttpClient.RequestInit, manual)
   },
   () => undefined
 )
 
-const fork = <A, E>(effect: Effect.Effect<A, E, any>): Fiber.RuntimeFiber<A, E> =>
+const fork = <A, E>(effect: Effect.Effect<A, E, HttpClient.HttpClient>): Fiber.Fiber<A, E> =>
   ready !== undefined
-    ? Runtime.runFork(ready, effect)
-    : runtime().runFork(
-      Effect.provideService(Effect.withTracerEnabled(effect, false), FetchHttpClient.RequestInit, manual)
-    ) as Fiber.RuntimeFiber<A, E>
+    ? Effect.runForkWith(ready)(effect)
+    : runtime().runFork(Effect.provideService(Effect.withTracerEnabled(effect, false), FetchHttpClient.RequestInit, manual))
 
 /**
  * The last reply posted, kept until the caller has read it (`slots.read`),
@@ -177,28 +171,22 @@ const resend = (id: number) => {
 type SendJob = Extract<Job, { type: "send" }>
 
 /**
- * The batch as an effect, on the agent capped at its concurrency (as the
- * Promise door does: at most that many sockets, and so requests in flight,
- * per origin), on its prepared pipeline when the options allow one (made on
- * first use, and again when the agent it was made with has been closed).
- * The agent is counted as used until `release`, so that it is not closed
- * under the batch.
+ * The batch as an effect, on its prepared pipeline when the options allow
+ * one (made on first use). The engine leases the batch the agent capped at
+ * its concurrency (at most that many sockets, and so requests in flight, per
+ * origin, as the Promise door has) and gives it back when the batch ends.
  */
-const batch = (job: SendJob, remembered: Entry, agent: Capped): Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, unknown, any> => {
-  const prepared = remembered.on === agent ? remembered.prepared : undefined
-  // A prepared pipeline holds its client already: no context change per batch.
+const batch = (
+  job: SendJob,
+  remembered: Entry
+): Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, unknown, HttpClient.HttpClient> => {
+  const prepared = remembered.prepared
   if (prepared !== undefined && prepared !== null) return prepared(job.requests)
-  return Effect.provideService(
-    prepared === null
-      ? Clump.unsafeSend(job.requests, remembered.options)
-      : Effect.flatMap(Clump.unsafePrepare(remembered.options), (made) => {
-        remembered.prepared = made ?? null
-        remembered.on = agent
-        return made === undefined ? Clump.unsafeSend(job.requests, remembered.options) : made(job.requests)
-      }),
-    HttpClient.HttpClient,
-    agent.client
-  )
+  if (prepared === null) return Unchecked.unsafeSend(job.requests, remembered.options)
+  return Effect.flatMap(Unchecked.unsafePrepare(remembered.options), (made) => {
+    remembered.prepared = made ?? null
+    return made === undefined ? Unchecked.unsafeSend(job.requests, remembered.options) : made(job.requests)
+  })
 }
 
 const observe = (
@@ -210,7 +198,7 @@ const observe = (
     if (Exit.isSuccess(exit)) {
       if (test?.spoil !== undefined) spoil(exit.value, test.spoil)
       reply({ id, ok: true, responses: encodeResponses(exit.value) })
-    } else if (!Cause.isInterruptedOnly(exit.cause)) {
+    } else if (!Cause.hasInterruptsOnly(exit.cause)) {
       reply({ id, ok: false, error: encodeError(Cause.squash(exit.cause)) })
     }
     // Interrupted: the caller gave up on this job and is no longer waiting for it.
@@ -240,11 +228,11 @@ const spoil = (responses: ReadonlyArray<RequestResponse.RequestResponse>, how: N
 // than a one-request job's own Effect work. The caller waits for each job, so jobs do not overlap; a job
 // the caller gave up on is stopped by interrupting the fiber, and a new one takes the next job.
 const queue: Array<SendJob> = []
-let loop: Fiber.RuntimeFiber<unknown, unknown> | undefined
+let loop: Fiber.Fiber<never, unknown> | undefined
 let wake: ((effect: Effect.Effect<void>) => void) | undefined
-let current: { readonly id: number; readonly agent: Capped } | undefined
+let current: { readonly id: number } | undefined
 
-const arrival: Effect.Effect<void> = Effect.async<void>((resume) => {
+const arrival: Effect.Effect<void> = Effect.callback<void>((resume) => {
   wake = resume
 })
 
@@ -256,12 +244,12 @@ const take: Effect.Effect<SendJob> = Effect.suspend(() => {
 /** The options of a job: sent with it the first time, remembered by key after. */
 const remember = (job: SendJob): Entry | undefined => {
   if (job.options === undefined) return known.get(job.key)
-  const entry: Entry = { options: job.options, prepared: undefined, on: undefined }
+  const entry: Entry = { options: job.options, prepared: undefined }
   known.add(job.key, entry)
   return entry
 }
 
-const serve: Effect.Effect<void, never, any> = Effect.flatMap(take, (job) => {
+const serve: Effect.Effect<void, never, HttpClient.HttpClient> = Effect.flatMap(take, (job) => {
   if (job.test?.dieWith !== undefined) {
     observe(job.id, Exit.die(new TypeError(job.test.dieWith)))
     return Effect.void
@@ -271,11 +259,9 @@ const serve: Effect.Effect<void, never, any> = Effect.flatMap(take, (job) => {
     observe(job.id, Exit.die(new Error("loamy: the worker was sent options it does not know")))
     return Effect.void
   }
-  const agent = acquire(entry.options.concurrency)
-  current = { id: job.id, agent }
-  return Effect.map(Effect.exit(batch(job, entry, agent)), (exit) => {
+  current = { id: job.id }
+  return Effect.map(Effect.exit(batch(job, entry)), (exit) => {
     current = undefined
-    release(agent)
     observe(job.id, exit, job.test)
   })
 })
@@ -292,10 +278,7 @@ const startLoop = () => {
     wake = undefined
     const job = current
     current = undefined
-    if (job !== undefined) {
-      release(job.agent)
-      observe(job.id, exit as Exit.Exit<never, unknown>)
-    }
+    if (job !== undefined) observe(job.id, exit)
     if (queue.length > 0) startLoop()
   })
 }
@@ -309,10 +292,10 @@ const abort = (id: number) => {
   }
   if (current === undefined || current.id !== id || loop === undefined) return
   const stopped = loop
-  release(current.agent)
   current = undefined
   loop = undefined
-  stopped.unsafeInterruptAsFork(stopped.id())
+  // Its requests are aborted as the fiber is interrupted; the engine gives its agent back.
+  stopped.interruptUnsafe(stopped.id)
   if (queue.length > 0) startLoop()
 }
 

@@ -1,0 +1,111 @@
+/**
+ * The bounded read of a body (the engine's `readUpTo`, see
+ * `@loamy/core/Transport`): a plain loop over the body's chunks instead of
+ * an Effect stream, which costs several hundred microseconds per response,
+ * stopping at `limit` decoded bytes (then the body and its socket are
+ * destroyed and the result is undefined), and holding what it reads in the
+ * call's body budget until it ends.
+ *
+ * @internal
+ */
+import type { Transport } from "@loamy/core"
+import * as Effect from "effect/Effect"
+import type { Readable } from "node:stream"
+import { brotliWindowBytes, concat } from "./decoding.js"
+
+type BodyBudget = Transport.BodyBudget
+
+/**
+ * Reads `source` to its end, or to `limit` bytes (then it is destroyed and
+ * the result is undefined). Read `ticket` of `budget` holds `held` bytes
+ * already (its decoders') and takes each chunk's, and stops reading while
+ * the budget says to wait; it gives everything back when it ends, however
+ * it ends (interrupted too). `brotliFirst`: the first chunk of
+ * `body` (the undecoded body under a brotli decoder) may ask for a larger
+ * window than `held` counts.
+ *
+ * @internal
+ */
+export const readBounded = <E>(
+  source: Readable,
+  body: Readable,
+  limit: number,
+  budget: BodyBudget,
+  ticket: number,
+  held: number,
+  brotliFirst: boolean,
+  onError: (cause: unknown) => E
+): Effect.Effect<Uint8Array | undefined, E> =>
+  Effect.callback<Uint8Array | undefined, E>((resume) => {
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    let waiter: Transport.BudgetWaiter | undefined
+    /** Window bytes to take with the next chunk. */
+    let larger = 0
+    if (brotliFirst) {
+      body.prependOnceListener("data", (chunk: Uint8Array) => {
+        larger = Math.max(0, brotliWindowBytes(chunk[0]) - brotliWindowBytes(undefined))
+      })
+    }
+    const stop = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError_)
+      if (waiter !== undefined && waiter.resume !== undefined) budget.cancel(waiter)
+      waiter = undefined
+      budget.release(ticket, held)
+      held = 0
+    }
+    const onData = (chunk: Uint8Array) => {
+      if (size + chunk.byteLength > limit) {
+        stop()
+        source.destroy()
+        return resume(Effect.succeed(undefined))
+      }
+      size += chunk.byteLength
+      chunks.push(chunk)
+      const bytes = chunk.byteLength + larger
+      larger = 0
+      held += bytes
+      if (!budget.take(ticket, bytes)) {
+        // Past the budget: the body is not read (nor inflated) until other reads give bytes back.
+        source.pause()
+        waiter = budget.wait(ticket, () => {
+          waiter = undefined
+          source.resume()
+        })
+      }
+    }
+    const onEnd = () => {
+      const out = concat(chunks, size)
+      stop()
+      resume(Effect.succeed(out))
+    }
+    const onError_ = (cause: unknown) => {
+      stop()
+      resume(Effect.fail(onError(cause)))
+    }
+    source.on("data", onData)
+    source.once("end", onEnd)
+    source.once("error", onError_)
+    // Interrupted: the read gives its bytes back, and the body (and its socket) goes.
+    return Effect.sync(() => {
+      stop()
+      source.destroy()
+    })
+  })
+
+/**
+ * Waits until `budget` lets read `ticket` go on. Interrupted, it stops
+ * waiting and runs `onInterrupt`.
+ *
+ * @internal
+ */
+export const waitForBudget = (budget: BodyBudget, ticket: number, onInterrupt: () => void): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    const waiter = budget.wait(ticket, () => resume(Effect.void))
+    return Effect.sync(() => {
+      if (waiter.resume !== undefined) budget.cancel(waiter)
+      onInterrupt()
+    })
+  })

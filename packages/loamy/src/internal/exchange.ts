@@ -1,0 +1,320 @@
+/**
+ * One request over an undici dispatcher: the client `UndiciHttpClient.make`
+ * returns. Per request it reads, from the calling fiber's context, the
+ * route the transport leased to the call (`Transport.CurrentRoute`: a capped
+ * agent, a proxy) and the attempt's deadline (`Transport.AttemptDeadline`);
+ * context values survive any middleware a user puts around the client.
+ *
+ * Each request costs little more than a raw `undici.request`: no span
+ * unless a tracer that records spans is installed, no URL re-parsing for
+ * requests without URL params, no `AbortController`, small bodies read with
+ * the headers (one resumption of the fiber instead of two), and
+ * interruption aborting the undici request (and its socket).
+ *
+ * @internal
+ */
+import { Transport } from "@loamy/core"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import type * as HttpBody from "effect/http/HttpBody"
+import * as HttpClient from "effect/http/HttpClient"
+import * as HttpClientError from "effect/http/HttpClientError"
+import type * as HttpClientRequest from "effect/http/HttpClientRequest"
+import type * as HttpClientResponse from "effect/http/HttpClientResponse"
+import * as HttpTraceContext from "effect/http/HttpTraceContext"
+import * as Url from "effect/http/Url"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
+import { Readable } from "node:stream"
+import type { Dispatcher, FormData as UndiciFormData } from "undici"
+import { version } from "./version.js"
+import { ownProxyAuthorization, proxyFailure, type ProxyRoute } from "./proxies.js"
+import { UndiciResponse } from "./undiciResponse.js"
+
+/**
+ * Where a request goes: a dispatcher and, when it sends through a proxy,
+ * which (`via`, for naming the proxy in errors), with the settings it was
+ * leased for (`Transport.Route`). The transport leases one to each call
+ * (`Transport.CurrentRoute`); a client sends on its own when none is there.
+ *
+ * @internal
+ */
+export class UndiciRoute implements Transport.Route {
+  readonly [Transport.RouteTypeId]: Transport.RouteTypeId = Transport.RouteTypeId
+  constructor(
+    readonly dispatcher: Dispatcher,
+    readonly via: ProxyRoute | undefined,
+    readonly connections: number,
+    readonly proxy: string | undefined
+  ) {}
+}
+
+/**
+ * A client whose requests go by the route in the calling fiber's context,
+ * else by `fallback`.
+ *
+ * @internal
+ */
+export const makeClient = (fallback: UndiciRoute): HttpClient.HttpClient =>
+  HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
+    (effect) => Effect.flatMap(effect, (request) => Effect.withFiber((fiber) => execute(fallback, request, fiber))),
+    Effect.succeed
+  )
+
+const userAgent = `loamy/${version}`
+const acceptEncoding = "gzip, deflate, br"
+const defaultHeaders: Readonly<Record<string, string>> = Object.freeze({
+  "accept-encoding": acceptEncoding,
+  "user-agent": userAgent
+})
+
+/**
+ * The request's headers with the defaults a request does not set itself.
+ * `Headers` names are lower-case, so a plain `in` finds the user's own.
+ */
+const withDefaults = (headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> => {
+  // No headers at all (most requests): one shared object, which undici only reads.
+  let empty = true
+  for (const _ in headers) {
+    empty = false
+    break
+  }
+  if (empty) return defaultHeaders
+  const hasEncoding = "accept-encoding" in headers
+  const hasAgent = "user-agent" in headers
+  if (hasEncoding && hasAgent) return headers
+  const out: Record<string, string> = {}
+  if (!hasEncoding) out["accept-encoding"] = acceptEncoding
+  if (!hasAgent) out["user-agent"] = userAgent
+  for (const name in headers) out[name] = headers[name]!
+  return out
+}
+
+/** Effect 4's default span name is the method; loamy's spans keep the name they had (`http.client GET`). */
+const effectSpanName = Context.get(Context.empty(), HttpClient.SpanNameGenerator)
+
+const spanName = (fiber: Fiber.Fiber<unknown, unknown>, request: HttpClientRequest.HttpClientRequest): string => {
+  const generate = fiber.getRef(HttpClient.SpanNameGenerator)
+  return generate === effectSpanName ? `http.client ${request.method}` : generate(request)
+}
+
+const invalidUrl = (request: HttpClientRequest.HttpClientRequest, cause: unknown) =>
+  new HttpClientError.HttpClientError({ reason: new HttpClientError.InvalidUrlError({ request, cause }) })
+
+const execute = (
+  fallback: UndiciRoute,
+  request: HttpClientRequest.HttpClientRequest,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
+  let url: URL
+  if (request.urlParams.params.length === 0 && Option.isNone(request.hash)) {
+    try {
+      url = new URL(request.url)
+    } catch (cause) {
+      return Effect.fail(invalidUrl(request, cause))
+    }
+  } else {
+    const made = Url.make(request.url, request.urlParams, Option.getOrUndefined(request.hash))
+    if (made._tag === "Failure") return Effect.fail(invalidUrl(request, made.failure))
+    url = made.success
+  }
+  const leased = fiber.getRef(Transport.CurrentRoute)
+  const route = leased instanceof UndiciRoute ? leased : fallback
+  const deadline = fiber.getRef(Transport.AttemptDeadline)
+  const tracer = fiber.cache.tracer
+  // The native tracer records spans nobody reads: skip the span and its attributes.
+  if (
+    !fiber.cache.tracerEnabled || tracer === undefined || tracer === Tracer.nativeTracer ||
+    fiber.getRef(HttpClient.TracerDisabledWhen)(request) || fiber.getRef(Tracer.DisablePropagation)
+  ) {
+    return send(route, request, withDefaults(request.headers), url, deadline)
+  }
+  return Effect.useSpan(spanName(fiber, request), { kind: "client" }, (span) => {
+    span.attribute("http.request.method", request.method)
+    span.attribute("server.address", url.origin)
+    if (url.port !== "") span.attribute("server.port", +url.port)
+    span.attribute("url.full", url.toString())
+    span.attribute("url.path", url.pathname)
+    span.attribute("url.scheme", url.protocol.slice(0, -1))
+    const headers = fiber.getRef(HttpClient.TracerPropagationEnabled)
+      ? { ...withDefaults(request.headers), ...HttpTraceContext.toHeaders(span) }
+      : withDefaults(request.headers)
+    return Effect.tap(
+      Effect.withParentSpan(send(route, request, headers, url, deadline), span, { captureStackTrace: false }),
+      (response) => Effect.sync(() => span.attribute("http.response.status_code", response.status))
+    )
+  })
+}
+
+type RequestBody = Exclude<Dispatcher.DispatchOptions["body"], undefined>
+
+const send = (
+  route: UndiciRoute,
+  request: HttpClientRequest.HttpClientRequest,
+  headers: Readonly<Record<string, string>>,
+  url: URL,
+  deadline: number | undefined
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
+  const body = request.body
+  if (body._tag === "Stream") {
+    return Effect.flatMap(Effect.context<never>(), (context) =>
+      dispatch(
+        route,
+        request,
+        headers,
+        url,
+        Readable.from(Stream.toAsyncIterableWith(body.stream, context), { objectMode: false }),
+        deadline
+      ))
+  }
+  const made = requestBody(body)
+  if (made === false) {
+    return Effect.fail(
+      new HttpClientError.HttpClientError({
+        reason: new HttpClientError.EncodeError({ request, description: "a raw body undici cannot send" })
+      })
+    )
+  }
+  return dispatch(route, request, headers, url, made, deadline)
+}
+
+/** The body as undici takes it; false for a raw body of a kind it cannot send. */
+const requestBody = (body: Exclude<HttpBody.HttpBody, HttpBody.Stream>): RequestBody | false => {
+  switch (body._tag) {
+    case "Empty":
+      return null
+    case "Uint8Array":
+      return body.body
+    case "FormData":
+      // Node's own FormData is undici's (its fetch is undici), which undici's request takes as it is.
+      return body.formData as UndiciFormData
+    case "Raw": {
+      const raw = body.body
+      return typeof raw === "string" || raw instanceof Uint8Array || raw instanceof Readable ? raw : false
+    }
+  }
+}
+
+/**
+ * Stands in for an `AbortSignal`: undici only needs `addEventListener`, and a
+ * real `AbortController` per request costs more than the rest of the client.
+ */
+class Abort {
+  aborted = false
+  reason: unknown = undefined
+  private listener: (() => void) | undefined = undefined
+  addEventListener(_type: string, listener: () => void): void {
+    this.listener = listener
+  }
+  removeEventListener(): void {
+    this.listener = undefined
+  }
+  abort(): void {
+    if (this.aborted) return
+    this.aborted = true
+    const listener = this.listener
+    this.listener = undefined
+    if (listener !== undefined) listener()
+  }
+}
+
+function ignoreError(_: unknown) {}
+
+/** Bodies up to this size (by `content-length`) are read with the headers. */
+const eagerBodyBytes = 64 * 1024
+
+const isSmall = (request: HttpClientRequest.HttpClientRequest, data: Dispatcher.ResponseData): boolean => {
+  if (request.method === "HEAD") return false
+  const length = data.headers["content-length"]
+  return typeof length === "string" && length.length < 7 && Number(length) <= eagerBodyBytes
+}
+
+const transportError = (request: HttpClientRequest.HttpClientRequest, cause: unknown) =>
+  new HttpClientError.HttpClientError({ reason: new HttpClientError.TransportError({ request, cause }) })
+
+const encodeError = (request: HttpClientRequest.HttpClientRequest, cause: unknown) =>
+  new HttpClientError.HttpClientError({ reason: new HttpClientError.EncodeError({ request, cause }) })
+
+const isInvalidArgument = (error: Error): boolean => "code" in error && error.code === "UND_ERR_INVALID_ARG"
+
+const dispatch = (
+  route: UndiciRoute,
+  request: HttpClientRequest.HttpClientRequest,
+  headers: Readonly<Record<string, string>>,
+  url: URL,
+  body: RequestBody,
+  deadline: number | undefined
+): Effect.Effect<UndiciResponse, HttpClientError.HttpClientError> =>
+  // One parameter: a second would make Effect allocate an AbortController per request.
+  Effect.callback<UndiciResponse, HttpClientError.HttpClientError>((resume) => {
+    const abort = new Abort()
+    const proxy = route.via
+    let settled = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const settle = () => {
+      if (settled) return false
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      return true
+    }
+    if (deadline !== undefined) {
+      timer = setTimeout(() => {
+        if (!settle()) return
+        abort.abort()
+        resume(Effect.fail(transportError(request, new Transport.AttemptTimeoutError())))
+      }, Math.max(0, deadline - performance.now()))
+    }
+    // An explicit literal: a spread of shared defaults costs more than the rest of the set-up.
+    const options: Dispatcher.RequestOptions = {
+      origin: url.origin,
+      path: url.pathname + url.search,
+      method: request.method,
+      // undici's proxy agent adds `host` to the headers it is given: a copy, not the shared defaults.
+      headers: proxy === undefined ? headers : { ...headers },
+      body,
+      signal: abort,
+      headersTimeout: 0,
+      bodyTimeout: 0
+    }
+    try {
+      route.dispatcher.request(options, (error, data) => {
+        if (error !== null) {
+          if (!settle()) return
+          const proxyError = proxy === undefined ? undefined : proxyFailure(proxy, url, error)
+          if (proxyError === undefined && isInvalidArgument(error)) {
+            return resume(Effect.fail(encodeError(request, proxy === undefined ? error : ownProxyAuthorization(error))))
+          }
+          return resume(Effect.fail(transportError(request, proxyError ?? error)))
+        }
+        if (settled) {
+          // Timed out (or interrupted) as the headers arrived: nobody will read this body.
+          data.body.on("error", ignoreError)
+          data.body.destroy()
+        } else if (isSmall(request, data)) {
+          // A small body is read before the response is handed over: one resumption of the fiber instead of two.
+          data.body.bytes().then(
+            (bytes) => {
+              if (settle()) resume(Effect.succeed(new UndiciResponse(request, url, data, bytes, undefined)))
+            },
+            (cause) => {
+              if (settle()) resume(Effect.fail(transportError(request, cause)))
+            }
+          )
+        } else if (settle()) {
+          resume(Effect.succeed(new UndiciResponse(request, url, data, undefined, deadline)))
+        }
+      })
+    } catch (cause) {
+      // undici throws synchronously for a header or method it will not send.
+      if (settle()) resume(Effect.fail(encodeError(request, proxy === undefined ? cause : ownProxyAuthorization(cause))))
+      return
+    }
+    // Interrupted before the response was handed over: undici aborts the request and its socket.
+    return Effect.sync(() => {
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      abort.abort()
+    })
+  })
