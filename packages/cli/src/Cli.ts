@@ -47,13 +47,19 @@ export class ExitCode extends Data.TaggedError("ExitCode")<{ readonly code: numb
 const exitWith = (code: number): Effect.Effect<void, ExitCode> =>
   code === 0 ? Effect.void : Effect.fail(new ExitCode({ code }))
 
-const usage = (message: string): Effect.Effect<never, ExitCode> =>
+/** A usage error found by a command itself: its message and where to read more on stderr, exit 2. */
+const usageError = (hint: string) => (message: string): Effect.Effect<never, ExitCode> =>
   Effect.andThen(
-    Effect.sync(() => process.stderr.write(`loamy: ${message}\nRun "loamy send --help" for the flags.\n`)),
+    Effect.sync(() => process.stderr.write(`loamy: ${message}\n${hint}\n`)),
     Effect.fail(new ExitCode({ code: Codes.usage }))
   )
 
-const { clusterCommand, clusterFlags, jobsCommand, workerCommand } = clusterCommands.make({ usage, exitWith })
+const usage = usageError(`Run "loamy send --help" for the flags.`)
+
+const { clusterCommand, clusterFlags, jobsCommand, workerCommand } = clusterCommands.make({
+  usage: usageError(`Run "loamy --help" for the commands, "loamy COMMAND --help" for their flags.`),
+  exitWith
+})
 
 /** The arguments after `loamy`, as given: for the command that completes an interrupted run. */
 let commandLine: ReadonlyArray<string> = []

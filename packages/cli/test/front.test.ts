@@ -111,7 +111,9 @@ describe("flags as effect/cli reads them", () => {
       [["send", "--retry"], "loamy send --retry needs a value"],
       [["send", "--max-redirects=two"], `loamy send --max-redirects: "two" is not an integer`],
       // effect/cli reads 1e3 as the integer 1000 (the check before it refused it); a fraction is no integer.
-      [["send", "-c", "1.5"], `loamy send --concurrency: "1.5" is not an integer`]
+      [["send", "-c", "1.5"], `loamy send --concurrency: "1.5" is not an integer`],
+      // A flag that sets one field of an option (rateLimit.perOrigin) needs the flag of the whole option.
+      [["send", "--rate-per-origin", "-"], "loamy: --rate-per-origin needs --rate"]
     ]
     const results = await Promise.all(cases.map(([args]) => raw(args, env)))
     results.forEach((r, i) => {
