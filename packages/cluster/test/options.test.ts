@@ -62,14 +62,14 @@ describe("ChunkEntity.toWireOptions", () => {
     expect(wire.rateLimit).toBeUndefined()
     // As effect/cluster stores a message: the payload's schema made JSON (`Schema.toCodecJson`), then JSON text.
     const codec = Schema.toCodecJson(ChunkEntity.SendChunk.payloadSchema)
-    const encoded = Schema.encodeSync(codec)({
+    const encoded = Schema.encodeSync(codec)(ChunkEntity.SendChunk.payloadSchema.make({
       job: "ok",
       index: 0,
       key: "k",
       requests: [{ url: "http://127.0.0.1:1/", httpOp: "GET" }],
       options: wire,
       rateLimit: null
-    })
+    }))
     expect(JSON.parse(JSON.stringify(encoded))).toEqual(encoded)
     const back = Schema.decodeUnknownSync(codec)(JSON.parse(JSON.stringify(encoded))).options
     expect(Options.isResolved(back)).toBe(true)
