@@ -89,7 +89,8 @@ export type RequestResponse = CoreResponse.RequestResponse
 export type RequestError = LoamyError.RequestError
 
 /**
- * Retrying failed attempts; durations in milliseconds.
+ * Retrying failed attempts; durations in milliseconds, or text such as
+ * `"250ms"` or `"5s"`.
  *
  * @since 0.1.0
  * @category models
@@ -97,7 +98,7 @@ export type RequestError = LoamyError.RequestError
 export type RetryOptions = options_.RetryOptions
 
 /**
- * Pacing; `interval` in milliseconds.
+ * Pacing; `interval` in milliseconds, or text such as `"1s"`.
  *
  * @since 0.1.0
  * @category models
@@ -105,7 +106,8 @@ export type RetryOptions = options_.RetryOptions
 export type RateLimitOptions = options_.RateLimitOptions
 
 /**
- * The options of both doors. Durations are milliseconds.
+ * The options of both doors. Durations are milliseconds, or text in the
+ * core's one duration grammar (`"5s"`, `"250ms"`, `"2m"`, `"5 seconds"`).
  *
  * @since 0.1.0
  * @category models

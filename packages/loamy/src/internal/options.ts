@@ -1,26 +1,31 @@
 /**
- * The options of the plain-function doors: the core's options, typed with
- * durations in milliseconds, decoded once at the door by the core's decoder
- * so a wrong value fails before anything is sent (or posted to the worker).
- *
- * @internal
+ * The options of the plain-function doors: the core's options, with
+ * durations as milliseconds or text, decoded once at the door by the core's
+ * decoder so a wrong value fails before anything is sent (or posted to the
+ * worker). Its types are public (see `index.ts`), so the module is not
+ * marked internal as a whole: the published `.d.ts` keeps its imports.
  */
 import { LoamyError, Options as Options_, type Progress } from "@loamy/core"
 import * as Result from "effect/Result"
 
-/** The core's options with its durations typed as milliseconds; every other field is the core's own. */
-type Millis<T, K extends keyof T> = Omit<T, K> & { readonly [P in K]?: number | undefined }
+/**
+ * The core's options with its durations as the plain doors take them:
+ * milliseconds, or text in the core's one duration grammar (`"5s"`,
+ * `"250ms"`, `"2m"`, `"5 seconds"`); every other field is the core's own.
+ */
+type Plain<T, K extends keyof T> = Omit<T, K> & { readonly [P in K]?: number | string | undefined }
 
-/** @internal */
-export type RetryOptions = Millis<Options_.RetryOptions, "baseDelay" | "maxDelay" | "maxRetryAfter">
+/** Public as `loamy`'s `RetryOptions`. */
+export type RetryOptions = Plain<Options_.RetryOptions, "baseDelay" | "maxDelay" | "maxRetryAfter">
 
-/** @internal */
-export type RateLimitOptions = Omit<Options_.RateLimitOptions, "interval"> & { readonly interval: number }
+/** Public as `loamy`'s `RateLimitOptions`. */
+export type RateLimitOptions = Omit<Options_.RateLimitOptions, "interval"> & { readonly interval: number | string }
 
-/** @internal */
-export type Options = Omit<Millis<Options_.Options, "timeout" | "deadline">, "retry" | "rateLimit"> & {
+/** Public as `loamy`'s `Options`. */
+export type Options = Omit<Plain<Options_.Options, "timeout" | "deadline">, "retry" | "rateLimit"> & {
   readonly retry?: number | RetryOptions | undefined
-  readonly rateLimit?: RateLimitOptions | undefined
+  /** Also the text `"N/INTERVAL"` (`"10/1s"`, `"5/s"`). */
+  readonly rateLimit?: RateLimitOptions | string | undefined
 }
 
 /** The Promise door's own options, set aside before the core decodes the rest. @internal */

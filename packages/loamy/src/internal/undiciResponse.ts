@@ -44,7 +44,8 @@ function ignoreError(_: unknown) {}
 const toArrayBuffer = (bytes: Uint8Array): ArrayBuffer =>
   bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
     ? bytes.buffer
-    : bytes.slice().buffer
+    // A copy (a Buffer's `slice` is a view on its pool, not a copy).
+    : new Uint8Array(bytes).buffer
 
 /**
  * Joins repeated headers in place (undici gives them as arrays): afterwards
