@@ -132,6 +132,17 @@ describe("loamy send --cluster", () => {
   }, 120_000)
 })
 
+describe("loamy worker", () => {
+  it("refuses a --lock-expiry that is not a duration of more than 0, before it joins the cluster", async () => {
+    // Infinity is in the duration grammar, but a lock that never expires would never run a dead runner's chunks.
+    for (const value of ["Infinity", "0", "soon"]) {
+      const refused = await loamy(["worker", "--db", pg.url, "--lock-expiry", value], { timeoutMs: 30_000 })
+      expect(refused.code, value).toBe(2)
+      expect(refused.stderr, value).toContain(`--lock-expiry: "${value}" is not a duration of more than 0`)
+    }
+  }, 60_000)
+})
+
 describe("loamy cluster demo", () => {
   it("starts Postgres and two workers, spreads a batch over them and stops everything", async () => {
     const demo = await loamy(["cluster", "demo", "--requests", "200", "-q"], { timeoutMs: 150_000 })
