@@ -132,6 +132,26 @@ describe("loamy send --cluster", () => {
   }, 120_000)
 })
 
+describe("effect/cluster's logs", () => {
+  it("go to stderr, LOAMY_CLUSTER_LOG=debug included: stdout holds only the records", async () => {
+    const input = path.join(dir, "logs.jsonl")
+    fs.writeFileSync(input, [0, 1, 2].map((i) => JSON.stringify({ url: `${server.url}/echo?i=${i}`, httpOp: "GET" })).join("\n") + "\n")
+    const child = spawn(process.execPath, [bin, "send", "--cluster", pg.url, "--job", "cli-logs", "-q", input], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1", LOAMY_CLUSTER_LOG: "debug" }
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve))
+    expect(code, stderr).toBe(0)
+    expect(records(stdout).map((r) => r["index"])).toEqual([0, 1, 2])
+    // The cluster did log (its shard assignments, at debug), and not on stdout.
+    expect(stderr).toContain("DEBUG")
+  }, 90_000)
+})
+
 describe("loamy worker", () => {
   it("refuses a --lock-expiry that is not a duration of more than 0, before it joins the cluster", async () => {
     // Infinity is in the duration grammar, but a lock that never expires would never run a dead runner's chunks.
