@@ -3,13 +3,14 @@
  * `loamy send --cluster --job` (and again, to resume), `loamy jobs prune`, `loamy cluster demo`; and `loamy --help`
  * and a plain `loamy send` load nothing of the cluster's machinery.
  */
-import { start, type TestServer } from "@loamy/test-server"
+import { closedPort, start, type TestServer } from "@loamy/test-server"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort, type Postgres, startPostgres } from "../../cluster/test/helpers.js"
+import { freePort, type Postgres, query, startPostgres } from "../../cluster/test/helpers.js"
 import { bin, jsonl, loamy, records } from "./helpers.js"
 
 let pg: Postgres
@@ -153,6 +154,42 @@ describe("effect/cluster's logs", () => {
 })
 
 describe("loamy worker", () => {
+  it("says in one line why it cannot join (the database, the Redis, the port), secrets left out", async () => {
+    const closed = await closedPort()
+    const worker = async (db: string, extra: ReadonlyArray<string> = []) =>
+      loamy(["worker", "--db", db, "--host", "127.0.0.1", "--port", String(await freePort()), ...extra], {
+        timeoutMs: 60_000
+      })
+    const noDb = await worker(`postgres://loamy:hunter2@127.0.0.1:${closed}/cluster`)
+    expect(noDb.code, noDb.stderr).toBe(1)
+    expect(noDb.stderr).toContain(`loamy: worker failed: the cluster's Postgres at postgres://loamy:***@127.0.0.1:${closed}/cluster: `)
+    expect(noDb.stderr).toContain("ECONNREFUSED")
+    expect(noDb.stderr).not.toContain("hunter2")
+
+    // A worker that cannot reach its Redis fails before it joins: it never registers (the sequence of machine ids
+    // the cluster hands out at registration does not move), so no shard moves to it and back.
+    const machines = async () =>
+      (await query<{ last_value: string }>(pg.url, "SELECT last_value FROM cluster_runners_machine_id_seq"))[0]!.last_value
+    const before = await machines()
+    const noRedis = await worker(pg.url, ["--redis", `redis://:hunter2@127.0.0.1:${closed}`])
+    expect(noRedis.code, noRedis.stderr).toBe(1)
+    expect(noRedis.stderr).toContain(`loamy: worker failed: the Redis at redis://:***@127.0.0.1:${closed}: `)
+    expect(noRedis.stderr).not.toContain("hunter2")
+    expect(await machines()).toBe(before)
+
+    const taken = net.createServer()
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve))
+    const port = (taken.address() as net.AddressInfo).port
+    try {
+      const busy = await loamy(["worker", "--db", pg.url, "--host", "127.0.0.1", "--port", String(port)], { timeoutMs: 60_000 })
+      expect(busy.code, busy.stderr).toBe(1)
+      expect(busy.stderr).toContain(`loamy: worker failed: listening on 127.0.0.1:${port}: `)
+      expect(busy.stderr).toContain("EADDRINUSE")
+    } finally {
+      await new Promise((resolve) => taken.close(resolve))
+    }
+  }, 120_000)
+
   it("refuses a --lock-expiry that is not a duration of more than 0, before it joins the cluster", async () => {
     // Infinity is in the duration grammar, but a lock that never expires would never run a dead runner's chunks.
     for (const value of ["Infinity", "0", "soon"]) {

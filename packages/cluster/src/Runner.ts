@@ -177,8 +177,8 @@ const countRunners = Effect.flatMap(RunnerStorage.RunnerStorage, (storage) => st
  * the shards and runs their chunks. It stays a runner while the layer is
  * alive; on a clean stop it hands its shards back at once.
  *
- * With `redis`, building the layer connects to Redis and fails with a
- * `RedisError` when it cannot.
+ * With `redis`, building the layer connects to Redis first and fails with a
+ * `RedisError`, before it joins the cluster, when it cannot.
  *
  * @since 0.1.0
  * @category layers
@@ -190,20 +190,27 @@ export const layer = (
   SqlError.SqlError | SocketServer.SocketServerError | ConfigError | Redis.RedisError
 > => {
   const config = shardingConfig(options)
-  const limits = (options.redis === undefined
-    ? SharedRateLimit.layerSplit(countRunners)
-    : SharedRateLimit.layerRedis(options.redis, countRunners)).pipe(
+  const limits: Layer.Layer<
+    SharedRateLimit.SharedRateLimit,
+    ConfigError | Redis.RedisError,
+    SqlClient.SqlClient
+  > = options.redis === undefined
+    ? SharedRateLimit.layerSplit(countRunners).pipe(
       Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
       Layer.provide(ShardingConfig.layerFromEnv(config))
     )
+    : SharedRateLimit.layerRedis(options.redis)
   const http = options.httpClient !== undefined
     ? options.httpClient
     : options.connections === undefined
     ? UndiciHttpClient.layer
     : UndiciHttpClient.layerWith({ connections: options.connections })
   return ChunkEntity.layer.pipe(
-    Layer.provide([limits, http]),
+    Layer.provide(http),
     Layer.provideMerge(runnerCluster(config)),
+    // Built before the runner joins the cluster: one that cannot reach its Redis fails without taking shards
+    // (their running chunks would move to it and back, and run again).
+    Layer.provide(limits),
     Layer.provide(sqlLayer(options.db))
   )
 }

@@ -130,18 +130,29 @@ export const worker = (config: WorkerConfig): Effect.Effect<number> => {
   return Layer.launch(Layer.provideMerge(ready, runner)).pipe(
     quietLogs,
     Effect.as(0),
-    Effect.catchCause((cause) => Effect.as(say(`worker failed: ${failure(cause, config.db, config.redis)}`), 1))
+    Effect.catchCause((cause) => Effect.as(say(`worker failed: ${
+        failure(cause, {
+          db: config.db,
+          redis: config.redis,
+          listen: `${config.listenHost ?? config.host ?? "(this host)"}:${config.port}`
+        })
+      }`), 1))
   )
 }
 
 /**
  * The usual first failures in one line: the database or the Redis cannot be
- * reached (which, and why); anything else in full.
+ * reached, or the runner's port is taken (which, and why); anything else in
+ * full.
  */
-const failure = (cause: Cause.Cause<unknown>, db: string, redis?: string | undefined): string => {
+const failure = (
+  cause: Cause.Cause<unknown>,
+  where: { readonly db: string; readonly redis?: string | undefined; readonly listen?: string | undefined }
+): string => {
   const error = Cause.squash(cause)
-  if (Predicate.isTagged(error, "SqlError")) return `the cluster's Postgres at ${showUrl(db)}: ${describe(error)}`
-  if (Predicate.isTagged(error, "RedisError")) return `the Redis at ${showUrl(redis ?? "")}: ${describe(error)}`
+  if (Predicate.isTagged(error, "SqlError")) return `the cluster's Postgres at ${showUrl(where.db)}: ${describe(error)}`
+  if (Predicate.isTagged(error, "RedisError")) return `the Redis at ${showUrl(where.redis ?? "")}: ${describe(error)}`
+  if (Predicate.isTagged(error, "SocketServerError")) return `listening on ${where.listen}: ${describe(error)}`
   return Cause.pretty(cause)
 }
 
@@ -170,5 +181,5 @@ export const prune = (db: string, job: string): Effect.Effect<number> =>
     Effect.flatMap((count) =>
       Effect.as(say(`job ${job}: deleted ${count} stored messages and their replies`), 0)
     ),
-    Effect.catchCause((cause) => Effect.as(say(`jobs prune failed: ${failure(cause, db)}`), 1))
+    Effect.catchCause((cause) => Effect.as(say(`jobs prune failed: ${failure(cause, { db })}`), 1))
   )
