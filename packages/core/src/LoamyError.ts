@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { withoutSecrets } from "./internal/validate.js"
 
 /**
@@ -29,10 +30,18 @@ export const displayUrl = (url: string): string => {
 }
 
 /**
- * The one place errors redact their URLs: the error classes below extend
- * their schema class through this, so whoever makes one (the engine, a
- * decoder reading the wire or a file, a user) gets `url` and `location`
- * without query string or credentials.
+ * A URL field of an error: decoding (the wire, a file, an old record)
+ * redacts it as the constructor does (see `redactingUrls`).
+ */
+const Url = Schema.String.pipe(
+  Schema.decodeTo(Schema.String, SchemaTransformation.transform({ decode: displayUrl, encode: (url) => url }))
+)
+
+/**
+ * How errors redact their URLs: the error classes below extend their schema
+ * class through this, and their `url` and `location` fields are `Url`s, so
+ * whoever makes one (the engine, a user, a decoder reading the wire or a
+ * file) gets them without query string or credentials.
  */
 const redactingUrls = <C extends new(...args: Array<any>) => any>(Base: C): C =>
   class extends Base {
@@ -77,7 +86,7 @@ export type TransportReason = typeof TransportReason.Type
  */
 export class TransportError extends redactingUrls(Schema.TaggedError<TransportError>()("TransportError", {
   method: Schema.String,
-  url: Schema.String,
+  url: Url,
   reason: TransportReason,
   /** The socket error code (`ECONNREFUSED`, `UND_ERR_SOCKET`, ...), when there was one. */
   code: Schema.optional(Schema.String),
@@ -107,7 +116,7 @@ const describeTransport: Record<TransportReason, string> = {
 export class InvalidRequestError
   extends redactingUrls(Schema.TaggedError<InvalidRequestError>()("InvalidRequestError", {
     method: Schema.String,
-    url: Schema.String,
+    url: Url,
     detail: Schema.String
   }))
 {
@@ -124,7 +133,7 @@ export class InvalidRequestError
  */
 export class TimeoutError extends redactingUrls(Schema.TaggedError<TimeoutError>()("TimeoutError", {
   method: Schema.String,
-  url: Schema.String,
+  url: Url,
   timeoutMs: Schema.Number
 })) {
   override get message(): string {
@@ -140,7 +149,7 @@ export class TimeoutError extends redactingUrls(Schema.TaggedError<TimeoutError>
  */
 export class DeadlineError extends redactingUrls(Schema.TaggedError<DeadlineError>()("DeadlineError", {
   method: Schema.String,
-  url: Schema.String,
+  url: Url,
   deadlineMs: Schema.Number
 })) {
   override get message(): string {
@@ -149,8 +158,8 @@ export class DeadlineError extends redactingUrls(Schema.TaggedError<DeadlineErro
 }
 
 /**
- * Where a body does not match a clump's body schema, and how: one entry of
- * Schema's `ParseResult.ArrayFormatter`. `path` leads from the body to the
+ * Where a body does not match a clump's body schema, and how: one of
+ * Schema's issues (its standard form). `path` leads from the body to the
  * value at fault (`["items", 2, "name"]`; empty for the body itself).
  *
  * @since 0.3.0
@@ -196,7 +205,7 @@ export const formatBodyPath = (path: ReadonlyArray<string | number>): string => 
  */
 export class BodyDecodeError extends redactingUrls(Schema.TaggedError<BodyDecodeError>()("BodyDecodeError", {
   method: Schema.String,
-  url: Schema.String,
+  url: Url,
   statusCode: Schema.Number,
   detail: Schema.String,
   /** Present when the body is JSON that does not match the clump's body schema: every mismatch, in order. */
@@ -226,7 +235,7 @@ export class BodyDecodeError extends redactingUrls(Schema.TaggedError<BodyDecode
 export class BodyTooLargeError
   extends redactingUrls(Schema.TaggedError<BodyTooLargeError>()("BodyTooLargeError", {
     method: Schema.String,
-    url: Schema.String,
+    url: Url,
     statusCode: Schema.Number,
     maxBodyBytes: Schema.Number
   }))
@@ -245,10 +254,10 @@ export class BodyTooLargeError
  */
 export class RedirectError extends redactingUrls(Schema.TaggedError<RedirectError>()("RedirectError", {
   method: Schema.String,
-  url: Schema.String,
+  url: Url,
   reason: Schema.Literals(["Loop", "TooMany", "InvalidLocation"]),
   redirects: Schema.Number,
-  location: Schema.optional(Schema.String)
+  location: Schema.optional(Url)
 })) {
   override get message(): string {
     switch (this.reason) {

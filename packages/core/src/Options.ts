@@ -94,11 +94,7 @@ export interface RateLimitOptions {
 export interface Options {
   /** Requests in flight at once. Default 100. */
   readonly concurrency?: number | undefined
-  /**
-   * Requests in flight at once to one origin (scheme, host and port), within
-   * `concurrency`: a politeness bound for crawls over many hosts. The pool
-   * keeps working on other origins while one is at its bound. Default none.
-   */
+  /** Requests in flight at once to one origin (scheme, host, port), within `concurrency`. Default none. */
   readonly concurrencyPerOrigin?: number | undefined
   /**
    * `true` (default): every failure is folded into its response. `false`:
@@ -114,11 +110,7 @@ export interface Options {
   readonly deadline?: DurationInput | undefined
   /** Retries with exponential backoff, honouring `Retry-After`. Default none (one attempt). */
   readonly retry?: RetryOptions | number | undefined
-  /**
-   * Pace the requests: at most `limit` start in any span of `interval`
-   * (sliding, so a burst at the end of one second and another at the start
-   * of the next cannot add up). Default none.
-   */
+  /** At most `limit` requests start in any span of `interval` (sliding), or `"N/INTERVAL"`. Default none. */
   readonly rateLimit?: RateLimitOptions | string | undefined
   /**
    * Bodies larger than this (after decompression) are not read; a
@@ -126,21 +118,14 @@ export interface Options {
    */
   readonly maxBodyBytes?: number | undefined
   /**
-   * Bytes of response bodies held at once for the whole call while they are
-   * read (after decompression). A read that would pass it waits (its
-   * connection is not read meanwhile) until others finish; it never fails
-   * for it. One read at a time may go past it, so the call always moves on:
-   * at most `bodyBudget + maxBodyBytes` are held. Each wait is part of its
-   * attempt, so the `timeout` bounds it. With loamy's undici client the
-   * decoders' windows count too (brotli's is up to 16 MiB); bodies of 64 KiB
-   * or less that it reads with the headers do not. Default 64 MiB.
+   * Bytes of response bodies held at once by the call's reads (decompressed):
+   * a read that would pass it waits, never fails; one read at a time may go
+   * past it, so at most `bodyBudget + maxBodyBytes` are held. Default 64 MiB.
    */
   readonly bodyBudget?: number | undefined
   /**
-   * Ordered output only (`ordered: true` of `stream` and `streamFrom`, the
-   * CLI's `--ordered`): finished responses held while an earlier one is
-   * still on its way, so a slow origin does not stall the others. When it is
-   * full, a worker waits with its response until its turn. Default 1,000.
+   * Ordered output only: finished responses held while an earlier one is on
+   * its way, so a slow origin does not stall the others. Default 1,000.
    */
   readonly reorderBuffer?: number | undefined
   /** Headers sent with every request; a request's own headers win. */
@@ -155,20 +140,15 @@ export interface Options {
   readonly sensitiveHeaders?: ReadonlyArray<string> | undefined
   /**
    * Send through a proxy: an http(s) URL (`"http://user:pass@proxy:3128"`),
-   * or `"env"` for the `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` variables
-   * (either case). Needs a client that can route through one (loamy's
-   * `UndiciHttpClient`); any other fails the call with an `InvalidOptionsError`.
-   * The URL's credentials are never shown in messages. Default none.
+   * or `"env"` for `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`. Needs a
+   * `Transport` (loamy's `UndiciHttpClient`); without one the call fails with
+   * an `InvalidOptionsError`. Its credentials are never shown. Default none.
    */
   readonly proxy?: string | undefined
   /**
-   * Keep every number of a JSON response body exact: a number a JS number
-   * would change (an integer past 2^53 such as `12345678901234567890`, more
-   * digits than a double holds, an exponent out of range) becomes a
-   * `JSON.rawJSON` value, which `JSON.stringify` writes back digit for digit.
-   * Other numbers stay numbers, and a body that cannot hold such a number
-   * is parsed as fast as without the option. Default false: plain JS
-   * numbers, as `JSON.parse` gives them. The CLI always turns it on.
+   * Keep every number of a JSON response body exact: one a JS number would
+   * change (`12345678901234567890`) becomes a `JSON.rawJSON` value. Default
+   * false. The CLI always turns it on.
    */
   readonly exactNumbers?: boolean | undefined
 }

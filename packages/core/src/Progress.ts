@@ -30,6 +30,7 @@ import * as Fiber from "effect/Fiber"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { Counters } from "./internal/scheduler.js"
 
 /**
@@ -84,18 +85,22 @@ export interface ReportOptions {
 
 /**
  * Reports the progress of the calls in an effect (`Clump.send`) or a stream
- * (`Clump.stream`, `Clump.streamFrom`) to a `Ref` (a `SubscriptionRef` to
- * observe its changes) or to a function, every `interval` and once at the
+ * (`Clump.stream`, `Clump.streamFrom`) to a `SubscriptionRef` (to observe
+ * its changes), a `Ref` or a function, every `interval` and once at the
  * end of each call.
  *
  * @since 0.3.0
  * @category reporting
  */
 export const reportTo = (
-  sink: Ref.Ref<Progress> | ((progress: Progress) => Effect.Effect<void>),
+  sink: SubscriptionRef.SubscriptionRef<Progress> | Ref.Ref<Progress> | ((progress: Progress) => Effect.Effect<void>),
   options?: ReportOptions
 ): <Self extends Effect.Effect<any, any, any> | Stream.Stream<any, any, any>>(self: Self) => Self => {
-  const report = typeof sink === "function" ? sink : (progress: Progress) => Ref.set(sink, progress)
+  const report = typeof sink === "function"
+    ? sink
+    : isSubscriptionRef(sink)
+    ? (progress: Progress) => SubscriptionRef.set(sink, progress)
+    : (progress: Progress) => Ref.set(sink, progress)
   const intervalMs = Duration.toMillis(options?.interval ?? defaultInterval)
   if (!(intervalMs > 0)) throw new RangeError(`Progress.reportTo: interval must be positive, got ${intervalMs} ms`)
   const reporter = Reporter.of({ report, intervalMs })
@@ -103,6 +108,10 @@ export const reportTo = (
 }
 
 const defaultInterval = Duration.millis(250)
+
+const isSubscriptionRef = (
+  sink: SubscriptionRef.SubscriptionRef<Progress> | Ref.Ref<Progress>
+): sink is SubscriptionRef.SubscriptionRef<Progress> => SubscriptionRef.isSubscriptionRef(sink)
 
 const isStream = (u: Effect.Effect<any, any, any> | Stream.Stream<any, any, any>): u is Stream.Stream<any, any, any> =>
   Stream.isStream(u)

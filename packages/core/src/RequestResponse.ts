@@ -227,12 +227,12 @@ export interface Decoded<A> extends RequestResponse {
  * A response of a clump with a body schema of type `A`: `Decoded<A>` when
  * the schema applied (`isDecoded`), otherwise a plain `RequestResponse` (a
  * failure, a non-2xx status, a 204, a HEAD). Without a schema (`A` unknown)
- * it is a `RequestResponse` (`Decoded<unknown>` is one).
+ * it is `RequestResponse` itself.
  *
  * @since 0.3.0
  * @category models
  */
-export type Typed<A> = Decoded<A> | RequestResponse
+export type Typed<A> = unknown extends A ? RequestResponse : Decoded<A> | RequestResponse
 
 /**
  * Narrows a response of a clump with a body schema to one whose `body` the
@@ -249,7 +249,8 @@ export type Typed<A> = Decoded<A> | RequestResponse
  * @since 0.3.0
  * @category refinements
  */
-export const isDecoded = <A>(self: Decoded<A> | RequestResponse): self is Decoded<A> => {
+export const isDecoded = <A>(self: Decoded<A> | RequestResponse | Refused): self is Decoded<A> => {
+  // A refused item has its error: it is never decoded.
   if (self.error !== undefined) return false
   const status = self.statusCode
   return status >= 200 && status < 300 && status !== 204 && self.requestMap.httpOp !== "HEAD"

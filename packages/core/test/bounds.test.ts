@@ -7,12 +7,12 @@
  * Servers on 127.0.0.1: `node:http` ones in this process, and the test server in a process of its own where
  * arrival times are measured (this busy process would bunch them).
  */
-import type { HttpClient } from "@effect/platform"
+import type { HttpClient } from "effect/http"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clump, LoamyError, type RequestMap } from "@loamy/core"
 import { arrivalSlack, type ServerProcess, shortestSpan, startProcess } from "@loamy/test-server"
 import { it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, type Layer, Stream } from "effect"
+import { Effect, Fiber, type Layer, Stream } from "effect"
 import * as http from "node:http"
 import * as net from "node:net"
 import type { AddressInfo } from "node:net"
@@ -143,12 +143,12 @@ describe.each(clients)("on %s", (_name, layer: Layer.Layer<HttpClient.HttpClient
       ]
       const fiber = yield* Stream.runCollect(
         Clump.stream(Clump.make(requests, { concurrency: 16 }), { ordered: true })
-      ).pipe(Effect.provide(layer), Effect.fork)
+      ).pipe(Effect.provide(layer), Effect.forkChild)
       const reached = yield* waitUntilLive(() => arrivedB === 40 && heldA.size === 12, 10_000)
       expect({ arrivedB, heldA: heldA.size }).toEqual({ arrivedB: 40, heldA: 12 })
       expect(reached).toBe(true)
       releaseA()
-      const emitted = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      const emitted = yield* Fiber.join(fiber)
       expect(emitted.map((e) => e.index)).toEqual(requests.map((_, i) => i))
       expect(emitted.map((e) => (e.response.body as { origin: string }).origin)).toEqual(
         requests.map((_, i) => (i < 12 ? "A" : "B"))
@@ -164,12 +164,12 @@ describe.each(clients)("on %s", (_name, layer: Layer.Layer<HttpClient.HttpClient
       ]
       const fiber = yield* Stream.runCollect(
         Clump.streamFrom(Stream.fromIterable(requests), { concurrency: 16, ordered: true, reorderBuffer: 40 })
-      ).pipe(Effect.provide(layer), Effect.fork)
+      ).pipe(Effect.provide(layer), Effect.forkChild)
       const reached = yield* waitUntilLive(() => arrivedB === 40 && heldA.size === 12, 10_000)
       expect({ arrivedB, heldA: heldA.size }).toEqual({ arrivedB: 40, heldA: 12 })
       expect(reached).toBe(true)
       releaseA()
-      const emitted = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      const emitted = yield* Fiber.join(fiber)
       expect(emitted.map((e) => e.index)).toEqual(requests.map((_, i) => i))
     }), 20_000)
 
@@ -184,10 +184,10 @@ describe.each(clients)("on %s", (_name, layer: Layer.Layer<HttpClient.HttpClient
       ]
       const fiber = yield* Stream.runCollect(
         Clump.stream(Clump.make(requests, { concurrency: 16, reorderBuffer: 10 }), { ordered: true })
-      ).pipe(Effect.provide(layer), Effect.fork)
+      ).pipe(Effect.provide(layer), Effect.forkChild)
       expect(yield* waitUntilLive(() => arrivedB === 14 && heldA.size === 12, 10_000)).toBe(true)
       releaseA()
-      const emitted = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      const emitted = yield* Fiber.join(fiber)
       expect(emitted.map((e) => e.index)).toEqual(requests.map((_, i) => i))
       expect(arrivedB).toBe(40)
     }), 20_000)
@@ -216,7 +216,7 @@ describe.each(clients)("on %s", (_name, layer: Layer.Layer<HttpClient.HttpClient
     }), 20_000)
 })
 
-describe("on NodeHttpClient.layer (node:http)", () => {
+describe("on NodeHttpClient.layerNodeHttp (node:http)", () => {
   it.live("an unsolicited 100 Continue before the final response is skipped", () =>
     Effect.gen(function*() {
       const sockets = new Set<net.Socket>()
@@ -230,7 +230,7 @@ describe("on NodeHttpClient.layer (node:http)", () => {
       yield* Effect.promise(() => new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve)))
       const port = (raw.address() as AddressInfo).port
       const [response] = yield* Clump.send(Clump.make([get(`http://127.0.0.1:${port}/`)])).pipe(
-        Effect.provide(NodeHttpClient.layer),
+        Effect.provide(NodeHttpClient.layerNodeHttp),
         Effect.ensuring(Effect.promise(() => {
           for (const socket of sockets) socket.destroy()
           return new Promise((resolve) => raw.close(resolve))

@@ -8,7 +8,7 @@
  */
 import { it } from "@effect/vitest"
 import { Clump, LoamyError, RequestMap } from "@loamy/core"
-import { Chunk, Effect, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { clients } from "./helpers.js"
 import { deepArray, type HostileServer, startHostile } from "./hostile.js"
@@ -105,7 +105,7 @@ describe("request bodies", () => {
         `{"url":"${server.url}/last","httpOp":"GET"}`
       ]
       const out = yield* Stream.runCollect(Clump.streamFrom(Stream.fromIterable(lines), { ordered: true }))
-      const responses = Chunk.toReadonlyArray(out)
+      const responses = out
       expect(responses.map((r) => r.index)).toEqual([0, 1, 2])
       const refused = responses[1]!.response
       expect(refused.error).toBeInstanceOf(LoamyError.InvalidInputError)
@@ -122,11 +122,11 @@ describe("request bodies", () => {
   it("validateItem and parseJson refuse deep text without building it", () => {
     const line = `{"url":"http://x/","httpOp":"POST","body":${deepArray(100_000)}}`
     const checked = RequestMap.validateItem(line, 4)
-    expect(checked._tag).toBe("Left")
-    if (checked._tag === "Left") expect([checked.left.index, checked.left.field]).toEqual([4, "body"])
+    expect(checked._tag).toBe("Failure")
+    if (checked._tag === "Failure") expect([checked.failure.index, checked.failure.field]).toEqual([4, "body"])
     expect(() => RequestMap.parseJson(line)).toThrow(RangeError)
     // Brackets inside strings do not count.
     const inString = `{"url":"http://x/","httpOp":"POST","body":${JSON.stringify("[".repeat(5000))}}`
-    expect(RequestMap.validateItem(inString, 0)._tag).toBe("Right")
+    expect(RequestMap.validateItem(inString, 0)._tag).toBe("Success")
   })
 })

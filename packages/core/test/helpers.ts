@@ -1,7 +1,7 @@
-import { FetchHttpClient, type HttpClient } from "@effect/platform"
+import { FetchHttpClient, type HttpClient } from "effect/http"
 import { NodeHttpClient } from "@effect/platform-node"
 import type { TestServer } from "@loamy/test-server"
-import { Effect, type Layer } from "effect"
+import { Clock, Duration, Effect, type Layer } from "effect"
 
 /** The two platform layers the core must work on unchanged. */
 export const clients: ReadonlyArray<readonly [string, Layer.Layer<HttpClient.HttpClient>]> = [
@@ -34,3 +34,26 @@ export const arrivalsOf = (server: TestServer, prefix: string): Array<number> =>
 let keys = 0
 /** A key no other request in this process uses, for the routes that count attempts per key. */
 export const uniqueKey = (label = "k") => `${label}-${process.pid}-${++keys}-${Math.random().toString(36).slice(2, 8)}`
+
+/**
+ * The sleeps an effect is waiting on, for tests on `TestClock`: `provide`
+ * gives the effect a clock that is the test's own but notes each sleep's
+ * length (milliseconds) while it is pending, so a test can wait until the
+ * engine sleeps (Effect 4's `TestClock` keeps its pending sleeps to itself).
+ */
+export const sleepRecorder = Effect.map(Clock.Clock, (clock) => {
+  const pending: Array<number> = []
+  const recording: Clock.Clock = {
+    ...clock,
+    sleep: (duration) =>
+      Effect.suspend(() => {
+        const ms = Duration.toMillis(duration)
+        pending.push(ms)
+        return Effect.ensuring(clock.sleep(duration), Effect.sync(() => void pending.splice(pending.indexOf(ms), 1)))
+      })
+  }
+  return {
+    pending,
+    provide: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provideService(effect, Clock.Clock, recording)
+  }
+})

@@ -7,7 +7,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { it } from "@effect/vitest"
 import { Clump, LoamyError, RequestMap } from "@loamy/core"
 import { start, type TestServer } from "@loamy/test-server"
-import { Effect, Either, Schema, Stream } from "effect"
+import { Effect, Result, Schema, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 
 let server: TestServer
@@ -124,8 +124,8 @@ describe("bad input", () => {
   it("refuses something that is not an object", () => {
     for (const input of [null, "http://x/", 3, ["http://x/", "GET"]]) {
       const result = RequestMap.validateAll([{ url: "http://x/", httpOp: "GET" }, input])
-      expect(Either.isLeft(result) && result.left.index).toBe(1)
-      expect(Either.isLeft(result) && result.left.field).toBe("")
+      expect(Result.isFailure(result) && result.failure.index).toBe(1)
+      expect(Result.isFailure(result) && result.failure.field).toBe("")
     }
   })
 
@@ -135,7 +135,7 @@ describe("bad input", () => {
       { url: "nope", httpOp: "GET" },
       { url: "http://x/", httpOp: "NOPE" }
     ])
-    expect(Either.isLeft(result) && result.left.index).toBe(1)
+    expect(Result.isFailure(result) && result.failure.index).toBe(1)
   })
 })
 
@@ -145,7 +145,7 @@ describe("snake_case and canonical form", () => {
       { url: "http://x/a", http_op: "post", query_params: { q: "1" }, headers: { A: "b" }, body: { k: [1] } },
       4
     )
-    expect(Either.getOrThrow(result)).toEqual({
+    expect(Result.getOrThrow(result)).toEqual({
       url: "http://x/a",
       httpOp: "POST",
       queryParams: { q: "1" },
@@ -155,7 +155,7 @@ describe("snake_case and canonical form", () => {
   })
 
   it("keeps undefined optional fields out of the canonical form", () => {
-    const result = Either.getOrThrow(RequestMap.validateAt({ url: "https://x/", httpOp: "HEAD", body: undefined }, 0))
+    const result = Result.getOrThrow(RequestMap.validateAt({ url: "https://x/", httpOp: "HEAD", body: undefined }, 0))
     expect(Object.keys(result).sort()).toEqual(["httpOp", "url"])
   })
 
@@ -166,11 +166,11 @@ describe("snake_case and canonical form", () => {
     expect(Schema.encodeSync(RequestMap.RequestMapFromInput)(decoded)).toEqual(decoded)
     expect(() => decode({ url: "ftp://x/", httpOp: "GET" })).toThrow(/url/)
     expect(() => decode({ url: "http://x/", http_op: "GET", headers: { "X": "a\nb" } })).toThrow(/headers\.X/)
-    const array = Schema.decodeUnknownEither(Schema.Array(RequestMap.RequestMapFromInput))
-    expect(Either.isRight(array([{ url: "http://x/", http_op: "GET" }, { url: "http://y/", httpOp: "PUT" }]))).toBe(
+    const array = Schema.decodeUnknownResult(Schema.Array(RequestMap.RequestMapFromInput))
+    expect(Result.isSuccess(array([{ url: "http://x/", http_op: "GET" }, { url: "http://y/", httpOp: "PUT" }]))).toBe(
       true
     )
-    expect(Either.isLeft(array([{ url: "http://x/", http_op: "GET" }, { url: "http://y/", httpOp: "NOPE" }]))).toBe(
+    expect(Result.isFailure(array([{ url: "http://x/", http_op: "GET" }, { url: "http://y/", httpOp: "NOPE" }]))).toBe(
       true
     )
   })
@@ -219,23 +219,23 @@ describe("options", () => {
         expect(error).toBeInstanceOf(Clump.InvalidOptionsError)
         expect((error as Clump.InvalidOptionsError).option).toBe(option)
         expect(error.message).toContain(option)
-        expect(Either.isLeft(Clump.resolveOptions(options))).toBe(true)
+        expect(Result.isFailure(Clump.resolveOptions(options))).toBe(true)
         expect(server.stats.requests).toBe(0)
       }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
   }
 
   it("refuses a bad default header, naming it", () => {
     const result = Clump.resolveOptions({ headers: { "X-Bad": "a\nb" } })
-    expect(Either.isLeft(result) && result.left.option).toBe("headers.X-Bad")
+    expect(Result.isFailure(result) && result.failure.option).toBe("headers.X-Bad")
   })
 
   it("applies the defaults", () => {
-    const resolved = Either.getOrThrow(Clump.resolveOptions({}))
+    const resolved = Result.getOrThrow(Clump.resolveOptions({}))
     expect(resolved.concurrency).toBe(100)
     expect(resolved.maxRedirects).toBe(10)
     expect(resolved.failFast).toBe(false)
     expect(resolved.retry).toBeUndefined()
-    const retry = Either.getOrThrow(Clump.resolveOptions({ retry: 4, timeout: "2 seconds" }))
+    const retry = Result.getOrThrow(Clump.resolveOptions({ retry: 4, timeout: "2 seconds" }))
     expect(retry.retry?.attempts).toBe(4)
     expect(retry.timeoutMs).toBe(2000)
     expect([...retry.retry!.statuses].sort()).toEqual([408, 429, 500, 502, 503, 504])

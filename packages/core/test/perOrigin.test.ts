@@ -4,11 +4,11 @@
  * the scheduler's paths (ordered, streams, the read-ahead bound) on a fake
  * client that knows every request's origin.
  */
-import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { HttpClient, HttpClientResponse } from "effect/http"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clump, Options } from "@loamy/core"
 import { it } from "@effect/vitest"
-import { Chunk, Effect, Either, Layer, Stream } from "effect"
+import { Effect, Result, Layer, Stream } from "effect"
 import * as fc from "fast-check"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -111,7 +111,7 @@ describe("concurrencyPerOrigin, from the servers' side", () => {
             const responses = await Effect.runPromise(
               (ordered
                 ? Effect.map(Stream.runCollect(Clump.stream(clump, { ordered: true })), (c) =>
-                  Chunk.toReadonlyArray(c).map((e) => e.response))
+                  c.map((e) => e.response))
                 : Clump.send(clump)).pipe(Effect.provide(NodeHttpClient.layerUndici))
             )
             expect(responses.map((r) => (r.body as { origin: number }).origin)).toEqual(items.map(([o]) => o))
@@ -212,7 +212,7 @@ describe("concurrencyPerOrigin, the scheduler's paths", () => {
                 Effect.provide(fake(probe))
               )
             )
-            const indices = Chunk.toReadonlyArray(emitted).map((e) => e.index)
+            const indices = emitted.map((e) => e.index)
             if (ordered) expect(indices).toEqual(items.map((_, i) => i))
             else expect([...indices].sort((a, b) => a - b)).toEqual(items.map((_, i) => i))
             for (const e of emitted) {
@@ -239,15 +239,15 @@ describe("concurrencyPerOrigin, the scheduler's paths", () => {
         concurrencyPerOrigin: 1,
         ordered: true
       }).pipe(Stream.runCollect, Effect.provide(fake(probe)))
-      expect(Chunk.toReadonlyArray(emitted).map((e) => e.index)).toEqual(items.map((_, i) => i))
+      expect(emitted.map((e) => e.index)).toEqual(items.map((_, i) => i))
       expect(probe.max.get("http://busy.test")).toBe(1)
     }), 120_000)
 
   it("a bound at or above the concurrency bounds nothing; a bad bound names the option", () => {
-    expect(Either.getOrThrow(Options.decode({ concurrency: 4, concurrencyPerOrigin: 4 })).concurrencyPerOrigin)
+    expect(Result.getOrThrow(Options.decode({ concurrency: 4, concurrencyPerOrigin: 4 })).concurrencyPerOrigin)
       .toBeUndefined()
-    expect(Either.getOrThrow(Options.decode({ concurrency: 4, concurrencyPerOrigin: 2 })).concurrencyPerOrigin).toBe(2)
+    expect(Result.getOrThrow(Options.decode({ concurrency: 4, concurrencyPerOrigin: 2 })).concurrencyPerOrigin).toBe(2)
     const bad = Options.decode({ concurrencyPerOrigin: 0 })
-    expect(Either.isLeft(bad) && bad.left.option).toBe("concurrencyPerOrigin")
+    expect(Result.isFailure(bad) && bad.failure.option).toBe("concurrencyPerOrigin")
   })
 })

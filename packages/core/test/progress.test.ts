@@ -40,9 +40,9 @@ describe("Progress at the Effect door", () => {
     Effect.gen(function*() {
       const progress = yield* SubscriptionRef.make(Progress.empty)
       const seen: Array<Progress.Progress> = []
-      const watcher = yield* progress.changes.pipe(
+      const watcher = yield* SubscriptionRef.changes(progress).pipe(
         Stream.runForEach((p) => Effect.sync(() => seen.push(p))),
-        Effect.fork
+        Effect.forkChild
       )
       const responses = yield* Clump.send(Clump.make(requests(300), { concurrency: 8 })).pipe(
         Progress.reportTo(progress, { interval: "20 millis" }),
@@ -111,7 +111,7 @@ describe("Progress at the Effect door", () => {
       const fiber = yield* Clump.send(Clump.make(slow, { concurrency: 8 })).pipe(
         Progress.reportTo(progress, { interval: "10 millis" }),
         Effect.provide(NodeHttpClient.layerUndici),
-        Effect.fork
+        Effect.forkChild
       )
       // Wait for the snapshot that shows the quick ones done and the stalled ones in flight.
       yield* Effect.repeat(Ref.get(progress), {

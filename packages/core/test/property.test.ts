@@ -17,7 +17,7 @@ import {
   start,
   type TestServer
 } from "@loamy/test-server"
-import { Chunk, Effect, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { uniqueKey, waitUntil } from "./helpers.js"
@@ -151,14 +151,14 @@ describe("property: input validation never lets a bad request through", () => {
         const good = { url: `${server.url}/`, httpOp: "GET" }
         const requests = [...Array(before).fill(good), b, ...Array(after).fill(good)] as Array<RequestMap.RequestMap>
         const result = await Effect.runPromise(
-          Effect.either(Clump.send(Clump.make(requests))).pipe(Effect.provide(NodeHttpClient.layerUndici))
+          Effect.result(Clump.send(Clump.make(requests))).pipe(Effect.provide(NodeHttpClient.layerUndici))
         )
-        expect(result._tag).toBe("Left")
-        expect(result._tag === "Left" && (result.left as { index?: number }).index).toBe(before)
+        expect(result._tag).toBe("Failure")
+        expect(result._tag === "Failure" && (result.failure as { index?: number }).index).toBe(before)
         expect(server.stats.requests).toBe(0)
         const streamed = await Effect.runPromise(
           Stream.runCollect(Clump.streamFrom(Stream.fromIterable(requests))).pipe(
-            Effect.map(Chunk.toReadonlyArray),
+            Effect.map((all) => all),
             Effect.provide(NodeHttpClient.layerUndici)
           )
         )

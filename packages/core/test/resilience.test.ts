@@ -6,14 +6,15 @@
  * Tests that wait on time use TestClock where the wait is the engine's own
  * (timeouts, deadlines, Retry-After); the rest assert generous wall-clock bounds.
  */
-import type { HttpClient } from "@effect/platform"
+import type { HttpClient } from "effect/http"
 import { NodeHttpClient } from "@effect/platform-node"
 import { it } from "@effect/vitest"
 import { Clump, LoamyError, type RequestMap, type RequestResponse } from "@loamy/core"
 import { closedPort, start, type TestServer } from "@loamy/test-server"
-import { Chunk, Effect, Fiber, type Layer, Stream, TestClock } from "effect"
+import { Effect, Fiber, type Layer, Stream } from "effect"
+import * as TestClock from "effect/testing/TestClock"
 import { afterAll, beforeAll, describe, expect } from "vitest"
-import { arrivalsOf, clients, sleepLive, uniqueKey, waitUntilLive } from "./helpers.js"
+import { arrivalsOf, clients, sleepLive, sleepRecorder, uniqueKey, waitUntilLive } from "./helpers.js"
 
 let server: TestServer
 let other: TestServer
@@ -39,11 +40,11 @@ describe("timeout", () => {
   it.effect("folds a TimeoutError when an attempt outlives the timeout (TestClock)", () =>
     Effect.gen(function*() {
       server.resetStats()
-      const fiber = yield* Effect.fork(send([get("/stall?ms=60000"), get("/")], { timeout: "5 seconds" }))
+      const fiber = yield* Effect.forkChild(send([get("/stall?ms=60000"), get("/")], { timeout: "5 seconds" }))
       yield* waitUntilLive(() => server.stats.completed === 1 && server.stats.inFlight === 1)
       yield* TestClock.adjust("4999 millis")
       yield* sleepLive(50)
-      expect(fiber.unsafePoll()).toBeNull()
+      expect(fiber.pollUnsafe()).toBeUndefined()
       yield* TestClock.adjust("1 millis")
       const [stalled, quick] = yield* Fiber.join(fiber)
       expect(quick!.statusCode).toBe(200)
@@ -105,7 +106,7 @@ describe("stream lifetime", () => {
       const requests = [...Array.from({ length: 10 }, () => get("/delay/3000")), get("/"), get("/")]
       const started = Date.now()
       const taken = yield* Stream.runCollect(Stream.take(Clump.stream(Clump.make(requests, { concurrency: 12 })), 2))
-      expect(Chunk.toReadonlyArray(taken).map((e) => e.index).sort()).toEqual([10, 11])
+      expect(taken.map((e) => e.index).sort()).toEqual([10, 11])
       expect(Date.now() - started).toBeLessThan(2_000)
       expect(yield* waitUntilLive(() => server.stats.aborted === 10, 2_000)).toBe(true)
     }).pipe(Effect.provide(undici)))
@@ -114,12 +115,12 @@ describe("stream lifetime", () => {
     Effect.gen(function*() {
       server.resetStats()
       let pulled = 0
-      const endless = Stream.repeatEffect(Effect.sync(() => {
+      const endless = Stream.fromEffectRepeat(Effect.sync(() => {
         pulled++
         return get("/delay/20")
       }))
       const taken = yield* Stream.runCollect(Stream.take(Clump.streamFrom(endless, { concurrency: 4 }), 20))
-      expect(Chunk.size(taken)).toBe(20)
+      expect((taken).length).toBe(20)
       // Bounded by the concurrency (plus the stream's small buffers), not by the source.
       expect(pulled).toBeLessThan(20 + 4 * 4)
       expect(server.stats.maxInFlight).toBeLessThanOrEqual(4)
@@ -132,11 +133,11 @@ describe("deadline", () => {
       server.resetStats()
       const requests = [get("/"), get("/"), get("/stall?ms=60000"), get("/stall?ms=60000"), get("/stall?ms=60000")]
       // Concurrency 2: the last stall is still queued when the deadline passes.
-      const fiber = yield* Effect.fork(send(requests, { deadline: "10 seconds", concurrency: 2 }))
+      const fiber = yield* Effect.forkChild(send(requests, { deadline: "10 seconds", concurrency: 2 }))
       yield* waitUntilLive(() => server.stats.completed === 2 && server.stats.inFlight === 2)
       yield* TestClock.adjust("9999 millis")
       yield* sleepLive(50)
-      expect(fiber.unsafePoll()).toBeNull()
+      expect(fiber.pollUnsafe()).toBeUndefined()
       yield* TestClock.adjust("1 millis")
       const responses = yield* Fiber.join(fiber)
       expect(responses.map((r) => r.statusCode)).toEqual([200, 200, 0, 0, 0])
@@ -250,12 +251,13 @@ describe("retry", () => {
   it.effect("honours Retry-After in seconds (TestClock)", () =>
     Effect.gen(function*() {
       const key = uniqueKey()
-      const fiber = yield* Effect.fork(
+      const sleeps = yield* sleepRecorder
+      const fiber = yield* Effect.forkChild(sleeps.provide(
         send([get(`/flaky?key=${key}&fails=1&status=429&retryAfter=30`)], { retry: { attempts: 3, baseDelay: 1 } })
-      )
-      const sleeping = () => Effect.map(TestClock.sleeps(), Chunk.size)
+      ))
       yield* waitUntilLive(() => arrivalsOf(server, `/flaky?key=${key}`).length === 1)
-      while ((yield* sleeping()) === 0) yield* sleepLive(5)
+      // The engine waits the 30 s the server asked for (beside the attempt's own timeout, 5 minutes).
+      yield* waitUntilLive(() => sleeps.pending.includes(30_000))
       yield* TestClock.adjust("29 seconds")
       yield* sleepLive(100)
       expect(arrivalsOf(server, `/flaky?key=${key}`)).toHaveLength(1)
@@ -269,17 +271,18 @@ describe("retry", () => {
   it.effect("backs off exponentially with full jitter under the cap (TestClock)", () =>
     Effect.gen(function*() {
       const tag = uniqueKey("backoff")
-      const fiber = yield* Effect.fork(
+      const sleeps = yield* sleepRecorder
+      const fiber = yield* Effect.forkChild(sleeps.provide(
         // No timeout: its TestClock sleep would stand beside the backoff's.
         send([get(`/status/503?${tag}`)], {
           retry: { attempts: 3, baseDelay: "10 seconds", maxDelay: "15 seconds" },
           timeout: Infinity
         })
-      )
+      ))
+      // The one sleep pending is the backoff's, and it has not started to run down (the clock stands still).
       const pendingSleep = Effect.gen(function*() {
-        while (Chunk.isEmpty(yield* TestClock.sleeps())) yield* sleepLive(5)
-        const now = yield* TestClock.currentTimeMillis
-        return Chunk.unsafeHead(yield* TestClock.sleeps()) - now
+        yield* waitUntilLive(() => sleeps.pending.length > 0)
+        return sleeps.pending[0]!
       })
       yield* waitUntilLive(() => arrivalsOf(server, `/status/503?${tag}`).length === 1)
       const first = yield* pendingSleep

@@ -4,10 +4,11 @@
  * order, concurrency, back-pressure and fail-fast are checked without a
  * network. HTTP itself is tested against real servers elsewhere.
  */
-import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { HttpClient, HttpClientResponse } from "effect/http"
 import { Clump, LoamyError, Options } from "@loamy/core"
+import * as Unchecked from "@loamy/core/Unchecked"
 import { it } from "@effect/vitest"
-import { Chunk, Effect, Either, Fiber, Layer, Stream } from "effect"
+import { Effect, Result, Fiber, Layer, Stream } from "effect"
 import * as fc from "fast-check"
 import { describe, expect } from "vitest"
 import { sleepLive, waitUntilLive } from "./helpers.js"
@@ -74,8 +75,8 @@ describe("scheduler", () => {
   it.live("an effect of send can run again: each run sends every request and gets its own results", () =>
     Effect.gen(function*() {
       const probe = newProbe()
-      const resolved = Options.decode({ concurrency: 2 }).pipe(Either.getOrThrow)
-      const once = Clump.unsafeSend([get(1), get(0), get(2)], resolved).pipe(Effect.provide(fake(probe)))
+      const resolved = Options.decode({ concurrency: 2 }).pipe(Result.getOrThrow)
+      const once = Unchecked.unsafeSend([get(1), get(0), get(2)], resolved).pipe(Effect.provide(fake(probe)))
       const first = yield* once
       const second = yield* once
       expect(second).not.toBe(first)
@@ -90,7 +91,7 @@ describe("scheduler", () => {
       const emitted = yield* Stream.runCollect(
         Clump.stream(Clump.make(delays.map((ms) => get(ms)), { concurrency: 4 }), { ordered: true })
       ).pipe(Effect.provide(fake(probe)))
-      expect(Chunk.toReadonlyArray(emitted).map((e) => e.index)).toEqual(delays.map((_, i) => i))
+      expect(emitted.map((e) => e.index)).toEqual(delays.map((_, i) => i))
       expect(probe.maxInFlight).toBeLessThanOrEqual(4)
     }))
 
@@ -108,7 +109,7 @@ describe("scheduler", () => {
                 Stream.chunks(Clump.stream(Clump.make(delays.map((ms) => get(ms)), { concurrency }), { ordered }))
               ).pipe(Effect.provide(fake(probe)))
             )
-            const indices = Chunk.toReadonlyArray(chunks).flatMap((chunk) => Chunk.toReadonlyArray(chunk).map((e) => e.index))
+            const indices = chunks.flatMap((chunk) => chunk.map((e) => e.index))
             if (ordered) expect(indices).toEqual(delays.map((_, i) => i))
             else expect([...indices].sort((a, b) => a - b)).toEqual(delays.map((_, i) => i))
             expect(probe.maxInFlight).toBeLessThanOrEqual(concurrency)
@@ -125,7 +126,7 @@ describe("scheduler", () => {
       const chunks = yield* Stream.runCollect(
         Stream.chunks(Clump.stream(Clump.make(Array.from({ length: 16 }, () => get(20)), { concurrency: 16 })))
       ).pipe(Effect.provide(fake(probe)))
-      const sizes = Chunk.toReadonlyArray(chunks).map(Chunk.size)
+      const sizes = chunks.map((chunk) => chunk.length)
       expect(sizes.reduce((a, b) => a + b, 0)).toBe(16)
       expect(Math.max(...sizes)).toBeGreaterThan(1)
     }))
@@ -134,7 +135,7 @@ describe("scheduler", () => {
     Effect.gen(function*() {
       const probe = newProbe()
       let pulled = 0
-      const endless = Stream.repeatEffect(Effect.sync(() => {
+      const endless = Stream.fromEffectRepeat(Effect.sync(() => {
         pulled++
         return get(0)
       }))
@@ -145,7 +146,7 @@ describe("scheduler", () => {
         Stream.runCollect,
         Effect.provide(fake(probe))
       )
-      expect(Chunk.size(taken)).toBe(20)
+      expect((taken).length).toBe(20)
       // Bounded by what was taken plus the requests in flight, the responses buffered for the consumer and the source's chunk buffer.
       expect(probe.started).toBeLessThanOrEqual(20 + 4 + 4 + 16)
       expect(pulled).toBeLessThan(200)
@@ -155,7 +156,7 @@ describe("scheduler", () => {
     Effect.gen(function*() {
       const probe = newProbe()
       const requests = [get(5, 299), ...Array.from({ length: 10 }, () => get(5_000))]
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         Clump.send(Clump.make(requests, { concurrency: 4, returnExceptions: false })).pipe(Effect.provide(fake(probe)))
       )
       const exit = yield* Fiber.await(fiber)
@@ -174,7 +175,7 @@ describe("scheduler", () => {
       const emitted = yield* Stream.runCollect(Clump.streamFrom(Stream.fromIterable(items), { ordered: true })).pipe(
         Effect.provide(fake(probe))
       )
-      const responses = Chunk.toReadonlyArray(emitted).map((e) => e.response)
+      const responses = emitted.map((e) => e.response)
       expect(responses.map((r) => r.error?._tag)).toEqual([undefined, "InvalidInputError", "InvalidInputError", undefined])
       expect(responses[1]!.error).toMatchObject({ index: 1, field: "" })
       expect((responses[1]!.error as LoamyError.InvalidInputError).detail).toMatch(/^not valid JSON/)

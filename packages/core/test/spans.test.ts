@@ -22,14 +22,15 @@ interface Recorded {
 }
 
 /** A tracer that records every span and delegates the rest to Effect's own. */
-const recording = Effect.map(Effect.tracer, (native) => {
+const recording = Effect.sync(() => {
+  const native = Tracer.nativeTracer
   const spans: Array<Recorded> = []
   const tracer = Tracer.make({
-    span(name, parent, context, links, startTime, kind, options) {
-      const span = native.span(name, parent, context, links, startTime, kind, options)
+    span(options) {
+      const span = native.span(options)
       const recorded: Recorded = {
-        name,
-        parent: Option.match(parent, { onNone: () => undefined, onSome: (p) => p.spanId }),
+        name: options.name,
+        parent: Option.match(options.parent, { onNone: () => undefined, onSome: (p) => p.spanId }),
         attributes: span.attributes,
         ended: false
       }
@@ -41,8 +42,7 @@ const recording = Effect.map(Effect.tracer, (native) => {
       }
       Object.defineProperty(recorded, "id", { value: span.spanId })
       return span
-    },
-    context: (f, fiber) => native.context(f, fiber)
+    }
   })
   return { spans, tracer }
 })
@@ -56,7 +56,7 @@ it.live("records one loamy.send span and one loamy.request span per request", ()
       { url: `${server.url}/status/404`, httpOp: "GET" as const }
     ]
     yield* Clump.send(Clump.make(requests)).pipe(
-      Effect.provide(Layer.merge(NodeHttpClient.layerUndici, Layer.setTracer(tracer)))
+      Effect.provide(Layer.merge(NodeHttpClient.layerUndici, Layer.succeed(Tracer.Tracer, tracer)))
     )
     const sends = spans.filter((s) => s.name === "loamy.send")
     const perRequest = spans.filter((s) => s.name === "loamy.request")
@@ -75,7 +75,7 @@ it.live("records a loamy.request span per streamed request", () =>
     const { spans, tracer } = yield* recording
     const requests = Array.from({ length: 5 }, () => ({ url: `${server.url}/`, httpOp: "GET" as const }))
     yield* Stream.runDrain(Clump.stream(Clump.make(requests))).pipe(
-      Effect.provide(Layer.merge(NodeHttpClient.layerUndici, Layer.setTracer(tracer)))
+      Effect.provide(Layer.merge(NodeHttpClient.layerUndici, Layer.succeed(Tracer.Tracer, tracer)))
     )
     expect(spans.filter((s) => s.name === "loamy.request")).toHaveLength(5)
   }))

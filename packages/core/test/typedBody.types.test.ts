@@ -2,9 +2,9 @@
  * Type-level tests of typed bodies: run by `tsc -p tsconfig.test.json`; the
  * calls are never made.
  */
-import type { HttpClient } from "@effect/platform"
+import type { HttpClient } from "effect/http"
 import { Clump, type LoamyError, type Options, type RequestMap, RequestResponse } from "@loamy/core"
-import { Context, Effect, Schema, Stream } from "effect"
+import { Context, Effect, Schema, SchemaGetter, Stream } from "effect"
 import { describe, expectTypeOf, it } from "vitest"
 
 const requests: Array<RequestMap.RequestMap> = [{ url: "http://127.0.0.1/", httpOp: "GET" }]
@@ -13,12 +13,11 @@ type Refused = LoamyError.InvalidInputError | Clump.InvalidOptionsError
 const User = Schema.Struct({ id: Schema.Number, joined: Schema.DateFromString })
 type User = typeof User.Type
 
-class Clock extends Context.Tag("Clock")<Clock, number>() {}
-const Stamped = Schema.transformOrFail(Schema.Number, Schema.Number, {
-  strict: true,
-  decode: (n) => Effect.map(Clock, (now) => now - n),
-  encode: (n) => Effect.map(Clock, (now) => now - n)
-})
+class Clock extends Context.Service<Clock, number>()("Clock") {}
+const Stamped = Schema.Number.pipe(Schema.decodeTo(Schema.Number, {
+  decode: SchemaGetter.transformEffect((n: number) => Effect.map(Clock, (now) => now - n)),
+  encode: SchemaGetter.transformEffect((n: number) => Effect.map(Clock, (now) => now - n))
+}))
 
 const never = false as boolean
 
@@ -34,7 +33,7 @@ describe("typed bodies: types", () => {
     expectTypeOf(dataFirst).toEqualTypeOf<typeof made>()
     // withOptions keeps the body type.
     const widened = Clump.send(Clump.withOptions(Clump.make(requests, { body: User }), { concurrency: 1 }))
-    expectTypeOf<Effect.Effect.Success<typeof widened>>().toEqualTypeOf<ReadonlyArray<RequestResponse.Typed<User>>>()
+    expectTypeOf<Effect.Success<typeof widened>>().toEqualTypeOf<ReadonlyArray<RequestResponse.Typed<User>>>()
   })
 
   it("without a schema nothing changes: Typed<unknown> is RequestResponse", () => {
@@ -60,12 +59,13 @@ describe("typed bodies: types", () => {
       expectTypeOf(response.error).toEqualTypeOf<undefined>()
     } else {
       expectTypeOf(response.body).toEqualTypeOf<unknown>()
-      expectTypeOf(response.error).toEqualTypeOf<LoamyError.RequestError | LoamyError.InvalidInputError | undefined>()
+      // A refused item is a RequestResponse.Refused, not a response: a response's error is a RequestError.
+      expectTypeOf(response.error).toEqualTypeOf<LoamyError.RequestError | undefined>()
     }
     const responses: ReadonlyArray<RequestResponse.Typed<User>> = [response]
     expectTypeOf(responses.filter(RequestResponse.isDecoded)).toEqualTypeOf<Array<RequestResponse.Decoded<User>>>()
     expectTypeOf(responses.filter(RequestResponse.isFailure).map((r) => r.error)).toEqualTypeOf<
-      Array<LoamyError.RequestError | LoamyError.InvalidInputError>
+      Array<LoamyError.RequestError>
     >()
     // A typed response is a RequestResponse: the untyped helpers take it.
     expectTypeOf(response).toMatchTypeOf<RequestResponse.RequestResponse>()
@@ -74,16 +74,16 @@ describe("typed bodies: types", () => {
 
   it("returnExceptions: false still adds RequestError (a mismatch is one)", () => {
     const effect = Clump.send(Clump.make(requests, { body: User, returnExceptions: false }))
-    expectTypeOf<Effect.Effect.Error<typeof effect>>().toEqualTypeOf<Refused | LoamyError.RequestError>()
-    expectTypeOf<Effect.Effect.Success<typeof effect>>().toEqualTypeOf<ReadonlyArray<RequestResponse.Typed<User>>>()
+    expectTypeOf<Effect.Error<typeof effect>>().toEqualTypeOf<Refused | LoamyError.RequestError>()
+    expectTypeOf<Effect.Success<typeof effect>>().toEqualTypeOf<ReadonlyArray<RequestResponse.Typed<User>>>()
   })
 
   it("a schema's requirements become the call's", () => {
     const Body = Schema.Struct({ at: Stamped })
     const effect = Clump.send(Clump.make(requests, { body: Body }))
-    expectTypeOf<Effect.Effect.Context<typeof effect>>().toEqualTypeOf<HttpClient.HttpClient | Clock>()
+    expectTypeOf<Effect.Services<typeof effect>>().toEqualTypeOf<HttpClient.HttpClient | Clock>()
     const streamed = Clump.stream(Clump.make(requests).pipe(Clump.withBody(Body)))
-    expectTypeOf<Stream.Stream.Context<typeof streamed>>().toEqualTypeOf<HttpClient.HttpClient | Clock>()
+    expectTypeOf<Stream.Services<typeof streamed>>().toEqualTypeOf<HttpClient.HttpClient | Clock>()
   })
 
   it("stream and streamFrom emit Indexed<A>", () => {
@@ -91,25 +91,28 @@ describe("typed bodies: types", () => {
     expectTypeOf(streamed).toEqualTypeOf<Stream.Stream<Clump.Indexed<User>, Refused, HttpClient.HttpClient>>()
     const lines = Stream.empty as Stream.Stream<string, "read error", "Files">
     const fromLines = Clump.streamFrom(lines, { ordered: true, body: User })
+    // An item that fails its check is answered as a RequestResponse.Refused.
     expectTypeOf(fromLines).toEqualTypeOf<
-      Stream.Stream<Clump.Indexed<User>, "read error" | Clump.InvalidOptionsError, "Files" | HttpClient.HttpClient>
+      Stream.Stream<
+        Clump.Indexed<User, RequestResponse.Refused>,
+        "read error" | Clump.InvalidOptionsError,
+        "Files" | HttpClient.HttpClient
+      >
     >()
     const piped = lines.pipe(Clump.streamFrom({ body: User, returnExceptions: false }))
-    expectTypeOf<Stream.Stream.Success<typeof piped>>().toEqualTypeOf<Clump.Indexed<User>>()
-    expectTypeOf<Stream.Stream.Error<typeof piped>>().toEqualTypeOf<
+    expectTypeOf<Stream.Success<typeof piped>>().toEqualTypeOf<Clump.Indexed<User, RequestResponse.Refused>>()
+    expectTypeOf<Stream.Error<typeof piped>>().toEqualTypeOf<
       "read error" | Clump.InvalidOptionsError | LoamyError.RequestError | LoamyError.InvalidInputError
     >()
     const untyped = Clump.streamFrom(lines)
-    expectTypeOf<Stream.Stream.Success<typeof untyped>>().toEqualTypeOf<Clump.Indexed>()
+    expectTypeOf<Stream.Success<typeof untyped>>().toEqualTypeOf<Clump.Indexed<unknown, RequestResponse.Refused>>()
   })
 
   it("RequestResponse.schema(body) is the typed wire form", () => {
     const Responses = RequestResponse.schema(User)
-    expectTypeOf<Schema.Schema.Type<typeof Responses>>().toEqualTypeOf<RequestResponse.Typed<User>>()
-    expectTypeOf<Schema.Schema.Encoded<typeof Responses>>().toEqualTypeOf<
-      Schema.Schema.Encoded<typeof RequestResponse.RequestResponse>
-    >()
-    expectTypeOf<Schema.Schema.Context<typeof Responses>>().toEqualTypeOf<never>()
+    expectTypeOf<typeof Responses.Type>().toEqualTypeOf<RequestResponse.Typed<User>>()
+    expectTypeOf<typeof Responses.Encoded>().toEqualTypeOf<typeof RequestResponse.RequestResponse.Encoded>()
+    expectTypeOf<typeof Responses.DecodingServices>().toEqualTypeOf<never>()
     expectTypeOf<LoamyError.BodyDecodeError["issues"]>().toEqualTypeOf<
       ReadonlyArray<{ readonly path: ReadonlyArray<string | number>; readonly message: string }> | undefined
     >()

@@ -2,7 +2,7 @@
  * The descriptor of an option: what the CLI, the READMEs and the cluster
  * need to know about it besides its schema. Exported by `Options`.
  *
- * @internal
+ * (Not `@internal`: `Options` re-exports what it declares.)
  */
 
 /**
@@ -13,14 +13,12 @@
  * `rate` `N/INTERVAL` (`parseRate`), `retry` a number of attempts (or
  * retry settings), `url` a URL or a keyword (`env`).
  *
- * @internal
  */
 export type ValueForm = "count" | "bytes" | "duration" | "boolean" | "headers" | "names" | "rate" | "retry" | "url"
 
 /**
  * The CLI flag of an option (`loamy send`).
  *
- * @internal
  */
 export interface Flag {
   /** Without dashes: `concurrency` is `--concurrency`. */
@@ -48,7 +46,6 @@ export interface Flag {
  * What there is to know about an option besides its schema: declared with
  * it in `OptionsSchema`.
  *
- * @internal
  */
 export interface Descriptor {
   /** One or two sentences for help texts and the README's table. */

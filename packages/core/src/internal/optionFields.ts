@@ -168,12 +168,20 @@ export const Proxy = orAbsent(Schema.String, (value) =>
 /** @internal */
 export const Headers = orAbsent(Schema.Record(Schema.String, Schema.String), (headers) => {
   if (!Predicate.isObject(headers)) return invalid(`must be an object of header values, got ${describe(headers)}`)
+  if (isHeaderRecord(headers)) return Effect.succeed(headers)
   for (const name of Object.keys(headers)) {
     const problem = headerNameProblem(name) ?? headerValueProblem(headers[name])
-    if (problem !== undefined) return Effect.fail(new SchemaIssue.Pointer([name], new SchemaIssue.InvalidValue({ message: problem })))
+    if (problem !== undefined) {
+      return Effect.fail(new SchemaIssue.Pointer([name], new SchemaIssue.InvalidValue({ message: problem })))
+    }
   }
-  return Effect.succeed(headers as Readonly<Record<string, string>>)
+  return invalid("is not a record of headers")
 })
+
+const isHeaderRecord = (headers: { readonly [x: PropertyKey]: unknown }): headers is Readonly<Record<string, string>> =>
+  Object.keys(headers).every((name) =>
+    headerNameProblem(name) === undefined && headerValueProblem(headers[name]) === undefined
+  )
 
 /** @internal */
 export const HeaderNames = orAbsent(Schema.Array(Schema.String), (names) => {
@@ -186,7 +194,9 @@ export const HeaderNames = orAbsent(Schema.Array(Schema.String), (names) => {
       )
     }
   }
-  return Effect.succeed(names as ReadonlyArray<string>)
+  return names.every((name): name is string => typeof name === "string")
+    ? Effect.succeed(names)
+    : invalid("is not an array of header names")
 })
 
 const retryNames = Object.keys(RetryFields.fields).join(", ")

@@ -3,17 +3,15 @@
  * defaults, the way back to `Options`, and the Schema of the resolved
  * value for the wire (the cluster). Exported by the `Options` module.
  *
- * @internal
+ * (Not `@internal`: `Options` re-exports what it declares.)
  */
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import type { Options, OptionsSchema } from "../Options.js"
 
-/** @internal */
 export const ResolvedTypeId: unique symbol = Symbol.for("@loamy/core/Options/Resolved")
 
-/** @internal */
 export interface ResolvedRetry {
   readonly attempts: number
   readonly baseDelayMs: number
@@ -23,14 +21,12 @@ export interface ResolvedRetry {
   readonly nonIdempotent: boolean
 }
 
-/** @internal */
 export interface ResolvedRateLimit {
   readonly limit: number
   readonly intervalMs: number
   readonly perOrigin: boolean
 }
 
-/** @internal */
 export interface Resolved {
   readonly [ResolvedTypeId]?: true
   readonly concurrency: number
@@ -56,7 +52,6 @@ export interface Resolved {
   readonly exactNumbers: boolean
 }
 
-/** @internal */
 export const defaults = {
   concurrency: 100,
   maxRedirects: 10,
@@ -80,10 +75,8 @@ export const defaults = {
   }
 } as const
 
-/** @internal */
 export const isResolved = (u: unknown): u is Resolved => Predicate.hasProperty(u, ResolvedTypeId)
 
-/** @internal */
 export const unsafeMarkResolved = (resolved: Omit<Resolved, typeof ResolvedTypeId>): Resolved =>
   ({ ...resolved, [ResolvedTypeId]: true })
 
@@ -99,7 +92,7 @@ const maxTimerMs = 2 ** 31 - 1
 
 const bounded = (ms: number | undefined) => (ms === undefined || ms > maxTimerMs ? undefined : ms)
 
-/** Decoded options with the defaults applied. @internal */
+/** Decoded options with the defaults applied. */
 export const resolve = (decoded: typeof OptionsSchema.Type): Resolved => {
   const o = ownFields(decoded)
   let retry: ResolvedRetry | undefined
@@ -147,10 +140,8 @@ export const resolve = (decoded: typeof OptionsSchema.Type): Resolved => {
   }
 }
 
-/** @internal */
 export const empty: Resolved = resolve({})
 
-/** @internal */
 export const toOptions = (resolved: Resolved): Options => {
   const out: { -readonly [K in keyof Options]: Options[K] } = {
     concurrency: resolved.concurrency,
@@ -214,7 +205,6 @@ const ResolvedFields = Schema.Struct({
   exactNumbers: Schema.Boolean
 })
 
-/** @internal */
 export const ResolvedSchema: Schema.Codec<Resolved, typeof ResolvedFields.Encoded> = ResolvedFields.pipe(
   Schema.decodeTo(
     Schema.declare(isResolved, { identifier: "Resolved" }),
