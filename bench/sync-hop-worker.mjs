@@ -64,25 +64,26 @@ if (rung === "hop-noop") {
   const get = Effect.flatMap(client.execute(HttpClientRequest.get(target)), (response) => response.json)
   handle = () => Effect.runPromise(get)
 } else {
-  const { Clump, Options } = await import("@loamy/core")
+  const { Options } = await import("@loamy/core")
+  const Unchecked = await import("@loamy/core/Unchecked")
+  const Context = await import("effect/Context")
   const Effect = await import("effect/Effect")
-  const Runtime = await import("effect/Runtime")
-  const FiberRef = await import("effect/FiberRef")
-  const FetchHttpClient = await import("@effect/platform/FetchHttpClient")
+  const References = await import("effect/References")
+  const FetchHttpClient = await import("effect/http/FetchHttpClient")
   const { runtime } = await import("../packages/loamy/dist/internal/runtime.js")
   const requests = [{ url: target, httpOp: "GET" }]
-  const resolved = Options.decode(rung === "hop-prepared-inf" ? { timeout: Infinity } : undefined).right
+  const resolved = Options.decode(rung === "hop-prepared-inf" ? { timeout: Infinity } : undefined).success
   if (rung === "hop-core") {
-    handle = () => runtime().runPromise(Effect.withTracerEnabled(Clump.unsafeSend(requests, resolved), false))
+    handle = () => runtime().runPromise(Effect.withTracerEnabled(Unchecked.unsafeSend(requests, resolved), false))
   } else {
-    // hop-prepared: the pipeline the worker prepares once per options value, on its runtime.
-    const built = Runtime.provideService(
-      Runtime.setFiberRef(await runtime().runtime(), FiberRef.currentTracerEnabled, false),
+    // hop-prepared: the pipeline the worker prepares once per options value, on its runtime's context.
+    const built = Context.add(
+      Context.add(await runtime().context(), References.TracerEnabled, false),
       FetchHttpClient.RequestInit,
       { redirect: "manual" }
     )
-    const prepared = await Runtime.runPromise(built, Clump.unsafePrepare(resolved))
-    handle = () => Runtime.runPromise(built, prepared(requests))
+    const prepared = await Effect.runPromiseWith(built)(Unchecked.unsafePrepare(resolved))
+    handle = () => Effect.runPromiseWith(built)(prepared(requests))
   }
 }
 port.on("message", async (id) => {

@@ -16,9 +16,9 @@
 //   hop-effect-fiber  the same Effect.callback on one long-lived fiber that takes the calls in turn (how the door's
 //               worker runs its jobs): what a fiber per call costs, set beside hop-effect
 //   hop-layer   the bare hop around loamy's HttpClient layer alone (execute + json) in the worker
-//   hop-prepared the bare hop around the worker's prepared pipeline (Clump.unsafePrepare) for one request
+//   hop-prepared the bare hop around the worker's prepared pipeline (Unchecked.unsafePrepare) for one request
 //   hop-prepared-inf  hop-prepared with `timeout: Infinity`: no attempt timer (what the default bound costs)
-//   hop-core    the bare hop around Clump.unsafeSend([one]) on loamy's runtime in the worker
+//   hop-core    the bare hop around Unchecked.unsafeSend([one]) on loamy's runtime in the worker
 //   door-empty  sendRequestsSync([]): the door's fixed cost without a request
 //   door        sendRequestsSync([one])
 //   door-before sendRequestsSync([one]) of another checkout, $BENCH_BEFORE (installed and built): only when set

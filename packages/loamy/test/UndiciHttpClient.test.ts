@@ -4,6 +4,7 @@ import { closedPort, start, type TestServer } from "@loamy/test-server"
 import { Context, Effect, Fiber, Layer, Stream, Tracer } from "effect"
 import { Headers, HttpClient, HttpClientRequest } from "effect/http"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
+import { Agent } from "undici"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { waitUntil } from "./helpers.js"
 
@@ -207,6 +208,31 @@ describe("UndiciHttpClient", () => {
       expect(quiet.headers["traceparent"]).toBeUndefined()
     }).pipe(Effect.provide(UndiciHttpClient.layer)))
 
+  for (const [name, layer] of [
+    ["layer", UndiciHttpClient.layer],
+    ["layerWith({ connections: 4 })", UndiciHttpClient.layerWith({ connections: 4 })]
+  ] as const) {
+    it.live(`Dispatchers.destroy fails the requests in flight at once, and every later one (${name})`, () =>
+      Effect.gen(function*() {
+        server.resetStats()
+        const dispatchers = yield* UndiciHttpClient.Dispatchers
+        const stalled = Array.from({ length: 4 }, () => ({ url: `${server.url}/stall?ms=20000`, httpOp: "GET" as const }))
+        const call = yield* Effect.forkChild(Clump.send(Clump.make(stalled, { concurrency: 4 })), { startImmediately: true })
+        expect(yield* untilLive(() => server.stats.inFlight === 4)).toBe(true)
+        dispatchers.destroy(Object.assign(new Error("stopped"), { code: "LOAMY_INTERRUPTED" }))
+        const responses = yield* Fiber.join(call)
+        for (const response of responses) {
+          expect(response.error).toBeInstanceOf(LoamyError.TransportError)
+          expect(response.error).toMatchObject({ code: "LOAMY_INTERRUPTED" })
+        }
+        expect(yield* untilLive(() => server.stats.inFlight === 0)).toBe(true)
+        // Nothing more is sent: a later call's requests fail as well, each in its own response.
+        const [later] = yield* Clump.send(Clump.make([{ url: `${server.url}/`, httpOp: "GET" }]))
+        expect(later!.error).toBeInstanceOf(LoamyError.TransportError)
+        expect(server.stats.requests).toBe(4)
+      }).pipe(Effect.provide(layer, { local: true })), 30_000)
+  }
+
   it.effect("closes its agent with the layer's scope", () =>
     Effect.gen(function*() {
       const agent = yield* Effect.scoped(
@@ -217,6 +243,7 @@ describe("UndiciHttpClient", () => {
           return Context.get(context, UndiciHttpClient.UndiciDispatcher)
         })
       )
-      expect(agent.destroyed).toBe(true)
+      expect(agent).toBeInstanceOf(Agent)
+      expect(agent instanceof Agent && agent.destroyed).toBe(true)
     }))
 })

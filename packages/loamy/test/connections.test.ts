@@ -81,7 +81,7 @@ describe("sockets per call", () => {
     // A server of its own, and a layer per run: every socket the server accepts is this call's.
     const own = await start()
     try {
-      const middleware = {
+      const middleware: Record<string, (client: HttpClient.HttpClient) => HttpClient.HttpClient> = {
         "mapRequest((r) => r)": HttpClient.mapRequest((r) => r),
         "tapRequest": HttpClient.tapRequest(() => Effect.void),
         "retry": HttpClient.retry({ times: 1, schedule: Schedule.spaced(1) })

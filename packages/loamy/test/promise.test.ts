@@ -83,7 +83,7 @@ describe("sendRequests", () => {
     expect(server.stats.requests).toBe(0)
   })
 
-  it("checks options with the core's decoder: durations are milliseconds or Effect durations", async () => {
+  it("checks options with the core's decoder: durations are milliseconds or text in the duration grammar", async () => {
     for (const options of [
       { timeout: "soon" },
       { timeout: true },
@@ -97,8 +97,11 @@ describe("sendRequests", () => {
       expect(isInvalidOptionsError(error), JSON.stringify(options)).toBe(true)
     }
     expect(server.stats.requests).toBe(0)
-    const [response] = await sendRequests([{ url: `${server.url}/`, httpOp: "GET" }], { timeout: "5 seconds" } as never)
+    const [response] = await sendRequests([{ url: `${server.url}/`, httpOp: "GET" }], { timeout: "5 seconds" })
     expect(response!.statusCode).toBe(200)
+    // The CLI's grammar too: one duration grammar at every door.
+    const [short] = await sendRequests([{ url: `${server.url}/`, httpOp: "GET" }], { timeout: "5s", deadline: "1m" })
+    expect(short!.statusCode).toBe(200)
   })
 
   it("aborts the batch through its signal", async () => {

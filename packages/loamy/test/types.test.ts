@@ -16,13 +16,15 @@ describe("types", () => {
     expectTypeOf<Clump["sendRequests"]>().returns.toEqualTypeOf<Array<RequestResponse>>()
   })
 
-  it("accepts the original's snake_case fields and millisecond durations", () => {
+  it("accepts the original's snake_case fields and durations in milliseconds or the duration grammar", () => {
     const never = false as boolean
     if (never) {
       void sendRequests([{ url: "http://x/", http_op: "get", query_params: { a: "1" } }], { timeout: 1_000 })
       void sendRequests([{ url: "http://x/", httpOp: "GET" }], { retry: { attempts: 2, baseDelay: 10 } })
-      // @ts-expect-error durations are milliseconds at these doors, not Effect duration strings
-      void sendRequests([{ url: "http://x/", httpOp: "GET" }], { timeout: "5 seconds" })
+      // The core's one duration grammar, as in the CLI's flags (issue 19: the same grammar at every door).
+      void sendRequests([{ url: "http://x/", httpOp: "GET" }], { timeout: "5 seconds", rateLimit: "10/1s" })
+      // @ts-expect-error a duration is a number of milliseconds or text, not a boolean
+      void sendRequests([{ url: "http://x/", httpOp: "GET" }], { timeout: true })
       // @ts-expect-error not a method
       void sendRequests([{ url: "http://x/", httpOp: "FETCH" }])
       // @ts-expect-error signal is for the Promise door only

@@ -56,10 +56,14 @@ export const readBounded = <E>(
       budget.release(ticket, held)
       held = 0
     }
+    // The fiber resumes on this stack, and an error made on it downstream (a `BodyTooLargeError` kept in the
+    // results) holds these closures through its stack trace until it is collected: what they share is emptied
+    // before resuming, or each such error would keep up to `limit` bytes alive.
     const onData = (chunk: Uint8Array) => {
       if (size + chunk.byteLength > limit) {
         stop()
         source.destroy()
+        chunks.length = 0
         return resume(Effect.succeed(undefined))
       }
       size += chunk.byteLength
@@ -79,10 +83,12 @@ export const readBounded = <E>(
     const onEnd = () => {
       const out = concat(chunks, size)
       stop()
+      chunks.length = 0
       resume(Effect.succeed(out))
     }
     const onError_ = (cause: unknown) => {
       stop()
+      chunks.length = 0
       resume(Effect.fail(onError(cause)))
     }
     source.on("data", onData)
@@ -92,6 +98,7 @@ export const readBounded = <E>(
     return Effect.sync(() => {
       stop()
       source.destroy()
+      chunks.length = 0
     })
   })
 

@@ -64,14 +64,14 @@ export class CappedAgents {
 
   /**
    * The agent that opens at most `connections` sockets per origin, in use
-   * until `release`. Throws once closed.
+   * until `release`; undefined once closed.
    */
-  acquire(connections: number): Capped {
+  acquire(connections: number): Capped | undefined {
     let entry = this.entries.get(connections)
     if (entry !== undefined) {
       this.entries.delete(connections)
     } else {
-      if (this.closed) throw new Error("the HTTP client's layer is closed")
+      if (this.closed) return undefined
       const options: AgentOptions = { ...this.options, connections }
       entry = { connections, agent: makeAgentUnsafe(options), proxies: new Proxies(options), active: 0 }
       // Too many kept: close the least recently used that no call is running on.
@@ -91,11 +91,6 @@ export class CappedAgents {
 
   release(entry: Capped): void {
     entry.active--
-  }
-
-  /** Whether `entry` is still one of these agents (not closed as the least recently used). */
-  holds(entry: Capped): boolean {
-    return this.entries.get(entry.connections) === entry
   }
 
   /** Destroys every agent, in use or not. */

@@ -60,7 +60,7 @@ export const dispose = async (): Promise<void> => {
  * @internal
  */
 export const send = (
-  requests: Iterable<unknown>,
+  requests: Iterable<RequestMap.RequestMapInput>,
   options: Clump.Options | Options.Resolved
 ): Effect.Effect<ReadonlyArray<RequestResponse.RequestResponse>, unknown, HttpClient.HttpClient> =>
-  Effect.withTracerEnabled(Clump.send(Clump.make(requests as Iterable<RequestMap.RequestMapInput>, options)), false)
+  Effect.withTracerEnabled(Clump.send(Clump.make(requests, options)), false)

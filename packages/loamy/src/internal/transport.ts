@@ -97,8 +97,9 @@ export class UndiciTransport {
         const route = this.proxied(this.proxies, proxy, settings)
         return route instanceof UndiciRoute ? Effect.succeed({ route, release: Effect.void }) : Effect.fail(route)
       }
-      // Throws (a defect) once the layer is closed.
       const entry = capped.acquire(settings.connections)
+      // Closed or destroyed (`Dispatchers`): the layer's own dispatcher, destroyed too, fails each request.
+      if (entry === undefined) return Effect.succeed(this.fallbackLease)
       const route = proxy === undefined
         ? this.routeOf(entry.agent, undefined, settings)
         : this.proxied(entry.proxies, proxy, settings)
