@@ -66,7 +66,13 @@ export interface RunnerOptions {
    * it each runner takes `limit / runners` (see `SharedRateLimit`).
    */
   readonly redis?: string | undefined
-  /** Sockets per origin for the runner's HTTP client. Default: no limit. */
+  /**
+   * Sockets per origin for the runner's HTTP client, shared by all the
+   * chunks it runs at once. Default: loamy's per-call cap, each chunk on
+   * sockets capped at its `concurrency`, which chunks with the same
+   * `concurrency` share (so a runner's chunks to one origin run at most
+   * `concurrency` requests at once between them).
+   */
   readonly connections?: number | undefined
   /**
    * The client the chunks are sent with (a proxy, TLS settings, added
@@ -114,8 +120,13 @@ const shardingConfig = (options: RunnerOptions): Partial<Config> => {
 
 /**
  * What runners and coordinators share: the storage on the `SqlClient`, the
- * sharding settings, and the serialization (effect's schema-binary format,
- * `NodeClusterSocket.layer`'s default), on which they must all agree.
+ * sharding settings, and the serialization on the sockets, on which they
+ * must all agree: NDJSON, the JSON form the messages are stored in too.
+ * Effect's schema-binary format (`NodeClusterSocket.layer`'s default) cannot
+ * lay out a `RequestResponse` (its body is a union of bytes and any JSON):
+ * the runner's reply dies unsent and the sender waits for it forever. A
+ * frame holds a whole chunk's reply, so it is not bounded here; the
+ * coordinator holds that reply anyway.
  */
 const shared = <A, E, R>(
   transport: Layer.Layer<A, E, R>,
@@ -124,7 +135,7 @@ const shared = <A, E, R>(
   transport.pipe(
     Layer.provideMerge(SqlMessageStorage.layer.pipe(Layer.provide(NodeCrypto.layerDigest))),
     Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
-    Layer.provide([ShardingConfig.layerFromEnv(config), RpcSerialization.layerSchemaBinary()])
+    Layer.provide([ShardingConfig.layerFromEnv(config), RpcSerialization.layerNdjsonWith({ maxBufferSize: "unbounded" })])
   )
 
 /**
@@ -166,8 +177,8 @@ const countRunners = Effect.flatMap(RunnerStorage.RunnerStorage, (storage) => st
  * the shards and runs their chunks. It stays a runner while the layer is
  * alive; on a clean stop it hands its shards back at once.
  *
- * With `redis`, building the layer connects to Redis and fails with a
- * `RedisError` when it cannot.
+ * With `redis`, building the layer connects to Redis first and fails with a
+ * `RedisError`, before it joins the cluster, when it cannot.
  *
  * @since 0.1.0
  * @category layers
@@ -179,20 +190,27 @@ export const layer = (
   SqlError.SqlError | SocketServer.SocketServerError | ConfigError | Redis.RedisError
 > => {
   const config = shardingConfig(options)
-  const limits = (options.redis === undefined
-    ? SharedRateLimit.layerSplit(countRunners)
-    : SharedRateLimit.layerRedis(options.redis, countRunners)).pipe(
+  const limits: Layer.Layer<
+    SharedRateLimit.SharedRateLimit,
+    ConfigError | Redis.RedisError,
+    SqlClient.SqlClient
+  > = options.redis === undefined
+    ? SharedRateLimit.layerSplit(countRunners).pipe(
       Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
       Layer.provide(ShardingConfig.layerFromEnv(config))
     )
+    : SharedRateLimit.layerRedis(options.redis)
   const http = options.httpClient !== undefined
     ? options.httpClient
     : options.connections === undefined
     ? UndiciHttpClient.layer
     : UndiciHttpClient.layerWith({ connections: options.connections })
   return ChunkEntity.layer.pipe(
-    Layer.provide([limits, http]),
+    Layer.provide(http),
     Layer.provideMerge(runnerCluster(config)),
+    // Built before the runner joins the cluster: one that cannot reach its Redis fails without taking shards
+    // (their running chunks would move to it and back, and run again).
+    Layer.provide(limits),
     Layer.provide(sqlLayer(options.db))
   )
 }

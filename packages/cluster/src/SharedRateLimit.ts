@@ -82,7 +82,8 @@ const marginMs = (intervalMs: number): number => Math.min(intervalMs / 10, 250)
 const later = (started: number) => (end: number | undefined): number | undefined =>
   end === undefined ? undefined : end + (performance.now() - started)
 
-const make = (store: Store, runners: Effect.Effect<number>, shared: boolean) =>
+/** `runners`: undefined when the store is shared (every runner takes from the whole limit). */
+const make = (store: Store, runners: Effect.Effect<number> | undefined) =>
   Effect.sync(() => {
     // One request per key asks the store at a time on this runner, first come first served.
     const turns = new Map<string, Semaphore.Semaphore>()
@@ -91,24 +92,26 @@ const make = (store: Store, runners: Effect.Effect<number>, shared: boolean) =>
       if (turn === undefined) turns.set(key, turn = Semaphore.makeUnsafe(1))
       return turn
     }
+    const limited = (client: HttpClient.HttpClient, job: string, rate: Rate, share: number) => {
+      const windowMs = Math.ceil(rate.intervalMs + marginMs(rate.intervalMs))
+      return HttpClient.transform(client, (attempt, request) => {
+        const key = rate.perOrigin ? `${job}|${originOf(request.url)}` : job
+        const started = performance.now()
+        const take: Effect.Effect<void> = Effect.flatMap(
+          store.take(key, share, windowMs),
+          (ms) => ms <= 0 ? Effect.void : Effect.andThen(Effect.sleep(ms), take)
+        )
+        return Effect.andThen(
+          turnOf(key).withPermits(1)(take),
+          Effect.updateService(attempt, Transport.AttemptDeadline, later(started))
+        )
+      })
+    }
     return SharedRateLimit.of({
       limit: (client, job, rate) =>
-        Effect.map(runners, (count) => {
-          const share = shared ? rate.limit : Math.max(1, Math.floor(rate.limit / Math.max(1, count)))
-          const windowMs = Math.ceil(rate.intervalMs + marginMs(rate.intervalMs))
-          return HttpClient.transform(client, (attempt, request) => {
-            const key = rate.perOrigin ? `${job}|${originOf(request.url)}` : job
-            const started = performance.now()
-            const take: Effect.Effect<void> = Effect.flatMap(
-              store.take(key, share, windowMs),
-              (ms) => ms <= 0 ? Effect.void : Effect.andThen(Effect.sleep(ms), take)
-            )
-            return Effect.andThen(
-              turnOf(key).withPermits(1)(take),
-              Effect.updateService(attempt, Transport.AttemptDeadline, later(started))
-            )
-          })
-        })
+        runners === undefined
+          ? Effect.succeed(limited(client, job, rate, rate.limit))
+          : Effect.map(runners, (count) => limited(client, job, rate, Math.max(1, Math.floor(rate.limit / count))))
     })
   })
 
@@ -191,19 +194,16 @@ const nodeRedis = (url: string): Layer.Layer<Redis.Redis, Redis.RedisError> =>
 
 /**
  * The limit shared through Redis (`redis://[user:password@]host:port[/db]`,
- * node-redis's URL): every runner logs its starts in the same sorted sets.
- * Needs the optional peers `@effect/platform-node` and `redis`. Building the
- * layer connects and fails with a `RedisError` when Redis cannot be reached.
- * `runners` is not needed for the limit (kept for callers that pass it).
+ * node-redis's URL): every runner logs its starts in the same sorted sets,
+ * and takes from the whole limit. Needs the optional peers
+ * `@effect/platform-node` and `redis`. Building the layer connects and fails
+ * with a `RedisError` when Redis cannot be reached.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerRedis = <R>(
-  url: string,
-  runners: Effect.Effect<number, never, R>
-): Layer.Layer<SharedRateLimit, Redis.RedisError, R> =>
-  Layer.provide(layerStore(redisStore, runners, true), nodeRedis(url))
+export const layerRedis = (url: string): Layer.Layer<SharedRateLimit, Redis.RedisError> =>
+  Layer.provide(layerStore(redisStore, undefined), nodeRedis(url))
 
 /**
  * No shared store: each runner keeps its own log and takes
@@ -214,17 +214,19 @@ export const layerRedis = <R>(
  * @category layers
  */
 export const layerSplit = <R>(runners: Effect.Effect<number, never, R>): Layer.Layer<SharedRateLimit, never, R> =>
-  layerStore(Effect.sync(memoryStore), runners, false)
+  layerStore(Effect.sync(memoryStore), runners)
 
 const layerStore = <R, RS>(
   store: Effect.Effect<Store, never, RS>,
-  runners: Effect.Effect<number, never, R>,
-  shared: boolean
+  runners: Effect.Effect<number, never, R> | undefined
 ): Layer.Layer<SharedRateLimit, never, R | RS> =>
   Layer.effect(
     SharedRateLimit,
     Effect.gen(function*() {
       const context = yield* Effect.context<R>()
-      return yield* make(yield* store, Effect.provide(runners, context), shared)
+      return yield* make(
+        yield* store,
+        runners && Effect.map(Effect.provide(runners, context), (count) => Math.max(1, count))
+      )
     })
   )

@@ -57,7 +57,7 @@ const stores: ReadonlyArray<
   ["through Redis", true, async () => {
     if (redis === undefined) throw new Error("LOAMY_REQUIRE_REDIS=1 but there is no redis-server on the PATH")
     const store = await startRedis(redis)
-    return { layer: () => SharedRateLimit.layerRedis(store.url, Effect.succeed(2)), stop: () => store.stop() }
+    return { layer: () => SharedRateLimit.layerRedis(store.url), stop: () => store.stop() }
   }]
 ]
 

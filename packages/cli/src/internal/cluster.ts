@@ -12,6 +12,7 @@ import { Options } from "@loamy/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import type * as LogLevel from "effect/LogLevel"
 import * as Predicate from "effect/Predicate"
 import * as References from "effect/References"
@@ -32,11 +33,15 @@ export const showUrl = (url: string): string => {
   }
 }
 
-/** effect/cluster logs at Info (runner registration, shard moves): only warnings and worse reach stderr. */
+/**
+ * effect/cluster logs at Info (runner registration, shard moves): only
+ * warnings and worse, unless `LOAMY_CLUSTER_LOG=debug`, and on stderr:
+ * stdout holds `send`'s records.
+ */
 const logLevel = (): LogLevel.LogLevel => process.env["LOAMY_CLUSTER_LOG"] === "debug" ? "Debug" : "Warn"
 const quietLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.provideService(effect, References.MinimumLogLevel, logLevel())
-const quietLogLevel = Layer.sync(References.MinimumLogLevel, logLevel)
+  effect.pipe(Effect.provideService(References.MinimumLogLevel, logLevel()), Effect.provideService(Logger.LogToStderr, true))
+const quietLogLevel = Layer.merge(Layer.sync(References.MinimumLogLevel, logLevel), Layer.succeed(Logger.LogToStderr, true))
 
 /** What `loamy send --cluster` adds to a send. @internal */
 export interface ClusterConfig {
@@ -78,7 +83,8 @@ export const send = (config: SendConfig, cluster: ClusterConfig): Effect.Effect<
           ...(chunkSize === undefined ? {} : { chunkSize }),
           ...(parallel === undefined ? {} : { parallel })
         }).pipe(
-          Stream.provide(Layer.merge(Runner.layerClient({ db: cluster.db }), quietLogLevel))
+          // Provided to the layer too: the cluster's own fibers, forked while it is built, log at that level.
+          Stream.provide(Layer.provideMerge(Runner.layerClient({ db: cluster.db }), quietLogLevel))
         ),
       stopped: (message, written) =>
         `the distributed run stopped before every request had its result: ${message}\n` +
@@ -124,18 +130,29 @@ export const worker = (config: WorkerConfig): Effect.Effect<number> => {
   return Layer.launch(Layer.provideMerge(ready, runner)).pipe(
     quietLogs,
     Effect.as(0),
-    Effect.catchCause((cause) => Effect.as(say(`worker failed: ${failure(cause, config.db, config.redis)}`), 1))
+    Effect.catchCause((cause) => Effect.as(say(`worker failed: ${
+        failure(cause, {
+          db: config.db,
+          redis: config.redis,
+          listen: `${config.listenHost ?? config.host ?? "(this host)"}:${config.port}`
+        })
+      }`), 1))
   )
 }
 
 /**
  * The usual first failures in one line: the database or the Redis cannot be
- * reached (which, and why); anything else in full.
+ * reached, or the runner's port is taken (which, and why); anything else in
+ * full.
  */
-const failure = (cause: Cause.Cause<unknown>, db: string, redis?: string | undefined): string => {
+const failure = (
+  cause: Cause.Cause<unknown>,
+  where: { readonly db: string; readonly redis?: string | undefined; readonly listen?: string | undefined }
+): string => {
   const error = Cause.squash(cause)
-  if (Predicate.isTagged(error, "SqlError")) return `the cluster's Postgres at ${showUrl(db)}: ${describe(error)}`
-  if (Predicate.isTagged(error, "RedisError")) return `the Redis at ${showUrl(redis ?? "")}: ${describe(error)}`
+  if (Predicate.isTagged(error, "SqlError")) return `the cluster's Postgres at ${showUrl(where.db)}: ${describe(error)}`
+  if (Predicate.isTagged(error, "RedisError")) return `the Redis at ${showUrl(where.redis ?? "")}: ${describe(error)}`
+  if (Predicate.isTagged(error, "SocketServerError")) return `listening on ${where.listen}: ${describe(error)}`
   return Cause.pretty(cause)
 }
 
@@ -164,5 +181,5 @@ export const prune = (db: string, job: string): Effect.Effect<number> =>
     Effect.flatMap((count) =>
       Effect.as(say(`job ${job}: deleted ${count} stored messages and their replies`), 0)
     ),
-    Effect.catchCause((cause) => Effect.as(say(`jobs prune failed: ${failure(cause, db)}`), 1))
+    Effect.catchCause((cause) => Effect.as(say(`jobs prune failed: ${failure(cause, { db })}`), 1))
   )

@@ -89,7 +89,10 @@ export const make = <X>({ exitWith, usage }: Exits<X>) => {
     ),
     connections: Flag.Int("connections").pipe(
       Flag.withMetavar("N"),
-      Flag.withDescription("Sockets per origin for this runner's HTTP client. Default: no limit."),
+      Flag.withDescription(
+        "Sockets per origin for this runner's HTTP client, shared by all the chunks it runs at once. Default: each " +
+          "chunk's -c, shared by the chunks with the same -c."
+      ),
       Flag.optional
     )
   }, (flags) =>
@@ -97,8 +100,11 @@ export const make = <X>({ exitWith, usage }: Exits<X>) => {
       let lockExpiryMs: number | undefined
       if (Option.isSome(flags.lockExpiry)) {
         lockExpiryMs = parseDuration(flags.lockExpiry.value)
-        if (lockExpiryMs === undefined) {
-          return yield* usage(`--lock-expiry: ${JSON.stringify(flags.lockExpiry.value)} is not a duration (use 10s, 1m)`)
+        // The grammar has Infinity and 0: a lock that never expires is a dead runner's chunks never run again.
+        if (lockExpiryMs === undefined || !Number.isFinite(lockExpiryMs) || lockExpiryMs <= 0) {
+          return yield* usage(
+            `--lock-expiry: ${JSON.stringify(flags.lockExpiry.value)} is not a duration of more than 0 (use 10s, 1m)`
+          )
         }
       }
       const m = yield* clusterModule
@@ -164,22 +170,5 @@ export const make = <X>({ exitWith, usage }: Exits<X>) => {
     Command.withSubcommands([clusterDemoCommand])
   )
 
-  /** For Cli.ts's flag check: the flags these commands add, and whether each takes a value. */
-  const flagChecks = {
-    send: {
-      "--cluster": { value: true },
-      "--job": { value: true },
-      "--chunk-size": { value: true, integer: true }
-    },
-    worker: {
-      "--db": { value: true },
-      "--host": { value: true },
-      "--port": { value: true, integer: true },
-      "--listen-host": { value: true },
-      "--redis": { value: true },
-      "--lock-expiry": { value: true },
-      "--connections": { value: true, integer: true }
-    }
-  }
-  return { clusterCommand, clusterFlags, flagChecks, jobsCommand, workerCommand }
+  return { clusterCommand, clusterFlags, jobsCommand, workerCommand }
 }

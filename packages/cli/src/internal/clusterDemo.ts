@@ -13,6 +13,7 @@ import { Distributed, Runner } from "@loamy/cluster"
 import { start } from "@loamy/test-server"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import * as Stream from "effect/Stream"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -226,5 +227,6 @@ export const run = (options: { readonly quiet: boolean; readonly requests: numbe
   }).pipe(
     Effect.scoped,
     Effect.provideService(References.MinimumLogLevel, "Warn"),
+    Effect.provideService(Logger.LogToStderr, true),
     Effect.catchCause((cause) => Effect.as(say(`cluster demo failed: ${Cause.pretty(cause)}`), 1))
   )
