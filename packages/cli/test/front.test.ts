@@ -84,7 +84,7 @@ describe("flags as effect/cli reads them", () => {
     const [all, afterFile, dashed] = await Promise.all([
       raw(["send", "-o", "out.jsonl", "--ordered", "-c", "5", "--concurrency-per-origin=2", "--timeout", "5s",
         "--deadline=1m", "--retry", "3", "--rate", "10/1s", "--rate-per-origin", "-H", "A: b", "--header=C: d",
-        "--header", "-X: y", "--fail-fast", "--max-body-bytes", "1000", "--body-budget=100000", "--reorder-buffer",
+        "--header", "-X: y", "--header", "X-Count: -1", "--fail-fast", "--max-body-bytes", "1000", "--body-budget=100000", "--reorder-buffer",
         "10", "--max-redirects=0", "--redact", "X-Key", "--proxy", "http://127.0.0.1:9", "--show-secrets", "-q",
         "--resume", "out.jsonl", "--retry-failed", "--shard", "0/2", missing], env),
       raw(["send", missing, "-q", "--timeout", "5s"], env),

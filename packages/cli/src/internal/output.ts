@@ -8,7 +8,8 @@ import { LoamyError, type RequestMap, type RequestResponse } from "@loamy/core"
 
 const { BodyDecodeError, displayUrl, InvalidInputError } = LoamyError
 
-const isRawJSON = (JSON as unknown as { isRawJSON(u: unknown): boolean }).isRawJSON
+/** Node 22's `JSON.isRawJSON`, which TypeScript's ES2022 lib does not declare. */
+const isRawJSON = (JSON as JSON & { isRawJSON(u: unknown): boolean }).isRawJSON
 
 /** @internal */
 export const REDACTED = "<redacted>"
@@ -169,8 +170,8 @@ const scrub = (value: unknown, values: ReadonlyArray<string>): unknown => {
  */
 export const encodeError = (error: { readonly _tag: string; readonly message: string }): Record<string, unknown> => {
   const out: Record<string, unknown> = { _tag: error._tag }
-  for (const key of Object.keys(error)) {
-    if (key !== "_tag" && key !== "message" && key !== "stack") out[key] = (error as unknown as Record<string, unknown>)[key]
+  for (const [key, value] of Object.entries(error)) {
+    if (key !== "_tag" && key !== "message" && key !== "stack") out[key] = value
   }
   out["message"] = error.message
   return out
