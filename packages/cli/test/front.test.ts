@@ -3,7 +3,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
-import { checkFlags, nearest, plain, stdinLast } from "../dist/Cli.js"
+import { command, plain } from "../dist/Cli.js"
+import { attachValues } from "../dist/internal/argv.js"
 import { table } from "../dist/internal/demo.js"
 import { progressLine } from "../dist/internal/stats.js"
 import { bin, hasScript, inTerminal, render, within } from "./helpers.js"
@@ -46,15 +47,16 @@ describe("help as users meet it", () => {
       expect(r.stdout).not.toContain("\x1b[")
     }
     const [root, send] = results
-    // Each command with its description, and usage lines that name the program.
+    // Each command with its description, and usage lines that name the program (effect/cli's own usage lines).
     expect(root!.stdout).toMatch(/send\s+Send the requests/)
     expect(root!.stdout).toMatch(/demo\s+Start the embedded test server/)
-    expect(root!.stdout).toContain("$ loamy send [FLAGS] [FILE | -]")
-    expect(send!.stdout).toContain("$ loamy send [FLAGS] [FILE | -]")
-    expect(send!.stdout).not.toMatch(/^\$ send/m)
-    // Repeatable flags are not shown as required.
+    expect(root!.stdout).toContain("loamy <subcommand> [flags]")
+    expect(root!.stdout).toContain("loamy send requests.jsonl > responses.jsonl")
+    expect(send!.stdout).toContain("loamy send [flags] [<FILE>]")
+    expect(send!.stdout).not.toMatch(/^\s*send \[flags\]/m)
+    // Repeatable flags are not shown as required, and say that they are repeatable.
     expect(send!.stdout).not.toMatch(/\(-H, --header 'NAME: VALUE'\)\.\.\. \[/)
-    expect(send!.stdout).toContain("zero or more times")
+    expect(send!.stdout).toMatch(/--header, -H 'NAME: VALUE' +.*Repeatable/)
   }, 120_000)
 
   it("names an unknown flag, and says a value is not an integer, with exit code 2", async () => {
@@ -75,27 +77,52 @@ describe("help as users meet it", () => {
   }, 120_000)
 })
 
-describe("checkFlags", () => {
-  it("accepts every flag of send and demo, with values in both forms", () => {
-    expect(checkFlags(["send", "-o", "out.jsonl", "--ordered", "-c", "5", "--timeout", "5s", "--deadline=1m",
-      "--retry", "3", "--rate", "10/1s", "--rate-per-origin", "-H", "A: b", "--header=C: d", "--fail-fast",
-      "--max-body-bytes", "1000", "--max-redirects=0", "--redact", "X-Key", "--show-secrets", "-q", "in.jsonl"])).toBe(
-        undefined
-      )
-    expect(checkFlags(["send", "-"])).toBe(undefined)
-    expect(checkFlags(["send", "--", "--odd-file-name"])).toBe(undefined)
-    expect(checkFlags(["demo", "--quiet"])).toBe(undefined)
-    // A flag's value is not a flag.
-    expect(checkFlags(["send", "--header", "-X: y", "f"])).toBe(undefined)
-  })
+describe("flags as effect/cli reads them", () => {
+  it("accepts every flag of send, with values in both forms, after the file too, and a file named after --", async () => {
+    const env = withoutNoColor()
+    const missing = "no-such-dir/in.jsonl"
+    const [all, afterFile, dashed] = await Promise.all([
+      raw(["send", "-o", "out.jsonl", "--ordered", "-c", "5", "--concurrency-per-origin=2", "--timeout", "5s",
+        "--deadline=1m", "--retry", "3", "--rate", "10/1s", "--rate-per-origin", "-H", "A: b", "--header=C: d",
+        "--header", "-X: y", "--header", "X-Count: -1", "--fail-fast", "--max-body-bytes", "1000", "--body-budget=100000", "--reorder-buffer",
+        "10", "--max-redirects=0", "--redact", "X-Key", "--proxy", "http://127.0.0.1:9", "--show-secrets", "-q",
+        "--resume", "out.jsonl", "--retry-failed", "--shard", "0/2", missing], env),
+      raw(["send", missing, "-q", "--timeout", "5s"], env),
+      raw(["send", "--", "--odd-file-name"], env)
+    ])
+    // Every flag parsed and every value accepted: the run got as far as opening its input.
+    for (const r of [all, afterFile]) {
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr).toContain(`cannot read ${missing}`)
+    }
+    expect(dashed.code, dashed.stderr).toBe(2)
+    expect(dashed.stderr).toContain("cannot read --odd-file-name")
+    // A value that starts with "-" is the flag's value, as it always was (effect/cli alone wants --header=-X: y).
+    expect(attachValues(command, ["send", "--header", "-X: y", "-o", "-", "f"])).toEqual(["send", "--header=-X: y", "-o", "-", "f"])
+    expect(attachValues(command, ["send", "-qH", "-X: y", "--", "-H", "-z"])).toEqual(["send", "-qH=-X: y", "--", "-H", "-z"])
+    expect(attachValues(command, ["send", "--ordered", "-f"])).toEqual(["send", "--ordered", "-f"])
+  }, 120_000)
 
-  it("refuses unknown flags, missing values and non-integers", () => {
-    expect(checkFlags(["send", "--bogus", "FILE"])).toBe(`send: unknown option "--bogus"`)
-    expect(checkFlags(["send", "--bogus=1"])).toBe(`send: unknown option "--bogus"`)
-    expect(checkFlags(["send", "--retry"])).toBe("send --retry needs a value")
-    expect(checkFlags(["send", "--max-redirects=two"])).toBe(`send --max-redirects: "two" is not an integer`)
-    expect(checkFlags(["send", "-c", "1e3"])).toBe(`send --concurrency: "1e3" is not an integer`)
-  })
+  it("refuses unknown flags, missing values and non-integers", async () => {
+    const env = withoutNoColor()
+    const cases: Array<[Array<string>, string]> = [
+      [["send", "--bogus", "FILE"], `loamy send: unknown option "--bogus"`],
+      [["send", "--bogus=1"], `loamy send: unknown option "--bogus"`],
+      [["send", "--retry"], "loamy send --retry needs a value"],
+      [["send", "--max-redirects=two"], `loamy send --max-redirects: "two" is not an integer`],
+      // effect/cli reads 1e3 as the integer 1000 (the check before it refused it); a fraction is no integer.
+      [["send", "-c", "1.5"], `loamy send --concurrency: "1.5" is not an integer`],
+      // A flag that sets one field of an option (rateLimit.perOrigin) needs the flag of the whole option.
+      [["send", "--rate-per-origin", "-"], "loamy: --rate-per-origin needs --rate"]
+    ]
+    const results = await Promise.all(cases.map(([args]) => raw(args, env)))
+    results.forEach((r, i) => {
+      const [args, message] = cases[i]!
+      expect(r.code, args.join(" ")).toBe(2)
+      expect(r.stderr, args.join(" ")).toContain(message)
+      expect(r.stdout, args.join(" ")).toBe("")
+    })
+  }, 120_000)
 })
 
 describe("plain", () => {
@@ -146,18 +173,22 @@ describe("at the terminal", () => {
   const env = withoutNoColor()
 
   it("suggests the nearest command or flag for a mistyped one (exit 2)", async () => {
-    const [command, flag, short] = await Promise.all([
+    const [mistyped, flag, short, far] = await Promise.all([
       raw(["sned", "in.jsonl"], env),
       raw(["send", "--retyr", "3", "in.jsonl"], env),
-      raw(["send", "--conurrency=3", "in.jsonl"], env)
+      raw(["send", "--conurrency=3", "in.jsonl"], env),
+      raw(["send", "--zzzzzz", "in.jsonl"], env)
     ])
-    expect(command.code).toBe(2)
-    expect(command.stderr).toContain(`loamy: unknown command "sned"; did you mean send?`)
+    expect(mistyped.code).toBe(2)
+    expect(mistyped.stderr).toContain(`loamy: unknown command "sned"; did you mean send?`)
     expect(flag.code).toBe(2)
     expect(flag.stderr).toContain(`unknown option "--retyr"; did you mean --retry?`)
     expect(short.stderr).toContain(`did you mean --concurrency?`)
-    expect(nearest("--zzzzzz", ["--retry", "--rate"])).toBeUndefined()
-    expect(nearest("demo", ["send", "demo"])).toBe("demo")
+    // Nothing near enough: no suggestion.
+    expect(far.code).toBe(2)
+    expect(far.stderr).toContain(`unknown option "--zzzzzz"`)
+    expect(far.stderr).not.toContain("did you mean")
+    for (const r of [mistyped, flag, short, far]) expect(r.stdout).toBe("")
   }, 120_000)
 
   it("accepts flags after a positional - (stdin)", async () => {
@@ -169,10 +200,13 @@ describe("at the terminal", () => {
     expect(quiet.stderr).toBe("")
     expect(more.code, more.stderr).toBe(0)
     expect(more.stderr).toContain("0 requests")
-    expect(stdinLast(["send", "-", "-q"])).toEqual(["send", "-q", "-"])
-    // A flag's value is not the positional: -o - is stdout.
-    expect(stdinLast(["send", "-o", "-", "in.jsonl"])).toEqual(["send", "-o", "-", "in.jsonl"])
-    expect(stdinLast(["send", "--", "-"])).toEqual(["send", "--", "-"])
+    // effect/cli reads flags after a positional (no reordering needed); a flag's value is not the positional: -o -
+    // is stdout, and after -- a "-" is the file.
+    expect(attachValues(command, ["send", "-", "-q"])).toEqual(["send", "-", "-q"])
+    expect(attachValues(command, ["send", "-o", "-", "in.jsonl"])).toEqual(["send", "-o", "-", "in.jsonl"])
+    expect(attachValues(command, ["send", "--", "-"])).toEqual(["send", "--", "-"])
+    const toStdout = await raw(["send", "-o", "-", "-"], env, "\n")
+    expect(toStdout.code, toStdout.stderr).toBe(0)
   }, 120_000)
 
   it("warns when a --header value holds a shell variable as it is (single quotes), without showing the value", async () => {

@@ -144,7 +144,7 @@ describe("own fields and secrets", () => {
       `{"url":"${base}/bare","httpOp":"GET"}\n{"url":"${base}/own","httpOp":"POST","body":{"own":1}}\n`
     )
     // What a polluting dependency would do. It strikes as the CLI opens its input: polluted from the start, the
-    // process does not get that far (@effect/cli's own parsing overflows its stack), and sends nothing.
+    // process may not get that far (the argument parser is not written for a polluted Object.prototype), and sends nothing.
     // POLLUTE names the fields.
     const pollute = file(
       "pollute.mjs",

@@ -11,7 +11,6 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { checkFlags } from "../dist/Cli.js"
 import { BadInput } from "../dist/internal/input.js"
 import { prepare } from "../dist/internal/resume.js"
 import { inShard, parseShard, shardSize } from "../dist/internal/shard.js"
@@ -120,7 +119,7 @@ const expectComplete = (file: string, input: Input, options: { readonly lines?: 
 }
 
 describe("flags", () => {
-  it("--shard i/n: every i/n with integers 0 <= i < n is accepted, anything else refused; shards partition the indices", () => {
+  it("--shard i/n: every i/n with integers 0 <= i < n is accepted, anything else refused; shards partition the indices", async () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.nat(), (count, i) => {
         const index = i % count
@@ -142,9 +141,20 @@ describe("flags", () => {
         expect([...Array(count).keys()].map((index) => shardSize({ index, count }, size))).toEqual(sizes)
       })
     )
-    expect(checkFlags(["send", "--resume", "out.jsonl", "--retry-failed", "--shard", "0/2", "in.jsonl"])).toBeUndefined()
-    expect(checkFlags(["send", "in.jsonl", "--shard"])).toContain("--shard needs a value")
-    expect(checkFlags(["send", "in.jsonl", "--resume"])).toContain("--resume needs a value")
+    // The flags as the command line reads them: accepted together (the run goes as far as its missing input), and
+    // refused without their values.
+    const missing = fresh("missing.jsonl")
+    const [accepted, noShard, noResume] = await Promise.all([
+      loamy(["send", "--resume", fresh("out.jsonl"), "--retry-failed", "--shard", "0/2", missing]),
+      loamy(["send", "in.jsonl", "--shard"]),
+      loamy(["send", "in.jsonl", "--resume"])
+    ])
+    expect(accepted.code, accepted.stderr).toBe(2)
+    expect(accepted.stderr).toContain(`cannot read ${missing}`)
+    expect(noShard.code).toBe(2)
+    expect(noShard.stderr).toContain("--shard needs a value")
+    expect(noResume.code).toBe(2)
+    expect(noResume.stderr).toContain("--resume needs a value")
   }, 120_000)
 
   it("--help documents the flags; conflicting or bad values are usage errors, exit 2, nothing sent", async () => {

@@ -16,15 +16,14 @@
  *
  * @since 0.1.0
  */
-import type * as ClusterError from "@effect/cluster/ClusterError"
-import type * as Sharding from "@effect/cluster/Sharding"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type * as SqlError from "@effect/sql/SqlError"
 import { type Clump, LoamyError, Options, RequestMap, RequestResponse } from "@loamy/core"
-import * as Chunk from "effect/Chunk"
+import type * as ClusterError from "effect/cluster/ClusterError"
+import type * as Sharding from "effect/cluster/Sharding"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
+import type * as SqlError from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import * as ChunkEntity from "./ChunkEntity.js"
@@ -61,13 +60,13 @@ export interface DistributedOptions {
  * @since 0.1.0
  * @category errors
  */
-export class DistributedError extends Schema.TaggedError<DistributedError>("@loamy/cluster/DistributedError")(
+export class DistributedError extends Schema.TaggedError<DistributedError>()(
   "DistributedError",
   {
-    reason: Schema.Literal("Cluster", "MissingResults"),
+    reason: Schema.Literals(["Cluster", "MissingResults"]),
     job: Schema.String,
     detail: Schema.String,
-    cause: Schema.optional(Schema.Defect)
+    cause: Schema.optional(Schema.Defect())
   }
 ) {
   override get message(): string {
@@ -80,8 +79,8 @@ const jobPattern = /^[A-Za-z0-9._:-]{1,200}$/
 const decodeOptions = (
   options: Clump.Options | Options.Resolved | undefined,
   distributed: DistributedOptions
-): Either.Either<{ resolved: Options.Resolved; chunkSize: number; parallel: number }, LoamyError.InvalidOptionsError> => {
-  const invalid = (option: string, detail: string) => Either.left(new LoamyError.InvalidOptionsError({ option, detail }))
+): Result.Result<{ resolved: Options.Resolved; chunkSize: number; parallel: number }, LoamyError.InvalidOptionsError> => {
+  const invalid = (option: string, detail: string) => Result.fail(new LoamyError.InvalidOptionsError({ option, detail }))
   if (typeof distributed.job !== "string" || !jobPattern.test(distributed.job)) {
     return invalid("job", `must be 1 to 200 of A-Z a-z 0-9 . _ : -, got ${JSON.stringify(distributed.job)}`)
   }
@@ -90,12 +89,12 @@ const decodeOptions = (
   const parallel = distributed.parallel ?? 16
   if (!Number.isInteger(parallel) || parallel < 1) return invalid("parallel", `must be a whole number of 1 or more`)
   const decoded = Options.decode(options)
-  if (Either.isLeft(decoded)) return Either.left(decoded.left)
-  const resolved = decoded.right
+  if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+  const resolved = decoded.success
   if (resolved.failFast) {
     return invalid("returnExceptions", "must be true for a distributed batch (each chunk folds its failures)")
   }
-  if ((resolved as { readonly proxy?: string | undefined }).proxy !== undefined) {
+  if (resolved.proxy !== undefined) {
     return invalid(
       "proxy",
       "is not sent to the runners (its credentials would be stored with every chunk): give the runners a client " +
@@ -105,7 +104,7 @@ const decodeOptions = (
   if (resolved.deadlineMs !== undefined) {
     return invalid("deadline", "is not supported for a distributed batch (a chunk may run again after a runner dies)")
   }
-  return Either.right({ resolved, chunkSize, parallel })
+  return Result.succeed({ resolved, chunkSize, parallel })
 }
 
 const digest = (requests: ReadonlyArray<RequestMap.RequestMap>, wire: unknown, rate: unknown): string =>
@@ -115,7 +114,8 @@ const digest = (requests: ReadonlyArray<RequestMap.RequestMap>, wire: unknown, r
  * Sends the requests of any stream over the cluster's runners and emits each
  * response with its index, in input order, as the chunks finish. Items are
  * checked as `Clump.streamFrom` checks them (request objects, or JSON text);
- * a bad item is not sent and gets an `InvalidInputError` response.
+ * a bad item is not sent and gets a `RequestResponse.Refused` response (its
+ * `error` an `InvalidInputError`; narrow with `RequestResponse.isRefused`).
  *
  * Memory is bounded by `parallel × chunkSize`, whatever the input's size.
  * The stream fails with a `DistributedError` rather than end short: it
@@ -132,14 +132,31 @@ export const streamFrom = <E, R>(
   requests: Stream.Stream<unknown, E, R>,
   options: Clump.Options & DistributedOptions
 ): Stream.Stream<
-  Clump.Indexed,
+  Clump.Indexed<unknown, RequestResponse.Refused>,
+  E | LoamyError.InvalidOptionsError | DistributedError,
+  R | Sharding.Sharding
+> => distribute(requests, options, checkItem)
+
+/** A stream item checked as `Clump.streamFrom` checks it: a request, or its refusal. */
+const checkItem = (item: unknown, index: number): Result.Result<RequestMap.RequestMap, RequestResponse.Refused> =>
+  Result.mapError(RequestMap.validateItem(item, index), (error) => RequestResponse.refused(item, error))
+
+/** Requests checked before the stream (`send`): nothing to refuse. */
+const checkedAlready = (item: RequestMap.RequestMap): Result.Result<RequestMap.RequestMap> => Result.succeed(item)
+
+const distribute = <T, X, E, R>(
+  requests: Stream.Stream<T, E, R>,
+  options: Clump.Options & DistributedOptions,
+  check: (item: T, index: number) => Result.Result<RequestMap.RequestMap, X>
+): Stream.Stream<
+  Clump.Indexed<unknown, X>,
   E | LoamyError.InvalidOptionsError | DistributedError,
   R | Sharding.Sharding
 > => {
   const { chunkSize: _c, job, parallel: _p, ...clumpOptions } = options
   const decoded = decodeOptions(clumpOptions, options)
-  if (Either.isLeft(decoded)) return Stream.fail(decoded.left)
-  const { chunkSize, parallel, resolved } = decoded.right
+  if (Result.isFailure(decoded)) return Stream.fail(decoded.failure)
+  const { chunkSize, parallel, resolved } = decoded.success
   const wire = ChunkEntity.toWireOptions(resolved)
   const rate = resolved.rateLimit === undefined ? null : {
     limit: resolved.rateLimit.limit,
@@ -152,19 +169,19 @@ export const streamFrom = <E, R>(
     const client = yield* ChunkEntity.ChunkEntity.client
     let read = 0
     let emitted = 0
-    const sendChunk = (items: Chunk.Chunk<unknown>, chunkIndex: number) =>
+    const sendChunk = (items: ReadonlyArray<T>, chunkIndex: number) =>
       Effect.suspend(() => {
         const first = chunkIndex * chunkSize
-        const out = new Array<Clump.Indexed>(items.length)
+        const out = new Array<Clump.Indexed<unknown, X>>(items.length)
         const sent: Array<RequestMap.RequestMap> = []
         const positions: Array<number> = []
         let position = 0
         for (const item of items) {
           const index = first + position
-          const checked = RequestMap.validateItem(item, index)
-          if (Either.isLeft(checked)) out[position] = { index, response: RequestResponse.refused(item, checked.left) }
+          const checked = check(item, index)
+          if (Result.isFailure(checked)) out[position] = { index, response: checked.failure }
           else {
-            sent.push(checked.right)
+            sent.push(checked.success)
             positions.push(position)
           }
           position++
@@ -178,10 +195,8 @@ export const streamFrom = <E, R>(
           options: wire,
           rateLimit: rate
         }).pipe(
-          Effect.mapError((error: ClusterError.MailboxFull | ClusterError.AlreadyProcessingMessage | ClusterError.PersistenceError | LoamyError.InvalidInputError | LoamyError.InvalidOptionsError) =>
-            error._tag === "InvalidOptionsError" || error._tag === "InvalidInputError"
-              ? error
-              : cluster(`chunk ${chunkIndex}`)(error)
+          Effect.mapError((error: ClientError) =>
+            error._tag === "InvalidOptionsError" ? error : cluster(`chunk ${chunkIndex}`)(error)
           ),
           Effect.flatMap((responses) => {
             if (responses.length !== sent.length) {
@@ -202,7 +217,7 @@ export const streamFrom = <E, R>(
       })
     const total = Effect.suspend(() =>
       emitted === read
-        ? Effect.succeed(Chunk.empty<Clump.Indexed>())
+        ? Effect.void
         : Effect.fail(
           new DistributedError({
             reason: "MissingResults",
@@ -214,14 +229,21 @@ export const streamFrom = <E, R>(
     return requests.pipe(
       Stream.tap(() => Effect.sync(() => read++)),
       Stream.grouped(chunkSize),
-      Stream.zipWithIndex,
-      Stream.mapEffect(([items, chunkIndex]) => sendChunk(items, chunkIndex), { concurrency: parallel }),
-      Stream.flattenIterables,
+      Stream.mapEffect(sendChunk, { concurrency: parallel }),
+      Stream.flattenIterable,
       Stream.tap(() => Effect.sync(() => emitted++)),
-      Stream.concat(Stream.flattenChunks(Stream.fromEffect(total)))
-    ) as Stream.Stream<Clump.Indexed, E | LoamyError.InvalidOptionsError | DistributedError, R>
+      Stream.concat(Stream.fromEffectDrain(total))
+    )
   }))
 }
+
+/** What the entity's client fails with: the cluster's errors and the chunk's refusals. */
+type ClientError =
+  | ClusterError.MailboxFull
+  | ClusterError.AlreadyProcessingMessage
+  | ClusterError.PersistenceError
+  | ClusterError.EntityNotAssignedToRunner
+  | LoamyError.InvalidOptionsError
 
 const describe = (cause: unknown): string =>
   typeof cause === "object" && cause !== null && "message" in cause ? String(cause.message) : String(cause)
@@ -249,11 +271,11 @@ export const send = <E>(
     Sharding.Sharding
   > => {
     const checked = RequestMap.validateAll(clump.requests)
-    if (Either.isLeft(checked)) return Effect.fail(checked.left)
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
     const base = Options.isResolved(clump.options) ? Options.toOptions(clump.options) : clump.options
-    const results = new Array<RequestResponse.RequestResponse>(checked.right.length)
+    const results = new Array<RequestResponse.RequestResponse>(checked.success.length)
     return Stream.runForEach(
-      streamFrom(Stream.fromIterable(checked.right), { ...base, ...options }),
+      distribute(Stream.fromIterable(checked.success), { ...base, ...options }, checkedAlready),
       ({ index, response }) => Effect.sync(() => {
         results[index] = response
       })

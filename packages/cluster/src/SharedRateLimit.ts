@@ -21,14 +21,21 @@
  * to its runner before it leaves). On each runner one request per key asks
  * the store at a time, in the order they came.
  *
+ * The limited client is the runner's own client with the wait in front of
+ * each attempt (`HttpClient.transform`): it keeps what the transport reads
+ * from the context (loamy's `Transport`: the per-call socket cap, the
+ * proxy). The wait is queueing, which a timeout does not count: the
+ * attempt's deadline (`Transport.AttemptDeadline`) moves by as much.
+ *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Transport from "@loamy/core/Transport"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as HttpClient from "effect/http/HttpClient"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
+import * as Redis from "effect/persistence/Redis"
+import * as Semaphore from "effect/Semaphore"
 
 /**
  * A job's rate limit as it travels with each chunk.
@@ -44,12 +51,12 @@ export interface Rate {
 
 /**
  * @since 0.1.0
- * @category tags
+ * @category services
  */
-export class SharedRateLimit extends Context.Tag("@loamy/cluster/SharedRateLimit")<SharedRateLimit, {
+export class SharedRateLimit extends Context.Service<SharedRateLimit, {
   /** A client that waits for the job's limiter before each attempt. */
   readonly limit: (client: HttpClient.HttpClient, job: string, rate: Rate) => Effect.Effect<HttpClient.HttpClient>
-}>() {}
+}>()("@loamy/cluster/SharedRateLimit") {}
 
 /**
  * Where the starts are logged: `take` logs one for `key` when fewer than
@@ -59,12 +66,6 @@ export class SharedRateLimit extends Context.Tag("@loamy/cluster/SharedRateLimit
 interface Store {
   readonly take: (key: string, limit: number, windowMs: number) => Effect.Effect<number>
 }
-
-// loamy's undici client bounds each attempt itself: the engine puts the attempt's end (a performance.now() time)
-// on the request under this key. Time spent waiting for the limiter is queueing, which a timeout does not count,
-// so the wait moves the end by as much. The key is loamy's own (see @loamy/core's internal/timeout.ts).
-const attemptDeadline: unique symbol = Symbol.for("@loamy/core/attemptDeadline")
-const deadlineAware: unique symbol = Symbol.for("@loamy/core/deadlineAware")
 
 const originOf = (url: string): string => {
   try {
@@ -77,43 +78,40 @@ const originOf = (url: string): string => {
 /** The margin (see above): 10% of the interval, at most 250 ms. */
 const marginMs = (intervalMs: number): number => Math.min(intervalMs / 10, 250)
 
-const make = (store: Store, runners: Effect.Effect<number>, shared: boolean) =>
+/** The attempt's end moved by the time spent waiting since `started` (undefined: the engine times the attempt). */
+const later = (started: number) => (end: number | undefined): number | undefined =>
+  end === undefined ? undefined : end + (performance.now() - started)
+
+/** `runners`: undefined when the store is shared (every runner takes from the whole limit). */
+const make = (store: Store, runners: Effect.Effect<number> | undefined) =>
   Effect.sync(() => {
     // One request per key asks the store at a time on this runner, first come first served.
-    const turns = new Map<string, Effect.Semaphore>()
+    const turns = new Map<string, Semaphore.Semaphore>()
     const turnOf = (key: string) => {
       let turn = turns.get(key)
-      if (turn === undefined) turns.set(key, turn = Effect.unsafeMakeSemaphore(1))
+      if (turn === undefined) turns.set(key, turn = Semaphore.makeUnsafe(1))
       return turn
+    }
+    const limited = (client: HttpClient.HttpClient, job: string, rate: Rate, share: number) => {
+      const windowMs = Math.ceil(rate.intervalMs + marginMs(rate.intervalMs))
+      return HttpClient.transform(client, (attempt, request) => {
+        const key = rate.perOrigin ? `${job}|${originOf(request.url)}` : job
+        const started = performance.now()
+        const take: Effect.Effect<void> = Effect.flatMap(
+          store.take(key, share, windowMs),
+          (ms) => ms <= 0 ? Effect.void : Effect.andThen(Effect.sleep(ms), take)
+        )
+        return Effect.andThen(
+          turnOf(key).withPermits(1)(take),
+          Effect.updateService(attempt, Transport.AttemptDeadline, later(started))
+        )
+      })
     }
     return SharedRateLimit.of({
       limit: (client, job, rate) =>
-        Effect.map(runners, (count) => {
-          const share = shared ? rate.limit : Math.max(1, Math.floor(rate.limit / Math.max(1, count)))
-          const windowMs = Math.ceil(rate.intervalMs + marginMs(rate.intervalMs))
-          const wait = (request: HttpClientRequest.HttpClientRequest) => {
-            const key = rate.perOrigin ? `${job}|${originOf(request.url)}` : job
-            const started = performance.now()
-            const take: Effect.Effect<void> = Effect.flatMap(
-              store.take(key, share, windowMs),
-              (ms) => ms <= 0 ? Effect.void : Effect.zipRight(Effect.sleep(ms), take)
-            )
-            return turnOf(key).withPermits(1)(take).pipe(
-              Effect.map(() => {
-                const end = (request as unknown as Record<symbol, number | undefined>)[attemptDeadline]
-                if (end !== undefined) {
-                  ;(request as unknown as Record<symbol, number>)[attemptDeadline] = end + (performance.now() - started)
-                }
-                return request
-              })
-            )
-          }
-          const limited = HttpClient.mapRequestEffect(client, wait)
-          if ((client as unknown as Record<symbol, unknown>)[deadlineAware] === true) {
-            ;(limited as unknown as Record<symbol, unknown>)[deadlineAware] = true
-          }
-          return limited
-        })
+        runners === undefined
+          ? Effect.succeed(limited(client, job, rate, rate.limit))
+          : Effect.map(runners, (count) => limited(client, job, rate, Math.max(1, Math.floor(rate.limit / count))))
     })
   })
 
@@ -142,7 +140,11 @@ const memoryStore = (): Store => {
  * KEYS[1]: the key's log, a sorted set of start times (ms, Redis's clock). ARGV: limit, window (ms), a member
  * unique to this start. Returns 0 when the start is logged, else the ms until the oldest leaves the window.
  */
-const takeScript = `
+const takeScript = Redis.script(
+  (key: string, limit: number, windowMs: number, member: string) => [key, limit, windowMs, member],
+  {
+    numberOfKeys: 1,
+    lua: `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local window = tonumber(ARGV[2])
@@ -155,57 +157,53 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, math.ceil(tonumber(oldest[2]) + window - now))
 `
+  }
+).withReturnType<number>()
 
-interface RedisClient {
-  takeStart(key: string, limit: number, windowMs: number, member: string): Promise<number>
-  quit(): Promise<unknown>
-  disconnect(): void
-}
-
-/** The log in Redis (`redis://[user:pass@]host:port[/db]`), through ioredis, an optional peer loaded here. */
-const redisStore = (url: string): Effect.Effect<Store, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const { Redis } = yield* Effect.promise(() => import("ioredis"))
-    const parsed = new URL(url)
-    const redis = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const client = new Redis({
-          host: parsed.hostname,
-          port: parsed.port === "" ? 6379 : Number(parsed.port),
-          ...(parsed.password === "" ? {} : { password: decodeURIComponent(parsed.password) }),
-          ...(parsed.username === "" ? {} : { username: decodeURIComponent(parsed.username) }),
-          ...(parsed.pathname.length > 1 ? { db: Number(parsed.pathname.slice(1)) } : {}),
-          keyPrefix: "loamy:ratelimit:"
-        })
-        client.defineCommand("takeStart", { numberOfKeys: 1, lua: takeScript })
-        return client as unknown as RedisClient
-      }),
-      (client) => Effect.promise(() => client.quit().catch(() => client.disconnect()))
-    )
-    const runner = `${process.pid}.${Math.random().toString(36).slice(2)}`
-    let starts = 0
-    return {
-      take: (key, limit, windowMs) =>
-        Effect.promise(() => redis.takeStart(key, limit, windowMs, `${runner}.${++starts}`)).pipe(
-          Effect.map(Number)
-        )
-    }
-  })
+/** The log in the `Redis` service's store, every key under `loamy:ratelimit:`. */
+const redisStore: Effect.Effect<Store, never, Redis.Redis> = Effect.map(Redis.Redis, (redis) => {
+  const take = redis.eval(takeScript)
+  const runner = `${process.pid}.${Math.random().toString(36).slice(2)}`
+  let starts = 0
+  return {
+    // A store that fails mid-job fails the chunk's requests as defects, as a lost database does.
+    take: (key, limit, windowMs) =>
+      Effect.orDie(Effect.map(take(`loamy:ratelimit:${key}`, limit, windowMs, `${runner}.${++starts}`), Number))
+  }
+})
 
 /**
- * The limit shared through Redis (`redis://host:port`): every runner logs
- * its starts in the same sorted sets. `runners` is not needed for the
- * limit (kept for callers that pass it).
+ * `@effect/platform-node`'s node-redis client (both optional peers, loaded
+ * here only): connected when the layer is built, closed with it.
+ */
+const nodeRedis = (url: string): Layer.Layer<Redis.Redis, Redis.RedisError> =>
+  Layer.unwrap(Effect.map(
+    Effect.tryPromise({
+      try: () => import("@effect/platform-node/NodeRedis"),
+      catch: (cause) =>
+        new Redis.RedisError({
+          cause: new Error(
+            "a rate limit shared through Redis needs the packages @effect/platform-node and redis " +
+              "(npm install @effect/platform-node redis)",
+            { cause }
+          )
+        })
+    }),
+    (NodeRedis) => NodeRedis.layer({ url })
+  ))
+
+/**
+ * The limit shared through Redis (`redis://[user:password@]host:port[/db]`,
+ * node-redis's URL): every runner logs its starts in the same sorted sets,
+ * and takes from the whole limit. Needs the optional peers
+ * `@effect/platform-node` and `redis`. Building the layer connects and fails
+ * with a `RedisError` when Redis cannot be reached.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerRedis = <R>(url: string, runners: Effect.Effect<number, never, R>): Layer.Layer<SharedRateLimit, never, R> =>
-  Layer.scoped(
-    SharedRateLimit,
-    Effect.flatMap(Effect.context<R>(), (context) =>
-      Effect.flatMap(redisStore(url), (store) => make(store, Effect.provide(runners, context), true)))
-  )
+export const layerRedis = (url: string): Layer.Layer<SharedRateLimit, Redis.RedisError> =>
+  Layer.provide(layerStore(redisStore, undefined), nodeRedis(url))
 
 /**
  * No shared store: each runner keeps its own log and takes
@@ -216,7 +214,19 @@ export const layerRedis = <R>(url: string, runners: Effect.Effect<number, never,
  * @category layers
  */
 export const layerSplit = <R>(runners: Effect.Effect<number, never, R>): Layer.Layer<SharedRateLimit, never, R> =>
+  layerStore(Effect.sync(memoryStore), runners)
+
+const layerStore = <R, RS>(
+  store: Effect.Effect<Store, never, RS>,
+  runners: Effect.Effect<number, never, R> | undefined
+): Layer.Layer<SharedRateLimit, never, R | RS> =>
   Layer.effect(
     SharedRateLimit,
-    Effect.flatMap(Effect.context<R>(), (context) => make(memoryStore(), Effect.provide(runners, context), false))
+    Effect.gen(function*() {
+      const context = yield* Effect.context<R>()
+      return yield* make(
+        yield* store,
+        runners && Effect.map(Effect.provide(runners, context), (count) => Math.max(1, count))
+      )
+    })
   )

@@ -1,5 +1,5 @@
 /**
- * One loamy batch across many machines, on `@effect/cluster` with Postgres.
+ * One loamy batch across many machines, on `effect/cluster` with Postgres.
  *
  * @since 0.1.0
  */

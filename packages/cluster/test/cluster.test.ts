@@ -23,7 +23,7 @@ import {
   untilBalanced
 } from "./helpers.js"
 
-// Short, so that the test waits seconds for a dead runner's shards, not @effect/cluster's default 35.
+// Short, so that the test waits seconds for a dead runner's shards, not effect/cluster's default 35.
 const lockMs = 4_000
 let pg: Postgres
 let server: TestServer

@@ -1,11 +1,12 @@
 /**
  * What a distributed batch refuses before it talks to the cluster, and the wire form of its options.
  */
-import { Sharding } from "@effect/cluster/Sharding"
 import { ChunkEntity, Distributed } from "@loamy/cluster"
 import { Clump, Options } from "@loamy/core"
+import { Sharding } from "effect/cluster/Sharding"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { describe, expect, it } from "vitest"
 
@@ -49,7 +50,7 @@ describe("Distributed.streamFrom", () => {
 
 describe("ChunkEntity.toWireOptions", () => {
   it("is JSON as it is and decodes back into the same options, without the rate limit and deadline", () => {
-    const resolved = Either.getOrThrow(Options.decode({
+    const resolved = Result.getOrThrow(Options.decode({
       concurrency: 7,
       timeout: Infinity,
       retry: { attempts: 3, baseDelay: 10 },
@@ -58,14 +59,26 @@ describe("ChunkEntity.toWireOptions", () => {
       maxRedirects: 2
     }))
     const wire = ChunkEntity.toWireOptions(resolved)
-    expect(JSON.parse(JSON.stringify(wire))).toEqual(wire)
-    expect(wire["rateLimit"]).toBeUndefined()
-    const back = Either.getOrThrow(Options.decode(wire))
+    expect(wire.rateLimit).toBeUndefined()
+    // As effect/cluster stores a message: the payload's schema made JSON (`Schema.toCodecJson`), then JSON text.
+    const codec = Schema.toCodecJson(ChunkEntity.SendChunk.payloadSchema)
+    const encoded = Schema.encodeSync(codec)(ChunkEntity.SendChunk.payloadSchema.make({
+      job: "ok",
+      index: 0,
+      key: "k",
+      requests: [{ url: "http://127.0.0.1:1/", httpOp: "GET" }],
+      options: wire,
+      rateLimit: null
+    }))
+    expect(JSON.parse(JSON.stringify(encoded))).toEqual(encoded)
+    const back = Schema.decodeUnknownSync(codec)(JSON.parse(JSON.stringify(encoded))).options
+    expect(Options.isResolved(back)).toBe(true)
     expect(back.concurrency).toBe(7)
     expect(back.timeoutMs).toBeUndefined()
     expect(back.retry).toMatchObject({ attempts: 3, baseDelayMs: 10 })
     expect(back.headers).toEqual({ "x-a": "b" })
     expect(back.maxRedirects).toBe(2)
     expect(back.rateLimit).toBeUndefined()
+    expect(back).toEqual(wire)
   })
 })

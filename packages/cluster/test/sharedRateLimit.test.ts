@@ -7,8 +7,8 @@
 import { Clump, type RequestMap } from "@loamy/core"
 import { SharedRateLimit } from "@loamy/cluster"
 import { arrivalSlack, type ServerProcess, shortestSpan, startProcess } from "@loamy/test-server"
-import * as HttpClient from "@effect/platform/HttpClient"
 import { Context, Effect, Layer, type Scope } from "effect"
+import * as HttpClient from "effect/http/HttpClient"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { redisServer, startRedis } from "./helpers.js"
@@ -24,17 +24,21 @@ afterAll(async () => {
 const redis = redisServer()
 const requireRedis = process.env["LOAMY_REQUIRE_REDIS"] === "1"
 
+/** A client limited for a job at a rate, in the context of the runner that made it (loamy's `Transport` in it). */
+type Limited = Context.Context<HttpClient.HttpClient>
+
 /** A runner: its own instance of `layer` (alive for the scope), giving its client limited for a job at a rate. */
 const runner = (
-  layer: Layer.Layer<SharedRateLimit.SharedRateLimit>
-): Effect.Effect<(job: string, rate: SharedRateLimit.Rate) => Effect.Effect<HttpClient.HttpClient>, never, Scope.Scope> =>
+  layer: Layer.Layer<SharedRateLimit.SharedRateLimit, unknown>
+): Effect.Effect<(job: string, rate: SharedRateLimit.Rate) => Effect.Effect<Limited>, unknown, Scope.Scope> =>
   Effect.map(Layer.build(Layer.merge(layer, UndiciHttpClient.layer)), (context) => (job, rate) =>
-    Context.get(context, SharedRateLimit.SharedRateLimit).limit(Context.get(context, HttpClient.HttpClient), job, rate))
+    Effect.map(
+      Context.get(context, SharedRateLimit.SharedRateLimit).limit(Context.get(context, HttpClient.HttpClient), job, rate),
+      (limited) => Context.add(context, HttpClient.HttpClient, limited)
+    ))
 
-const send = (client: HttpClient.HttpClient, requests: ReadonlyArray<RequestMap.RequestMap>) =>
-  Clump.send(Clump.make(requests, { concurrency: requests.length })).pipe(
-    Effect.provideService(HttpClient.HttpClient, client)
-  )
+const send = (client: Limited, requests: ReadonlyArray<RequestMap.RequestMap>, options: Clump.Options = {}) =>
+  Clump.send(Clump.make(requests, { concurrency: requests.length, ...options })).pipe(Effect.provide(client))
 
 const get = (path: string): RequestMap.RequestMap => ({ url: `${timing.url}${path}`, httpOp: "GET" })
 
@@ -44,7 +48,7 @@ const arrivals = async (tag: string) => {
 }
 
 const stores: ReadonlyArray<
-  readonly [string, boolean, () => Promise<{ layer: () => Layer.Layer<SharedRateLimit.SharedRateLimit>; stop(): Promise<void> }>]
+  readonly [string, boolean, () => Promise<{ layer: () => Layer.Layer<SharedRateLimit.SharedRateLimit, unknown>; stop(): Promise<void> }>]
 > = [
   ["without a store (each runner takes its share)", false, async () => ({
     layer: () => SharedRateLimit.layerSplit(Effect.succeed(2)),
@@ -53,7 +57,7 @@ const stores: ReadonlyArray<
   ["through Redis", true, async () => {
     if (redis === undefined) throw new Error("LOAMY_REQUIRE_REDIS=1 but there is no redis-server on the PATH")
     const store = await startRedis(redis)
-    return { layer: () => SharedRateLimit.layerRedis(store.url, Effect.succeed(2)), stop: () => store.stop() }
+    return { layer: () => SharedRateLimit.layerRedis(store.url), stop: () => store.stop() }
   }]
 ]
 
@@ -110,4 +114,27 @@ describe.each(stores)("SharedRateLimit %s", (_name, needsRedis, makeStore) => {
     },
     30_000
   )
+})
+
+describe("SharedRateLimit's client", () => {
+  it("keeps loamy's transport: the attempt's timeout starts after the wait for the limiter", async () => {
+    // 1 per second: the second request waits about 1.1 s for the limiter, twice its 500 ms timeout, then takes
+    // 200 ms at the server. The transport bounds each attempt (the engine runs no timer of its own beside loamy's
+    // Transport); were the wait counted, or the Transport lost behind the wrapper (the engine's own timer around
+    // the whole exchange), the second request would time out.
+    const tag = `deadline-${process.pid}-${Date.now()}`
+    const responses = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const limited = yield* (yield* runner(SharedRateLimit.layerSplit(Effect.succeed(1))))(tag, {
+        limit: 1,
+        intervalMs: 1_000,
+        perOrigin: false
+      })
+      return yield* send(limited, [get(`/delay/200?${tag}-0`), get(`/delay/200?${tag}-1`)], { timeout: 500 })
+    })).pipe(Effect.timeout("10 seconds")))
+    expect(responses.map((r) => [r.statusCode, r.error?._tag])).toEqual([[200, undefined], [200, undefined]])
+    const times = await arrivals(tag)
+    expect(times).toHaveLength(2)
+    // It did wait: the second started a second after the first.
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(1_000 - arrivalSlack(1_000))
+  }, 30_000)
 })

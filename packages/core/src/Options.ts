@@ -29,6 +29,7 @@ import {
   whole
 } from "./internal/optionFields.js"
 import * as resolved from "./internal/resolved.js"
+import { type Resolved, ResolvedTypeId } from "./internal/resolved.js"
 import { describe } from "./internal/validate.js"
 import { InvalidOptionsError } from "./LoamyError.js"
 
@@ -365,7 +366,7 @@ const toOptionsError = optionsError(Object.keys(OptionsSchema.fields))
  * @since 0.2.0
  * @category type ids
  */
-export const ResolvedTypeId: typeof resolved.ResolvedTypeId = resolved.ResolvedTypeId
+export { ResolvedTypeId } from "./internal/resolved.js"
 
 /**
  * Retry settings after defaults, in milliseconds.
@@ -373,7 +374,7 @@ export const ResolvedTypeId: typeof resolved.ResolvedTypeId = resolved.ResolvedT
  * @since 0.2.0
  * @category models
  */
-export type ResolvedRetry = resolved.ResolvedRetry
+export type { ResolvedRetry } from "./internal/resolved.js"
 
 /**
  * Rate limit after checks, in milliseconds.
@@ -381,7 +382,7 @@ export type ResolvedRetry = resolved.ResolvedRetry
  * @since 0.2.0
  * @category models
  */
-export type ResolvedRateLimit = resolved.ResolvedRateLimit
+export type { ResolvedRateLimit } from "./internal/resolved.js"
 
 /**
  * Options after defaults and checks: what the engine runs on. Plain data, so
@@ -391,7 +392,7 @@ export type ResolvedRateLimit = resolved.ResolvedRateLimit
  * @since 0.2.0
  * @category models
  */
-export type Resolved = resolved.Resolved
+export type { Resolved } from "./internal/resolved.js"
 
 /**
  * The resolved options as a Schema, for a wire (the cluster's messages):

@@ -2,7 +2,8 @@
  * The CLI's cluster commands, on `@loamy/cluster`: `loamy worker` (a
  * runner), `loamy send --cluster` (a coordinator), `loamy jobs prune` and
  * `loamy cluster demo`. Loaded with `import()` only when one of them runs, so
- * `loamy --help` and a plain `loamy send` never load @effect/cluster or pg.
+ * `loamy --help` and a plain `loamy send` never load effect/cluster,
+ * effect/sql, @effect/sql-pg or redis.
  *
  * @internal
  */
@@ -12,7 +13,9 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
+import type * as LogLevel from "effect/LogLevel"
+import * as Predicate from "effect/Predicate"
+import * as References from "effect/References"
 import * as Stream from "effect/Stream"
 import type { SendConfig } from "./send.js"
 import * as sending from "./send.js"
@@ -30,10 +33,15 @@ export const showUrl = (url: string): string => {
   }
 }
 
-/** @effect/cluster logs at Info (runner registration, shard moves): only warnings and worse reach stderr. */
-const logLevel = () => process.env["LOAMY_CLUSTER_LOG"] === "debug" ? LogLevel.Debug : LogLevel.Warning
-const quietLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) => Logger.withMinimumLogLevel(effect, logLevel())
-const quietLogLevel = Layer.suspend(() => Logger.minimumLogLevel(logLevel()))
+/**
+ * effect/cluster logs at Info (runner registration, shard moves): only
+ * warnings and worse, unless `LOAMY_CLUSTER_LOG=debug`, and on stderr:
+ * stdout holds `send`'s records.
+ */
+const logLevel = (): LogLevel.LogLevel => process.env["LOAMY_CLUSTER_LOG"] === "debug" ? "Debug" : "Warn"
+const quietLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.provideService(References.MinimumLogLevel, logLevel()), Effect.provideService(Logger.LogToStderr, true))
+const quietLogLevel = Layer.merge(Layer.sync(References.MinimumLogLevel, logLevel), Layer.succeed(Logger.LogToStderr, true))
 
 /** What `loamy send --cluster` adds to a send. @internal */
 export interface ClusterConfig {
@@ -75,7 +83,8 @@ export const send = (config: SendConfig, cluster: ClusterConfig): Effect.Effect<
           ...(chunkSize === undefined ? {} : { chunkSize }),
           ...(parallel === undefined ? {} : { parallel })
         }).pipe(
-          Stream.provideLayer(Layer.merge(Runner.layerClient({ db: cluster.db }), quietLogLevel))
+          // Provided to the layer too: the cluster's own fibers, forked while it is built, log at that level.
+          Stream.provide(Layer.provideMerge(Runner.layerClient({ db: cluster.db }), quietLogLevel))
         ),
       stopped: (message, written) =>
         `the distributed run stopped before every request had its result: ${message}\n` +
@@ -121,20 +130,42 @@ export const worker = (config: WorkerConfig): Effect.Effect<number> => {
   return Layer.launch(Layer.provideMerge(ready, runner)).pipe(
     quietLogs,
     Effect.as(0),
-    Effect.catchAllCause((cause) => {
-      // The usual first failure: the database cannot be reached. Say which, and why, in one line.
-      const error = Cause.squash(cause) as { readonly _tag?: string; readonly message?: string; readonly cause?: unknown }
-      const reason = (error.cause as { readonly message?: string } | undefined)?.message
-      return Effect.as(
-        say(
-          error._tag === "SqlError"
-            ? `worker failed: the cluster's Postgres at ${showUrl(config.db)}: ${error.message}${reason === undefined ? "" : ` (${reason})`}`
-            : `worker failed: ${Cause.pretty(cause)}`
-        ),
-        1
-      )
-    })
+    Effect.catchCause((cause) => Effect.as(say(`worker failed: ${
+        failure(cause, {
+          db: config.db,
+          redis: config.redis,
+          listen: `${config.listenHost ?? config.host ?? "(this host)"}:${config.port}`
+        })
+      }`), 1))
   )
+}
+
+/**
+ * The usual first failures in one line: the database or the Redis cannot be
+ * reached, or the runner's port is taken (which, and why); anything else in
+ * full.
+ */
+const failure = (
+  cause: Cause.Cause<unknown>,
+  where: { readonly db: string; readonly redis?: string | undefined; readonly listen?: string | undefined }
+): string => {
+  const error = Cause.squash(cause)
+  if (Predicate.isTagged(error, "SqlError")) return `the cluster's Postgres at ${showUrl(where.db)}: ${describe(error)}`
+  if (Predicate.isTagged(error, "RedisError")) return `the Redis at ${showUrl(where.redis ?? "")}: ${describe(error)}`
+  if (Predicate.isTagged(error, "SocketServerError")) return `listening on ${where.listen}: ${describe(error)}`
+  return Cause.pretty(cause)
+}
+
+/** An error's message and its causes', each once: `PgConnection: Failed to connect (connect ECONNREFUSED …)`. */
+const describe = (error: unknown): string => {
+  const messages: Array<string> = []
+  let at = error
+  for (let depth = 0; depth < 4 && Predicate.hasProperty(at, "message"); depth++) {
+    if (typeof at.message === "string" && at.message !== "" && !messages.includes(at.message)) messages.push(at.message)
+    at = Predicate.hasProperty(at, "cause") ? at.cause : undefined
+  }
+  const [first, ...more] = messages
+  return first === undefined ? String(error) : more.length === 0 ? first : `${first} (${more.join(": ")})`
 }
 
 /**
@@ -150,5 +181,5 @@ export const prune = (db: string, job: string): Effect.Effect<number> =>
     Effect.flatMap((count) =>
       Effect.as(say(`job ${job}: deleted ${count} stored messages and their replies`), 0)
     ),
-    Effect.catchAllCause((cause) => Effect.as(say(`jobs prune failed: ${Cause.pretty(cause)}`), 1))
+    Effect.catchCause((cause) => Effect.as(say(`jobs prune failed: ${failure(cause, { db })}`), 1))
   )

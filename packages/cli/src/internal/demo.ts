@@ -4,10 +4,12 @@
  *
  * @internal
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
 import { Clump, type RequestMap } from "@loamy/core"
 import { start } from "@loamy/test-server"
 import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
+import type * as HttpClient from "effect/http/HttpClient"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as output from "./output.js"
 import * as stats from "./stats.js"
@@ -31,12 +33,13 @@ const requests = (url: string): Array<RequestMap.RequestMap> => {
 }
 
 /** The part of an /echo answer the demo shows: query, body, and an Authorization header if one came back. */
-const echoed = (body: any) => {
-  if (typeof body !== "object" || body === null) return body
+const echoed = (body: unknown): unknown => {
+  if (!Predicate.isObject(body)) return body
+  const { body: sent, headers, query } = body
   const shown: Record<string, unknown> = {}
-  if (body.query !== undefined && Object.keys(body.query).length > 0) shown["query"] = body.query
-  if (body.body !== undefined && body.body !== null && body.body !== "") shown["body"] = body.body
-  const authorization = body.headers?.authorization
+  if (Predicate.isObject(query) && Object.keys(query).length > 0) shown["query"] = query
+  if (sent !== undefined && sent !== null && sent !== "") shown["body"] = sent
+  const authorization = Predicate.isObject(headers) ? headers["authorization"] : undefined
   if (authorization !== undefined) shown["headers"] = { authorization }
   return shown
 }
@@ -89,11 +92,11 @@ export const run = (options: { readonly quiet: boolean }): Effect.Effect<number,
               }
             })
           ),
-          Effect.either,
+          Effect.result,
           Effect.ensuring(Effect.sync(() => progress?.stop()))
         )
-        if (outcome._tag === "Left") {
-          process.stderr.write(`loamy demo: ${outcome.left.message}\n`)
+        if (Result.isFailure(outcome)) {
+          process.stderr.write(`loamy demo: ${outcome.failure.message}\n`)
           return 2
         }
         process.stdout.write(table(rows, widthOf(process.stdout), !plain(process.stdout)).join("\n") + "\n")

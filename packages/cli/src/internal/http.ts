@@ -3,9 +3,9 @@
  *
  * @internal
  */
-import * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as HttpClient from "effect/http/HttpClient"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 
 /**
@@ -25,41 +25,23 @@ export const abortedCode = "LOAMY_INTERRUPTED"
  *
  * @internal
  */
-export class Abort extends Context.Tag("@loamy/cli/http/Abort")<Abort, () => void>() {}
+export class Abort extends Context.Service<Abort, () => void>()("@loamy/cli/http/Abort") {}
 
 /**
- * Provides the HTTP client, opening at most `connections` sockets per origin
- * (the run's concurrency: more would only sit idle), and `Abort`. Trace
- * propagation is off: a batch tool should not add `traceparent`/`b3` headers
- * the user did not write.
+ * Provides the HTTP client and `Abort`. Each call of the core runs on
+ * sockets capped at its concurrency (more would only sit idle), and `Abort`
+ * destroys them all (`UndiciHttpClient.Dispatchers`). Trace propagation is
+ * off: a batch tool should not add `traceparent`/`b3` headers the user did
+ * not write.
  *
  * @internal
  */
-export const provide = <A, E>(
-  effect: Effect.Effect<A, E, HttpClient.HttpClient | Abort>,
-  connections: number | undefined
-): Effect.Effect<A, E> => {
-  const untraced = Effect.locally(effect, HttpClient.currentTracerPropagation, false)
-  if (connections === undefined || !Number.isSafeInteger(connections) || connections <= 0) {
-    // Each call of the core on sockets capped at its concurrency; nothing to abort but by interrupting.
-    return Effect.provide(Effect.provideService(untraced, Abort, () => {}), UndiciHttpClient.layer)
-  }
-  // `layerWith({ connections })`'s client, made here so that its dispatchers can be destroyed early.
-  return Effect.acquireUseRelease(
-    Effect.sync(() => {
-      const agent = UndiciHttpClient.unsafeMakeAgent({ connections })
-      const proxies = UndiciHttpClient.unsafeMakeProxies({ connections })
-      return { agent, proxies, client: UndiciHttpClient.unsafeMakeWithProxies(agent, proxies) }
-    }),
-    ({ agent, client, proxies }) => {
-      const abort = () => {
-        const error = Object.assign(new Error("loamy was interrupted"), { code: abortedCode })
-        void agent.destroy(error).catch(() => undefined)
-        void proxies.close()
-      }
-      return untraced.pipe(Effect.provideService(HttpClient.HttpClient, client), Effect.provideService(Abort, abort))
-    },
-    ({ agent, proxies }) =>
-      Effect.promise(() => Promise.all([agent.destroy().catch(() => undefined), proxies.close()]))
-  )
-}
+export const provide = <A, E>(effect: Effect.Effect<A, E, HttpClient.HttpClient | Abort>): Effect.Effect<A, E> =>
+  Effect.flatMap(UndiciHttpClient.Dispatchers, (dispatchers) =>
+    effect.pipe(
+      Effect.provideService(HttpClient.TracerPropagationEnabled, false),
+      Effect.provideService(
+        Abort,
+        () => dispatchers.destroy(Object.assign(new Error("loamy was interrupted"), { code: abortedCode }))
+      )
+    )).pipe(Effect.provide(UndiciHttpClient.layer))

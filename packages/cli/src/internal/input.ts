@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs"
 import { RequestMap } from "@loamy/core"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import { fieldDetail, parseErrorDetail, redactUrls } from "./output.js"
 
 /**
@@ -124,8 +124,8 @@ const readArray = async (chunks: AsyncIterable<Buffer>): Promise<ReadonlyArray<R
   }
   if (!Array.isArray(parsed)) throw new BadInput("the input is not a JSON array")
   const checked = RequestMap.validateAll(parsed)
-  if (Either.isLeft(checked)) {
-    const e = checked.left
+  if (Result.isFailure(checked)) {
+    const e = checked.failure
     const detail = redactUrls(fieldDetail(e.field, e.detail))
     throw new BadInput(
       e.field === ""
@@ -133,7 +133,7 @@ const readArray = async (chunks: AsyncIterable<Buffer>): Promise<ReadonlyArray<R
         : `request at index ${e.index} is invalid, field ${e.field}: ${detail}`
     )
   }
-  return checked.right
+  return checked.success
 }
 
 /** Refuses bytes that are not UTF-8; keeps a byte order mark (only the input's first one is dropped). */
@@ -161,8 +161,8 @@ const firstBadLine = (bytes: Uint8Array): number => {
 /**
  * A line that is not UTF-8 is handed on as this marker followed by its lossy
  * decoding (for the record's `request`). A lone surrogate cannot come out of
- * decoding valid UTF-8, so no real line can start with it; `parseLine`
- * turns the marked line into an invalid-input result.
+ * decoding valid UTF-8, so no real line can start with it; `loamy send`
+ * hands the marked line on as an item the core refuses, with its own detail.
  */
 const NOT_UTF8 = "\ud800"
 
@@ -248,28 +248,4 @@ export const countLines = async (path: string): Promise<number> => {
     }
   }
   return blank ? count : count + 1
-}
-
-/** The result of reading one JSONL line. @internal */
-export type Line =
-  | { readonly ok: true; readonly request: RequestMap.RequestMap }
-  | { readonly ok: false; readonly field: string; readonly detail: string; readonly raw: unknown }
-
-/**
- * Parses and checks one JSONL line. `index` is the request's position, used
- * by the core's error.
- *
- * @internal
- */
-export const parseLine = (text: string, index: number): Line => {
-  if (isNotUtf8(text)) return { ok: false, field: "", detail: "not valid UTF-8", raw: text.slice(1) }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch (error) {
-    return { ok: false, field: "", detail: `not JSON: ${(error as Error).message}`, raw: text }
-  }
-  const checked = RequestMap.validateAt(parsed, index)
-  if (Either.isRight(checked)) return { ok: true, request: checked.right }
-  return { ok: false, field: checked.left.field, detail: checked.left.detail, raw: parsed }
 }

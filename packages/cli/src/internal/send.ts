@@ -4,23 +4,25 @@
  *
  * @internal
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
-import { Clump, LoamyError, Options, Progress, RequestMap } from "@loamy/core"
+import { Clump, LoamyError, Options, Progress, RequestMap, RequestResponse } from "@loamy/core"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as HttpClient from "effect/http/HttpClient"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
-import * as fs from "node:fs"
-import * as path from "node:path"
+import { outputFile, plural, resumeCommand } from "./completion.js"
 import * as http from "./http.js"
 import * as input from "./input.js"
 import * as lock from "./lock.js"
+import { flagOfOption, type OptionInput } from "./optionFlags.js"
 import * as output from "./output.js"
 import * as plans from "./resume.js"
 import { ExitCode, exitCodeOf, onSignal, type StopSignal } from "./signals.js"
 import * as stats from "./stats.js"
+import { openWriter, type Writer } from "./writer.js"
 
 /** What `loamy send` was asked to do, flags already parsed. @internal */
 export interface SendConfig {
@@ -28,11 +30,12 @@ export interface SendConfig {
   readonly file: string
   readonly output: string | undefined
   readonly ordered: boolean
+  /** `--fail-fast`: the core's `returnExceptions: false`, and the run's own stop on a failure. */
   readonly failFast: boolean
   readonly quiet: boolean
   readonly showSecrets: boolean
-  readonly redact: ReadonlyArray<string>
-  readonly options: Clump.Options
+  /** The core's options as the flags gave them (`--redact` is `sensitiveHeaders`), read by `Options.decode`. */
+  readonly options: OptionInput
   /** `--resume`, `--retry-failed`, `--shard`: which requests to send and where their records go. */
   readonly selection?: plans.SelectionConfig | undefined
   /** The command line after `loamy`, for the command that completes a run stopped short. */
@@ -40,22 +43,6 @@ export interface SendConfig {
 }
 
 const say = (text: string) => Effect.sync(() => process.stderr.write(`loamy: ${text}\n`))
-
-/** Flag names as the user typed them, for option errors. */
-const flagOf: Record<string, string> = {
-  concurrency: "--concurrency",
-  concurrencyPerOrigin: "--concurrency-per-origin",
-  timeout: "--timeout",
-  deadline: "--deadline",
-  maxRedirects: "--max-redirects",
-  maxBodyBytes: "--max-body-bytes",
-  bodyBudget: "--body-budget",
-  reorderBuffer: "--reorder-buffer",
-  "retry.attempts": "--retry",
-  "rateLimit.limit": "--rate",
-  "rateLimit.interval": "--rate",
-  proxy: "--proxy"
-}
 
 /**
  * The requests of the input as a stream for `Clump.streamFrom`: a JSON
@@ -89,7 +76,7 @@ const requestStream = (
     source.batches,
     (error) => new input.BadInput(`cannot read the input: ${(error as Error)?.message ?? String(error)}`)
   ).pipe(
-    Stream.mapConcat((batch) => {
+    Stream.map((batch) => {
       const items: Array<unknown> = []
       for (let text of batch) {
         lineNumber++
@@ -119,7 +106,8 @@ const requestStream = (
         items.push(item)
       }
       return items
-    })
+    }),
+    Stream.flattenIterable
   )
   // A --resume file is checked against the input before anything is sent (see resume.ts): nothing to check at its end.
   return lines
@@ -143,7 +131,7 @@ export interface Via<R> {
     requests: Stream.Stream<unknown, input.BadInput>,
     resolved: Options.Resolved,
     onProgress: ((progress: Progress.Progress) => void) | undefined
-  ) => Stream.Stream<Clump.Indexed, unknown, R>
+  ) => Stream.Stream<Clump.Indexed<unknown, RequestResponse.Refused>, unknown, R>
   /**
    * What the run says when the sending stops with an error of its own that
    * is not --fail-fast's (exit 1); `written` records made it out. Undefined:
@@ -174,11 +162,16 @@ const local = (ordered: boolean, abort: (() => void) | undefined): Via<HttpClien
 
 /**
  * Whether a response is one of the requests a stop abandoned (failed by
- * `http.Abort`): not written, so that a `--resume` sends it again.
+ * `http.Abort`): not written, so that a `--resume` sends it again. `"sent"`
+ * when it was with the HTTP client (or past a first attempt) when the stop
+ * came, `"unsent"` when it failed at its start, after the stop.
  */
-const abandoned = (response: { readonly error?: { readonly _tag: string } | undefined }): boolean => {
-  const error = response.error as { readonly _tag: string; readonly code?: string } | undefined
-  return error?._tag === "TransportError" && (error.code === http.abortedCode || error.code === "UND_ERR_DESTROYED")
+const abandoned = (response: RequestResponse.RequestResponse): "sent" | "unsent" | undefined => {
+  const error = response.error
+  if (error?._tag !== "TransportError") return undefined
+  if (error.code === http.abortedCode) return "sent"
+  if (error.code === "UND_ERR_DESTROYED") return response.attempts > 1 ? "sent" : "unsent"
+  return undefined
 }
 
 /**
@@ -199,84 +192,6 @@ export const run = (config: SendConfig): Effect.Effect<number, never, HttpClient
     (abort) => runVia(config, local(config.ordered, Option.getOrUndefined(abort)))
   )
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
-
-/**
- * An argument as a POSIX shell reads it back: bare when it is safe, else
- * single-quoted.
- *
- * @internal
- */
-export const shellQuote = (arg: string): string =>
-  /^[A-Za-z0-9_\-.,/:=@%+]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`
-
-/**
- * The command that completes a run stopped short: the same arguments, with
- * `--resume FILE` for its output file (an `-o FILE` becomes `--resume FILE`).
- * Secret header values (`-H`) are shown as `<redacted>` unless
- * `showSecrets`. Undefined when the output cannot be read back (stdout).
- *
- * @internal
- */
-export const resumeCommand = (
-  argv: ReadonlyArray<string>,
-  outputFile: string | undefined,
-  resumed: boolean,
-  secretNames: ReadonlySet<string>,
-  showSecrets: boolean
-): string | undefined => {
-  if (outputFile === undefined || outputFile === "-") return undefined
-  const args: Array<string> = []
-  let hidden = false
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    if (arg === "--") {
-      args.push(...argv.slice(i))
-      break
-    }
-    // -o FILE gives way to --resume FILE.
-    if (!resumed && (arg === "-o" || arg === "--output")) {
-      i++
-      continue
-    }
-    if (!resumed && arg.startsWith("--output=")) continue
-    const header = arg === "-H" || arg === "--header" ? argv[i + 1] : arg.startsWith("--header=") ? arg.slice(9) : undefined
-    if (header !== undefined) {
-      const colon = header.indexOf(":")
-      const name = colon > 0 ? header.slice(0, colon).trim() : ""
-      const secret = !showSecrets && (name === "" || secretNames.has(name.toLowerCase()))
-      const shown = secret ? `${name === "" ? "NAME" : name}: ${output.REDACTED}` : header
-      hidden ||= secret
-      if (arg.startsWith("--header=")) args.push(`--header=${shown}`)
-      else {
-        args.push(arg, shown)
-        i++
-      }
-      continue
-    }
-    args.push(arg)
-  }
-  if (!resumed) args.splice(1, 0, "--resume", outputFile)
-  const text = ["loamy", ...args.map(shellQuote)].join(" ")
-  return hidden ? `${text} (put the secret header values back in place of ${output.REDACTED})` : text
-}
-
-/**
- * Where the records went, and the file a `--resume` can read them back from:
- * the output file, or the file stdout was redirected to (Linux); none for a
- * pipe, a terminal or a device.
- */
-const outputFile = (given: string | undefined): { readonly name: string; readonly file: string | undefined } => {
-  try {
-    if (given !== undefined && given !== "-") return { name: given, file: fs.statSync(given).isFile() ? given : undefined }
-    if (!fs.fstatSync(1).isFile()) return { name: "stdout", file: undefined }
-    const file = fs.readlinkSync("/proc/self/fd/1")
-    return { name: `stdout (${file})`, file: path.isAbsolute(file) ? file : undefined }
-  } catch {
-    return { name: given ?? "stdout", file: undefined }
-  }
-}
-
 /**
  * `run` with its requests sent `via` an engine.
  *
@@ -289,41 +204,37 @@ export const runVia = <R>(config: SendConfig, via: Via<R>): Effect.Effect<number
       ...config.options,
       // Response bodies are written with their numbers digit for digit.
       exactNumbers: true,
-      returnExceptions: !config.failFast,
-      // --redact names are secrets for redirects too, not only for the output.
-      ...(config.redact.length > 0 ? { sensitiveHeaders: config.redact.map((name) => name.trim()) } : {})
+      returnExceptions: !config.failFast
     })
-    if (checked._tag === "Left") {
-      const e = checked.left
-      const flag = flagOf[e.option] ?? (e.option.startsWith("headers") ? "--header" : e.option)
-      yield* say(`invalid option ${flag}: ${e.detail}`)
+    if (Result.isFailure(checked)) {
+      yield* say(`invalid option ${flagOfOption(checked.failure.option)}: ${checked.failure.detail}`)
       return ExitCode.usage
     }
-    const resolved = checked.right
-    const opened = yield* Effect.either(Effect.tryPromise({
+    const resolved = checked.success
+    const opened = yield* Effect.result(Effect.tryPromise({
       try: () => input.open(config.file),
       catch: (error) => error instanceof input.BadInput ? error : new input.BadInput(String(error))
     }))
-    if (opened._tag === "Left") {
-      yield* say(opened.left.message)
+    if (Result.isFailure(opened)) {
+      yield* say(opened.failure.message)
       return ExitCode.usage
     }
-    const prepared = yield* Effect.either(Effect.tryPromise({
+    const prepared = yield* Effect.result(Effect.tryPromise({
       try: () =>
         config.selection === undefined
           ? Promise.resolve(undefined)
-          : plans.prepare(config.selection, config.file, opened.right, config.quiet),
+          : plans.prepare(config.selection, config.file, opened.success, config.quiet),
       catch: (error) =>
         error instanceof input.BadInput || error instanceof lock.LockHeld ? error : new input.BadInput(String(error))
     }))
-    if (prepared._tag === "Left") {
-      yield* say(prepared.left.message)
-      return prepared.left instanceof lock.LockHeld ? ExitCode.locked : ExitCode.usage
+    if (Result.isFailure(prepared)) {
+      yield* say(prepared.failure.message)
+      return prepared.failure instanceof lock.LockHeld ? ExitCode.locked : ExitCode.usage
     }
-    const plan = prepared.right
+    const plan = prepared.success
     // The lock of a --resume file is held from `prepare` on, and given back however the run ends.
     return yield* Effect.ensuring(
-      sendWith(config, via, resolved, plan?.source ?? opened.right, plan),
+      sendWith(config, via, resolved, plan?.source ?? opened.success, plan),
       Effect.sync(() => plan?.release())
     )
   })
@@ -336,9 +247,9 @@ const sendWith = <R>(
   plan: plans.Plan | undefined
 ): Effect.Effect<number, never, R> =>
   Effect.gen(function*() {
-    let writer: output.Writer
+    let writer: Writer
     try {
-      writer = plan?.writer ?? output.openWriter(config.output)
+      writer = plan?.writer ?? openWriter(config.output)
     } catch (error) {
       yield* say(`cannot write ${config.output}: ${(error as Error).message}`)
       return ExitCode.usage
@@ -352,7 +263,7 @@ const sendWith = <R>(
       tracker.total = yield* Effect.promise(() => input.countLines(config.file).catch(() => undefined))
     }
     if (plan !== undefined && tracker.total !== undefined) tracker.total = plan.sends(tracker.total)
-    const redaction = output.makeRedaction(config.showSecrets, resolved.sensitiveHeaders, config.options.headers ?? {})
+    const redaction = output.makeRedaction(config.showSecrets, resolved.sensitiveHeaders, resolved.headers ?? {})
     const lineOf = new Map<number, number>()
     const notUtf8 = new Map<number, string>()
     const progress = showProgress ? stats.startProgress(tracker) : undefined
@@ -370,7 +281,7 @@ const sendWith = <R>(
     let graceTimer: ReturnType<typeof setTimeout> | undefined
     const endNow = () => {
       cutShort = true
-      Deferred.unsafeDone(stopNow, Exit.void)
+      Deferred.doneUnsafe(stopNow, Exit.void)
     }
     /**
      * Reads no more requests and ends those in flight at once (`via.abort`): the run then ends as soon as their
@@ -381,7 +292,7 @@ const sendWith = <R>(
       stoppedBy = reason
       progress?.clear()
       if (via.abort === undefined) return endNow()
-      Deferred.unsafeDone(stopInput, Exit.void)
+      Deferred.doneUnsafe(stopInput, Exit.void)
       via.abort()
       graceTimer = setTimeout(endNow, STOP_GRACE_MS)
     }
@@ -399,46 +310,45 @@ const sendWith = <R>(
     const onUnwritable = (tag: string) => {
       unwritableTag = tag
     }
-    const write = ({ index, response }: Clump.Indexed): Effect.Effect<void> => {
+    const write = ({ index, response }: Clump.Indexed<unknown, RequestResponse.Refused>): Effect.Effect<void> => {
       const line = lineOf.get(index)
       lineOf.delete(index)
-      const error = response.error
-      if (stoppedBy !== undefined) {
-        // Stopped: a request the stop abandoned has no record (a --resume sends it), nor has a line read since;
-        // after a failed output nothing more is written.
-        if (error?._tag === "InvalidInputError") return Effect.void
-        if (abandoned(response)) {
-          // Failed by the stop while it was with the HTTP client (or after a first attempt): it was sent.
-          if ((error as { readonly code?: string }).code === http.abortedCode || response.attempts > 1) {
-            sent++
-            abandonedInFlight++
-          }
-          return Effect.void
-        }
-        if (stoppedBy === "output") {
-          sent++
-          return Effect.void
-        }
-      }
-      if (error !== undefined && error._tag === "InvalidInputError") {
+      if (RequestResponse.isRefused(response)) {
+        // Stopped: a line read since is not written (a --resume reads it again).
+        if (stoppedBy !== undefined) return Effect.void
         tracker.record(0, "InvalidInputError", 0, false)
         const mangled = notUtf8.get(index)
         notUtf8.delete(index)
-        const refused = response as typeof response & { readonly error: typeof error }
         writer.write(
           output.invalidLineRecord(
             index,
             line ?? index + 1,
-            refused,
+            response,
             redaction,
             mangled === undefined ? undefined : { detail: "not valid UTF-8", raw: mangled }
           )
         )
       } else {
+        if (stoppedBy !== undefined) {
+          // Stopped: a request the stop abandoned has no record (a --resume sends it); after a failed output
+          // nothing more is written.
+          const cut = abandoned(response)
+          if (cut !== undefined) {
+            if (cut === "sent") {
+              sent++
+              abandonedInFlight++
+            }
+            return Effect.void
+          }
+          if (stoppedBy === "output") {
+            sent++
+            return Effect.void
+          }
+        }
         sent++
         unwritableTag = undefined
         const text = output.responseRecord(index, line, response, redaction, onUnwritable)
-        tracker.record(response.statusCode, error?._tag ?? unwritableTag, response.elapsedMs, true)
+        tracker.record(response.statusCode, response.error?._tag ?? unwritableTag, response.elapsedMs, true)
         writer.write(text)
       }
       // A slow reader of the output slows the sending instead of filling memory.
@@ -446,7 +356,7 @@ const sendWith = <R>(
     }
     const selected = plan === undefined ? undefined : { plan, indexOf: new Map<number, number>() }
     // Once stopped, no more requests are read.
-    const requests = Stream.interruptWhenDeferred(requestStream(source, lineOf, notUtf8, selected), stopInput)
+    const requests = Stream.interruptWhen(requestStream(source, lineOf, notUtf8, selected), Deferred.await(stopInput))
     const responses = via.send(requests, resolved, progress === undefined ? undefined : (p) => tracker.observe(p))
     const outcome = yield* (selected === undefined ? responses : Stream.map(responses, ({ index, response }) => {
       // Positions in the stream back to indices in the input.
@@ -504,7 +414,7 @@ const sendWith = <R>(
       return exitCodeOf(signalled)
     }
     if (Exit.isFailure(outcome)) {
-      const failed = Cause.failureOption(outcome.cause)
+      const failed = Cause.findErrorOption(outcome.cause)
       const error: unknown = Option.getOrUndefined(failed)
       if (error instanceof input.BadInput) {
         yield* say(error.message)
@@ -512,7 +422,7 @@ const sendWith = <R>(
       }
       // Known only when the run starts: a proxy variable that is not a URL (--proxy env).
       if (error instanceof Clump.InvalidOptionsError) {
-        yield* say(`invalid option ${flagOf[error.option] ?? error.option}: ${error.detail}`)
+        yield* say(`invalid option ${flagOfOption(error.option)}: ${error.detail}`)
         return ExitCode.usage
       }
       const message = Option.isSome(failed)

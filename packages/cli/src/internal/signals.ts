@@ -1,7 +1,7 @@
 /**
  * SIGINT and SIGTERM, and the exit codes of the `loamy` command.
  *
- * `@effect/platform-node`'s `runMain` interrupts the program at the first
+ * `@effect/platform-node`'s `NodeRuntime.runMain` interrupts the program at the first
  * signal, whatever it is doing, and cannot tell the two signals apart. Here a
  * command that can stop cleanly (`loamy send`: no new requests, every
  * response already received written) registers a handler with `onSignal`;
@@ -12,9 +12,8 @@
  *
  * @internal
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
-import * as Runtime from "effect/Runtime"
 
 /**
  * The exit codes of `loamy`.
@@ -79,14 +78,14 @@ export const runMain = <E, A>(
   program: Effect.Effect<A, E>,
   teardown: (exit: Exit.Exit<A, E>, signal: StopSignal | undefined) => number
 ): void => {
-  const fiber = Runtime.runFork(Runtime.defaultRuntime)(program)
+  const fiber = Effect.runFork(program)
   // The program's own handles (sockets, timers) may all be unref'ed while it waits.
   const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
   const onSignalReceived = (signal: StopSignal) => {
     received ??= signal
     count++
     if (handler !== undefined) return handler(signal, count)
-    fiber.unsafeInterruptAsFork(fiber.id())
+    fiber.interruptUnsafe()
   }
   const onInt = () => onSignalReceived("SIGINT")
   const onTerm = () => onSignalReceived("SIGTERM")
@@ -100,4 +99,3 @@ export const runMain = <E, A>(
     if (code !== 0 || received !== undefined) process.exit(code)
   })
 }
-
