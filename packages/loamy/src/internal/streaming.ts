@@ -99,11 +99,26 @@ const fromIterator = (iterable: Iterable<unknown>): Stream.Stream<unknown> =>
  *
  * @internal
  */
-export const source = (requests: Iterable<unknown> | AsyncIterable<unknown>): Stream.Stream<unknown, unknown> => {
+export const source = (requests: Iterable<unknown> | AsyncIterator<unknown>): Stream.Stream<unknown, unknown> => {
   if (Array.isArray(requests)) return Stream.fromArray(requests)
-  if (Symbol.asyncIterator in requests) return Stream.fromAsyncIterable(requests, (error) => error)
+  if (!(Symbol.iterator in requests)) {
+    const iterator = requests
+    return Stream.fromAsyncIterable({ [Symbol.asyncIterator]: () => iterator }, (error) => error)
+  }
   return fromIterator(requests)
 }
+
+/**
+ * An async source's iterator, taken at once: a source that produces whether
+ * or not anyone listens yet (`readline` on a file) buffers for it from now
+ * on rather than losing what comes before the first `next()`.
+ *
+ * @internal
+ */
+export const start = (requests: Iterable<unknown> | AsyncIterable<unknown>): Iterable<unknown> | AsyncIterator<unknown> =>
+  Array.isArray(requests) || !(Symbol.asyncIterator in requests)
+    ? requests as Iterable<unknown>
+    : requests[Symbol.asyncIterator]()
 
 /** Whether `u` is something `streamRequests` reads: an iterable or an async iterable object. @internal */
 export const isSource = (u: unknown): u is Iterable<unknown> | AsyncIterable<unknown> =>
@@ -134,7 +149,7 @@ export const check = (options: unknown): Result.Result<Checked, LoamyError.Inval
 }
 
 /** The call as a stream of items, on the door's runtime (Effect's tracer off, as for `sendRequests`). */
-const responses = (requests: Iterable<unknown> | AsyncIterable<unknown>, checked: Checked) => {
+const responses = (requests: Iterable<unknown> | AsyncIterator<unknown>, checked: Checked) => {
   const { extras, ordered, resolved } = checked
   const sent = Stream.provideService(
     Clump.streamFrom(source(requests), ordered ? { ...resolved, ordered: true } : resolved),
@@ -200,7 +215,10 @@ export class Responses implements AsyncIterableIterator<Item> {
   private readonly failFast: boolean
   private readonly signal: AbortSignal | undefined
 
-  constructor(private readonly requests: Iterable<unknown> | AsyncIterable<unknown>, private readonly checked: Checked) {
+  private readonly requests: Iterable<unknown> | AsyncIterator<unknown>
+
+  constructor(requests: Iterable<unknown> | AsyncIterable<unknown>, private readonly checked: Checked) {
+    this.requests = start(requests)
     this.failFast = checked.resolved.failFast
     this.signal = checked.extras.signal
     this.signal?.addEventListener("abort", this.onAbort, { once: true })
@@ -282,7 +300,13 @@ export class Responses implements AsyncIterableIterator<Item> {
     this.position = 0
     const fiber = this.fiber
     fiber?.interruptUnsafe()
-    this.closing = runtime.runtime().runPromise(Scope.close(this.scope, Exit.void)).catch(() => undefined)
+    // Never started: the stream that closes an async source's iterator does not exist, so close it here.
+    const requests = this.requests
+    const unread = this.pull === undefined && fiber === undefined && !(Symbol.iterator in requests)
+      ? Promise.resolve(requests.return?.()).catch(() => undefined)
+      : undefined
+    this.closing = runtime.runtime().runPromise(Scope.close(this.scope, Exit.void)).then(() => unread, () => unread)
+      .then(() => undefined)
     return this.closing
   }
 
