@@ -92,10 +92,10 @@ export class OriginGate {
   }
 }
 
-const gates = new WeakMap<Agent, OriginGate>()
+const gates = new WeakMap<object, OriginGate>()
 
 /** The gate of an agent made for HTTP/2, if it is one. @internal */
-export const gateOf = (agent: object): OriginGate | undefined => gates.get(agent as Agent)
+export const gateOf = (agent: object): OriginGate | undefined => gates.get(agent)
 
 /**
  * The `factory` of an agent for HTTP/2: a pool per origin whose clients run
