@@ -194,7 +194,12 @@ export {
    * @since 1.1.0
    * @category models
    */
-  type StreamOptions
+  type StreamOptions,
+  /**
+   * @since 1.1.0
+   * @category sending
+   */
+  streamRequests
 } from "./internal/streaming.js"
 
 /**
@@ -212,60 +217,6 @@ export type Refused = CoreResponse.Refused
  * @category refinements
  */
 export const isRefused: (response: RequestResponse | Refused) => response is Refused = CoreResponse.isRefused
-
-/**
- * Sends the requests of an array, an iterable or an async iterable (a file
- * read line by line), any number of them, and yields each response with its
- * index as it finishes (or in input order with `ordered: true`). Memory is
- * bounded by the concurrency, not by the input: the input is read as the
- * requests go, and a response is held only until the loop takes it.
- *
- * Each item is checked as it arrives (a string is one line of JSON): a bad
- * one is not sent and gets its own response, a `Refused` whose error is the
- * `InvalidInputError` naming its index and field. With `returnExceptions:
- * false`, the first failure (or bad item) is thrown by the loop instead, and
- * what is in flight is interrupted.
- *
- * Nothing is sent before the loop asks for the first response. Breaking out
- * of the loop (or the iterator's `return()`, or aborting `signal`, which
- * makes the loop throw an `AbortError`) interrupts the requests in flight
- * and closes what the call opened, the source's own iterator included.
- * Throws at once for bad options or a source that is not iterable.
- *
- * ```ts
- * import { createReadStream } from "node:fs"
- * import { createInterface } from "node:readline"
- * import { streamRequests } from "loamy"
- *
- * const lines = createInterface({ input: createReadStream("requests.jsonl"), crlfDelay: Infinity })
- * for await (const { index, response } of streamRequests(lines, { concurrency: 50 })) {
- *   console.log(index, response.statusCode, response.error?.message)
- * }
- * ```
- *
- * @since 1.1.0
- * @category sending
- */
-export function streamRequests(
-  requests: streaming.RequestSource,
-  options: streaming.StreamOptions & { readonly returnExceptions: false }
-): AsyncIterableIterator<streaming.Streamed<never>>
-export function streamRequests(
-  requests: streaming.RequestSource,
-  options?: streaming.StreamOptions
-): AsyncIterableIterator<streaming.Streamed>
-export function streamRequests(
-  requests: streaming.RequestSource,
-  options?: streaming.StreamOptions
-): AsyncIterableIterator<streaming.Streamed> {
-  const checked = streaming.check(options)
-  if (Result.isFailure(checked)) throw checked.failure
-  if (!streaming.isSource(requests)) throw notIterable(requests)
-  if (checked.success.extras.signal?.aborted) {
-    throw new AbortError({ cause: checked.success.extras.signal.reason })
-  }
-  return new streaming.Responses(requests, checked.success)
-}
 
 /**
  * Sends every request concurrently and returns one `RequestResponse` per

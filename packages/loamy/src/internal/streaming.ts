@@ -7,8 +7,8 @@
  * the signal interrupts what is in flight and closes what the call opened,
  * the caller's iterator included.
  *
- * Its types are public (see `index.ts`), so the module is not marked
- * internal as a whole.
+ * Its types and `streamRequests` are public (re-exported by `index.ts`), so
+ * the module is not marked internal as a whole.
  */
 import {
   Clump,
@@ -335,3 +335,65 @@ export class Responses implements AsyncIterableIterator<Item> {
     throw error
   }
 }
+
+/**
+ * Public as `loamy`'s `streamRequests`. Sends the requests of an array, an
+ * iterable or an async iterable (a file read line by line), any number of
+ * them, and yields each response with its index as it finishes (or in input
+ * order with `ordered: true`). Memory is bounded by the concurrency, not by
+ * the input: the input is read as the requests go, and a response is held
+ * only until the loop takes it.
+ *
+ * Each item is checked as it arrives (a string is one line of JSON): a bad
+ * one is not sent and gets its own response, a `Refused` whose error is the
+ * `InvalidInputError` naming its index and field. With `returnExceptions:
+ * false`, the first failure (or bad item) is thrown by the loop instead, and
+ * what is in flight is interrupted.
+ *
+ * Nothing is sent before the loop asks for the first response. Breaking out
+ * of the loop (or the iterator's `return()`, or aborting `signal`, which
+ * makes the loop throw an `AbortError`) interrupts the requests in flight
+ * and closes what the call opened, the source's own iterator included.
+ * Throws at once for bad options or a source that is not iterable.
+ *
+ * ```ts
+ * import { createReadStream } from "node:fs"
+ * import { createInterface } from "node:readline"
+ * import { streamRequests } from "loamy"
+ *
+ * const lines = createInterface({ input: createReadStream("requests.jsonl"), crlfDelay: Infinity })
+ * for await (const { index, response } of streamRequests(lines, { concurrency: 50 })) {
+ *   console.log(index, response.statusCode, response.error?.message)
+ * }
+ * ```
+ *
+ * @since 1.1.0
+ * @category sending
+ */
+export function streamRequests(
+  requests: RequestSource,
+  options: StreamOptions & { readonly returnExceptions: false }
+): AsyncIterableIterator<Streamed<never>>
+export function streamRequests(
+  requests: RequestSource,
+  options?: StreamOptions
+): AsyncIterableIterator<Streamed>
+export function streamRequests(
+  requests: RequestSource,
+  options?: StreamOptions
+): AsyncIterableIterator<Streamed> {
+  const checked = check(options)
+  if (Result.isFailure(checked)) throw checked.failure
+  if (!isSource(requests)) throw notASource(requests)
+  if (checked.success.extras.signal?.aborted) {
+    throw new AbortError({ cause: checked.success.extras.signal.reason })
+  }
+  return new Responses(requests, checked.success)
+}
+
+const notASource = (u: unknown) =>
+  new LoamyError.InvalidInputError({
+    index: 0,
+    field: "",
+    detail: `requests must be an array, an iterable or an async iterable of requests, got ${u === null ? "null" : typeof u}`
+  })
