@@ -37,6 +37,19 @@ export interface Arrival {
 export const deepArray = (depth: number): string => "[".repeat(depth) + "]".repeat(depth)
 
 /**
+ * `[[[...]]]`, `depth` levels, as a value (built without recursion): a
+ * request body nested too deep.
+ *
+ * @since 1.1.0
+ * @category bodies
+ */
+export const deepValue = (depth: number): unknown => {
+  let value: unknown = []
+  for (let i = 1; i < depth; i++) value = [value]
+  return value
+}
+
+/**
  * The body of `/numbers`: integers no JS number holds, and a plain one.
  *
  * @since 1.1.0
