@@ -74,8 +74,12 @@ const routes = (arrivals: Array<Arrival>): http.RequestListener => (req, res) =>
           "x-kept": "yes",
           "x-route": "/deep"
         })
-      case "/ok":
-        return answerJson(res, JSON.stringify({ ok: Number(url.searchParams.get("i") ?? "0") }), { "x-route": "/ok" })
+      case "/ok": {
+        // Without `i`, `/ok` is any other path: recorded, `{"ok":true}`.
+        const i = url.searchParams.get("i")
+        if (i !== null) return answerJson(res, JSON.stringify({ ok: Number(i) }), { "x-route": "/ok" })
+        break
+      }
       case "/numbers":
         return answerJson(res, bigNumbersText)
       case "/json":
@@ -112,7 +116,7 @@ export interface HostileServer {
  *
  * - `/deep?n=N`: a JSON array nested N levels (default 5,000, at most
  *   1,000,000), with headers `x-kept: yes` and `x-route: /deep`
- * - `/ok?i=I`: `{"ok":I}` with `x-route: /ok`
+ * - `/ok?i=I`: `{"ok":I}` with `x-route: /ok` (without `i`, as any other path)
  * - `/numbers`: `bigNumbersText`
  * - `/json?body=TEXT`: TEXT as a JSON body
  * - `/odd-headers`: headers named `__proto__`, `constructor` and `toString`

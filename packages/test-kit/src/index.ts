@@ -11,5 +11,6 @@
  */
 export * from "./forked.js"
 export * from "./hostile.js"
+export * from "./origins.js"
 export * from "./ports.js"
 export * from "./wait.js"
