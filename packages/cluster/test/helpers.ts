@@ -3,8 +3,8 @@
  * (test/fixtures/runner.js, coordinator.js) and what the server's log says of them. Postgres, Redis and free ports
  * come from the test kit (`@loamy/test-kit/services`).
  */
-import { freePort } from "@loamy/test-kit"
-import { exited, query } from "@loamy/test-kit/services"
+import { exited, freePort } from "@loamy/test-kit"
+import { query } from "@loamy/test-kit/services"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 

@@ -7,7 +7,34 @@
  *
  * @since 1.1.0
  */
-import { fork } from "node:child_process"
+import { type ChildProcess, fork } from "node:child_process"
+
+/**
+ * Resolves once `child` has exited (at once if it already has).
+ *
+ * @since 1.1.0
+ * @category processes
+ */
+export const exited = (child: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve()
+    else child.once("exit", () => resolve())
+  })
+
+/**
+ * A fixture in a process of its own, as a test holds it.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export interface Remote {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string
+  /** Forgets what it has recorded so far. */
+  reset(): Promise<void>
+  /** Stops it and its process. */
+  close(): Promise<void>
+}
 
 /**
  * @since 1.1.0
@@ -70,17 +97,14 @@ export const forkFixture = <Ready>(script: string, args: ReadonlyArray<string> =
       resolve({
         ready: message.ready as Ready,
         ask,
-        close: () =>
-          new Promise<void>((closed) => {
-            if (child.exitCode !== null || child.signalCode !== null) return closed()
-            const kill = setTimeout(() => child.kill("SIGKILL"), 2_000)
-            child.once("exit", () => {
-              clearTimeout(kill)
-              closed()
-            })
-            if (child.connected) child.disconnect()
-            else child.kill()
-          })
+        close: async () => {
+          // Going away is what the child waits for (without a channel, it is asked to stop); one that does not go in 2 s is killed.
+          const kill = setTimeout(() => child.kill("SIGKILL"), 2_000)
+          if (child.connected) child.disconnect()
+          else child.kill()
+          await exited(child)
+          clearTimeout(kill)
+        }
       })
     })
   })

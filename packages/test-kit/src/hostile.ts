@@ -9,9 +9,9 @@
  * @since 1.1.0
  */
 import * as http from "node:http"
-import type { AddressInfo, Socket } from "node:net"
 import { fileURLToPath } from "node:url"
-import { forkFixture } from "./forked.js"
+import { forkFixture, type Remote } from "./forked.js"
+import { serve } from "./ports.js"
 
 /**
  * A request the hostile server recorded.
@@ -127,25 +127,8 @@ export interface HostileServer {
  */
 export const startHostile = async (): Promise<HostileServer> => {
   const arrivals: Array<Arrival> = []
-  const sockets = new Set<Socket>()
-  const server = http.createServer(routes(arrivals))
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket)
-    socket.on("close", () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => resolve())
-  })
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    arrivals,
-    close: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resolve())
-      })
-  }
+  const { close, url } = await serve(http.createServer(routes(arrivals)))
+  return { url, arrivals, close }
 }
 
 /**
@@ -154,13 +137,8 @@ export const startHostile = async (): Promise<HostileServer> => {
  * @since 1.1.0
  * @category models
  */
-export interface HostileProcess {
-  /** `http://127.0.0.1:PORT` */
-  readonly url: string
+export interface HostileProcess extends Remote {
   arrivals(): Promise<Array<Arrival>>
-  /** Forgets the arrivals so far. */
-  reset(): Promise<void>
-  close(): Promise<void>
 }
 
 /**

@@ -11,10 +11,10 @@
 import { readFileSync } from "node:fs"
 import * as http from "node:http"
 import * as https from "node:https"
-import type { AddressInfo, Socket } from "node:net"
 import { fileURLToPath } from "node:url"
 import { createProxy } from "proxy"
-import { forkFixture } from "./forked.js"
+import { forkFixture, type Remote } from "./forked.js"
+import { serve } from "./ports.js"
 
 /**
  * What a test proxy was asked.
@@ -74,19 +74,10 @@ export const startProxy = async (options: { readonly auth?: string } = {}): Prom
     seen.connects++
     seen.targets.push(`CONNECT ${req.url}`)
   })
-  const sockets = new Set<Socket>()
-  server.on("connection", (socket: Socket) => {
-    seen.connections++
-    sockets.add(socket)
-    socket.once("close", () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => resolve())
-  })
-  const port = (server.address() as AddressInfo).port
+  server.on("connection", () => seen.connections++)
+  const { close, port, url } = await serve(server)
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     port,
     seen,
     reset: () => {
@@ -96,11 +87,7 @@ export const startProxy = async (options: { readonly auth?: string } = {}): Prom
       seen.connections = 0
       seen.targets.length = 0
     },
-    close: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resolve())
-      })
+    close
   }
 }
 
@@ -110,12 +97,9 @@ export const startProxy = async (options: { readonly auth?: string } = {}): Prom
  * @since 1.1.0
  * @category models
  */
-export interface RemoteProxy {
-  readonly url: string
+export interface RemoteProxy extends Remote {
   readonly port: number
   seen(): Promise<Seen>
-  reset(): Promise<void>
-  close(): Promise<void>
 }
 
 /**
@@ -184,21 +168,8 @@ export const startTls = async (): Promise<TlsServer> => {
     res.writeHead(200, { "content-type": "application/json" })
     res.end(JSON.stringify({ tls: true, path: req.url }))
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => resolve())
-  })
-  const port = (server.address() as AddressInfo).port
-  return {
-    url: `https://127.0.0.1:${port}`,
-    port,
-    requests: () => requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
-  }
+  const { close, port, url } = await serve(server, "https")
+  return { url, port, requests: () => requests, close }
 }
 
 /**

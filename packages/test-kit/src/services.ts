@@ -5,11 +5,12 @@
  *
  * @since 1.1.0
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
+import { exited } from "./forked.js"
 import { freePort } from "./ports.js"
 
 /**
@@ -114,18 +115,6 @@ export const createDatabase = async (db: string, name: string): Promise<string> 
   url.pathname = `/${name}`
   return url.href
 }
-
-/**
- * Resolves once `child` has exited (at once if it already has).
- *
- * @since 1.1.0
- * @category processes
- */
-export const exited = (child: ChildProcess): Promise<void> =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve()
-    else child.once("exit", () => resolve())
-  })
 
 /**
  * The redis-server executable on the PATH, if any.

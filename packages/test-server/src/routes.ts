@@ -93,11 +93,12 @@ export const route = async (
     await sleep(Number.isFinite(ms) ? Math.min(ms, 60_000) : 0)
     return json(res, 200, { delayed: ms })
   }
-  if (path === "/destroy") {
+  if (path === "/destroy" || path === "/reset") {
+    // Headers and half a body, then the connection ends: closed (`/destroy`) or reset with a TCP RST (`/reset`).
     res.writeHead(200, { "content-type": "application/json", "content-length": 1000 })
     res.write("{\"partial\":")
     await sleep(5)
-    return void req.socket.destroy()
+    return void (path === "/reset" ? req.socket.resetAndDestroy() : req.socket.destroy())
   }
   if (path === "/stall") {
     const ms = Math.min(numberParam(query, "ms", 60_000), 120_000)
@@ -151,12 +152,6 @@ export const route = async (
       return void res.end()
     }
     return json(res, 200, { hops: 0 })
-  }
-  if (path === "/reset") {
-    res.writeHead(200, { "content-type": "application/json", "content-length": 1000 })
-    res.write("{\"partial\":")
-    await sleep(5)
-    return void req.socket.resetAndDestroy()
   }
   if (path === "/big-stream") {
     const bytes = Math.min(numberParam(query, "bytes", 1_000_000), 64 * 1024 * 1024)
