@@ -6,7 +6,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeTestCa, type TestCa, startTlsServer, type TlsServer } from "../../loamy/test/tls-helpers.js"
+import { makeTestCa, type TestCa, startTlsServer, type TlsServer } from "@loamy/test-kit/tls"
 import { jsonl, loamy, records } from "./helpers.js"
 
 let ca: TestCa

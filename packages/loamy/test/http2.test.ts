@@ -11,7 +11,7 @@ import * as fs from "node:fs"
 import { close, sendRequests, sendRequestsSync, streamRequests, TransportError } from "loamy"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeTestCa, type Seen, startTlsServer, type TestCa, type TlsServer } from "./tls-helpers.js"
+import { makeTestCa, type Seen, startTlsServer, type TestCa, type TlsServer } from "@loamy/test-kit/tls"
 
 let ca: TestCa
 let h2: TlsServer

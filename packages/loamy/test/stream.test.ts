@@ -21,7 +21,7 @@ import {
   streamRequests
 } from "loamy"
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, it } from "vitest"
-import { waitUntil } from "./helpers.js"
+import { waitUntil } from "@loamy/test-kit"
 
 let server: TestServer
 beforeAll(async () => {

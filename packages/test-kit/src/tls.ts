@@ -1,7 +1,7 @@
 /**
  * TLS for tests: a certificate authority and a server certificate for 127.0.0.1 made by the test with Debian's
  * `openssl` (nothing committed to the repository), and a TLS server in a child process that offers HTTP/2 or
- * only HTTP/1.1 (`fixtures/tls-server.mjs`).
+ * only HTTP/1.1 (`../fixtures/tls-server.mjs`).
  */
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -53,7 +53,7 @@ export interface TlsServer {
   close(): Promise<void>
 }
 
-const fixture = fileURLToPath(new URL("./fixtures/tls-server.mjs", import.meta.url))
+const fixture = fileURLToPath(new URL("../fixtures/tls-server.mjs", import.meta.url))
 
 /** What the TLS server answers: the HTTP version it saw and which connection (session or socket) it came on. */
 export interface Seen {
