@@ -9,6 +9,7 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import type { Options, OptionsSchema } from "../Options.js"
+import type { CookieJar } from "./cookies.js"
 
 export const ResolvedTypeId: unique symbol = Symbol.for("@loamy/core/Options/Resolved")
 
@@ -50,6 +51,8 @@ export interface Resolved {
   /** `"env"` or an http(s) URL (credentials included: not for display). Undefined: no proxy. */
   readonly proxy: string | undefined
   readonly exactNumbers: boolean
+  /** `false`: no jar; `true`: a jar of the call's own, made when it starts; or the caller's jar (not plain data). */
+  readonly cookies: boolean | CookieJar
 }
 
 export const defaults = {
@@ -136,7 +139,8 @@ export const resolve = (decoded: typeof OptionsSchema.Type): Resolved => {
       ? defaults.sensitiveHeaders
       : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])],
     proxy: o.proxy,
-    exactNumbers: o.exactNumbers === true
+    exactNumbers: o.exactNumbers === true,
+    cookies: o.cookies ?? false
   }
 }
 
@@ -158,6 +162,7 @@ export const toOptions = (resolved: Resolved): Options => {
   if (resolved.headers !== undefined) out.headers = resolved.headers
   if (resolved.proxy !== undefined) out.proxy = resolved.proxy
   if (resolved.exactNumbers) out.exactNumbers = true
+  if (resolved.cookies !== false) out.cookies = resolved.cookies
   if (resolved.rateLimit !== undefined) {
     const { intervalMs, limit, perOrigin } = resolved.rateLimit
     out.rateLimit = { limit, interval: intervalMs, perOrigin }
@@ -202,7 +207,8 @@ const ResolvedFields = Schema.Struct({
   maxRedirects: Schema.Number,
   sensitiveHeaders: Schema.Array(Schema.String),
   proxy: Schema.UndefinedOr(Schema.String),
-  exactNumbers: Schema.Boolean
+  exactNumbers: Schema.Boolean,
+  cookies: Schema.Boolean
 })
 
 export const ResolvedSchema: Schema.Codec<Resolved, typeof ResolvedFields.Encoded> = ResolvedFields.pipe(
@@ -210,7 +216,8 @@ export const ResolvedSchema: Schema.Codec<Resolved, typeof ResolvedFields.Encode
     Schema.declare(isResolved, { identifier: "Resolved" }),
     SchemaTransformation.transform({
       decode: (fields) => unsafeMarkResolved(fields),
-      encode: (resolved) => resolved
+      // A caller's jar lives on the caller's side: it crosses as `true`, a jar of the receiver's own.
+      encode: (resolved) => ({ ...resolved, cookies: resolved.cookies !== false })
     })
   )
 ).annotate({ identifier: "ResolvedOptions" })
