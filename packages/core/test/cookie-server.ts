@@ -1,8 +1,9 @@
 /**
  * A server on 127.0.0.1 for the cookie tests (core, loamy, cli), reached
  * under two host names, so it is two origins whose cookies a client must keep
- * apart: `a` is http://127.0.0.1:PORT, `b` http://localhost:PORT (a cookie's
- * host is its name, not its port, RFC 6265 section 8.5). It parses the
+ * apart: `a` is http://127.0.0.1:PORT, `b` http://127.0.0.2:PORT2 (a cookie's
+ * host is its name, not its port, RFC 6265 section 8.5, so the second origin
+ * is another loopback address, not another port; no name is resolved). It parses the
  * `Cookie` header it receives with the `cookie` package (express's parser)
  * and answers, at any path:
  *
@@ -14,7 +15,7 @@
  * Every request is noted in `seen`, in arrival order.
  */
 import { parseCookie } from "cookie"
-import { createServer, type Server } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 
 export interface Seen {
   readonly host: string
@@ -27,7 +28,7 @@ export interface Seen {
 export interface CookieServer {
   /** http://127.0.0.1:PORT */
   readonly a: string
-  /** http://localhost:PORT: the same server, another host for cookies. */
+  /** http://127.0.0.2:PORT2: the same handler, another host for cookies. */
   readonly b: string
   readonly seen: Array<Seen>
   /** The requests that arrived at `path` (without the query). */
@@ -37,7 +38,7 @@ export interface CookieServer {
 
 export const startCookieServer = async (): Promise<CookieServer> => {
   const seen: Array<Seen> = []
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://placeholder")
     const cookie = req.headers.cookie
     const cookies = cookie === undefined ? {} : parseCookie(cookie)
@@ -54,20 +55,29 @@ export const startCookieServer = async (): Promise<CookieServer> => {
     const body = JSON.stringify(entry)
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
     res.end(body)
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const address = server.address()
-  if (address === null || typeof address === "string") throw new Error("no port")
+  }
+  const listen = async (host: string): Promise<readonly [Server, string]> => {
+    const server = createServer(handler)
+    await new Promise<void>((resolve) => server.listen(0, host, resolve))
+    const address = server.address()
+    if (address === null || typeof address === "string") throw new Error("no port")
+    return [server, `http://${host}:${address.port}`]
+  }
+  const [serverA, a] = await listen("127.0.0.1")
+  const [serverB, b] = await listen("127.0.0.2")
+  const close = (server: Server) =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
   return {
-    a: `http://127.0.0.1:${address.port}`,
-    b: `http://localhost:${address.port}`,
+    a,
+    b,
     seen,
     at: (path) => seen.filter((entry) => entry.path === path),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
+    close: async () => {
+      await Promise.all([close(serverA), close(serverB)])
+    }
   }
 }
 

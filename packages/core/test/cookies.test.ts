@@ -69,7 +69,7 @@ for (const [name, layer] of clients) {
             "keep=1",
             "tmp=1",
             // A host may not set a cookie for another one.
-            "d=1; Domain=localhost"
+            "d=1; Domain=127.0.0.2"
           ])),
           get(setting(server.a, "/delete", [`tmp=; Expires=${past}`])),
           get(`${server.a}/plain`),
