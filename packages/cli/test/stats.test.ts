@@ -32,6 +32,20 @@ const file = (name: string, content: string) => {
   return path
 }
 
+describe("loamy stats --help", () => {
+  it("is listed by loamy --help, with an example; documents --json, the exit codes and its examples", async () => {
+    const [root, stats] = await Promise.all([loamy(["--help"]), loamy(["stats", "--help"])])
+    expect(root.code).toBe(0)
+    expect(root.stdout).toMatch(/^ {2}stats +Print the summary of a run/m)
+    expect(root.stdout).toContain("loamy stats out-0.jsonl out-1.jsonl")
+    expect(stats.code).toBe(0)
+    expect(stats.stdout).toContain("loamy stats [flags] <FILE...>")
+    expect(stats.stdout).toMatch(/^ {2}--json +Print one JSON object/m)
+    expect(stats.stdout).toContain("Exit codes: 0 every line was a record")
+    expect(stats.stdout).toContain("loamy stats out-0.jsonl out-1.jsonl --json")
+  }, 60_000)
+})
+
 describe("loamy stats on the files of a real run", () => {
   it("sums two shards into one summary: by status, by error tag, latency, per origin (origin only)", async () => {
     const input = file("in.jsonl", jsonl([
