@@ -22,6 +22,7 @@ import * as clusterCommands from "./internal/clusterCommands.js"
 import * as help from "./internal/help.js"
 import type * as http from "./internal/http.js"
 import * as sendCommandLine from "./internal/sendCommand.js"
+import * as statsCommandLine from "./internal/statsCommand.js"
 import { ExitCode as Codes, exitCodeOf, type StopSignal } from "./internal/signals.js"
 import * as terminal from "./internal/terminal.js"
 
@@ -32,6 +33,7 @@ const sendModule = Effect.promise(() => import("./internal/send.js"))
 const demoModule = Effect.promise(() => import("./internal/demo.js"))
 // The cluster commands (and `send --cluster`) load effect/cluster, effect/sql and Postgres: only when one runs.
 const clusterModule = Effect.promise(() => import("./internal/cluster.js"))
+const statsModule = Effect.promise(() => import("./internal/statsRun.js"))
 const withHttp = <A, E>(effect: Effect.Effect<A, E, HttpClient.HttpClient | http.Abort>): Effect.Effect<A, E> =>
   Effect.flatMap(Effect.promise(() => import("./internal/http.js")), (http) => http.provide(effect))
 
@@ -121,6 +123,22 @@ export const demoCommand = Command.make("demo", {
   )
 
 /**
+ * `loamy stats FILE...`: the summary of a run from its output files.
+ *
+ * @since 1.1.0
+ * @category commands
+ */
+export const statsCommand = Command.make("stats", statsCommandLine.flags, (flags) =>
+  Effect.flatMap(statsModule, (stats) => stats.run(flags)).pipe(Effect.flatMap(exitWith))).pipe(
+    Command.withDescription(statsCommandLine.description),
+    Command.withShortDescription(
+      "Print the summary of a run (counts by status and error, latency percentiles, per origin) from one or more " +
+        "output files; --json for machines."
+    ),
+    Command.withExamples(statsCommandLine.examples)
+  )
+
+/**
  * The package version, read from the package's own package.json.
  *
  * @since 0.1.0
@@ -137,7 +155,7 @@ export const version: string = (createRequire(import.meta.url)("@loamy/cli/packa
 export const command = Command.make("loamy", {}, () =>
   Effect.andThen(
     Effect.sync(() =>
-      process.stderr.write("loamy: give a command: send, demo, worker, jobs or cluster. Run \"loamy --help\" for more.\n")
+      process.stderr.write("loamy: give a command: send, stats, demo, worker, jobs or cluster. Run \"loamy --help\" for more.\n")
     ),
     Effect.fail(new ExitCode({ code: Codes.usage }))
   )).pipe(
@@ -145,10 +163,11 @@ export const command = Command.make("loamy", {}, () =>
       `loamy ${version}: send batches of HTTP requests concurrently and get one JSON result per request, with ` +
         "progress and a summary."
     ),
-    Command.withSubcommands([sendCommand, demoCommand, workerCommand, jobsCommand, clusterCommand]),
+    Command.withSubcommands([sendCommand, statsCommand, demoCommand, workerCommand, jobsCommand, clusterCommand]),
     Command.withExamples([
       { command: "loamy send requests.jsonl > responses.jsonl", description: "One JSON line per response" },
       { command: "loamy send -c 20 --retry 3 --resume out.jsonl requests.jsonl", description: "Resumable" },
+      { command: "loamy stats out-0.jsonl out-1.jsonl", description: "One summary of a run's output files" },
       { command: "loamy demo", description: "See it work against the embedded test server" }
     ])
   )

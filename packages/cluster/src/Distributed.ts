@@ -104,6 +104,9 @@ const decodeOptions = (
   if (resolved.deadlineMs !== undefined) {
     return invalid("deadline", "is not supported for a distributed batch (a chunk may run again after a runner dies)")
   }
+  if (resolved.cookies !== false) {
+    return invalid("cookies", "is not supported for a distributed batch (its chunks run on many runners, which cannot share one jar)")
+  }
   return Result.succeed({ resolved, chunkSize, parallel })
 }
 

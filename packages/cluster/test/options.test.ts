@@ -38,6 +38,12 @@ describe("Distributed.streamFrom", () => {
     expect(await refusal({ job: "ok", concurrency: 0 })).toMatchObject({ _tag: "InvalidOptionsError", option: "concurrency" })
   })
 
+  it("refuses cookies: its runners cannot share one jar", async () => {
+    const error = await refusal({ job: "ok", cookies: true })
+    expect(error).toMatchObject({ _tag: "InvalidOptionsError", option: "cookies" })
+    expect(String((error as Error).message)).toContain("cannot share one jar")
+  })
+
   it("send refuses a bad request before anything is sent", async () => {
     const error = await Effect.runPromise(
       Distributed.send(Clump.make([{ url: "http://127.0.0.1:1/", httpOp: "GET" }, { url: "not a url", httpOp: "GET" }]), {

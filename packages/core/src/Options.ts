@@ -15,10 +15,12 @@ import * as Record from "effect/Record"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaParser from "effect/SchemaParser"
+import type * as cookies from "./internal/cookies.js"
 import * as durations from "./internal/durations.js"
 import type * as descriptor from "./internal/descriptor.js"
 import {
   bool,
+  Cookies,
   HeaderNames,
   Headers,
   millis,
@@ -165,7 +167,24 @@ export interface Options {
    * curl's `--cacert`. Needs a `Transport`. Default Node's.
    */
   readonly ca?: string | undefined
+  /**
+   * `true`: one cookie jar for the call, shared by its requests and their
+   * redirects (tough-cookie's rules: domain, path, `Secure` over https only,
+   * expiry, public suffixes). A `CookieJar` (tough-cookie's): that jar, read
+   * before and kept after the call. Default false: no cookie is kept.
+   */
+  readonly cookies?: boolean | CookieJar | undefined
 }
+
+/**
+ * What `cookies` takes besides a boolean: a tough-cookie `CookieJar`
+ * (`new CookieJar()` from the `tough-cookie` package), or anything with its
+ * promise-returning `getCookieString(url)` and `setCookie(cookie, url, options)`.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export type CookieJar = cookies.CookieJar
 
 
 /**
@@ -350,6 +369,14 @@ export const OptionsSchema = Schema.Struct({
     default: "Node's",
     form: "pem",
     flags: [{ name: "ca", form: "pem", metavar: "FILE" }]
+  }),
+  cookies: option(Cookies, {
+    description: "One cookie jar for the call (the CLI: the run), shared by its requests and their redirects: " +
+      "RFC 6265's rules (tough-cookie): a cookie goes back only to its host and path, a Secure one over https only, " +
+      "an expired one not at all. A request's own Cookie header comes first.",
+    default: "false",
+    form: "boolean",
+    flags: [{ name: "cookies", form: "boolean" }]
   })
 }).annotate({ identifier: "Options" })
 
@@ -415,7 +442,8 @@ export type { ResolvedRateLimit } from "./internal/resolved.js"
 /**
  * Options after defaults and checks: what the engine runs on. Plain data, so
  * it crosses a thread boundary by structured clone (see `unsafeMarkResolved`)
- * and a machine boundary by `ResolvedSchema`.
+ * and a machine boundary by `ResolvedSchema`, but for a caller's own
+ * `cookies` jar, which stays on the caller's side.
  *
  * @since 0.2.0
  * @category models
@@ -425,7 +453,8 @@ export type { Resolved } from "./internal/resolved.js"
 /**
  * The resolved options as a Schema, for a wire (the cluster's messages):
  * every field typed, an absent bound as `undefined`. Decoding gives a
- * `Resolved` value that is not checked again.
+ * `Resolved` value that is not checked again. A caller's `cookies` jar is
+ * encoded as `true` (the receiver makes a jar of its own).
  *
  * @since 1.0.0
  * @category schemas

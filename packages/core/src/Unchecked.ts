@@ -64,7 +64,7 @@ export type Prepared = (
  * leases one for itself.
  *
  * Options whose sender keeps state for one call (a `deadline`, a
- * `rateLimit`, `retry` with its origin pauses) cannot be prepared: this then
+ * `rateLimit`, `retry` with its origin pauses, a `cookies` jar) cannot be prepared: this then
  * gives `undefined` (use `unsafeSend`). The runner makes no `loamy.send`
  * span and no progress reports, and makes request spans only if a recording
  * tracer was on when it was prepared.
@@ -81,7 +81,10 @@ export type Prepared = (
 export const unsafePrepare = (
   resolved: Options.Resolved
 ): Effect.Effect<Prepared | undefined, InvalidOptionsError, HttpClient.HttpClient> => {
-  if (resolved.deadlineMs !== undefined || resolved.rateLimit !== undefined || resolved.retry !== undefined) {
+  if (
+    resolved.deadlineMs !== undefined || resolved.rateLimit !== undefined || resolved.retry !== undefined ||
+    resolved.cookies !== false
+  ) {
     return Effect.succeed(undefined)
   }
   const failFast = resolved.failFast

@@ -106,6 +106,17 @@ export type RetryOptions = options_.RetryOptions
 export type RateLimitOptions = options_.RateLimitOptions
 
 /**
+ * What `cookies` takes besides `true`: a tough-cookie `CookieJar` (or
+ * anything with its promise-returning `getCookieString` and `setCookie`),
+ * read before the call and holding its cookies after it. The Promise door
+ * only: the synchronous door sends from a worker thread and takes `true`.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export type CookieJar = options_.CookieJar
+
+/**
  * The options of both doors. Durations are milliseconds, or text in the
  * core's one duration grammar (`"5s"`, `"250ms"`, `"2m"`, `"5 seconds"`).
  *

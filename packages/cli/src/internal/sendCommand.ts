@@ -135,6 +135,8 @@ export const description = [
   "Sharding: \"--shard i/n\" on n processes (or machines) splits one input between them, each sending every " +
   "n-th request; with \"--resume out-i.jsonl\" each shard resumes on its own, and the n files together hold " +
   "every index once.",
+  "Cookies: \"loamy send --cookies -c 1 --ordered session.jsonl\" keeps one cookie jar for the run, so a " +
+  "login's Set-Cookie goes with the requests after it (and across redirects), to its host and path only.",
   "Secrets: the values of secret headers (Authorization, Cookie, Set-Cookie, Proxy-Authorization, X-Api-Key, " +
   "X-Auth-Token and --redact ones) are <redacted> in every record's requestMap and headers, and replaced " +
   "wherever they appear in bodies and errors. A line that is not a valid request is shown without any " +

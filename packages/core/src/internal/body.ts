@@ -47,15 +47,22 @@ export const plainHeaders = (response: HttpClientResponse.HttpClientResponse): R
   const out = headerRecord()
   // Own names only: a name enumerable on a polluted Object.prototype is not a header of this response.
   for (const name in headers) if (Object.hasOwn(headers, name)) out[name] = headers[name]!
-  const joined = headers["set-cookie"]
-  if (joined !== undefined) {
-    let cookies = splitSetCookie(joined)
-    // Effect's fetch client keeps only the last Set-Cookie in `headers`; its `cookies` has them all (re-serialized).
-    const parsed = Cookies.toSetCookieHeaders(response.cookies)
-    if (parsed.length > cookies.length) cookies = parsed
-    out["set-cookie"] = cookies
-  }
+  if (headers["set-cookie"] !== undefined) out["set-cookie"] = setCookieValues(response)
   return out
+}
+
+/**
+ * A response's `Set-Cookie` values, one per cookie (none: an empty array).
+ *
+ * @internal
+ */
+export const setCookieValues = (response: HttpClientResponse.HttpClientResponse): ReadonlyArray<string> => {
+  const joined = response.headers["set-cookie"]
+  if (joined === undefined) return []
+  const cookies = splitSetCookie(joined)
+  // Effect's fetch client keeps only the last Set-Cookie in `headers`; its `cookies` has them all (re-serialized).
+  const parsed = Cookies.toSetCookieHeaders(response.cookies)
+  return parsed.length > cookies.length ? parsed : cookies
 }
 
 /** Splits joined `Set-Cookie` values at the commas that start another `name=`. @internal */

@@ -34,6 +34,7 @@ import {
   readLimited
 } from "./body.js"
 import { Budget } from "./budget.js"
+import { jarFor, withJar } from "./cookies.js"
 import { AttemptDeadline, isAttemptTimeout, Transport } from "../Transport.js"
 import { fromClientError, transportError } from "./errors.js"
 import { makeLimiter } from "./rateLimit.js"
@@ -141,7 +142,9 @@ const originOf = (url: string): string => {
  */
 export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const base = yield* HttpClient.HttpClient
+    const client = yield* HttpClient.HttpClient
+    // The jar wraps the client (redirects included) only when asked for: without it, nothing changes.
+    const base = options.cookies === false ? client : withJar(client, yield* jarFor(options.cookies))
     const follow = options.maxRedirects === 0
       ? undefined
       : redirectFollower(base, options.maxRedirects, options.sensitiveHeaders)

@@ -15,6 +15,7 @@ import type * as SchemaAST from "effect/SchemaAST"
 import * as SchemaGetter from "effect/SchemaGetter"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
+import { type CookieJar, isCookieJar } from "./cookies.js"
 import { parseDuration, parseRate } from "./durations.js"
 import { InvalidOptionsError } from "../LoamyError.js"
 import { describe, headerNameProblem, headerValueProblem } from "./validate.js"
@@ -164,6 +165,15 @@ export const Proxy = orAbsent(Schema.String, (value) =>
         typeof value === "string" ? describe(withoutCredentials(value)) : describe(value)
       }`
     ))
+
+/** `true`, `false` or a cookie jar (see `cookies.ts`). @internal */
+export const Cookies = orAbsent(
+  Schema.Union([Schema.Boolean, Schema.declare(isCookieJar, { identifier: "CookieJar" })]),
+  (input): Effect.Effect<boolean | CookieJar, SchemaIssue.Issue> =>
+    typeof input === "boolean" || isCookieJar(input)
+      ? Effect.succeed(input)
+      : invalid(`must be true, false or a cookie jar (a tough-cookie CookieJar), got ${describe(input)}`)
+)
 
 /** @internal */
 export const Headers = orAbsent(Schema.Record(Schema.String, Schema.String), (headers) => {

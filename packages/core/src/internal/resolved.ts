@@ -9,6 +9,7 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import type { Options, OptionsSchema } from "../Options.js"
+import type { CookieJar } from "./cookies.js"
 
 export const ResolvedTypeId: unique symbol = Symbol.for("@loamy/core/Options/Resolved")
 
@@ -54,6 +55,8 @@ export interface Resolved {
   readonly http2: boolean
   /** PEM text of the only certificate authorities to trust; undefined: Node's. */
   readonly ca: string | undefined
+  /** `false`: no jar; `true`: a jar of the call's own, made when it starts; or the caller's jar (not plain data). */
+  readonly cookies: boolean | CookieJar
 }
 
 export const defaults = {
@@ -142,7 +145,8 @@ export const resolve = (decoded: typeof OptionsSchema.Type): Resolved => {
     proxy: o.proxy,
     exactNumbers: o.exactNumbers === true,
     http2: o.http2 === true,
-    ca: o.ca
+    ca: o.ca,
+    cookies: o.cookies ?? false
   }
 }
 
@@ -166,6 +170,7 @@ export const toOptions = (resolved: Resolved): Options => {
   if (resolved.exactNumbers) out.exactNumbers = true
   if (resolved.http2) out.http2 = true
   if (resolved.ca !== undefined) out.ca = resolved.ca
+  if (resolved.cookies !== false) out.cookies = resolved.cookies
   if (resolved.rateLimit !== undefined) {
     const { intervalMs, limit, perOrigin } = resolved.rateLimit
     out.rateLimit = { limit, interval: intervalMs, perOrigin }
@@ -212,7 +217,8 @@ const ResolvedFields = Schema.Struct({
   proxy: Schema.UndefinedOr(Schema.String),
   exactNumbers: Schema.Boolean,
   http2: Schema.Boolean,
-  ca: Schema.UndefinedOr(Schema.String)
+  ca: Schema.UndefinedOr(Schema.String),
+  cookies: Schema.Boolean
 })
 
 export const ResolvedSchema: Schema.Codec<Resolved, typeof ResolvedFields.Encoded> = ResolvedFields.pipe(
@@ -220,7 +226,8 @@ export const ResolvedSchema: Schema.Codec<Resolved, typeof ResolvedFields.Encode
     Schema.declare(isResolved, { identifier: "Resolved" }),
     SchemaTransformation.transform({
       decode: (fields) => unsafeMarkResolved(fields),
-      encode: (resolved) => resolved
+      // A caller's jar lives on the caller's side: it crosses as `true`, a jar of the receiver's own.
+      encode: (resolved) => ({ ...resolved, cookies: resolved.cookies !== false })
     })
   )
 ).annotate({ identifier: "ResolvedOptions" })

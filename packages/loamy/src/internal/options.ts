@@ -21,6 +21,9 @@ export type RetryOptions = Plain<Options_.RetryOptions, "baseDelay" | "maxDelay"
 /** Public as `loamy`'s `RateLimitOptions`. */
 export type RateLimitOptions = Omit<Options_.RateLimitOptions, "interval"> & { readonly interval: number | string }
 
+/** Public as `loamy`'s `CookieJar`. */
+export type CookieJar = Options_.CookieJar
+
 /** Public as `loamy`'s `Options`. */
 export type Options = Omit<Plain<Options_.Options, "timeout" | "deadline">, "retry" | "rateLimit"> & {
   readonly retry?: number | RetryOptions | undefined
@@ -115,6 +118,17 @@ export const check = (options: unknown): Result.Result<Options_.Resolved, LoamyE
         "exactNumbers",
         "the synchronous door's worker hands results over by structured clone, which cannot carry exact numbers " +
           "(JSON.rawJSON values); use sendRequests"
+      )
+    }
+  }
+  // A jar is an object of this thread (its store, its methods): the worker can neither share it nor clone it.
+  if (typeof options === "object" && options !== null && Object.hasOwn(options, "cookies")) {
+    const cookies = (options as { cookies?: unknown }).cookies
+    if (typeof cookies === "object" && cookies !== null) {
+      return refuse(
+        "cookies",
+        "a cookie jar lives on the calling thread and the synchronous door sends from a worker thread, which cannot " +
+          "share it: use cookies: true (one jar for the call, on the worker) or sendRequests (which takes a jar)"
       )
     }
   }
