@@ -12,7 +12,7 @@ describe("start-up", () => {
   it("the loamy executable turns on Node's compile cache, so later runs do not compile the command again", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-compile-cache-"))
     try {
-      const env = { ...process.env, NO_COLOR: "1", TMPDIR: tmp }
+      const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", TMPDIR: tmp }
       delete env["NODE_COMPILE_CACHE"]
       delete env["NODE_DISABLE_COMPILE_CACHE"]
       const ran = spawnSync(process.execPath, [binEntry, "--help"], { env, encoding: "utf8", timeout: 60_000 })
