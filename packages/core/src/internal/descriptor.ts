@@ -11,10 +11,21 @@
  * number of bytes, `duration` the duration grammar (`parseDuration`),
  * `boolean` a switch, `headers` `Name: value` entries, `names` header names,
  * `rate` `N/INTERVAL` (`parseRate`), `retry` a number of attempts (or
- * retry settings), `url` a URL or a keyword (`env`).
+ * retry settings), `url` a URL or a keyword (`env`), `pem` PEM text (on the
+ * command line, the path of a file that holds it).
  *
  */
-export type ValueForm = "count" | "bytes" | "duration" | "boolean" | "headers" | "names" | "rate" | "retry" | "url"
+export type ValueForm =
+  | "count"
+  | "bytes"
+  | "duration"
+  | "boolean"
+  | "headers"
+  | "names"
+  | "rate"
+  | "retry"
+  | "url"
+  | "pem"
 
 /**
  * The CLI flag of an option (`loamy send`).

@@ -50,6 +50,10 @@ export interface Resolved {
   /** `"env"` or an http(s) URL (credentials included: not for display). Undefined: no proxy. */
   readonly proxy: string | undefined
   readonly exactNumbers: boolean
+  /** Offer HTTP/2 (see `Options.http2`). */
+  readonly http2: boolean
+  /** PEM text of the only certificate authorities to trust; undefined: Node's. */
+  readonly ca: string | undefined
 }
 
 export const defaults = {
@@ -136,7 +140,9 @@ export const resolve = (decoded: typeof OptionsSchema.Type): Resolved => {
       ? defaults.sensitiveHeaders
       : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])],
     proxy: o.proxy,
-    exactNumbers: o.exactNumbers === true
+    exactNumbers: o.exactNumbers === true,
+    http2: o.http2 === true,
+    ca: o.ca
   }
 }
 
@@ -158,6 +164,8 @@ export const toOptions = (resolved: Resolved): Options => {
   if (resolved.headers !== undefined) out.headers = resolved.headers
   if (resolved.proxy !== undefined) out.proxy = resolved.proxy
   if (resolved.exactNumbers) out.exactNumbers = true
+  if (resolved.http2) out.http2 = true
+  if (resolved.ca !== undefined) out.ca = resolved.ca
   if (resolved.rateLimit !== undefined) {
     const { intervalMs, limit, perOrigin } = resolved.rateLimit
     out.rateLimit = { limit, interval: intervalMs, perOrigin }
@@ -202,7 +210,9 @@ const ResolvedFields = Schema.Struct({
   maxRedirects: Schema.Number,
   sensitiveHeaders: Schema.Array(Schema.String),
   proxy: Schema.UndefinedOr(Schema.String),
-  exactNumbers: Schema.Boolean
+  exactNumbers: Schema.Boolean,
+  http2: Schema.Boolean,
+  ca: Schema.UndefinedOr(Schema.String)
 })
 
 export const ResolvedSchema: Schema.Codec<Resolved, typeof ResolvedFields.Encoded> = ResolvedFields.pipe(
