@@ -172,7 +172,7 @@ afterAll(() => {
 describe("packed packages", () => {
   it("ship a LICENSE, their dist and no tsbuildinfo", () => {
     // prepare-packed.mjs ran the bundling these prepack scripts do.
-    expect(prepacks["loamy"]).toBe("node scripts/bundle-worker.js")
+    expect(prepacks["loamy"]).toBe("node scripts/bundle-worker.js && node scripts/bundle-entry.js")
     expect(prepacks["cli"]).toBe("node scripts/bundle.js")
     for (const name of packages) {
       expect(contents[name], name).toContain("LICENSE")
@@ -182,6 +182,9 @@ describe("packed packages", () => {
     expect(contents["loamy"]).toContain("dist/internal/worker.bundle.js")
     // The V8 code cache of the bundle, made at prepack for the first synchronous call.
     expect(contents["loamy"]).toContain("dist/internal/worker.bundle.cache")
+    // The main entry bundled in one module (scripts/bundle-entry.js); tsc's module tree it replaced stays out.
+    expect(contents["loamy"]).toContain("dist/internal/index.bundle.js")
+    expect(contents["loamy"]).not.toContain("dist/index.tree.js")
     // The CLI is its bin and the bundle: no module of the tsc build, nothing else to install.
     const cliFiles = contents["cli"]!.filter((file) => file.endsWith(".js")).sort()
     expect(cliFiles).toContain("bin/loamy.js")
@@ -375,6 +378,23 @@ describe("blank projects, as the README installs them", () => {
       server.stop()
     }
     await typeCheck(dir, { "promise.ts": `${readmeBlock("## Without Effect: Promise and synchronous")}export {}\n` })
+  })
+
+  it("`import \"loamy\"` reads its bundled entry alone: no module of effect, @loamy/core or undici", async () => {
+    const dir = projects.promiseDoor
+    write(
+      "loaded.mjs",
+      `import { registerHooks } from "node:module"
+const loaded = []
+registerHooks({ load: (url, context, next) => { loaded.push(url); return next(url, context) } })
+const loamy = await import("loamy")
+if (typeof loamy.sendRequests !== "function") throw new Error("sendRequests")
+console.log(JSON.stringify(loaded.filter((url) => !url.startsWith("node:")).map((url) => url.slice(url.lastIndexOf("node_modules/")))))
+`,
+      dir
+    )
+    const { stdout } = await node(["--no-warnings", "loaded.mjs"], {}, dir)
+    expect(JSON.parse(stdout)).toEqual(["node_modules/loamy/dist/index.js", "node_modules/loamy/dist/internal/index.bundle.js"])
   })
 
   it("a project on effect@3 installs loamy: its Effect 3 stays, loamy runs on its own Effect 4", async () => {

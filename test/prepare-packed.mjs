@@ -92,6 +92,7 @@ try {
     // The scripts prepack runs, writing into the copy (the tests check prepack still names them).
     if (name === "loamy") {
       await sh(process.execPath, [path.join(source, "scripts/bundle-worker.js"), path.join(copy, "dist/internal/worker.bundle.js")], root)
+      await sh(process.execPath, [path.join(source, "scripts/bundle-entry.js"), copy], root)
     }
     if (name === "cli") await sh(process.execPath, [path.join(source, "scripts/bundle.js"), path.join(copy, "dist/bundle")], root)
     const { stdout } = await sh(npm, ["pack", "--ignore-scripts", "--json", "--pack-destination", into], copy)

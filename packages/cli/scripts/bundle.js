@@ -6,44 +6,14 @@
 // by `npm run bundle`; `postpack` removes it again, so that development runs the module tree.
 //
 //   node scripts/bundle.js [outdir]
-import { createRequire } from "node:module"
-import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { leanUndici } from "../../loamy/scripts/lean-undici.js"
 
 const entry = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
 const outdir = process.argv[2] ?? fileURLToPath(new URL("../dist/bundle", import.meta.url))
 
-// loamy's undici layer imports only `Agent`, `Pool`, `Client` (HTTP/2 connections), the proxy agents (`ProxyAgent`, `EnvHttpProxyAgent`) and `buildConnector` from
-// "undici", but undici's entry is CommonJS that loads all of undici (fetch, WebSocket, caches, ...), which esbuild
-// cannot tree-shake: point "undici" at a module that exports those alone. If the layer ever imports more from
-// undici, the build fails here ("No matching export"), not at run time.
-const undiciDir = path.dirname(createRequire(import.meta.url).resolve("undici/package.json", {
-  paths: [fileURLToPath(new URL("../../loamy/", import.meta.url)), fileURLToPath(new URL("..", import.meta.url))]
-}))
-const leanUndici = {
-  name: "lean-undici",
-  setup(build) {
-    build.onResolve({ filter: /^undici$/ }, () => ({ path: "undici-agent", namespace: "lean-undici" }))
-    build.onLoad({ filter: /.*/, namespace: "lean-undici" }, () => ({
-      // As undici's index does: the request/stream/pipeline methods are mixed into Dispatcher's prototype.
-      contents: [
-        `import Dispatcher from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/dispatcher.js"))}`,
-        `import api from ${JSON.stringify(path.join(undiciDir, "lib/api/index.js"))}`,
-        `import Agent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/agent.js"))}`,
-        `import Pool from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/pool.js"))}`,
-        `import Client from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/client.js"))}`,
-        `import ProxyAgent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/proxy-agent.js"))}`,
-        `import EnvHttpProxyAgent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/env-http-proxy-agent.js"))}`,
-        `import buildConnector from ${JSON.stringify(path.join(undiciDir, "lib/core/connect.js"))}`,
-        `Object.assign(Dispatcher.prototype, api)`,
-        `export { Agent, buildConnector, Client, EnvHttpProxyAgent, Pool, ProxyAgent }`
-      ].join("\n"),
-      resolveDir: undiciDir,
-      loader: "js"
-    }))
-  }
-}
-
+// loamy's undici layer imports only a few of undici's exports, and undici's CommonJS index (all of undici) cannot be
+// tree-shaken: the plugin loamy's own entry bundle uses points "undici" at a module that exports those alone.
 let esbuild
 try {
   esbuild = await import("esbuild")
