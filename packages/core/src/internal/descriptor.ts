@@ -11,10 +11,11 @@
  * number of bytes, `duration` the duration grammar (`parseDuration`),
  * `boolean` a switch, `headers` `Name: value` entries, `names` header names,
  * `rate` `N/INTERVAL` (`parseRate`), `retry` a number of attempts (or
- * retry settings), `url` a URL or a keyword (`env`).
+ * retry settings), `url` a URL or a keyword (`env`), `statuses` HTTP
+ * statuses, ranges and classes (`404`, `500-599`, `5xx`, comma-separated).
  *
  */
-export type ValueForm = "count" | "bytes" | "duration" | "boolean" | "headers" | "names" | "rate" | "retry" | "url"
+export type ValueForm = "count" | "bytes" | "duration" | "boolean" | "headers" | "names" | "rate" | "retry" | "url" | "statuses"
 
 /**
  * The CLI flag of an option (`loamy send`).
