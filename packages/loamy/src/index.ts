@@ -378,6 +378,11 @@ export const isInvalidOptionsError = (u: unknown): u is InvalidOptionsError => u
 
 export {
   /**
+   * @since 1.1.0
+   * @category errors
+   */
+  AbortedError,
+  /**
    * @since 0.1.0
    * @category errors
    */
@@ -398,6 +403,11 @@ export {
    */
   InvalidInputError,
   /**
+   * @since 1.1.0
+   * @category errors
+   */
+  HttpStatusError,
+  /**
    * @since 0.1.0
    * @category errors
    */
@@ -417,6 +427,11 @@ export {
    * @category errors
    */
   RedirectError,
+  /**
+   * @since 1.1.0
+   * @category errors
+   */
+  RequestBodyError,
   /**
    * @since 0.1.0
    * @category errors
