@@ -7,24 +7,14 @@
  * cannot be read is that request's `RequestBodyError`; a bad body is refused
  * with its index and field.
  */
-import { Clump as CoreClump, type RequestResponse } from "@loamy/core"
-import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import {
-  Clump,
-  InvalidInputError,
-  type Options,
-  type PromiseRequestInput,
-  RequestBodyError,
-  sendRequests,
-  sendRequestsSync
-} from "loamy"
-import * as UndiciHttpClient from "loamy/UndiciHttpClient"
+import { InvalidInputError, RequestBodyError } from "loamy"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { testing } from "../dist/internal/sync.js"
+import { doors } from "./doorList.js"
 import { type RemoteServer, startRemote } from "./helpers.js"
 
 let server: RemoteServer
@@ -38,19 +28,6 @@ afterAll(async () => {
   await server.close()
   fs.rmSync(dir, { recursive: true, force: true })
 })
-
-type Door = (requests: ReadonlyArray<PromiseRequestInput>, options?: Options) => Promise<ReadonlyArray<RequestResponse.RequestResponse>>
-
-/** Every door that takes requests as values: Effect, Promise, sync, and the sync `Clump`. */
-export const doors: ReadonlyArray<readonly [string, Door]> = [
-  ["effect", (requests, options) =>
-    Effect.runPromise(
-      CoreClump.send(CoreClump.make(requests, options)).pipe(Effect.provide(UndiciHttpClient.layer))
-    )],
-  ["promise", (requests, options) => sendRequests(requests, options)],
-  ["sync", (requests, options) => Promise.resolve().then(() => sendRequestsSync(requests, options))],
-  ["clump", (requests, options) => Promise.resolve().then(() => new Clump(requests, options).sendRequests())]
-]
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 const allBytes = Uint8Array.from({ length: 256 }, (_, i) => i)
