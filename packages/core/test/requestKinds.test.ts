@@ -56,6 +56,17 @@ describe("the new request fields round-trip through the RequestMap schema", () =
     expect(requests[5]!.url).toBe("http://127.0.0.1:1/v2/users/1")
   })
 
+  it("through Schema.toCodecJson (the cluster's storage), an absent field written as null comes back absent", () => {
+    const codec = Schema.toCodecJson(RequestMap.RequestMap)
+    for (const request of [checked({ url, httpOp: "GET" }), ...requests]) {
+      const wire = JSON.parse(JSON.stringify(Schema.encodeSync(codec)(request)))
+      const back = Schema.decodeUnknownSync(codec)(wire)
+      expect(back.options).toEqual(request.options)
+      expect(back.bytes).toEqual(request.bytes)
+      expect(back.multipart).toEqual(request.multipart)
+    }
+  })
+
   it("toJsonable writes what the schema writes, and gives an ordinary request back as it is", () => {
     for (const request of requests) {
       expect(JSON.parse(JSON.stringify(RequestMap.toJsonable(request)))).toEqual(
