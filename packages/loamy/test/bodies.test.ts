@@ -66,7 +66,9 @@ describe("bodies that are not JSON", () => {
         },
         { url, httpOp: "POST", text: "a,b\n1,2\n", headers: { "Content-Type": "text/csv" } },
         { url, httpOp: "POST", body: "a string" },
-        { url, httpOp: "POST", form: { q: "1" }, headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" } }
+        { url, httpOp: "POST", form: { q: "1" }, headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" } },
+        // A multipart type without the boundary could not be read: the client's own type wins.
+        { url, httpOp: "POST", multipart: [{ name: "a", value: "1" }], headers: { "Content-Type": "multipart/form-data" } }
       ])
       for (const response of responses) expect(response.error, door).toBeUndefined()
       const bodies = responses.map((r) => r.body as Parsed)
@@ -95,6 +97,8 @@ describe("bodies that are not JSON", () => {
         contentType: "application/x-www-form-urlencoded; charset=utf-8",
         form: [["q", "1"]]
       })
+      expect(bodies[7]!.contentType).toMatch(/^multipart\/form-data; boundary=/)
+      expect(bodies[7]!.parts).toEqual([{ name: "a", value: "1" }])
     })
 
     it(`a multipart file that cannot be read is that request's RequestBodyError; the others go on (${door})`, async () => {
