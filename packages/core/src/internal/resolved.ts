@@ -55,6 +55,10 @@ export interface Resolved {
   readonly baseUrl: string | undefined
   /** Statuses that count as failures, as inclusive ranges. Undefined: none. */
   readonly failOn: StatusRanges | undefined
+  /** Offer HTTP/2 (see `Options.http2`). */
+  readonly http2: boolean
+  /** PEM text of the only certificate authorities to trust; undefined: Node's. */
+  readonly ca: string | undefined
 }
 
 export const defaults = {
@@ -148,7 +152,9 @@ export const resolve = (decoded: typeof OptionsSchema.Type): Resolved => {
     proxy: o.proxy,
     exactNumbers: o.exactNumbers === true,
     baseUrl: o.baseUrl,
-    failOn: o.failOn
+    failOn: o.failOn,
+    http2: o.http2 === true,
+    ca: o.ca
   }
 }
 
@@ -172,6 +178,8 @@ export const toOptions = (resolved: Resolved): Options => {
   if (resolved.exactNumbers) out.exactNumbers = true
   if (resolved.baseUrl !== undefined) out.baseUrl = resolved.baseUrl
   if (resolved.failOn !== undefined) out.failOn = formatStatuses(resolved.failOn)
+  if (resolved.http2) out.http2 = true
+  if (resolved.ca !== undefined) out.ca = resolved.ca
   if (resolved.rateLimit !== undefined) {
     const { intervalMs, limit, perOrigin } = resolved.rateLimit
     out.rateLimit = { limit, interval: intervalMs, perOrigin }
@@ -218,7 +226,9 @@ const ResolvedFields = Schema.Struct({
   proxy: Schema.UndefinedOr(Schema.String),
   exactNumbers: Schema.Boolean,
   baseUrl: Schema.UndefinedOr(Schema.String),
-  failOn: Schema.UndefinedOr(Schema.Array(Schema.Tuple([Schema.Number, Schema.Number])))
+  failOn: Schema.UndefinedOr(Schema.Array(Schema.Tuple([Schema.Number, Schema.Number]))),
+  http2: Schema.Boolean,
+  ca: Schema.UndefinedOr(Schema.String)
 })
 
 export const ResolvedSchema: Schema.Codec<Resolved, typeof ResolvedFields.Encoded> = ResolvedFields.pipe(
