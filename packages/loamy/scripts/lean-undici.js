@@ -1,6 +1,6 @@
 // An esbuild plugin for the bundles of loamy's code (scripts/bundle-entry.js, and @loamy/cli's scripts/bundle.js):
 // loamy's undici layer imports only `Agent`, `Pool`, `Client` (HTTP/2 connections), the proxy agents
-// (`ProxyAgent`, `EnvHttpProxyAgent`) and `buildConnector` from "undici", but undici's entry is CommonJS that loads all of undici (fetch, WebSocket,
+// (`ProxyAgent`, `EnvHttpProxyAgent`), `buildConnector` and `FormData` (multipart bodies) from "undici", but undici's entry is CommonJS that loads all of undici (fetch, WebSocket,
 // caches, mocks, ...), which esbuild cannot tree-shake: "undici" becomes a module that exports those alone. If the
 // layer ever imports more from undici, the build fails ("No matching export"), not at run time.
 import { createRequire } from "node:module"
@@ -23,8 +23,10 @@ export const leanUndici = {
         `import ProxyAgent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/proxy-agent.js"))}`,
         `import EnvHttpProxyAgent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/env-http-proxy-agent.js"))}`,
         `import buildConnector from ${JSON.stringify(path.join(undiciDir, "lib/core/connect.js"))}`,
+        // Multipart bodies: the client hands undici its own FormData (body.js, which serializes it, is bundled anyway).
+        `import { FormData } from ${JSON.stringify(path.join(undiciDir, "lib/web/fetch/formdata.js"))}`,
         `Object.assign(Dispatcher.prototype, api)`,
-        `export { Agent, buildConnector, Client, EnvHttpProxyAgent, Pool, ProxyAgent }`
+        `export { Agent, buildConnector, Client, EnvHttpProxyAgent, FormData, Pool, ProxyAgent }`
       ].join("\n"),
       resolveDir: undiciDir,
       loader: "js"

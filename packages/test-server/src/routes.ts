@@ -18,6 +18,7 @@ import {
   sleep,
   streamJsonString
 } from "./bodies.js"
+import { digest, parse } from "./parse.js"
 
 /**
  * What the routes keep between requests: the artificial latency, attempts per
@@ -220,6 +221,8 @@ export const route = async (
     res.writeHead(numberParam(query, "status", 302), { location: to, "content-length": 0 })
     return void res.end()
   }
+  if (path === "/parse") return parse(req, res)
+  if (path === "/digest") return digest(req, res)
   if (path === "/stall-headers") {
     // Read the request, then never answer: the socket stays open until the client
     // gives up or the server closes (which destroys it).

@@ -106,6 +106,12 @@ export interface Options {
  * - `/cookies` → two `Set-Cookie` headers with commas in their Expires dates and two `x-multi` headers
  * - `/redirect-to-other-origin?path=P&status=S` → redirect (default 302) to `otherUrl + P` (default `/echo`)
  * - `/stall-headers` → reads the request and never answers, until the client or `close()` ends the connection
+ * - `/parse` (any method) → the body as a real parser reads it: `{ method, contentType, contentLength, bytes,
+ *   sha256, ... }` plus `parts` for `multipart/form-data` (the web `Request.formData()`: `{ name, value }` or
+ *   `{ name, filename, type, size, sha256 }` per part, in order), `form` for
+ *   `application/x-www-form-urlencoded` (`URLSearchParams`' `[name, value]` pairs), `text` for `text/*`, and
+ *   `base64` for anything else
+ * - `/digest` (any method) → `{ bytes, sha256, contentType }` of the body, hashed as it streams in (never held)
  *
  * Every route is served on `url` and on `otherUrl` (a second listener: another origin), with shared stats.
  *

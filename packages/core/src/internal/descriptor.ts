@@ -12,7 +12,8 @@
  * `boolean` a switch, `headers` `Name: value` entries, `names` header names,
  * `rate` `N/INTERVAL` (`parseRate`), `retry` a number of attempts (or
  * retry settings), `url` a URL or a keyword (`env`), `pem` PEM text (on the
- * command line, the path of a file that holds it).
+ * command line, the path of a file that holds it), `statuses` HTTP
+ * statuses, ranges and classes (`404`, `500-599`, `5xx`, comma-separated).
  *
  */
 export type ValueForm =
@@ -26,6 +27,7 @@ export type ValueForm =
   | "retry"
   | "url"
   | "pem"
+  | "statuses"
 
 /**
  * The CLI flag of an option (`loamy send`).

@@ -19,7 +19,14 @@ import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Option from "effect/Option"
 import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
-import { BodyTooLargeError, DeadlineError, type RedirectError, type RequestError, TimeoutError } from "../LoamyError.js"
+import {
+  BodyTooLargeError,
+  DeadlineError,
+  type RedirectError,
+  RequestBodyError,
+  type RequestError,
+  TimeoutError
+} from "../LoamyError.js"
 import type * as Options from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
 import type { RequestResponse, ResponseHeaders } from "../RequestResponse.js"
@@ -36,9 +43,13 @@ import {
 import { Budget } from "./budget.js"
 import { jarFor, withJar } from "./cookies.js"
 import { AttemptDeadline, isAttemptTimeout, Transport } from "../Transport.js"
+import { abortable, abortedError, RequestSignals } from "./abort.js"
 import { fromClientError, transportError } from "./errors.js"
+import { checkStatus } from "./failOn.js"
+import { type Limits, limitsFor, retryFor } from "./perRequest.js"
 import { makeLimiter } from "./rateLimit.js"
 import { isRedirect, noRequestOptions, redirectFollower } from "./redirects.js"
+import * as requestBody from "./requestBody.js"
 import { makeOriginPauses, mayRetry, withRetries } from "./retry.js"
 import { withinFor } from "./timeout.js"
 
@@ -96,7 +107,12 @@ const blank: Partial<Record<RequestMap["httpOp"], HttpClientRequest.HttpClientRe
 const blankFor = (method: RequestMap["httpOp"]): HttpClientRequest.HttpClientRequest =>
   blank[method] ??= HttpClientRequest.make(method)("", noRequestOptions)
 
-const toHttpRequest = (request: RequestMap, url: string, defaults: Options.Resolved["headers"]) => {
+const toHttpRequest = (
+  request: RequestMap,
+  url: string,
+  defaults: Options.Resolved["headers"],
+  files: ReadonlyArray<Blob | undefined> | undefined
+) => {
   let headers: Record<string, string> | undefined = request.headers as Record<string, string> | undefined
   if (defaults !== undefined) headers = mergeHeaders(defaults, request.headers)
   let httpRequest = HttpClientRequest.setUrl(blankFor(request.httpOp), url)
@@ -108,6 +124,8 @@ const toHttpRequest = (request: RequestMap, url: string, defaults: Options.Resol
       JSON.stringify(request.body),
       httpRequest.headers["content-type"] ?? "application/json"
     )
+  } else if (requestBody.hasOtherBody(request)) {
+    httpRequest = requestBody.withBody(httpRequest, request, files)
   }
   return httpRequest
 }
@@ -149,8 +167,12 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
       ? undefined
       : redirectFollower(base, options.maxRedirects, options.sensitiveHeaders)
     // A transport bounds attempts itself, given each attempt's end; without one a fiber races the attempt.
-    const timeoutMs = options.timeoutMs
-    const boundByClient = timeoutMs !== undefined && Option.isSome(yield* Effect.serviceOption(Transport))
+    const hasTransport = Option.isSome(yield* Effect.serviceOption(Transport))
+    const callLimits: Limits = {
+      timeoutMs: options.timeoutMs,
+      boundByClient: options.timeoutMs !== undefined && hasTransport,
+      maxBodyBytes: options.maxBodyBytes
+    }
     const startedAt = yield* Clock.currentTimeMillis
     const within = withinFor(yield* Clock.Clock)
     const deadlineAt = options.deadlineMs === undefined ? undefined : startedAt + options.deadlineMs
@@ -159,22 +181,31 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
     const needsOrigin = options.retry !== undefined || options.rateLimit?.perOrigin === true
     const limiterFor = makeLimiter(options.rateLimit)
     const pauses = options.retry === undefined ? undefined : makeOriginPauses(options.retry)
-    const maxBodyBytes = options.maxBodyBytes
     // Bytes of bodies held by this call's reads (see `budget.ts`): one object per call.
     const budget = new Budget(options.bodyBudget)
     const exactNumbers = options.exactNumbers
+    const failOn = options.failOn
+    // The Promise door's signals per request, by index; undefined (every other call): not a check per request.
+    const signals = yield* RequestSignals
     // Nothing but the exchange itself: the attempt folds straight into the response, one Effect frame.
-    const direct = (timeoutMs === undefined || boundByClient) && limiterFor === undefined && pauses === undefined &&
-      deadlineAt === undefined && !traced
+    const direct = (callLimits.timeoutMs === undefined || callLimits.boundByClient) && limiterFor === undefined &&
+      pauses === undefined && deadlineAt === undefined && !traced
 
     /**
-     * One attempt: the exchange (redirects included) and its body, folded by
-     * `k`. Never fails. One `matchEffect` per step, and a body the client
-     * holds already is folded without one.
+     * One exchange (redirects included) and its body, folded by `k`. Never
+     * fails. One `matchEffect` per step, and a body the client holds already
+     * is folded without one.
      */
-    const attempt = <A>(request: RequestMap, url: string, k: (o: Outcome) => A, seen?: Seen): Effect.Effect<A> => {
+    const exchange = <A>(
+      request: RequestMap,
+      url: string,
+      k: (o: Outcome) => A,
+      seen: Seen | undefined,
+      limits: Limits,
+      httpRequest: HttpClientRequest.HttpClientRequest
+    ): Effect.Effect<A> => {
       const method = request.httpOp
-      const httpRequest = toHttpRequest(request, url, options.headers)
+      const { boundByClient, maxBodyBytes, timeoutMs } = limits
       const timedOut = () => new TimeoutError({ method, url, timeoutMs: timeoutMs! })
       const clientFailed = (error: HttpClientError.HttpClientError | RedirectError) =>
         Effect.succeed(k(failed(
@@ -224,28 +255,49 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
           isRedirect(response)
             ? Effect.matchEffect(follow(response, httpRequest), { onFailure: clientFailed, onSuccess: read })
             : read(response)
-      const exchange = Effect.matchEffect(base.execute(httpRequest), { onFailure: clientFailed, onSuccess: onResponse })
+      const exchanged = Effect.matchEffect(base.execute(httpRequest), { onFailure: clientFailed, onSuccess: onResponse })
       // The one context change per attempt: its end, for the transport (redirects and body included).
       return boundByClient
-        ? Effect.suspend(() => Effect.provideService(exchange, AttemptDeadline, performance.now() + timeoutMs!))
-        : exchange
+        ? Effect.suspend(() => Effect.provideService(exchanged, AttemptDeadline, performance.now() + timeoutMs!))
+        : exchanged
+    }
+
+    /** One attempt; a multipart body's files are opened for each (a retry reads them again). */
+    const attempt = <A>(
+      request: RequestMap,
+      url: string,
+      k: (o: Outcome) => A,
+      seen: Seen | undefined,
+      limits: Limits
+    ): Effect.Effect<A> => {
+      const parts = request.multipart
+      if (parts === undefined || !requestBody.hasFiles(parts)) {
+        return exchange(request, url, k, seen, limits, toHttpRequest(request, url, options.headers, undefined))
+      }
+      return Effect.flatMap(requestBody.openFiles(parts), (files) =>
+        files._tag === "Success"
+          ? exchange(request, url, k, seen, limits, toHttpRequest(request, url, options.headers, files.success))
+          : Effect.succeed(k(failed(
+            new RequestBodyError({ method: request.httpOp, url, field: files.failure[0], detail: files.failure[1] })
+          ))))
     }
 
     const identity = (o: Outcome): Outcome => o
 
-    const attemptOnce = (request: RequestMap, url: string, origin: string): Effect.Effect<Outcome> => {
+    const attemptOnce = (request: RequestMap, url: string, origin: string, limits: Limits): Effect.Effect<Outcome> => {
       let folded: Effect.Effect<Outcome>
-      if (timeoutMs !== undefined && !boundByClient) {
+      const timeoutMs = limits.timeoutMs
+      if (timeoutMs !== undefined && !limits.boundByClient) {
         // A fiber races the attempt: the status and headers that arrived before the bound passed are kept.
         const seen: Seen = { statusCode: 0, headers: emptyHeaders }
-        folded = within(attempt(request, url, identity, seen), timeoutMs, () => ({
+        folded = within(attempt(request, url, identity, seen, limits), timeoutMs, () => ({
           statusCode: seen.statusCode,
           headers: seen.headers,
           body: null,
           error: new TimeoutError({ method: request.httpOp, url, timeoutMs })
         }))
       } else {
-        folded = attempt(request, url, identity)
+        folded = attempt(request, url, identity, undefined, limits)
       }
       const paced = limiterFor === undefined ? folded : Effect.andThen(limiterFor(origin), folded)
       if (pauses === undefined) return paced
@@ -256,19 +308,32 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
       Effect.suspend(() => {
         const url = fullUrl(request)
         const started = performance.now()
-        if (direct) return attempt(request, url, (o) => toResponse(request, o, started, 1))
+        const signal = signals === undefined ? undefined : signals[index]
+        const own = request.options
+        if (direct && own === undefined && signal === undefined) {
+          return attempt(
+            request,
+            url,
+            (o) => toResponse(request, failOn === undefined ? o : checkStatus(failOn, o, request.httpOp, url), started, 1),
+            undefined,
+            callLimits
+          )
+        }
         const method = request.httpOp
+        const limits = own === undefined ? callLimits : limitsFor(callLimits, own, hasTransport)
+        const retry = own === undefined ? options.retry : retryFor(options.retry, own)
         const origin = needsOrigin ? originOf(url) : ""
         let attempts = 0
         const counted = Effect.suspend(() => {
           attempts++
-          return attemptOnce(request, url, origin)
+          return attemptOnce(request, url, origin, limits)
         })
-        const retry = options.retry
         const outcome = retry !== undefined && mayRetry(retry, request)
           ? withRetries(counted, retry, deadlineAt)
           : counted
-        const responded = Effect.map(outcome, (o) => toResponse(request, o, started, attempts))
+        // After retries: a status retried and still back is the failure `failOn` makes of it.
+        const responded = Effect.map(outcome, (o) =>
+          toResponse(request, failOn === undefined ? o : checkStatus(failOn, o, method, url), started, attempts))
         let bounded: Effect.Effect<RequestResponse> = responded
         if (deadlineAt !== undefined) {
           const deadlineMs = options.deadlineMs!
@@ -276,6 +341,13 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
             toResponse(request, failed(new DeadlineError({ method, url, deadlineMs })), started, attempts)
           bounded = Effect.flatMap(Clock.currentTimeMillis, (now) =>
             now >= deadlineAt ? Effect.sync(expired) : within(responded, deadlineAt - now, expired))
+        }
+        if (signal !== undefined) {
+          bounded = abortable(
+            bounded,
+            signal,
+            () => toResponse(request, failed(abortedError(signal, method, url)), started, attempts)
+          )
         }
         return traced
           ? Effect.withSpan(bounded, "loamy.request", {

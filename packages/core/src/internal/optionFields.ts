@@ -17,8 +17,9 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
 import { type CookieJar, isCookieJar } from "./cookies.js"
 import { parseDuration, parseRate } from "./durations.js"
+import { parseStatuses } from "./failOn.js"
 import { InvalidOptionsError } from "../LoamyError.js"
-import { describe, headerNameProblem, headerValueProblem } from "./validate.js"
+import { describe, headerNameProblem, headerValueProblem, httpUrlProblem } from "./validate.js"
 
 /** @internal */
 export const invalid = (message: string): Effect.Effect<never, SchemaIssue.Issue> =>
@@ -174,6 +175,21 @@ export const Cookies = orAbsent(
       ? Effect.succeed(input)
       : invalid(`must be true, false or a cookie jar (a tough-cookie CookieJar), got ${describe(input)}`)
 )
+/** Statuses that count as failures (see `failOn.ts`), as inclusive ranges. @internal */
+export const FailOn = orAbsent(Schema.Array(Schema.Tuple([Schema.Number, Schema.Number])), (input) => {
+  const ranges = parseStatuses(input)
+  return typeof ranges === "string" ? invalid(ranges) : Effect.succeed(ranges)
+})
+
+/** An http(s) URL that relative request URLs are joined to: no credentials, query string or fragment. @internal */
+export const BaseUrl = orAbsent(Schema.String, (input) => {
+  const problem = httpUrlProblem(input)
+  if (problem !== undefined) return invalid(problem)
+  const url = new URL(input as string)
+  return url.search !== "" || url.hash !== ""
+    ? invalid("has a query string or fragment, which relative URLs would drop: give those in the requests")
+    : Effect.succeed(url.href)
+})
 
 /** @internal */
 export const Headers = orAbsent(Schema.Record(Schema.String, Schema.String), (headers) => {
