@@ -11,6 +11,7 @@
 //   node bench/ladder-rounds.js --tunings        the Effect 3 tunings, each beside a copy of the code without it
 //   BENCH_ROUNDS=9 BENCH_N=10000 BENCH_C=64,256  rounds (default 5), GETs per run, concurrencies
 //   BENCH_ONLY=raw,door BENCH_ALLOC=0            only these rungs (raw always runs); no allocation pass
+//   BENCH_C=none BENCH_CALLS=500 ... --tunings   only the one-request rows of the worker tunings
 //   BENCH_JSON=file                              also write every round's figures there
 //
 // Rungs: raw `undici.request` + `body.json()` on an `Agent` (the baseline), undici's callback API
@@ -38,7 +39,7 @@ import { pool } from "./pool.js"
 const root = fileURLToPath(new URL("..", import.meta.url))
 const N = Number(process.env.BENCH_N ?? 10_000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
-const CONCURRENCIES = (process.env.BENCH_C ?? "64,256").split(",").map(Number)
+const CONCURRENCIES = process.env.BENCH_C === "none" ? [] : (process.env.BENCH_C ?? "64,256").split(",").map(Number)
 const ONLY = process.env.BENCH_ONLY?.split(",")
 const ALLOC = process.env.BENCH_ALLOC !== "0"
 const TUNINGS = process.argv.includes("--tunings")
