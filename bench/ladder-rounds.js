@@ -13,6 +13,7 @@
 //   BENCH_ONLY=raw,door BENCH_ALLOC=0            only these rungs (raw always runs); no allocation pass
 //   BENCH_C=none BENCH_CALLS=500 ... --tunings   only the one-request rows of the worker tunings
 //   BENCH_JSON=file                              also write every round's figures there
+//   BENCH_BEFORE_CORE=dir                        also `Clump.send` of that copy of packages/core (before/after)
 //
 // Rungs: raw `undici.request` + `body.json()` on an `Agent` (the baseline), undici's callback API
 // (`agent.request(opts, cb)`, no promise per request but the body's), `Effect.callback` around that callback,
@@ -144,6 +145,14 @@ const rungs = {
   "engine (Clump.send, layer)": async (c) => failures(await runtime.runPromise(Clump.send(Clump.make(batch, { concurrency: c })))),
   "Promise door (sendRequests)": async (c) => failures(await loamy.sendRequests(batch, { concurrency: c })),
   "sync door (one N call)": async (c) => failures(loamy.sendRequestsSync(batch, { concurrency: c }))
+}
+
+// A before/after for a change in the core: `BENCH_BEFORE_CORE=dir` (a copy of packages/core as it was, its
+// package.json and dist, e.g. under bench/.data) adds its `Clump.send` on the same layer.
+if (process.env.BENCH_BEFORE_CORE) {
+  const before = await import(`${process.env.BENCH_BEFORE_CORE}/dist/index.js`)
+  rungs["engine, core before"] = async (c) =>
+    failures(await runtime.runPromise(before.Clump.send(before.Clump.make(batch, { concurrency: c }))))
 }
 
 /** The per-call rows (`--tunings`): name → a promise of how many calls failed. */
