@@ -27,10 +27,11 @@
 //   - nobuffer: small bodies are not read with the headers (`exchange.js`'s `eagerBodyBytes` below every size);
 //   - queue: `Clump.stream` hands its responses over through Effect's `Queue` (`Stream.fromQueue`'s way)
 //     instead of `Batches`;
-//   - fiberperjob: the sync worker forks a fiber per job instead of running them on one long-lived fiber;
+//   (- fiberperjob, until the worker took it up: a fiber per sync job instead of one long-lived fiber, the patch
+//     `fork(Effect.forever(serve))` → `fork(serve)` of workerMain.js; see bench/README.md for its figures;)
 //   - unprepared: the sync worker sends each job with `Unchecked.unsafeSend` instead of a pipeline prepared once
 //     per options value.
-// The two worker tunings matter per call, not per request: their rows are one-request `sendRequestsSync` calls.
+// The worker's tunings matter per call, not per request: their rows are one-request `sendRequestsSync` calls.
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { Session } from "node:inspector/promises"
 import { fileURLToPath } from "node:url"
@@ -210,22 +211,19 @@ export const queueBatches = (capacity) => Effect.map(Queue.bounded(capacity), (q
   rungs["Clump.stream"] = streamOf({ Clump }, runtime)
   rungs["Clump.stream, queue"] = streamOf(queueCore, runtime)
 
-  const fiberperjob = variant("fiberperjob", "loamy", [["internal/workerMain.js", "fork(Effect.forever(serve))", "fork(serve)"]])
   const unprepared = variant("unprepared", "loamy", [[
     "internal/workerMain.js",
     "const prepared = remembered.prepared;",
     "const prepared = remembered.prepared;\n    if (process.env.BENCH_UNPREPARED !== \"0\") return Unchecked.unsafeSend(job.requests, remembered.options);"
   ]])
-  const fiberDoor = await import(`${fiberperjob}/index.js`)
   const unpreparedDoor = await import(`${unprepared}/index.js`)
-  closers.push(() => fiberDoor.close(), () => unpreparedDoor.close())
+  closers.push(() => unpreparedDoor.close())
   const oneByOne = (send) => async () => {
     let failed = 0
     for (let i = 0; i < CALLS; i++) failed += failures(send(one))
     return failed
   }
   calls["sendRequestsSync([one])"] = oneByOne((requests) => loamy.sendRequestsSync(requests))
-  calls["sendRequestsSync([one]), fiberperjob"] = oneByOne((requests) => fiberDoor.sendRequestsSync(requests))
   calls["sendRequestsSync([one]), unprepared"] = oneByOne((requests) => unpreparedDoor.sendRequestsSync(requests))
 }
 if (ONLY) {
