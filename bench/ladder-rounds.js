@@ -34,7 +34,8 @@
 // The worker's tunings matter per call, not per request: their rows are one-request `sendRequestsSync` calls.
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { Session } from "node:inspector/promises"
-import { fileURLToPath } from "node:url"
+import { resolve } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { startProcess } from "@loamy/test-server"
 import { pool } from "./pool.js"
 
@@ -151,7 +152,7 @@ const rungs = {
 // A before/after for a change in the core: `BENCH_BEFORE_CORE=dir` (a copy of packages/core as it was, its
 // package.json and dist, e.g. under bench/.data) adds its `Clump.send` on the same layer.
 if (process.env.BENCH_BEFORE_CORE) {
-  const before = await import(`${process.env.BENCH_BEFORE_CORE}/dist/index.js`)
+  const before = await import(pathToFileURL(resolve(process.env.BENCH_BEFORE_CORE, "dist/index.js")).href)
   rungs["engine, core before"] = async (c) =>
     failures(await runtime.runPromise(before.Clump.send(before.Clump.make(batch, { concurrency: c }))))
 }
