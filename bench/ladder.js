@@ -7,6 +7,7 @@
 //   node bench/ladder.js 3 4                 only these rungs (rung 1 always runs: it is the baseline)
 //   BENCH_PROF=dir node bench/ladder.js 3 4  also write a .cpuprofile per rung and concurrency to dir
 //                                            (summarise with `node bench/profile-summary.js dir/*.cpuprofile`)
+//   BENCH_C=256 node bench/ladder.js 4 5     only these concurrencies (default 64,256)
 //   BENCH_ALLOC=1 node bench/ladder.js 3 4   bytes allocated per request instead of speed: V8's sampling heap
 //                                            profiler over one 10,000-request run after the warm-up, counting what
 //                                            minor and major GCs collected too; BENCH_ALLOC=dir also writes a
@@ -38,6 +39,7 @@ async function parent(only) {
   const root = fileURLToPath(new URL("..", import.meta.url))
   const self = fileURLToPath(import.meta.url)
   const prof = process.env.BENCH_PROF
+  const concurrencies = (process.env.BENCH_C ?? "64,256").split(",").map(Number)
   if (prof) mkdirSync(prof, { recursive: true })
   const alloc = process.env.BENCH_ALLOC
   if (alloc && alloc !== "1") mkdirSync(alloc, { recursive: true })
@@ -70,7 +72,7 @@ async function parent(only) {
     const num = (x, digits = 0) => (x === undefined ? "-" : x.toFixed(digits)).padStart(9)
     if (alloc) {
       console.log(`loopback server ${url}, Node ${process.version}, bytes allocated per request over 10,000 GETs (after a 2,000 warm-up)\n`)
-      for (const concurrency of [64, 256]) {
+      for (const concurrency of concurrencies) {
         console.log(`concurrency ${concurrency}`)
         console.log(`${pad("rung", 50)}${"KB/req".padStart(9)}${"− rung 1".padStart(10)}`)
         let base
@@ -86,7 +88,7 @@ async function parent(only) {
       return
     }
     console.log(`loopback server ${url}, Node ${process.version}, 10,000 GETs per run (median of 3, after a 2,000 warm-up)\n`)
-    for (const concurrency of [64, 256]) {
+    for (const concurrency of concurrencies) {
       console.log(`concurrency ${concurrency}`)
       console.log(`${pad("rung", 50)}${"req/s".padStart(9)}${"× rung 1".padStart(9)}${"CPU µs/req".padStart(12)}${"× rung 1 CPU".padStart(14)}`)
       let base

@@ -1,6 +1,6 @@
 /**
  * The synchronous door's worker thread: runs each posted batch on the
- * thread's runtime, on one long-lived fiber that takes the batches in turn,
+ * thread's runtime, on a fiber of its own, one batch after another,
  * on the keep-alive agent capped at the batch's concurrency that the engine
  * leases from the layer's transport (as the Promise door does, see
  * `runtime.ts`), posts the reply, then wakes the caller blocked in
@@ -224,22 +224,13 @@ const spoil = (responses: ReadonlyArray<RequestResponse.RequestResponse>, how: N
   }
 }
 
-// Jobs run one after another on one long-lived fiber: a fiber per job (`runFork`) costs the thread more
-// than a one-request job's own Effect work. The caller waits for each job, so jobs do not overlap; a job
-// the caller gave up on is stopped by interrupting the fiber, and a new one takes the next job.
+// Jobs run one after another, each on a fiber of its own. (On Effect 3 one long-lived fiber taking the jobs in
+// turn was cheaper than a fiber per job; on Effect 4 the two measure the same, see bench/README.md.) The caller
+// waits for each job, so jobs do not overlap; a job the caller gave up on is stopped by interrupting its fiber,
+// and the next job gets a new one.
 const queue: Array<SendJob> = []
-let loop: Fiber.Fiber<never, unknown> | undefined
-let wake: ((effect: Effect.Effect<void>) => void) | undefined
+let running: Fiber.Fiber<void, unknown> | undefined
 let current: { readonly id: number } | undefined
-
-const arrival: Effect.Effect<void> = Effect.callback<void>((resume) => {
-  wake = resume
-})
-
-const take: Effect.Effect<SendJob> = Effect.suspend(() => {
-  const job = queue.shift()
-  return job !== undefined ? Effect.succeed(job) : Effect.flatMap(arrival, () => take)
-})
 
 /** The options of a job: sent with it the first time, remembered by key after. */
 const remember = (job: SendJob): Entry | undefined => {
@@ -249,7 +240,9 @@ const remember = (job: SendJob): Entry | undefined => {
   return entry
 }
 
-const serve: Effect.Effect<void, never, HttpClient.HttpClient> = Effect.flatMap(take, (job) => {
+/** Runs the next queued job (there is one: a fiber is started only for a queued job). */
+const serve: Effect.Effect<void, never, HttpClient.HttpClient> = Effect.suspend(() => {
+  const job = queue.shift()!
   if (job.test?.dieWith !== undefined) {
     observe(job.id, Exit.die(new TypeError(job.test.dieWith)))
     return Effect.void
@@ -266,20 +259,18 @@ const serve: Effect.Effect<void, never, HttpClient.HttpClient> = Effect.flatMap(
   })
 })
 
-const startLoop = () => {
-  const fiber = fork(Effect.forever(serve))
-  loop = fiber
+const startNext = () => {
+  const fiber = fork(serve)
+  running = fiber
   fiber.addObserver((exit) => {
-    // Stopped for an abort: a new loop has taken over already (or will, with the next job).
-    if (loop !== fiber) return
-    // Ended by a defect outside a batch's own handling: the job it was on gets the error, and a new loop
-    // takes the jobs after it.
-    loop = undefined
-    wake = undefined
+    // Stopped for an abort: the next job has a fiber already (or will, when it comes).
+    if (running !== fiber) return
+    running = undefined
+    // Ended by a defect outside the batch's own handling: the job it was on gets the error.
     const job = current
     current = undefined
-    if (job !== undefined) observe(job.id, exit)
-    if (queue.length > 0) startLoop()
+    if (job !== undefined && Exit.isFailure(exit)) observe(job.id, Exit.failCause(exit.cause))
+    if (queue.length > 0) startNext()
   })
 }
 
@@ -290,13 +281,13 @@ const abort = (id: number) => {
     queue.splice(queued, 1)
     return
   }
-  if (current === undefined || current.id !== id || loop === undefined) return
-  const stopped = loop
+  if (current === undefined || current.id !== id || running === undefined) return
+  const stopped = running
   current = undefined
-  loop = undefined
+  running = undefined
   // Its requests are aborted as the fiber is interrupted; the engine gives its agent back.
   stopped.interruptUnsafe(stopped.id)
-  if (queue.length > 0) startLoop()
+  if (queue.length > 0) startNext()
 }
 
 parentPort!.on("message", (job: Job) => {
@@ -308,10 +299,7 @@ parentPort!.on("message", (job: Job) => {
   // Requests and options were checked on the calling thread: nothing is checked twice.
   queue.push(job)
   busy()
-  if (loop === undefined) return startLoop()
-  const resume = wake
-  wake = undefined
-  if (resume !== undefined) resume(Effect.void)
+  if (running === undefined) startNext()
 })
 
 const testHooks = (test: TestHooks) => {
