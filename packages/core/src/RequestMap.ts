@@ -78,6 +78,17 @@ export const JsonValue = Schema.Unknown.pipe(
 )
 
 /**
+ * A file path for a response body (see `RequestMap.saveTo`): not empty, no
+ * NUL byte.
+ *
+ * @since 1.1.0
+ * @category schemas
+ */
+export const SaveTo = Schema.String.check(Schema.makeFilter((path) => validate.savePathProblem(path))).annotate({
+  identifier: "SaveTo"
+})
+
+/**
  * The wire form of a request (camelCase), used to encode and decode requests
  * across threads and machines.
  *
@@ -89,7 +100,8 @@ export const RequestMap = Schema.Struct({
   httpOp: HttpOp,
   body: Schema.optional(JsonValue),
   queryParams: Schema.optional(QueryParams),
-  headers: Schema.optional(Headers)
+  headers: Schema.optional(Headers),
+  saveTo: Schema.optional(SaveTo)
 }).annotate({ identifier: "RequestMap" })
 
 /**
@@ -108,6 +120,17 @@ export interface RequestMap {
   /** Appended to the URL's query string. */
   readonly queryParams?: { readonly [name: string]: string } | undefined
   readonly headers?: { readonly [name: string]: string } | undefined
+  /**
+   * Write the body of a 2xx response to this file instead of memory,
+   * streamed (the response's `body` is then `null` and its `saved` says
+   * where, how many bytes and their SHA-256). Relative to the call's
+   * `saveDir` when it has one, else to the working directory. Written under
+   * a temporary name first (`PATH.loamy-part`) and renamed when complete; a
+   * later run resumes that file with a `Range` request.
+   *
+   * @since 1.1.0
+   */
+  readonly saveTo?: string | undefined
 }
 
 /**
@@ -133,6 +156,7 @@ export type RequestMapInput =
     readonly body?: unknown
     readonly queryParams?: { readonly [name: string]: string } | null | undefined
     readonly headers?: { readonly [name: string]: string } | null | undefined
+    readonly saveTo?: string | null | undefined
   }
   | {
     readonly url: string
@@ -140,9 +164,10 @@ export type RequestMapInput =
     readonly body?: unknown
     readonly query_params?: { readonly [name: string]: string } | null | undefined
     readonly headers?: { readonly [name: string]: string } | null | undefined
+    readonly save_to?: string | null | undefined
   }
 
-const fields = "url, httpOp (or http_op), body, queryParams (or query_params), headers"
+const fields = "url, httpOp (or http_op), body, queryParams (or query_params), headers, saveTo (or save_to)"
 
 const fail = (index: number, field: string, detail: string) =>
   Result.fail(new InvalidInputError({ index, field, detail }))
@@ -195,7 +220,8 @@ const checkStringRecord = (
 const canonicalProto: object = Object.create(Object.prototype, {
   body: { value: undefined, writable: true },
   queryParams: { value: undefined, writable: true },
-  headers: { value: undefined, writable: true }
+  headers: { value: undefined, writable: true },
+  saveTo: { value: undefined, writable: true }
 })
 
 /**
@@ -247,6 +273,8 @@ export const validateAt = (input: unknown, index: number): Result.Result<Request
   let camelQuery: unknown
   let snakeQuery: unknown
   let rawHeaders: unknown
+  let camelSave: unknown
+  let snakeSave: unknown
   const record = input as Record<string, unknown>
   for (const key of Object.keys(record)) {
     switch (key) {
@@ -271,6 +299,12 @@ export const validateAt = (input: unknown, index: number): Result.Result<Request
       case "headers":
         rawHeaders = record[key]
         break
+      case "saveTo":
+        camelSave = record[key]
+        break
+      case "save_to":
+        snakeSave = record[key]
+        break
       default:
         return fail(index, key, `unknown field (expected ${fields})`)
     }
@@ -289,6 +323,16 @@ export const validateAt = (input: unknown, index: number): Result.Result<Request
   if (Result.isFailure(queryParams)) return Result.fail(queryParams.failure)
   const headers = checkStringRecord(rawHeaders, index, "headers")
   if (Result.isFailure(headers)) return Result.fail(headers.failure)
+  let saveTo: string | undefined
+  if (camelSave !== undefined || snakeSave !== undefined) {
+    const save = pick(camelSave, snakeSave, "saveTo", "save_to", index)
+    if (Result.isFailure(save)) return Result.fail(save.failure)
+    if (given(save.success)) {
+      const problem = validate.savePathProblem(save.success)
+      if (problem !== undefined) return fail(index, "saveTo", problem)
+      saveTo = save.success as string
+    }
+  }
   let body = rawBody
   if (body === null) body = undefined
   if (body !== undefined) {
@@ -307,12 +351,14 @@ export const validateAt = (input: unknown, index: number): Result.Result<Request
     body?: unknown
     queryParams?: Record<string, string>
     headers?: Record<string, string>
+    saveTo?: string
   } = Object.create(canonicalProto)
   out.url = url as string
   out.httpOp = method
   if (body !== undefined) out.body = body
   if (queryParams.success !== undefined) out.queryParams = queryParams.success
   if (headers.success !== undefined) out.headers = headers.success
+  if (saveTo !== undefined) out.saveTo = saveTo
   return Result.succeed(out)
 }
 

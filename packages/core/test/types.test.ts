@@ -70,6 +70,7 @@ describe("types", () => {
       | "BodyDecodeError"
       | "BodyTooLargeError"
       | "RedirectError"
+      | "DownloadError"
     >()
   })
 })

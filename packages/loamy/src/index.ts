@@ -393,6 +393,11 @@ export {
    */
   isRequestError,
   /**
+   * @since 1.1.0
+   * @category errors
+   */
+  DownloadError,
+  /**
    * @since 0.1.0
    * @category errors
    */

@@ -11,10 +11,22 @@
  * number of bytes, `duration` the duration grammar (`parseDuration`),
  * `boolean` a switch, `headers` `Name: value` entries, `names` header names,
  * `rate` `N/INTERVAL` (`parseRate`), `retry` a number of attempts (or
- * retry settings), `url` a URL or a keyword (`env`).
+ * retry settings), `url` a URL or a keyword (`env`), `path` a file system
+ * path, `template` a file name with `{field}`s.
  *
  */
-export type ValueForm = "count" | "bytes" | "duration" | "boolean" | "headers" | "names" | "rate" | "retry" | "url"
+export type ValueForm =
+  | "count"
+  | "bytes"
+  | "duration"
+  | "boolean"
+  | "headers"
+  | "names"
+  | "rate"
+  | "retry"
+  | "url"
+  | "path"
+  | "template"
 
 /**
  * The CLI flag of an option (`loamy send`).

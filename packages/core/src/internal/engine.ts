@@ -22,7 +22,7 @@ import * as Tracer from "effect/Tracer"
 import { BodyTooLargeError, DeadlineError, type RedirectError, type RequestError, TimeoutError } from "../LoamyError.js"
 import type * as Options from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
-import type { RequestResponse, ResponseHeaders } from "../RequestResponse.js"
+import type { RequestResponse, ResponseHeaders, Saved } from "../RequestResponse.js"
 import {
   bodyBytesNow,
   discard,
@@ -34,6 +34,7 @@ import {
   readLimited
 } from "./body.js"
 import { Budget } from "./budget.js"
+import * as download from "./download.js"
 import { AttemptDeadline, isAttemptTimeout, Transport } from "../Transport.js"
 import { fromClientError, transportError } from "./errors.js"
 import { makeLimiter } from "./rateLimit.js"
@@ -67,6 +68,7 @@ const toResponse = (request: RequestMap, o: Outcome, started: number, attempts: 
     error?: RequestError
     elapsedMs: number
     attempts: number
+    saved?: Saved
   } = {
     requestMap: request,
     statusCode: o.statusCode,
@@ -76,6 +78,7 @@ const toResponse = (request: RequestMap, o: Outcome, started: number, attempts: 
     attempts
   }
   if (o.error !== undefined) response.error = o.error
+  if (o.saved !== undefined) response.saved = o.saved
   return response
 }
 
@@ -95,9 +98,15 @@ const blank: Partial<Record<RequestMap["httpOp"], HttpClientRequest.HttpClientRe
 const blankFor = (method: RequestMap["httpOp"]): HttpClientRequest.HttpClientRequest =>
   blank[method] ??= HttpClientRequest.make(method)("", noRequestOptions)
 
-const toHttpRequest = (request: RequestMap, url: string, defaults: Options.Resolved["headers"]) => {
+const toHttpRequest = (
+  request: RequestMap,
+  url: string,
+  defaults: Options.Resolved["headers"],
+  part: download.Part | undefined
+) => {
   let headers: Record<string, string> | undefined = request.headers as Record<string, string> | undefined
   if (defaults !== undefined) headers = mergeHeaders(defaults, request.headers)
+  if (part !== undefined) headers = download.headersFor(headers, part)
   let httpRequest = HttpClientRequest.setUrl(blankFor(request.httpOp), url)
   if (headers !== undefined) httpRequest = HttpClientRequest.setHeaders(httpRequest, headers)
   if (request.body !== undefined) {
@@ -160,6 +169,8 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
     // Bytes of bodies held by this call's reads (see `budget.ts`): one object per call.
     const budget = new Budget(options.bodyBudget)
     const exactNumbers = options.exactNumbers
+    const saveDir = options.saveDir
+    const saveName = options.saveName
     // Nothing but the exchange itself: the attempt folds straight into the response, one Effect frame.
     const direct = (timeoutMs === undefined || boundByClient) && limiterFor === undefined && pauses === undefined &&
       deadlineAt === undefined && !traced
@@ -169,9 +180,15 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
      * `k`. Never fails. One `matchEffect` per step, and a body the client
      * holds already is folded without one.
      */
-    const attempt = <A>(request: RequestMap, url: string, k: (o: Outcome) => A, seen?: Seen): Effect.Effect<A> => {
+    const attempt = <A>(
+      request: RequestMap,
+      url: string,
+      k: (o: Outcome) => A,
+      seen: Seen | undefined,
+      part: download.Part | undefined
+    ): Effect.Effect<A> => {
       const method = request.httpOp
-      const httpRequest = toHttpRequest(request, url, options.headers)
+      const httpRequest = toHttpRequest(request, url, options.headers, part)
       const timedOut = () => new TimeoutError({ method, url, timeoutMs: timeoutMs! })
       const clientFailed = (error: HttpClientError.HttpClientError | RedirectError) =>
         Effect.succeed(k(failed(
@@ -190,6 +207,15 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
         }
         if (method === "HEAD") {
           return Effect.map(discard(response), () => k({ statusCode, headers, body: null, error: undefined }))
+        }
+        if (part !== undefined && download.isSaved(statusCode, part)) {
+          return Effect.map(
+            download.save(response, part, maxBodyBytes, method, url, statusCode, headers, (error) =>
+              boundByClient && isAttemptTimeout(error)
+                ? { statusCode, headers, body: null, error: timedOut() }
+                : failed(transportError(method, response.request.url, error.cause ?? error))),
+            k
+          )
         }
         const fold = (bytes: Uint8Array | undefined): A =>
           k(
@@ -228,21 +254,40 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
         : exchange
     }
 
+    /** An attempt at a download: from where its partial file ends, found anew for each attempt. */
+    const attemptTo = <A>(
+      target: string,
+      request: RequestMap,
+      url: string,
+      k: (o: Outcome) => A,
+      seen: Seen | undefined
+    ): Effect.Effect<A> => Effect.flatMap(download.prepare(target), (part) => attempt(request, url, k, seen, part))
+
     const identity = (o: Outcome): Outcome => o
 
-    const attemptOnce = (request: RequestMap, url: string, origin: string): Effect.Effect<Outcome> => {
+    const attemptOnce = (
+      request: RequestMap,
+      url: string,
+      origin: string,
+      target: string | undefined
+    ): Effect.Effect<Outcome> => {
       let folded: Effect.Effect<Outcome>
       if (timeoutMs !== undefined && !boundByClient) {
         // A fiber races the attempt: the status and headers that arrived before the bound passed are kept.
         const seen: Seen = { statusCode: 0, headers: emptyHeaders }
-        folded = within(attempt(request, url, identity, seen), timeoutMs, () => ({
+        const attempted = target === undefined
+          ? attempt(request, url, identity, seen, undefined)
+          : attemptTo(target, request, url, identity, seen)
+        folded = within(attempted, timeoutMs, () => ({
           statusCode: seen.statusCode,
           headers: seen.headers,
           body: null,
           error: new TimeoutError({ method: request.httpOp, url, timeoutMs })
         }))
       } else {
-        folded = attempt(request, url, identity)
+        folded = target === undefined
+          ? attempt(request, url, identity, undefined, undefined)
+          : attemptTo(target, request, url, identity, undefined)
       }
       const paced = limiterFor === undefined ? folded : Effect.andThen(limiterFor(origin), folded)
       if (pauses === undefined) return paced
@@ -253,13 +298,22 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
       Effect.suspend(() => {
         const url = fullUrl(request)
         const started = performance.now()
-        if (direct) return attempt(request, url, (o) => toResponse(request, o, started, 1))
+        // A field check per request: the file a body goes to, when the request or the call asks for one.
+        const target = request.saveTo === undefined && saveDir === undefined
+          ? undefined
+          : download.targetOf(request, index, saveDir, saveName)
+        if (direct) {
+          const k = (o: Outcome) => toResponse(request, o, started, 1)
+          return target === undefined
+            ? attempt(request, url, k, undefined, undefined)
+            : attemptTo(target, request, url, k, undefined)
+        }
         const method = request.httpOp
         const origin = needsOrigin ? originOf(url) : ""
         let attempts = 0
         const counted = Effect.suspend(() => {
           attempts++
-          return attemptOnce(request, url, origin)
+          return attemptOnce(request, url, origin, target)
         })
         const retry = options.retry
         const outcome = retry !== undefined && mayRetry(retry, request)

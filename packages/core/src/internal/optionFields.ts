@@ -17,7 +17,8 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
 import { parseDuration, parseRate } from "./durations.js"
 import { InvalidOptionsError } from "../LoamyError.js"
-import { describe, headerNameProblem, headerValueProblem } from "./validate.js"
+import { templateProblem } from "./download.js"
+import { describe, headerNameProblem, headerValueProblem, savePathProblem } from "./validate.js"
 
 /** @internal */
 export const invalid = (message: string): Effect.Effect<never, SchemaIssue.Issue> =>
@@ -164,6 +165,19 @@ export const Proxy = orAbsent(Schema.String, (value) =>
         typeof value === "string" ? describe(withoutCredentials(value)) : describe(value)
       }`
     ))
+
+/** A directory for downloads (`saveDir`): a non-empty path. @internal */
+export const SaveDir = orAbsent(Schema.String, (value) => {
+  const problem = savePathProblem(value)
+  return problem === undefined ? Effect.succeed(value as string) : invalid(problem)
+})
+
+/** A file name template for downloads (`saveName`). @internal */
+export const SaveName = orAbsent(Schema.String, (value) => {
+  if (typeof value !== "string") return invalid(`must be a file name template (a string), got ${describe(value)}`)
+  const problem = templateProblem(value)
+  return problem === undefined ? Effect.succeed(value) : invalid(`${problem}, got ${describe(value)}`)
+})
 
 /** @internal */
 export const Headers = orAbsent(Schema.Record(Schema.String, Schema.String), (headers) => {

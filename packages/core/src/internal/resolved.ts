@@ -50,6 +50,10 @@ export interface Resolved {
   /** `"env"` or an http(s) URL (credentials included: not for display). Undefined: no proxy. */
   readonly proxy: string | undefined
   readonly exactNumbers: boolean
+  /** Where bodies go as files (`saveDir`); undefined: in memory, unless a request has `saveTo`. */
+  readonly saveDir: string | undefined
+  /** The file name template under `saveDir`. */
+  readonly saveName: string
 }
 
 export const defaults = {
@@ -59,6 +63,7 @@ export const defaults = {
   maxBodyBytes: 64 * 1024 * 1024,
   bodyBudget: 64 * 1024 * 1024,
   reorderBuffer: 1000,
+  saveName: "{index}",
   sensitiveHeaders: [
     "authorization",
     "cookie",
@@ -136,7 +141,9 @@ export const resolve = (decoded: typeof OptionsSchema.Type): Resolved => {
       ? defaults.sensitiveHeaders
       : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])],
     proxy: o.proxy,
-    exactNumbers: o.exactNumbers === true
+    exactNumbers: o.exactNumbers === true,
+    saveDir: o.saveDir,
+    saveName: o.saveName ?? defaults.saveName
   }
 }
 
@@ -158,6 +165,8 @@ export const toOptions = (resolved: Resolved): Options => {
   if (resolved.headers !== undefined) out.headers = resolved.headers
   if (resolved.proxy !== undefined) out.proxy = resolved.proxy
   if (resolved.exactNumbers) out.exactNumbers = true
+  if (resolved.saveDir !== undefined) out.saveDir = resolved.saveDir
+  if (resolved.saveName !== defaults.saveName) out.saveName = resolved.saveName
   if (resolved.rateLimit !== undefined) {
     const { intervalMs, limit, perOrigin } = resolved.rateLimit
     out.rateLimit = { limit, interval: intervalMs, perOrigin }
@@ -202,7 +211,9 @@ const ResolvedFields = Schema.Struct({
   maxRedirects: Schema.Number,
   sensitiveHeaders: Schema.Array(Schema.String),
   proxy: Schema.UndefinedOr(Schema.String),
-  exactNumbers: Schema.Boolean
+  exactNumbers: Schema.Boolean,
+  saveDir: Schema.UndefinedOr(Schema.String),
+  saveName: Schema.String
 })
 
 export const ResolvedSchema: Schema.Codec<Resolved, typeof ResolvedFields.Encoded> = ResolvedFields.pipe(
