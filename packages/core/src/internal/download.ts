@@ -83,7 +83,7 @@ export const targetOf = (
   saveName: string
 ): string | undefined => {
   const own = request.saveTo
-  if (own !== undefined) return saveDir === undefined ? own : nodePath.resolve(saveDir, own)
+  if (own !== undefined) return saveDir === undefined || nodePath.isAbsolute(own) ? own : nodePath.join(saveDir, own)
   if (saveDir === undefined) return undefined
   return nodePath.join(saveDir, render(saveName, request, index))
 }
