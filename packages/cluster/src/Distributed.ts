@@ -137,9 +137,13 @@ export const streamFrom = <E, R>(
   R | Sharding.Sharding
 > => distribute(requests, options, checkItem)
 
-/** A stream item checked as `Clump.streamFrom` checks it: a request, or its refusal. */
-const checkItem = (item: unknown, index: number): Result.Result<RequestMap.RequestMap, RequestResponse.Refused> =>
-  Result.mapError(RequestMap.validateItem(item, index), (error) => RequestResponse.refused(item, error))
+/** A stream item checked as `Clump.streamFrom` checks it (relative URLs joined to `baseUrl`): a request, or its refusal. */
+const checkItem = (
+  item: unknown,
+  index: number,
+  resolved: Options.Resolved
+): Result.Result<RequestMap.RequestMap, RequestResponse.Refused> =>
+  Result.mapError(RequestMap.validateItem(item, index, resolved), (error) => RequestResponse.refused(item, error))
 
 /** Requests checked before the stream (`send`): nothing to refuse. */
 const checkedAlready = (item: RequestMap.RequestMap): Result.Result<RequestMap.RequestMap> => Result.succeed(item)
@@ -147,7 +151,7 @@ const checkedAlready = (item: RequestMap.RequestMap): Result.Result<RequestMap.R
 const distribute = <T, X, E, R>(
   requests: Stream.Stream<T, E, R>,
   options: Clump.Options & DistributedOptions,
-  check: (item: T, index: number) => Result.Result<RequestMap.RequestMap, X>
+  check: (item: T, index: number, resolved: Options.Resolved) => Result.Result<RequestMap.RequestMap, X>
 ): Stream.Stream<
   Clump.Indexed<unknown, X>,
   E | LoamyError.InvalidOptionsError | DistributedError,
@@ -178,7 +182,7 @@ const distribute = <T, X, E, R>(
         let position = 0
         for (const item of items) {
           const index = first + position
-          const checked = check(item, index)
+          const checked = check(item, index, resolved)
           if (Result.isFailure(checked)) out[position] = { index, response: checked.failure }
           else {
             sent.push(checked.success)
@@ -270,9 +274,9 @@ export const send = <E>(
     LoamyError.InvalidInputError | LoamyError.InvalidOptionsError | DistributedError,
     Sharding.Sharding
   > => {
-    const checked = RequestMap.validateAll(clump.requests)
-    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
     const base = Options.isResolved(clump.options) ? Options.toOptions(clump.options) : clump.options
+    const checked = RequestMap.validateAll(clump.requests, { baseUrl: baseUrlOf(base) })
+    if (Result.isFailure(checked)) return Effect.fail(checked.failure)
     const results = new Array<RequestResponse.RequestResponse>(checked.success.length)
     return Stream.runForEach(
       distribute(Stream.fromIterable(checked.success), { ...base, ...options }, checkedAlready),
@@ -281,6 +285,12 @@ export const send = <E>(
       })
     ).pipe(Effect.as(results as ReadonlyArray<RequestResponse.RequestResponse>))
   })
+
+/** The clump's `baseUrl` when it is a valid one (the options are checked, and refused, as the batch starts). */
+const baseUrlOf = (options: Clump.Options): string | undefined => {
+  const decoded = Options.decode({ baseUrl: options.baseUrl })
+  return Result.isSuccess(decoded) ? decoded.success.baseUrl : undefined
+}
 
 /**
  * Deletes what the cluster's storage holds for a job (its chunks' messages

@@ -406,7 +406,7 @@ export const streamFrom: {
         resolved.success,
         ordered,
         undefined,
-        checkItem,
+        checkItemFor(resolved.success),
         streams.pullStream(Effect.provide(pullChunk, context)),
         decoder.success
       )
@@ -417,6 +417,12 @@ export const streamFrom: {
 /** `RequestMap.validateItem`, a refused item as its result (the one rule for a bad item). */
 const checkItem = (item: unknown, index: number): Result.Result<RequestMap.RequestMap, Refused> =>
   Result.mapError(RequestMap.validateItem(item, index), (error) => refused(item, error))
+
+/** `checkItem` for a call's options: relative URLs joined to its `baseUrl`. */
+const checkItemFor = (resolved: Options_.Resolved): scheduler.Check<unknown, Refused> =>
+  resolved.baseUrl === undefined
+    ? checkItem
+    : (item, index) => Result.mapError(RequestMap.validateItem(item, index, resolved), (error) => refused(item, error))
 
 /**
  * The engine under `send` and `stream`, for callers that schedule requests

@@ -272,6 +272,64 @@ export class RedirectError extends redactingUrls(Schema.TaggedError<RedirectErro
 }
 
 /**
+ * The response's status is one the `failOn` option counts as a failure
+ * (after retries: a status that is retried and still comes back is one).
+ * The response keeps its status, headers and body; with
+ * `returnExceptions: false` the call fails with this error.
+ *
+ * @since 1.1.0
+ * @category errors
+ */
+export class HttpStatusError extends redactingUrls(Schema.TaggedError<HttpStatusError>()("HttpStatusError", {
+  method: Schema.String,
+  url: Url,
+  statusCode: Schema.Number
+})) {
+  override get message(): string {
+    return `${this.method} ${this.url} answered ${this.statusCode}, a status failOn counts as a failure`
+  }
+}
+
+/**
+ * The request's body could not be made or read: a `multipart` file that
+ * cannot be opened or read (missing, a directory, changed while it was
+ * sent). `field` is the part at fault (`multipart[1].path`). Checked when
+ * the attempt starts, not up front (the file may appear later); each
+ * attempt reads the file again.
+ *
+ * @since 1.1.0
+ * @category errors
+ */
+export class RequestBodyError extends redactingUrls(Schema.TaggedError<RequestBodyError>()("RequestBodyError", {
+  method: Schema.String,
+  url: Url,
+  field: Schema.String,
+  detail: Schema.String
+})) {
+  override get message(): string {
+    return `${this.method} ${this.url} could not send its body: ${this.field}: ${this.detail}`
+  }
+}
+
+/**
+ * The request's own `signal` (a field of the Promise door's requests) was
+ * aborted: this request was stopped (or never started), the others went on.
+ * `detail` is the signal's reason when it is an `Error` or a string.
+ *
+ * @since 1.1.0
+ * @category errors
+ */
+export class AbortedError extends redactingUrls(Schema.TaggedError<AbortedError>()("AbortedError", {
+  method: Schema.String,
+  url: Url,
+  detail: Schema.optional(Schema.String)
+})) {
+  override get message(): string {
+    return `${this.method} ${this.url} was aborted by its signal${this.detail === undefined ? "" : ` (${this.detail})`}`
+  }
+}
+
+/**
  * Why a download (a request with `saveTo`, or a call's `saveDir`) failed:
  * `Write`, the file could not be written (a missing directory, a full disk:
  * `code` says which); `Range`, the server answered a resumed download with
@@ -325,6 +383,9 @@ export const RequestError = Schema.Union([
   BodyDecodeError,
   BodyTooLargeError,
   RedirectError,
+  HttpStatusError,
+  RequestBodyError,
+  AbortedError,
   DownloadError
 ])
 
@@ -350,6 +411,9 @@ const requestErrorClasses = [
   BodyDecodeError,
   BodyTooLargeError,
   RedirectError,
+  HttpStatusError,
+  RequestBodyError,
+  AbortedError,
   DownloadError
 ] as const
 

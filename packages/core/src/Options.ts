@@ -18,7 +18,9 @@ import * as SchemaParser from "effect/SchemaParser"
 import * as durations from "./internal/durations.js"
 import type * as descriptor from "./internal/descriptor.js"
 import {
+  BaseUrl,
   bool,
+  FailOn,
   HeaderNames,
   Headers,
   millis,
@@ -153,6 +155,10 @@ export interface Options {
    * false. The CLI always turns it on.
    */
   readonly exactNumbers?: boolean | undefined
+  /** A relative request `url` is joined to this URL's path; an absolute one is used as it is. Default none. */
+  readonly baseUrl?: string | undefined
+  /** Statuses that count as failures, after retries (`404`, `"500-599"`, `"5xx"`, `"429,5xx"`). Default none. */
+  readonly failOn?: ReadonlyArray<number | string> | number | string | undefined
   /**
    * Write every 2xx response's body to a file in this directory instead of
    * memory (named by `saveName`; a request's own `saveTo` wins, relative to
@@ -342,6 +348,20 @@ export const OptionsSchema = Schema.Struct({
     default: "false",
     form: "boolean",
     flags: []
+  }),
+  baseUrl: option(BaseUrl, {
+    description: "A relative request url (/users/1, users/1) is joined to this http(s) URL's path; an absolute " +
+      "one is used as it is.",
+    default: "none",
+    form: "url",
+    flags: [{ name: "base-url", form: "url", metavar: "URL" }]
+  }),
+  failOn: option(FailOn, {
+    description: "Statuses that count as failures (after retries): the response gets an HttpStatusError, its " +
+      "status, headers and body kept. Statuses, ranges and classes: 404, 500-599, 5xx, comma-separated.",
+    default: "none",
+    form: "statuses",
+    flags: [{ name: "fail-on", form: "statuses", metavar: "STATUSES" }]
   }),
   saveDir: option(SaveDir, {
     description: "Write every 2xx response's body to a file in this directory instead of memory (named by " +

@@ -9,7 +9,10 @@ import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaTransformation from "effect/SchemaTransformation"
+import type * as forms from "./internal/forms.js"
 import * as json from "./internal/json.js"
+import * as perRequest from "./internal/perRequest.js"
+import * as requestCheck from "./internal/requestCheck.js"
 import * as validate from "./internal/validate.js"
 import { InvalidInputError } from "./LoamyError.js"
 
@@ -89,8 +92,102 @@ export const SaveTo = Schema.String.check(Schema.makeFilter((path) => validate.s
 })
 
 /**
+ * A URL-encoded form's fields (the `form` field): a value per name, or an
+ * array of values for a name sent more than once.
+ *
+ * @since 1.1.0
+ * @category schemas
+ */
+export const FormFields = Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Array(Schema.String)]))
+  .annotate({ identifier: "FormFields" })
+
+/**
+ * @since 1.1.0
+ * @category models
+ */
+export type FormFields = forms.FormFields
+
+const fileFields = { filename: Schema.optionalKey(Schema.String), contentType: Schema.optionalKey(Schema.String) }
+
+/**
+ * A part of a `multipart/form-data` body: a field (`{ name, value }`), a
+ * file on disk (`{ name, path }`, read as it is sent) or bytes
+ * (`{ name, bytes }`, base64 on the wire), a file with an optional
+ * `filename` (default: the path's last name, or `blob`) and `contentType`
+ * (default `application/octet-stream`).
+ *
+ * @since 1.1.0
+ * @category schemas
+ */
+export const MultipartPart = Schema.Union([
+  Schema.Struct({ name: Schema.String, value: Schema.String }),
+  Schema.Struct({ name: Schema.String, path: Schema.String, ...fileFields }),
+  Schema.Struct({ name: Schema.String, bytes: Schema.Uint8ArrayFromBase64, ...fileFields })
+]).annotate({ identifier: "MultipartPart" })
+
+/**
+ * @since 1.1.0
+ * @category models
+ */
+export type MultipartPart = forms.MultipartPart
+
+/**
+ * The names of the call's options a request's `options` may override
+ * (`timeout`, `retry`, `maxBodyBytes`): the call's own schemas and grammar.
+ *
+ * @since 1.1.0
+ * @category constants
+ */
+export const requestOptionNames: ReadonlyArray<RequestOptionName> = perRequest.requestOptionNames
+
+/**
+ * @since 1.1.0
+ * @category models
+ */
+export type RequestOptionName = perRequest.RequestOptionName
+
+/**
+ * A request's own options once checked: the call's options of the same
+ * names, decoded (durations in milliseconds, `Infinity` for none).
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export type RequestOptions = perRequest.RequestOptions
+
+/**
+ * A request's own options as requests are written: the call's option values
+ * (`"5s"`, `{ attempts: 3 }`, `1048576`).
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export type RequestOptionsInput = perRequest.RequestOptionsInput
+
+/**
+ * A request's `options` on the wire: decoded by the call's option decoders
+ * (anything they read), encoded with durations in milliseconds and `Infinity`
+ * as the text `"Infinity"`, which JSON can hold and the grammar reads back.
+ *
+ * @since 1.1.0
+ * @category schemas
+ */
+export const RequestOptions = Schema.Unknown.pipe(
+  Schema.decodeTo(Schema.toType(perRequest.RequestOptionsFields), {
+    decode: SchemaGetter.transformEffect((input: unknown) => {
+      const checked = perRequest.checkOptions(input)
+      return Result.isSuccess(checked)
+        ? Effect.succeed(checked.success)
+        : Effect.fail(new SchemaIssue.InvalidValue({ message: `${checked.failure[0]}: ${checked.failure[1]}` }))
+    }),
+    encode: SchemaGetter.transform(perRequest.jsonOptions)
+  })
+).annotate({ identifier: "RequestOptions" })
+
+/**
  * The wire form of a request (camelCase), used to encode and decode requests
- * across threads and machines.
+ * across threads and machines. `bytes` (and a multipart part's) are base64
+ * text there.
  *
  * @since 0.1.0
  * @category schemas
@@ -99,27 +196,51 @@ export const RequestMap = Schema.Struct({
   url: HttpUrl,
   httpOp: HttpOp,
   body: Schema.optional(JsonValue),
+  text: Schema.optional(Schema.String),
+  form: Schema.optional(FormFields),
+  bytes: Schema.optional(Schema.Uint8ArrayFromBase64),
+  multipart: Schema.optional(Schema.Array(MultipartPart)),
   queryParams: Schema.optional(QueryParams),
   headers: Schema.optional(Headers),
+  options: Schema.optional(RequestOptions),
   saveTo: Schema.optional(SaveTo)
 }).annotate({ identifier: "RequestMap" })
 
 /**
- * @since 0.1.0
+ * At most one of these holds a request's body; none: no body.
+ *
+ * @since 1.1.0
  * @category models
  */
-export interface RequestMap {
-  readonly url: string
-  readonly httpOp: HttpOp
+export interface BodyFields {
   /**
    * Sent as JSON (with `content-type: application/json` unless the request's
    * headers name another) when present; `null` means no body, as in the
    * original. A value with a `toJSON` method is sent as `JSON.stringify` makes it.
    */
   readonly body?: unknown
+  /** Sent as it is, UTF-8 (`text/plain; charset=utf-8` unless the headers name another type). */
+  readonly text?: string | undefined
+  /** Sent URL-encoded (`application/x-www-form-urlencoded` unless the headers name another type). */
+  readonly form?: FormFields | undefined
+  /** Sent as they are (`application/octet-stream` unless the headers name another type); base64 in files. */
+  readonly bytes?: Uint8Array | undefined
+  /** Sent as `multipart/form-data` (with its boundary), files streamed from disk. */
+  readonly multipart?: ReadonlyArray<MultipartPart> | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestMap extends BodyFields {
+  readonly url: string
+  readonly httpOp: HttpOp
   /** Appended to the URL's query string. */
   readonly queryParams?: { readonly [name: string]: string } | undefined
   readonly headers?: { readonly [name: string]: string } | undefined
+  /** Options of the call's that this request overrides (`timeout`, `retry`, `maxBodyBytes`). */
+  readonly options?: RequestOptions | undefined
   /**
    * Write the body of a 2xx response to this file instead of memory,
    * streamed (the response's `body` is then `null` and its `saved` says
@@ -150,100 +271,64 @@ export type HttpOpInput = HttpOp | Lowercase<HttpOp> | Capitalize<Lowercase<Http
  * @category models
  */
 export type RequestMapInput =
-  | {
+  | (InputBodyFields & {
     readonly url: string
     readonly httpOp: HttpOpInput
-    readonly body?: unknown
     readonly queryParams?: { readonly [name: string]: string } | null | undefined
     readonly headers?: { readonly [name: string]: string } | null | undefined
+    readonly options?: RequestOptionsInput | null | undefined
     readonly saveTo?: string | null | undefined
-  }
-  | {
+  })
+  | (InputBodyFields & {
     readonly url: string
     readonly http_op: HttpOpInput
-    readonly body?: unknown
     readonly query_params?: { readonly [name: string]: string } | null | undefined
     readonly headers?: { readonly [name: string]: string } | null | undefined
+    readonly options?: RequestOptionsInput | null | undefined
     readonly save_to?: string | null | undefined
-  }
+  })
 
-const fields = "url, httpOp (or http_op), body, queryParams (or query_params), headers, saveTo (or save_to)"
-
-const fail = (index: number, field: string, detail: string) =>
-  Result.fail(new InvalidInputError({ index, field, detail }))
-
-/** `null` means absent, as in the original's serialized requests (`"body": null`). */
-const given = (value: unknown) => value !== undefined && value !== null
-
-const pick = (
-  camelValue: unknown,
-  snakeValue: unknown,
-  camel: string,
-  snake: string,
-  index: number
-): Result.Result<unknown, InvalidInputError> => {
-  const hasCamel = given(camelValue)
-  if (hasCamel && given(snakeValue)) return fail(index, camel, `both ${camel} and ${snake} are given; use one`)
-  return Result.succeed(hasCamel ? camelValue : snakeValue)
-}
-
-const checkStringRecord = (
-  value: unknown,
-  index: number,
-  field: "queryParams" | "headers"
-): Result.Result<Record<string, string> | undefined, InvalidInputError> => {
-  if (value === undefined || value === null) return Result.succeed(undefined)
-  if (typeof value !== "object" || Array.isArray(value)) {
-    return fail(index, field, `must be an object of strings, got ${validate.describe(value)}`)
-  }
-  for (const key of Object.keys(value)) {
-    const item = (value as Record<string, unknown>)[key]
-    if (field === "headers") {
-      const nameProblem = validate.headerNameProblem(key)
-      if (nameProblem) return fail(index, field, nameProblem)
-      const valueProblem = validate.headerValueProblem(item)
-      if (valueProblem) return fail(index, `headers.${key}`, valueProblem)
-    } else if (typeof item !== "string") {
-      return fail(index, `queryParams.${key}`, `must be a string, got ${validate.describe(item)}`)
-    }
-  }
-  return Result.succeed(value as Record<string, string>)
+/**
+ * The body fields as requests may write them: bytes also as an
+ * `ArrayBuffer` or base64 text, `null` for an absent one.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export interface InputBodyFields {
+  readonly body?: unknown
+  readonly text?: string | null | undefined
+  readonly form?: FormFields | null | undefined
+  readonly bytes?: Uint8Array | ArrayBuffer | string | null | undefined
+  readonly multipart?: ReadonlyArray<MultipartPartInput> | null | undefined
 }
 
 /**
- * The prototype of a request in canonical form: `Object.prototype` with the
- * optional fields shadowed by undefined, not enumerable. A request without
- * its own `headers` then reads undefined there even when
- * `Object.prototype.headers` has been set (prototype pollution), at no cost
- * per read; the object still looks and compares like a plain one.
+ * A multipart part as requests may write it: bytes also as an
+ * `ArrayBuffer` or base64 text.
+ *
+ * @since 1.1.0
+ * @category models
  */
-const canonicalProto: object = Object.create(Object.prototype, {
-  body: { value: undefined, writable: true },
-  queryParams: { value: undefined, writable: true },
-  headers: { value: undefined, writable: true },
-  saveTo: { value: undefined, writable: true }
-})
+export type MultipartPartInput =
+  | { readonly name: string; readonly value: string }
+  | { readonly name: string; readonly path: string; readonly filename?: string; readonly contentType?: string }
+  | {
+    readonly name: string
+    readonly bytes: Uint8Array | ArrayBuffer | string
+    readonly filename?: string
+    readonly contentType?: string
+  }
 
 /**
- * A body's JSON form when it has `toJSON` methods (a `Date`, a class): what
- * `JSON.stringify` makes of it, read back with its numbers exact, and
- * checked like any body. A `toJSON` that throws, returns a BigInt or builds
- * a cycle is bad input, not a crash.
+ * What `validateAt` needs besides the request: the call's `baseUrl`, which
+ * a relative `url` is joined to. A decoded `Options.Resolved` is one.
+ *
+ * @since 1.1.0
+ * @category models
  */
-const viaToJSON = (body: unknown, index: number): Result.Result<unknown, InvalidInputError> => {
-  let text: string | undefined
-  try {
-    text = JSON.stringify(body)
-  } catch (cause) {
-    const detail = cause instanceof RangeError
-      ? `is nested deeper than ${json.maxDepth} levels`
-      : `cannot be written as JSON: ${String((cause as Error)?.message ?? cause).split("\n")[0]}`
-    return fail(index, "body", detail)
-  }
-  // `toJSON` may give undefined (or a function): no body at all, as `JSON.stringify` would send nothing.
-  if (text === undefined) return fail(index, "body", "is undefined once written as JSON (its toJSON gave nothing)")
-  if (json.deepIn(text) !== undefined) return fail(index, "body", `is nested deeper than ${json.maxDepth} levels`)
-  return Result.succeed(json.parse(text, true))
+export interface ValidateContext {
+  readonly baseUrl?: string | undefined
 }
 
 /**
@@ -256,111 +341,20 @@ const viaToJSON = (body: unknown, index: number): Result.Result<unknown, Invalid
  * names of `headers` and `queryParams`: nothing inherited (a prototype, a
  * polluted `Object.prototype`) is ever sent. A body may hold `JSON.rawJSON`
  * values (exact numbers), written as their text; it may nest at most
- * `maxJsonDepth` levels.
+ * `maxJsonDepth` levels. At most one of `body`, `text`, `form`, `bytes` and
+ * `multipart` holds the body. A `url` without a scheme (`/users/1`) is
+ * joined to `context.baseUrl` (see the `baseUrl` option) and refused
+ * without one. A multipart file's path is not looked at: a file that cannot
+ * be read is the request's `RequestBodyError` when it is sent.
  *
  * @since 0.1.0
  * @category decoding
  */
-export const validateAt = (input: unknown, index: number): Result.Result<RequestMap, InvalidInputError> => {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    return fail(index, "", `a request must be an object with ${fields}; got ${validate.describe(input)}`)
-  }
-  // One pass over the own enumerable keys: unknown names refused, known ones read (never through the prototype).
-  let url: unknown
-  let httpOp: unknown
-  let http_op: unknown
-  let rawBody: unknown
-  let camelQuery: unknown
-  let snakeQuery: unknown
-  let rawHeaders: unknown
-  let camelSave: unknown
-  let snakeSave: unknown
-  const record = input as Record<string, unknown>
-  for (const key of Object.keys(record)) {
-    switch (key) {
-      case "url":
-        url = record[key]
-        break
-      case "httpOp":
-        httpOp = record[key]
-        break
-      case "http_op":
-        http_op = record[key]
-        break
-      case "body":
-        rawBody = record[key]
-        break
-      case "queryParams":
-        camelQuery = record[key]
-        break
-      case "query_params":
-        snakeQuery = record[key]
-        break
-      case "headers":
-        rawHeaders = record[key]
-        break
-      case "saveTo":
-        camelSave = record[key]
-        break
-      case "save_to":
-        snakeSave = record[key]
-        break
-      default:
-        return fail(index, key, `unknown field (expected ${fields})`)
-    }
-  }
-  const urlProblem = validate.httpUrlProblem(url)
-  if (urlProblem) return fail(index, "url", urlProblem)
-  const op = pick(httpOp, http_op, "httpOp", "http_op", index)
-  if (Result.isFailure(op)) return Result.fail(op.failure)
-  const method = typeof op.success === "string" ? op.success.toUpperCase() : op.success
-  if (!validate.isHttpOp(method)) {
-    return fail(index, "httpOp", `must be one of ${validate.httpOps.join(", ")}; got ${validate.describe(op.success)}`)
-  }
-  const query = pick(camelQuery, snakeQuery, "queryParams", "query_params", index)
-  if (Result.isFailure(query)) return Result.fail(query.failure)
-  const queryParams = checkStringRecord(query.success, index, "queryParams")
-  if (Result.isFailure(queryParams)) return Result.fail(queryParams.failure)
-  const headers = checkStringRecord(rawHeaders, index, "headers")
-  if (Result.isFailure(headers)) return Result.fail(headers.failure)
-  let saveTo: string | undefined
-  if (camelSave !== undefined || snakeSave !== undefined) {
-    const save = pick(camelSave, snakeSave, "saveTo", "save_to", index)
-    if (Result.isFailure(save)) return Result.fail(save.failure)
-    if (given(save.success)) {
-      const problem = validate.savePathProblem(save.success)
-      if (problem !== undefined) return fail(index, "saveTo", problem)
-      saveTo = save.success as string
-    }
-  }
-  let body = rawBody
-  if (body === null) body = undefined
-  if (body !== undefined) {
-    const problem = validate.jsonCheck(body)
-    if (problem === "toJSON") {
-      const written = viaToJSON(body, index)
-      if (Result.isFailure(written)) return Result.fail(written.failure)
-      body = written.success
-    } else if (problem) {
-      return fail(index, `body${problem[0]}`, problem[1])
-    }
-  }
-  const out: {
-    url: string
-    httpOp: HttpOp
-    body?: unknown
-    queryParams?: Record<string, string>
-    headers?: Record<string, string>
-    saveTo?: string
-  } = Object.create(canonicalProto)
-  out.url = url as string
-  out.httpOp = method
-  if (body !== undefined) out.body = body
-  if (queryParams.success !== undefined) out.queryParams = queryParams.success
-  if (headers.success !== undefined) out.headers = headers.success
-  if (saveTo !== undefined) out.saveTo = saveTo
-  return Result.succeed(out)
-}
+export const validateAt: (
+  input: unknown,
+  index: number,
+  context?: ValidateContext
+) => Result.Result<RequestMap, InvalidInputError> = requestCheck.validateAt
 
 /**
  * `JSON.parse` as loamy reads requests from files and streams: a number
@@ -398,17 +392,22 @@ export const maxJsonDepth: number = json.maxDepth
 /**
  * `validateAt` for an item of a stream or a file: a string is JSON text (a
  * line of a JSONL file) and is parsed first, its numbers kept exact (see
- * `parseJson`). The check every door and the cluster apply to such items.
+ * `parseJson`). The check every door and the cluster apply to such items;
+ * `context` as `validateAt`'s.
  *
  * @since 0.3.0
  * @category decoding
  */
-export const validateItem = (item: unknown, index: number): Result.Result<RequestMap, InvalidInputError> => {
-  if (typeof item !== "string") return validateAt(item, index)
+export const validateItem = (
+  item: unknown,
+  index: number,
+  context?: ValidateContext
+): Result.Result<RequestMap, InvalidInputError> => {
+  if (typeof item !== "string") return validateAt(item, index, context)
   // Not built at all when it is too deep: the refused item keeps its text, which every door can carry.
   const deep = json.deepIn(item, json.maxDepth + 1)
   if (deep !== undefined) {
-    return fail(index, deep, `is nested deeper than ${json.maxDepth} levels`)
+    return Result.fail(new InvalidInputError({ index, field: deep, detail: `is nested deeper than ${json.maxDepth} levels` }))
   }
   let parsed: unknown
   try {
@@ -418,23 +417,24 @@ export const validateItem = (item: unknown, index: number): Result.Result<Reques
       new InvalidInputError({ index, field: "", detail: `not valid JSON: ${(cause as Error).message}` })
     )
   }
-  return validateAt(parsed, index)
+  return validateAt(parsed, index, context)
 }
 
 /**
  * Checks every request, stopping at the first bad one; nothing is sent when
- * this fails.
+ * this fails. `context` as `validateAt`'s.
  *
  * @since 0.1.0
  * @category decoding
  */
 export const validateAll = (
-  inputs: Iterable<unknown>
+  inputs: Iterable<unknown>,
+  context?: ValidateContext
 ): Result.Result<ReadonlyArray<RequestMap>, InvalidInputError> => {
   const out: Array<RequestMap> = []
   let index = 0
   for (const input of inputs) {
-    const result = validateAt(input, index++)
+    const result = validateAt(input, index++, context)
     if (Result.isFailure(result)) return Result.fail(result.failure)
     out.push(result.success)
   }
@@ -461,3 +461,27 @@ export const RequestMapFromInput: Schema.Codec<RequestMap, unknown> = Schema.Unk
     encode: SchemaGetter.passthrough({ strict: false })
   })
 ).annotate({ identifier: "RequestMapFromInput" })
+
+const encodeBytes = Schema.encodeSync(Schema.Uint8ArrayFromBase64)
+
+const jsonPart = (part: MultipartPart): object => ("bytes" in part ? { ...part, bytes: encodeBytes(part.bytes) } : part)
+
+/**
+ * A request as JSON holds it, for `JSON.stringify` (loamy's CLI writes its
+ * records so): the `RequestMap` schema's encoding, `bytes` as base64 and
+ * `Infinity` durations as text, but with a body's exact numbers
+ * (`JSON.rawJSON` values) kept, which `JSON.stringify` writes digit for
+ * digit. The request itself when it has nothing of the kind, which is the
+ * common case.
+ *
+ * @since 1.1.0
+ * @category encoding
+ */
+export const toJsonable = (request: RequestMap): RequestMap | Record<string, unknown> => {
+  if (request.bytes === undefined && request.multipart === undefined && request.options === undefined) return request
+  const out: Record<string, unknown> = { ...request }
+  if (request.bytes !== undefined) out["bytes"] = encodeBytes(request.bytes)
+  if (request.multipart !== undefined) out["multipart"] = request.multipart.map(jsonPart)
+  if (request.options !== undefined) out["options"] = perRequest.jsonOptions(request.options)
+  return out
+}

@@ -170,7 +170,7 @@ export interface RequestResponse {
   readonly body: unknown
   /** Response headers (see `ResponseHeaders`). */
   readonly headers: ResponseHeaders
-  /** What went wrong, if anything. A non-2xx status alone is not an error. */
+  /** What went wrong, if anything. A non-2xx status alone is not an error, unless the `failOn` option counts it. */
   readonly error?: RequestError | undefined
   /** Milliseconds from the first attempt's start to the result, retries included. */
   readonly elapsedMs: number

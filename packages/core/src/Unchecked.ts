@@ -14,6 +14,8 @@
 import * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
 import * as Option from "effect/Option"
+import type * as Context from "effect/Context"
+import * as abort from "./internal/abort.js"
 import * as call from "./internal/call.js"
 import * as engine from "./internal/engine.js"
 import { leaseSettings, onRoute, withoutTransport } from "./internal/route.js"
@@ -104,3 +106,16 @@ export const unsafePrepare = (
         })
     ))
 }
+
+/**
+ * The `AbortSignal`s of a call's requests, by index, for a door that lets
+ * callers abort one request (loamy's Promise door): provided around the
+ * call, read once by the engine. A request whose signal is aborted ends at
+ * once with an `AbortedError` (one in flight is interrupted); the others go
+ * on. Undefined (the default): none.
+ *
+ * @since 1.1.0
+ * @category aborting
+ */
+export const RequestSignals: Context.Reference<ReadonlyArray<AbortSignal | undefined> | undefined> =
+  abort.RequestSignals

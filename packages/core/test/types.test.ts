@@ -70,6 +70,9 @@ describe("types", () => {
       | "BodyDecodeError"
       | "BodyTooLargeError"
       | "RedirectError"
+      | "HttpStatusError"
+      | "RequestBodyError"
+      | "AbortedError"
       | "DownloadError"
     >()
   })

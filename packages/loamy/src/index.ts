@@ -21,6 +21,7 @@ import {
   RequestMap,
   type RequestResponse as CoreResponse
 } from "@loamy/core"
+import * as Unchecked from "@loamy/core/Unchecked"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -28,6 +29,7 @@ import * as Result from "effect/Result"
 import { AbortError } from "./errors.js"
 import * as options_ from "./internal/options.js"
 import * as runtime from "./internal/runtime.js"
+import { splitSignals } from "./internal/signals.js"
 import * as sync from "./internal/sync.js"
 
 export {
@@ -71,6 +73,17 @@ export {
  * @category models
  */
 export type RequestInput = RequestMap.RequestMapInput
+
+/**
+ * A request of `sendRequests`: a `RequestInput` that may carry an
+ * `AbortSignal` of its own, which aborts that request only (its response
+ * gets an `AbortedError`; the others go on). No other door takes one: a
+ * signal cannot cross a thread or a file.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export type PromiseRequestInput = RequestInput & { readonly signal?: AbortSignal | undefined }
 
 /**
  * One result per request, in input order.
@@ -156,7 +169,7 @@ export interface PromiseOptions extends Options {
  * @category sending
  */
 export const sendRequests = (
-  requests: Iterable<RequestInput>,
+  requests: Iterable<PromiseRequestInput>,
   options?: PromiseOptions
 ): Promise<Array<RequestResponse>> => {
   // A Promise-returning function rejects, it never throws: an options getter or an iterable that throws (a
@@ -168,13 +181,20 @@ export const sendRequests = (
   }
 }
 
-const start = (requests: Iterable<RequestInput>, options: PromiseOptions | undefined): Promise<Array<RequestResponse>> => {
+const start = (
+  requests: Iterable<PromiseRequestInput>,
+  options: PromiseOptions | undefined
+): Promise<Array<RequestResponse>> => {
   const checked = options_.checkPromise(options)
   if (Result.isFailure(checked)) return Promise.reject(checked.failure)
   if (!isIterable(requests)) return Promise.reject(notIterable(requests))
   const [resolved, { onProgress, progressIntervalMs, signal }] = checked.success
   if (signal?.aborted) return Promise.reject(new AbortError({ cause: signal.reason }))
-  let effect = runtime.send(requests, resolved)
+  const split = splitSignals(requests)
+  if (Result.isFailure(split)) return Promise.reject(split.failure)
+  // The caller's requests, a `signal` taken off some: the core checks each of them next, whatever they are.
+  let effect = runtime.send(split.success.requests as ReadonlyArray<RequestInput>, resolved)
+  if (split.success.signals !== undefined) effect = Effect.provideService(effect, Unchecked.RequestSignals, split.success.signals)
   if (onProgress !== undefined) effect = reportingTo(onProgress, progressIntervalMs, effect)
   return new Promise((resolve, reject) => {
     const fiber = runtime.runtime().runFork(effect)
@@ -245,7 +265,7 @@ export const sendRequestsSync = (requests: Iterable<RequestInput>, options?: Opt
 
 const sendSync = (requests: Iterable<RequestInput>, options: CoreOptions.Resolved): Array<RequestResponse> => {
   if (!isIterable(requests)) throw notIterable(requests)
-  const valid = RequestMap.validateAll(requests)
+  const valid = RequestMap.validateAll(requests, options)
   if (Result.isFailure(valid)) throw valid.failure
   const bounded = sync.withBound(options)
   return sync.call(valid.success, bounded, sync.waitFor(bounded))
@@ -358,6 +378,11 @@ export const isInvalidOptionsError = (u: unknown): u is InvalidOptionsError => u
 
 export {
   /**
+   * @since 1.1.0
+   * @category errors
+   */
+  AbortedError,
+  /**
    * @since 0.1.0
    * @category errors
    */
@@ -377,6 +402,11 @@ export {
    * @category errors
    */
   InvalidInputError,
+  /**
+   * @since 1.1.0
+   * @category errors
+   */
+  HttpStatusError,
   /**
    * @since 0.1.0
    * @category errors
@@ -402,6 +432,11 @@ export {
    * @category errors
    */
   RedirectError,
+  /**
+   * @since 1.1.0
+   * @category errors
+   */
+  RequestBodyError,
   /**
    * @since 0.1.0
    * @category errors

@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import { createHash } from "node:crypto"
 import * as http from "node:http"
 import * as zlib from "node:zlib"
 import type { AddressInfo, Socket } from "node:net"
@@ -94,6 +95,53 @@ const readBody = (req: http.IncomingMessage): Promise<string> =>
     req.on("error", reject)
   })
 
+const readBytes = async (req: http.IncomingMessage): Promise<Buffer> => {
+  const chunks: Array<Buffer> = []
+  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk)
+  return Buffer.concat(chunks)
+}
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
+
+/** A request body as real parsers read it (see `/parse`). */
+const parseBody = async (req: http.IncomingMessage): Promise<Record<string, unknown>> => {
+  const contentType = req.headers["content-type"] ?? ""
+  const body = await readBytes(req)
+  const out: Record<string, unknown> = {
+    method: req.method,
+    contentType: contentType === "" ? null : contentType,
+    contentLength: req.headers["content-length"] ?? null,
+    bytes: body.length,
+    sha256: sha256(body)
+  }
+  const type = contentType.toLowerCase()
+  if (type.startsWith("multipart/form-data")) {
+    const form = await new Request("http://127.0.0.1/parse", {
+      method: "POST",
+      headers: { "content-type": contentType },
+      body: Uint8Array.from(body)
+    }).formData()
+    const entries: Array<readonly [string, FormDataEntryValue]> = []
+    form.forEach((value, name) => entries.push([name, value]))
+    const parts: Array<Record<string, unknown>> = []
+    for (const [name, value] of entries) {
+      if (typeof value === "string") parts.push({ name, value })
+      else {
+        const bytes = new Uint8Array(await value.arrayBuffer())
+        parts.push({ name, filename: value.name, type: value.type, size: value.size, sha256: sha256(bytes) })
+      }
+    }
+    out["parts"] = parts
+  } else if (type.startsWith("application/x-www-form-urlencoded")) {
+    out["form"] = [...new URLSearchParams(body.toString("utf8"))]
+  } else if (type.startsWith("text/")) {
+    out["text"] = body.toString("utf8")
+  } else {
+    out["base64"] = body.toString("base64")
+  }
+  return out
+}
+
 const numberParam = (query: URLSearchParams, name: string, fallback: number): number => {
   const raw = query.get(name)
   if (raw === null) return fallback
@@ -136,6 +184,12 @@ const numberParam = (query: URLSearchParams, name: string, fallback: number): nu
  * - `/cookies` → two `Set-Cookie` headers with commas in their Expires dates and two `x-multi` headers
  * - `/redirect-to-other-origin?path=P&status=S` → redirect (default 302) to `otherUrl + P` (default `/echo`)
  * - `/stall-headers` → reads the request and never answers, until the client or `close()` ends the connection
+ * - `/parse` (any method) → the body as a real parser reads it: `{ method, contentType, contentLength, bytes,
+ *   sha256, ... }` plus `parts` for `multipart/form-data` (the web `Request.formData()`: `{ name, value }` or
+ *   `{ name, filename, type, size, sha256 }` per part, in order), `form` for
+ *   `application/x-www-form-urlencoded` (`URLSearchParams`' `[name, value]` pairs), `text` for `text/*`, and
+ *   `base64` for anything else
+ * - `/digest` (any method) → `{ bytes, sha256, contentType }` of the body, hashed as it streams in (never held)
  *
  * Every route is served on `url` and on `otherUrl` (a second listener: another origin), with shared stats.
  *
@@ -193,6 +247,16 @@ export const start = (options: Options = {}): Promise<TestServer> => {
         headers: req.headers,
         body
       })
+    }
+    if (path === "/parse") return json(res, 200, await parseBody(req))
+    if (path === "/digest") {
+      const hash = createHash("sha256")
+      let bytes = 0
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        bytes += chunk.length
+        hash.update(chunk)
+      }
+      return json(res, 200, { bytes, sha256: hash.digest("hex"), contentType: req.headers["content-type"] ?? null })
     }
     if (path === "/text") {
       res.writeHead(200, { "content-type": "text/plain" })

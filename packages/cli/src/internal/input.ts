@@ -50,11 +50,12 @@ const firstSignificant = (chunk: Buffer, start: number): number | undefined => {
 
 /**
  * Opens `path` (`-` for stdin) and decides its format from the first byte
- * that is not whitespace: `[` is a JSON array, anything else is JSONL.
+ * that is not whitespace: `[` is a JSON array, anything else is JSONL. A
+ * JSON array's requests are checked with `context` (the run's `baseUrl`).
  *
  * @internal
  */
-export const open = async (path: string): Promise<Input> => {
+export const open = async (path: string, context?: RequestMap.ValidateContext): Promise<Input> => {
   let readable: NodeJS.ReadableStream
   if (path === "-") {
     readable = process.stdin
@@ -97,11 +98,14 @@ export const open = async (path: string): Promise<Input> => {
       }
     })
   }
-  if (first === 0x5b /* [ */) return { kind: "array", requests: await readArray(rest) }
+  if (first === 0x5b /* [ */) return { kind: "array", requests: await readArray(rest, context) }
   return { kind: "lines", batches: lineBatches(rest) }
 }
 
-const readArray = async (chunks: AsyncIterable<Buffer>): Promise<ReadonlyArray<RequestMap.RequestMap>> => {
+const readArray = async (
+  chunks: AsyncIterable<Buffer>,
+  context: RequestMap.ValidateContext | undefined
+): Promise<ReadonlyArray<RequestMap.RequestMap>> => {
   const parts: Array<Buffer> = []
   for await (const chunk of chunks) parts.push(chunk)
   const bytes = Buffer.concat(parts)
@@ -123,7 +127,7 @@ const readArray = async (chunks: AsyncIterable<Buffer>): Promise<ReadonlyArray<R
     )
   }
   if (!Array.isArray(parsed)) throw new BadInput("the input is not a JSON array")
-  const checked = RequestMap.validateAll(parsed)
+  const checked = RequestMap.validateAll(parsed, context)
   if (Result.isFailure(checked)) {
     const e = checked.failure
     const detail = redactUrls(fieldDetail(e.field, e.detail))

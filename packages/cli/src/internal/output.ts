@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { LoamyError, type RequestMap, type RequestResponse } from "@loamy/core"
+import { LoamyError, RequestMap, type RequestResponse } from "@loamy/core"
 
 const { BodyDecodeError, displayUrl, InvalidInputError } = LoamyError
 
@@ -192,10 +192,14 @@ const tryStringify = (value: unknown): string | undefined => {
   }
 }
 
-/** What the record shows of a request: its secret header values redacted. */
-const shownRequest = (request: RequestMap.RequestMap, redaction: Redaction): RequestMap.RequestMap => {
+/**
+ * What the record shows of a request: as JSON holds it (`RequestMap.toJsonable`: bytes as base64), its secret
+ * header values redacted.
+ */
+const shownRequest = (request: RequestMap.RequestMap, redaction: Redaction): object => {
   const headers = redactHeaders(request.headers, redaction)
-  return headers === request.headers ? request : { ...request, headers }
+  const shown = RequestMap.toJsonable(request)
+  return headers === request.headers ? shown : { ...shown, headers }
 }
 
 const NOT_WRITTEN = "<not written: nested too deep to write as JSON>"

@@ -47,6 +47,8 @@ export interface SelectionConfig {
   readonly resume: string | undefined
   readonly retryFailed: boolean
   readonly shard: Shard | undefined
+  /** The run's `--base-url`: the input's relative URLs are joined to it before they are compared with records. */
+  readonly baseUrl?: string | undefined
 }
 
 /** What a run does with the selection. @internal */
@@ -66,9 +68,16 @@ export interface Plan {
 }
 
 /** What the input says at one index, for comparing with the file's record there. */
-const inputKey = (item: unknown, index: number): { readonly refused: boolean; readonly key: number } => {
-  const checked = RequestMap.validateAt(item, index)
-  return Result.isFailure(checked) ? { refused: true, key: 0 } : { refused: false, key: requestKey(checked.success) }
+const inputKey = (
+  item: unknown,
+  index: number,
+  context: RequestMap.ValidateContext
+): { readonly refused: boolean; readonly key: number } => {
+  const checked = RequestMap.validateAt(item, index, context)
+  // As records hold it: bytes as base64, durations as JSON can hold them.
+  return Result.isFailure(checked)
+    ? { refused: true, key: 0 }
+    : { refused: false, key: requestKey(RequestMap.toJsonable(checked.success)) }
 }
 
 /** A JSONL line as `loamy send` reads it: JSON, or the text the core then refuses. */
@@ -87,12 +96,12 @@ class Comparison {
   readonly mismatched = new Indices()
   /** The input line of (the first 10,000) mismatched indices, for the message. */
   readonly inputLines = new Map<number, number>()
-  constructor(readonly scanned: Scanned) {}
+  constructor(readonly scanned: Scanned, readonly context: RequestMap.ValidateContext) {}
   /** Compares the input's `item` at `index` (on `line` of a JSONL input) with its record, if the file has one. */
   check(index: number, item: () => unknown, line: number | undefined): void {
     const { done, keys, refused } = this.scanned
     if (!done.has(index)) return
-    const seen = inputKey(item(), index)
+    const seen = inputKey(item(), index, this.context)
     const same = seen.refused ? refused.has(index) : !refused.has(index) && keys.get(index) === seen.key
     if (same) return
     this.mismatched.add(index)
@@ -106,7 +115,7 @@ class Comparison {
  * records of.
  */
 const readInputFile = async (inputPath: string, comparison: Comparison): Promise<number> => {
-  const source = await input.open(inputPath)
+  const source = await input.open(inputPath, comparison.context)
   if (source.kind === "array") {
     source.requests.forEach((request, index) => comparison.check(index, () => bodyAsRead(request), undefined))
     return source.requests.length
@@ -265,7 +274,7 @@ const prepareLocked = async (
     return undefined
   })
   // Every record against the input's request at its index, before anything is sent or changed.
-  const comparison = new Comparison(scanned)
+  const comparison = new Comparison(scanned, { baseUrl: config.baseUrl })
   let replaced: input.Input | undefined
   if (source.kind === "array") {
     for (const index of scanned.done) comparison.check(index, () => bodyAsRead(source.requests[index]!), undefined)

@@ -67,7 +67,8 @@ const fnv1a = (text: string): number => {
 
 /**
  * What is compared between a record and the input's request at its index:
- * URL, method, query parameters, header names and body, as one hash. Header
+ * URL, method, query parameters, header names, body (any of its fields) and
+ * the request's own options, as one hash. Header
  * values are not compared: records redact the secret ones (and which ones
  * depends on flags that may differ between runs).
  *
@@ -84,7 +85,13 @@ export const requestKey = (request: unknown): number => {
     r["httpOp"] ?? null,
     r["queryParams"] ?? null,
     typeof headers === "object" && headers !== null ? Object.keys(headers) : null,
-    r["body"] ?? null
+    r["body"] ?? null,
+    // The other bodies and the request's own options, as records write them (`RequestMap.toJsonable`).
+    r["text"] ?? null,
+    r["form"] ?? null,
+    r["bytes"] ?? null,
+    r["multipart"] ?? null,
+    r["options"] ?? null
   ]))
 }
 

@@ -212,7 +212,7 @@ export const runVia = <R>(config: SendConfig, via: Via<R>): Effect.Effect<number
     }
     const resolved = checked.success
     const opened = yield* Effect.result(Effect.tryPromise({
-      try: () => input.open(config.file),
+      try: () => input.open(config.file, resolved),
       catch: (error) => error instanceof input.BadInput ? error : new input.BadInput(String(error))
     }))
     if (Result.isFailure(opened)) {
@@ -223,7 +223,7 @@ export const runVia = <R>(config: SendConfig, via: Via<R>): Effect.Effect<number
       try: () =>
         config.selection === undefined
           ? Promise.resolve(undefined)
-          : plans.prepare(config.selection, config.file, opened.success, config.quiet),
+          : plans.prepare({ ...config.selection, baseUrl: resolved.baseUrl }, config.file, opened.success, config.quiet),
       catch: (error) =>
         error instanceof input.BadInput || error instanceof lock.LockHeld ? error : new input.BadInput(String(error))
     }))

@@ -37,7 +37,7 @@ export const prepare = <A, R>(
   if (Result.isFailure(resolved)) return Result.fail(resolved.failure)
   const decode = typedBody.decoderFor(body)
   if (Result.isFailure(decode)) return Result.fail(decode.failure)
-  const checked = RequestMap.validateAll(requests)
+  const checked = RequestMap.validateAll(requests, resolved.success)
   if (Result.isFailure(checked)) return Result.fail(checked.failure)
   return Result.succeed({ resolved: resolved.success, requests: checked.success, decode: decode.success })
 }

@@ -11,8 +11,9 @@
  * number of bytes, `duration` the duration grammar (`parseDuration`),
  * `boolean` a switch, `headers` `Name: value` entries, `names` header names,
  * `rate` `N/INTERVAL` (`parseRate`), `retry` a number of attempts (or
- * retry settings), `url` a URL or a keyword (`env`), `path` a file system
- * path, `template` a file name with `{field}`s.
+ * retry settings), `url` a URL or a keyword (`env`), `statuses` HTTP
+ * statuses, ranges and classes (`404`, `500-599`, `5xx`, comma-separated),
+ * `path` a file system path, `template` a file name with `{field}`s.
  *
  */
 export type ValueForm =
@@ -25,6 +26,7 @@ export type ValueForm =
   | "rate"
   | "retry"
   | "url"
+  | "statuses"
   | "path"
   | "template"
 

@@ -19,7 +19,14 @@ import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Option from "effect/Option"
 import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
-import { BodyTooLargeError, DeadlineError, type RedirectError, type RequestError, TimeoutError } from "../LoamyError.js"
+import {
+  BodyTooLargeError,
+  DeadlineError,
+  type RedirectError,
+  RequestBodyError,
+  type RequestError,
+  TimeoutError
+} from "../LoamyError.js"
 import type * as Options from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
 import type { RequestResponse, ResponseHeaders, Saved } from "../RequestResponse.js"
@@ -36,9 +43,13 @@ import {
 import { Budget } from "./budget.js"
 import * as download from "./download.js"
 import { AttemptDeadline, isAttemptTimeout, Transport } from "../Transport.js"
+import { abortable, abortedError, RequestSignals } from "./abort.js"
 import { fromClientError, transportError } from "./errors.js"
+import { checkStatus } from "./failOn.js"
+import { type Limits, limitsFor, retryFor } from "./perRequest.js"
 import { makeLimiter } from "./rateLimit.js"
 import { isRedirect, noRequestOptions, redirectFollower } from "./redirects.js"
+import * as requestBody from "./requestBody.js"
 import { makeOriginPauses, mayRetry, withRetries } from "./retry.js"
 import { withinFor } from "./timeout.js"
 
@@ -102,6 +113,7 @@ const toHttpRequest = (
   request: RequestMap,
   url: string,
   defaults: Options.Resolved["headers"],
+  files: ReadonlyArray<Blob | undefined> | undefined,
   part: download.Part | undefined
 ) => {
   let headers: Record<string, string> | undefined = request.headers as Record<string, string> | undefined
@@ -116,6 +128,8 @@ const toHttpRequest = (
       JSON.stringify(request.body),
       httpRequest.headers["content-type"] ?? "application/json"
     )
+  } else if (requestBody.hasOtherBody(request)) {
+    httpRequest = requestBody.withBody(httpRequest, request, files)
   }
   return httpRequest
 }
@@ -155,8 +169,12 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
       ? undefined
       : redirectFollower(base, options.maxRedirects, options.sensitiveHeaders)
     // A transport bounds attempts itself, given each attempt's end; without one a fiber races the attempt.
-    const timeoutMs = options.timeoutMs
-    const boundByClient = timeoutMs !== undefined && Option.isSome(yield* Effect.serviceOption(Transport))
+    const hasTransport = Option.isSome(yield* Effect.serviceOption(Transport))
+    const callLimits: Limits = {
+      timeoutMs: options.timeoutMs,
+      boundByClient: options.timeoutMs !== undefined && hasTransport,
+      maxBodyBytes: options.maxBodyBytes
+    }
     const startedAt = yield* Clock.currentTimeMillis
     const within = withinFor(yield* Clock.Clock)
     const deadlineAt = options.deadlineMs === undefined ? undefined : startedAt + options.deadlineMs
@@ -165,30 +183,34 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
     const needsOrigin = options.retry !== undefined || options.rateLimit?.perOrigin === true
     const limiterFor = makeLimiter(options.rateLimit)
     const pauses = options.retry === undefined ? undefined : makeOriginPauses(options.retry)
-    const maxBodyBytes = options.maxBodyBytes
     // Bytes of bodies held by this call's reads (see `budget.ts`): one object per call.
     const budget = new Budget(options.bodyBudget)
     const exactNumbers = options.exactNumbers
+    const failOn = options.failOn
+    // The Promise door's signals per request, by index; undefined (every other call): not a check per request.
+    const signals = yield* RequestSignals
     const saveDir = options.saveDir
     const saveName = options.saveName
     // Nothing but the exchange itself: the attempt folds straight into the response, one Effect frame.
-    const direct = (timeoutMs === undefined || boundByClient) && limiterFor === undefined && pauses === undefined &&
-      deadlineAt === undefined && !traced
+    const direct = (callLimits.timeoutMs === undefined || callLimits.boundByClient) && limiterFor === undefined &&
+      pauses === undefined && deadlineAt === undefined && !traced
 
     /**
-     * One attempt: the exchange (redirects included) and its body, folded by
-     * `k`. Never fails. One `matchEffect` per step, and a body the client
-     * holds already is folded without one.
+     * One exchange (redirects included) and its body, folded by `k`. Never
+     * fails. One `matchEffect` per step, and a body the client holds already
+     * is folded without one.
      */
-    const attempt = <A>(
+    const exchange = <A>(
       request: RequestMap,
       url: string,
       k: (o: Outcome) => A,
       seen: Seen | undefined,
+      limits: Limits,
+      httpRequest: HttpClientRequest.HttpClientRequest,
       part: download.Part | undefined
     ): Effect.Effect<A> => {
       const method = request.httpOp
-      const httpRequest = toHttpRequest(request, url, options.headers, part)
+      const { boundByClient, maxBodyBytes, timeoutMs } = limits
       const timedOut = () => new TimeoutError({ method, url, timeoutMs: timeoutMs! })
       const clientFailed = (error: HttpClientError.HttpClientError | RedirectError) =>
         Effect.succeed(k(failed(
@@ -247,11 +269,40 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
           isRedirect(response)
             ? Effect.matchEffect(follow(response, httpRequest), { onFailure: clientFailed, onSuccess: read })
             : read(response)
-      const exchange = Effect.matchEffect(base.execute(httpRequest), { onFailure: clientFailed, onSuccess: onResponse })
+      const exchanged = Effect.matchEffect(base.execute(httpRequest), { onFailure: clientFailed, onSuccess: onResponse })
       // The one context change per attempt: its end, for the transport (redirects and body included).
       return boundByClient
-        ? Effect.suspend(() => Effect.provideService(exchange, AttemptDeadline, performance.now() + timeoutMs!))
-        : exchange
+        ? Effect.suspend(() => Effect.provideService(exchanged, AttemptDeadline, performance.now() + timeoutMs!))
+        : exchanged
+    }
+
+    /** One attempt; a multipart body's files are opened for each (a retry reads them again). */
+    const attempt = <A>(
+      request: RequestMap,
+      url: string,
+      k: (o: Outcome) => A,
+      seen: Seen | undefined,
+      limits: Limits,
+      part: download.Part | undefined
+    ): Effect.Effect<A> => {
+      const parts = request.multipart
+      if (parts === undefined || !requestBody.hasFiles(parts)) {
+        return exchange(request, url, k, seen, limits, toHttpRequest(request, url, options.headers, undefined, part), part)
+      }
+      return Effect.flatMap(requestBody.openFiles(parts), (files) =>
+        files._tag === "Success"
+          ? exchange(
+            request,
+            url,
+            k,
+            seen,
+            limits,
+            toHttpRequest(request, url, options.headers, files.success, part),
+            part
+          )
+          : Effect.succeed(k(failed(
+            new RequestBodyError({ method: request.httpOp, url, field: files.failure[0], detail: files.failure[1] })
+          ))))
     }
 
     /** An attempt at a download: from where its partial file ends, found anew for each attempt. */
@@ -260,8 +311,10 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
       request: RequestMap,
       url: string,
       k: (o: Outcome) => A,
-      seen: Seen | undefined
-    ): Effect.Effect<A> => Effect.flatMap(download.prepare(target), (part) => attempt(request, url, k, seen, part))
+      seen: Seen | undefined,
+      limits: Limits
+    ): Effect.Effect<A> =>
+      Effect.flatMap(download.prepare(target), (part) => attempt(request, url, k, seen, limits, part))
 
     const identity = (o: Outcome): Outcome => o
 
@@ -269,15 +322,17 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
       request: RequestMap,
       url: string,
       origin: string,
+      limits: Limits,
       target: string | undefined
     ): Effect.Effect<Outcome> => {
       let folded: Effect.Effect<Outcome>
-      if (timeoutMs !== undefined && !boundByClient) {
+      const timeoutMs = limits.timeoutMs
+      if (timeoutMs !== undefined && !limits.boundByClient) {
         // A fiber races the attempt: the status and headers that arrived before the bound passed are kept.
         const seen: Seen = { statusCode: 0, headers: emptyHeaders }
         const attempted = target === undefined
-          ? attempt(request, url, identity, seen, undefined)
-          : attemptTo(target, request, url, identity, seen)
+          ? attempt(request, url, identity, seen, limits, undefined)
+          : attemptTo(target, request, url, identity, seen, limits)
         folded = within(attempted, timeoutMs, () => ({
           statusCode: seen.statusCode,
           headers: seen.headers,
@@ -286,8 +341,8 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
         }))
       } else {
         folded = target === undefined
-          ? attempt(request, url, identity, undefined, undefined)
-          : attemptTo(target, request, url, identity, undefined)
+          ? attempt(request, url, identity, undefined, limits, undefined)
+          : attemptTo(target, request, url, identity, undefined, limits)
       }
       const paced = limiterFor === undefined ? folded : Effect.andThen(limiterFor(origin), folded)
       if (pauses === undefined) return paced
@@ -298,28 +353,34 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
       Effect.suspend(() => {
         const url = fullUrl(request)
         const started = performance.now()
+        const signal = signals === undefined ? undefined : signals[index]
+        const own = request.options
         // A field check per request: the file a body goes to, when the request or the call asks for one.
         const target = request.saveTo === undefined && saveDir === undefined
           ? undefined
           : download.targetOf(request, index, saveDir, saveName)
-        if (direct) {
-          const k = (o: Outcome) => toResponse(request, o, started, 1)
+        if (direct && own === undefined && signal === undefined) {
+          const k = (o: Outcome) =>
+            toResponse(request, failOn === undefined ? o : checkStatus(failOn, o, request.httpOp, url), started, 1)
           return target === undefined
-            ? attempt(request, url, k, undefined, undefined)
-            : attemptTo(target, request, url, k, undefined)
+            ? attempt(request, url, k, undefined, callLimits, undefined)
+            : attemptTo(target, request, url, k, undefined, callLimits)
         }
         const method = request.httpOp
+        const limits = own === undefined ? callLimits : limitsFor(callLimits, own, hasTransport)
+        const retry = own === undefined ? options.retry : retryFor(options.retry, own)
         const origin = needsOrigin ? originOf(url) : ""
         let attempts = 0
         const counted = Effect.suspend(() => {
           attempts++
-          return attemptOnce(request, url, origin, target)
+          return attemptOnce(request, url, origin, limits, target)
         })
-        const retry = options.retry
         const outcome = retry !== undefined && mayRetry(retry, request)
           ? withRetries(counted, retry, deadlineAt)
           : counted
-        const responded = Effect.map(outcome, (o) => toResponse(request, o, started, attempts))
+        // After retries: a status retried and still back is the failure `failOn` makes of it.
+        const responded = Effect.map(outcome, (o) =>
+          toResponse(request, failOn === undefined ? o : checkStatus(failOn, o, method, url), started, attempts))
         let bounded: Effect.Effect<RequestResponse> = responded
         if (deadlineAt !== undefined) {
           const deadlineMs = options.deadlineMs!
@@ -327,6 +388,13 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
             toResponse(request, failed(new DeadlineError({ method, url, deadlineMs })), started, attempts)
           bounded = Effect.flatMap(Clock.currentTimeMillis, (now) =>
             now >= deadlineAt ? Effect.sync(expired) : within(responded, deadlineAt - now, expired))
+        }
+        if (signal !== undefined) {
+          bounded = abortable(
+            bounded,
+            signal,
+            () => toResponse(request, failed(abortedError(signal, method, url)), started, attempts)
+          )
         }
         return traced
           ? Effect.withSpan(bounded, "loamy.request", {

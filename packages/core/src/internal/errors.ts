@@ -6,7 +6,13 @@
  * @internal
  */
 import type * as HttpClientError from "effect/http/HttpClientError"
-import { InvalidRequestError, type RequestError, TransportError, type TransportReason } from "../LoamyError.js"
+import {
+  InvalidRequestError,
+  RequestBodyError,
+  type RequestError,
+  TransportError,
+  type TransportReason
+} from "../LoamyError.js"
 
 const transportCodes: Record<string, TransportReason> = {
   ECONNREFUSED: "ConnectionRefused",
@@ -53,9 +59,27 @@ export const transportError = (method: string, url: string, cause: unknown): Tra
     : new TransportError({ method, url, reason, code, detail })
 }
 
+/** Whether a `Blob` in the cause chain failed to read (a multipart file that changed or went away as it was sent). */
+const blobUnreadable = (error: unknown): boolean => {
+  let current: unknown = error
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
+    if ((current as { name?: unknown }).name === "NotReadableError") return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
+
 /** @internal */
 export const fromClientError = (method: string, url: string, error: HttpClientError.HttpClientError): RequestError => {
   const kind = error.reason._tag
+  if (blobUnreadable(error.cause)) {
+    return new RequestBodyError({
+      method,
+      url,
+      field: "multipart",
+      detail: `a file could not be read as it was sent (changed, truncated or removed): ${rootCause(error.cause).detail}`
+    })
+  }
   // A request the client would not send (a body it cannot encode, a URL it cannot build).
   if (kind === "EncodeError" || kind === "InvalidUrlError") {
     return new InvalidRequestError({ method, url, detail: rootCause(error.cause ?? error).detail })

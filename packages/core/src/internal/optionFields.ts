@@ -16,9 +16,10 @@ import * as SchemaGetter from "effect/SchemaGetter"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
 import { parseDuration, parseRate } from "./durations.js"
+import { parseStatuses } from "./failOn.js"
 import { InvalidOptionsError } from "../LoamyError.js"
 import { templateProblem } from "./download.js"
-import { describe, headerNameProblem, headerValueProblem, savePathProblem } from "./validate.js"
+import { describe, headerNameProblem, headerValueProblem, httpUrlProblem, savePathProblem } from "./validate.js"
 
 /** @internal */
 export const invalid = (message: string): Effect.Effect<never, SchemaIssue.Issue> =>
@@ -165,6 +166,22 @@ export const Proxy = orAbsent(Schema.String, (value) =>
         typeof value === "string" ? describe(withoutCredentials(value)) : describe(value)
       }`
     ))
+
+/** Statuses that count as failures (see `failOn.ts`), as inclusive ranges. @internal */
+export const FailOn = orAbsent(Schema.Array(Schema.Tuple([Schema.Number, Schema.Number])), (input) => {
+  const ranges = parseStatuses(input)
+  return typeof ranges === "string" ? invalid(ranges) : Effect.succeed(ranges)
+})
+
+/** An http(s) URL that relative request URLs are joined to: no credentials, query string or fragment. @internal */
+export const BaseUrl = orAbsent(Schema.String, (input) => {
+  const problem = httpUrlProblem(input)
+  if (problem !== undefined) return invalid(problem)
+  const url = new URL(input as string)
+  return url.search !== "" || url.hash !== ""
+    ? invalid("has a query string or fragment, which relative URLs would drop: give those in the requests")
+    : Effect.succeed(url.href)
+})
 
 /** A directory for downloads (`saveDir`): a non-empty path. @internal */
 export const SaveDir = orAbsent(Schema.String, (value) => {

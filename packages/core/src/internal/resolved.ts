@@ -9,6 +9,7 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import type { Options, OptionsSchema } from "../Options.js"
+import { formatStatuses, type StatusRanges } from "./failOn.js"
 
 export const ResolvedTypeId: unique symbol = Symbol.for("@loamy/core/Options/Resolved")
 
@@ -50,6 +51,10 @@ export interface Resolved {
   /** `"env"` or an http(s) URL (credentials included: not for display). Undefined: no proxy. */
   readonly proxy: string | undefined
   readonly exactNumbers: boolean
+  /** Normalized (`URL.href`); relative request URLs were joined to it when they were checked. */
+  readonly baseUrl: string | undefined
+  /** Statuses that count as failures, as inclusive ranges. Undefined: none. */
+  readonly failOn: StatusRanges | undefined
   /** Where bodies go as files (`saveDir`); undefined: in memory, unless a request has `saveTo`. */
   readonly saveDir: string | undefined
   /** The file name template under `saveDir`. */
@@ -97,22 +102,27 @@ const maxTimerMs = 2 ** 31 - 1
 
 const bounded = (ms: number | undefined) => (ms === undefined || ms > maxTimerMs ? undefined : ms)
 
+/** Decoded retry settings with the defaults applied; undefined for one attempt. Per call and per request. */
+export const resolveRetry = (decoded: NonNullable<typeof OptionsSchema.Type["retry"]>): ResolvedRetry | undefined => {
+  const r = ownFields(decoded)
+  const attempts = r.attempts ?? defaults.retry.attempts
+  return attempts === 1 ? undefined : {
+    attempts,
+    baseDelayMs: r.baseDelay ?? defaults.retry.baseDelayMs,
+    maxDelayMs: r.maxDelay ?? defaults.retry.maxDelayMs,
+    maxRetryAfterMs: r.maxRetryAfter ?? defaults.retry.maxRetryAfterMs,
+    statuses: r.statuses ?? defaults.retry.statuses,
+    nonIdempotent: r.nonIdempotent === true
+  }
+}
+
+/** A timeout as the engine reads it: undefined for none (`Infinity`, or more than a timer can wait). */
+export const boundedMs = (ms: number | undefined): number | undefined => bounded(ms)
+
 /** Decoded options with the defaults applied. */
 export const resolve = (decoded: typeof OptionsSchema.Type): Resolved => {
   const o = ownFields(decoded)
-  let retry: ResolvedRetry | undefined
-  if (o.retry !== undefined) {
-    const r = ownFields(o.retry)
-    const attempts = r.attempts ?? defaults.retry.attempts
-    retry = attempts === 1 ? undefined : {
-      attempts,
-      baseDelayMs: r.baseDelay ?? defaults.retry.baseDelayMs,
-      maxDelayMs: r.maxDelay ?? defaults.retry.maxDelayMs,
-      maxRetryAfterMs: r.maxRetryAfter ?? defaults.retry.maxRetryAfterMs,
-      statuses: r.statuses ?? defaults.retry.statuses,
-      nonIdempotent: r.nonIdempotent === true
-    }
-  }
+  const retry = o.retry === undefined ? undefined : resolveRetry(o.retry)
   const concurrency = o.concurrency ?? defaults.concurrency
   return {
     [ResolvedTypeId]: true,
@@ -142,6 +152,8 @@ export const resolve = (decoded: typeof OptionsSchema.Type): Resolved => {
       : [...new Set([...defaults.sensitiveHeaders, ...o.sensitiveHeaders.map((name) => name.toLowerCase())])],
     proxy: o.proxy,
     exactNumbers: o.exactNumbers === true,
+    baseUrl: o.baseUrl,
+    failOn: o.failOn,
     saveDir: o.saveDir,
     saveName: o.saveName ?? defaults.saveName
   }
@@ -165,6 +177,8 @@ export const toOptions = (resolved: Resolved): Options => {
   if (resolved.headers !== undefined) out.headers = resolved.headers
   if (resolved.proxy !== undefined) out.proxy = resolved.proxy
   if (resolved.exactNumbers) out.exactNumbers = true
+  if (resolved.baseUrl !== undefined) out.baseUrl = resolved.baseUrl
+  if (resolved.failOn !== undefined) out.failOn = formatStatuses(resolved.failOn)
   if (resolved.saveDir !== undefined) out.saveDir = resolved.saveDir
   if (resolved.saveName !== defaults.saveName) out.saveName = resolved.saveName
   if (resolved.rateLimit !== undefined) {
@@ -212,6 +226,8 @@ const ResolvedFields = Schema.Struct({
   sensitiveHeaders: Schema.Array(Schema.String),
   proxy: Schema.UndefinedOr(Schema.String),
   exactNumbers: Schema.Boolean,
+  baseUrl: Schema.UndefinedOr(Schema.String),
+  failOn: Schema.UndefinedOr(Schema.Array(Schema.Tuple([Schema.Number, Schema.Number]))),
   saveDir: Schema.UndefinedOr(Schema.String),
   saveName: Schema.String
 })

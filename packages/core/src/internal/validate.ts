@@ -57,6 +57,28 @@ export const httpUrlProblem = (u: unknown): string | undefined => {
   return undefined
 }
 
+/** Whether URL text has a scheme (`http:`, `ftp:`): then it is used as it is, not joined to a base. @internal */
+export const hasScheme = (u: string): boolean => /^[a-z][a-z0-9+.-]*:/i.test(u)
+
+/**
+ * A relative URL joined to `base` (an http(s) URL's `href`) the way httpx
+ * and ky's `prefixUrl` join them: the base's path is a directory (a `/` is
+ * added when it has none) and `relative` is taken under it, whether it
+ * starts with `/` or not (`/users/1` against `https://h/v2` is
+ * `https://h/v2/users/1`). Text with control characters is left as it is,
+ * for `httpUrlProblem` to refuse (the URL parser would drop them).
+ *
+ * @internal
+ */
+export const joinUrl = (base: string, relative: string): string => {
+  if (/[\x00-\x1f\x7f]/.test(relative)) return relative
+  try {
+    return new URL(relative.replace(/^\/+/, ""), base.endsWith("/") ? base : `${base}/`).href
+  } catch {
+    return relative
+  }
+}
+
 /**
  * A URL that was refused, as its message may show it: no query string or
  * fragment (they often hold tokens), no user information (`user:password@`,

@@ -28,7 +28,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { Readable } from "node:stream"
-import type { Dispatcher, FormData as UndiciFormData } from "undici"
+import { type Dispatcher, FormData as UndiciFormData } from "undici"
 import { version } from "./version.js"
 import { ownProxyAuthorization, proxyFailure, type ProxyRoute } from "./proxies.js"
 import { UndiciResponse } from "./undiciResponse.js"
@@ -188,13 +188,28 @@ const requestBody = (body: Exclude<HttpBody.HttpBody, HttpBody.Stream>): Request
     case "Uint8Array":
       return body.body
     case "FormData":
-      // Node's own FormData is undici's (its fetch is undici), which undici's request takes as it is.
-      return body.formData as UndiciFormData
+      return undiciFormData(body.formData)
     case "Raw": {
       const raw = body.body
       return typeof raw === "string" || raw instanceof Uint8Array || raw instanceof Readable ? raw : false
     }
   }
+}
+
+/**
+ * A `FormData` this undici serializes: its own class. Node's global
+ * `FormData` is the undici bundled with Node, which this one does not
+ * recognise; its entries (a file's `Blob` read from disk as it is sent) are
+ * moved over as they are.
+ */
+const undiciFormData = (form: globalThis.FormData): UndiciFormData => {
+  if (form instanceof UndiciFormData) return form
+  const out = new UndiciFormData()
+  form.forEach((value, name) => {
+    if (typeof value === "string") out.append(name, value)
+    else out.append(name, value, value.name)
+  })
+  return out
 }
 
 /**
