@@ -275,6 +275,45 @@ console.log(JSON.stringify([...a, ...b].map((r) => r.statusCode)))
     }
   })
 
+  it("post a form, text and a multipart file from the packed packages: Promise, sync and the CLI", async () => {
+    const server = await startServer()
+    try {
+      write("upload.txt", "packed upload\n")
+      write(
+        "forms.cjs",
+        `const { sendRequests, sendRequestsSync } = require("loamy")
+const url = process.argv[2] + "/parse"
+const requests = [
+  { url, httpOp: "POST", form: { name: "Ada Lovelace", tag: ["a&b", "c"] } },
+  { url, httpOp: "POST", text: "plain" },
+  { url, httpOp: "POST", multipart: [{ name: "title", value: "t" }, { name: "file", path: "upload.txt" }] }
+]
+const show = (r) => [r.body.contentType.split(";")[0], r.body.form ?? r.body.text ?? r.body.parts]
+sendRequests(requests).then((a) => {
+  const b = sendRequestsSync(requests)
+  console.log(JSON.stringify([a.map(show), b.map(show)]))
+})
+`
+      )
+      const { stdout } = await node(["--no-warnings", "forms.cjs", server.url])
+      const expected = [
+        ["application/x-www-form-urlencoded", [["name", "Ada Lovelace"], ["tag", "a&b"], ["tag", "c"]]],
+        ["text/plain", "plain"],
+        ["multipart/form-data", [
+          { name: "title", value: "t" },
+          { name: "file", filename: "upload.txt", type: "application/octet-stream", size: 14, sha256: expect.any(String) }
+        ]]
+      ]
+      expect(JSON.parse(stdout)).toEqual([expected, expected])
+      write("forms.jsonl", JSON.stringify({ url: "/parse", httpOp: "POST", form: { a: "1" } }) + "\n")
+      const bin = path.join(consumer, "node_modules/.bin/loamy")
+      const sent = await sh(bin, ["send", "forms.jsonl", "--base-url", server.url, "-q"], consumer)
+      expect(JSON.parse(sent.stdout).body).toMatchObject({ form: [["a", "1"]] })
+    } finally {
+      server.stop()
+    }
+  })
+
   it("type-check a TypeScript consumer with nodenext and bundler resolution", async () => {
     write(
       "src/index.ts",

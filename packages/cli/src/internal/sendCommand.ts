@@ -31,9 +31,8 @@ export interface Exits<X> {
 
 const file = Argument.String("FILE").pipe(
   Argument.withDescription(
-    "A JSON array or JSONL file of requests (url, httpOp or http_op, body, queryParams or query_params, headers, " +
-      "saveTo or save_to). " +
-      "\"-\" or nothing reads stdin."
+    "A JSON array or JSONL file of requests (url, httpOp or http_op, body or text, form, bytes, multipart, " +
+      "queryParams or query_params, headers, options, saveTo or save_to). \"-\" or nothing reads stdin."
   ),
   Argument.optional
 )
@@ -114,6 +113,17 @@ export const description = [
   "A JSON array is checked whole before anything is sent. JSONL is streamed line by line (memory bounded by " +
   "--concurrency); a line that is not a valid request is not sent and gets its own record with an " +
   "InvalidInputError naming the line and field.",
+  "Bodies: body is JSON; text is sent as it is (text/plain); form is a URL-encoded form from an object of " +
+  "strings or arrays of strings; bytes is base64 (application/octet-stream); multipart is a list of parts, " +
+  "{name, value} fields and {name, path} or {name, bytes} files (filename and contentType optional), files " +
+  "read from disk as they are sent. A Content-Type in headers wins, except for multipart. A file that cannot " +
+  "be read is that request's RequestBodyError. Example line: {\"url\": \"/upload\", \"httpOp\": \"POST\", " +
+  "\"multipart\": [{\"name\": \"title\", \"value\": \"Q3\"}, {\"name\": \"file\", \"path\": \"report.csv\"}]} " +
+  "with --base-url https://api.example.com.",
+  "A request's options (timeout, retry, maxBodyBytes) override the flags for that request, in the flags' " +
+  "grammar: {\"url\": \"https://example.com/slow\", \"httpOp\": \"GET\", \"options\": {\"timeout\": \"2m\", " +
+  "\"retry\": 3}}. A url without a scheme (/users/1) is joined to --base-url and refused without it. " +
+  "--fail-on 5xx,404 makes those statuses an HttpStatusError (exit 1; --fail-fast stops at the first).",
   "Numbers go both ways digit for digit: 12345678901234567890 in a request body is sent, and in a response " +
   "body written, as it is. JSON nested deeper than 1,000 levels is not read (a response's BodyDecodeError, a " +
   "request line refused on its field body). Error records name URLs by origin and path, never the query " +

@@ -91,7 +91,16 @@ export const withBody = (
 
 type NodeFs = typeof import("node:fs")
 
-let nodeFs: Promise<NodeFs> | undefined
+/**
+ * `node:fs` where the runtime has it (Node.js, Deno, Bun), by
+ * `process.getBuiltinModule`: neither a static import (the core loads where
+ * there is no `node:fs`) nor an `import()` (the synchronous door's worker
+ * runs as a classic script, where `import()` has no loader).
+ */
+const nodeFs = (): NodeFs | undefined => {
+  const proc = (globalThis as { readonly process?: { readonly getBuiltinModule?: (id: "node:fs") => NodeFs } }).process
+  return typeof proc?.getBuiltinModule === "function" ? proc.getBuiltinModule("node:fs") : undefined
+}
 
 const message = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
@@ -128,10 +137,8 @@ export const openFiles = (
   parts: ReadonlyArray<MultipartPart>
 ): Effect.Effect<Result.Result<ReadonlyArray<Blob | undefined>, Problem>> =>
   Effect.promise(async () => {
-    let fs: NodeFs
-    try {
-      fs = await (nodeFs ??= import("node:fs"))
-    } catch {
+    const fs = nodeFs()
+    if (fs === undefined) {
       return Result.fail(["multipart", "files on disk can only be read where node:fs is (Node.js, Deno, Bun)"] as const)
     }
     const out = new Array<Blob | undefined>(parts.length)
