@@ -17,7 +17,7 @@ import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
@@ -311,6 +311,48 @@ sendRequests(requests).then((a) => {
       expect(JSON.parse(sent.stdout).body).toMatchObject({ form: [["a", "1"]] })
     } finally {
       server.stop()
+    }
+  })
+
+  it("download to files from the packed packages: Promise, sync (resumed with Range) and the CLI", async () => {
+    // The range server is a standalone script (node builtins only): it runs in the consumer as it is.
+    const fixture = path.join(root, "packages/loamy/test/fixtures/range-server.mjs")
+    fs.copyFileSync(fixture, path.join(consumer, "range-server.mjs"))
+    const { sha256Of } = (await import(pathToFileURL(fixture).href)) as { sha256Of: (size: number, seed?: number) => string }
+    const child = spawn(process.execPath, [path.join(consumer, "range-server.mjs")], { stdio: ["ignore", "pipe", "inherit"] })
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.once("data", (data: Buffer) => resolve((JSON.parse(data.toString().split("\n")[0]!) as { url: string }).url))
+        child.once("exit", (code) => reject(new Error(`the range server exited (${code})`)))
+      })
+      fs.rmSync(path.join(consumer, "dl"), { recursive: true, force: true })
+      fs.mkdirSync(path.join(consumer, "dl"))
+      write(
+        "download.cjs",
+        `const { sendRequests, sendRequestsSync } = require("loamy")
+const url = process.argv[2]
+const cut = { url: url + "/bytes/400000?cut=150000&seed=2", httpOp: "GET", saveTo: "dl/b.bin" }
+sendRequests([{ url: url + "/bytes/300000?seed=1", httpOp: "GET", saveTo: "dl/a.bin" }]).then(([a]) => {
+  const [first] = sendRequestsSync([cut])
+  const [second] = sendRequestsSync([cut])
+  console.log(JSON.stringify([a.saved, first.error._tag, second.statusCode, second.saved]))
+})
+`
+      )
+      const { stdout } = await node(["--no-warnings", "download.cjs", url])
+      expect(JSON.parse(stdout)).toEqual([
+        { path: "dl/a.bin", bytes: 300000, sha256: sha256Of(300000, 1) },
+        "TransportError",
+        206,
+        { path: "dl/b.bin", bytes: 400000, sha256: sha256Of(400000, 2) }
+      ])
+      write("download.jsonl", JSON.stringify({ url: `${url}/bytes/5000?seed=3`, httpOp: "GET" }) + "\n")
+      const bin = path.join(consumer, "node_modules/.bin/loamy")
+      const sent = await sh(bin, ["send", "download.jsonl", "--save-dir", "dl", "--save-name", "{index}.bin", "-q"], consumer)
+      expect(JSON.parse(sent.stdout).saved).toEqual({ path: path.join("dl", "0.bin"), bytes: 5000, sha256: sha256Of(5000, 3) })
+      expect(fs.readdirSync(path.join(consumer, "dl")).sort()).toEqual(["0.bin", "a.bin", "b.bin"])
+    } finally {
+      child.kill()
     }
   })
 
