@@ -34,8 +34,10 @@ const leanUndici = {
         `import ProxyAgent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/proxy-agent.js"))}`,
         `import EnvHttpProxyAgent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/env-http-proxy-agent.js"))}`,
         `import buildConnector from ${JSON.stringify(path.join(undiciDir, "lib/core/connect.js"))}`,
+        // Multipart bodies: the client hands undici its own FormData (body.js, which serializes it, is bundled anyway).
+        `import { FormData } from ${JSON.stringify(path.join(undiciDir, "lib/web/fetch/formdata.js"))}`,
         `Object.assign(Dispatcher.prototype, api)`,
-        `export { Agent, buildConnector, EnvHttpProxyAgent, Pool, ProxyAgent }`
+        `export { Agent, buildConnector, EnvHttpProxyAgent, FormData, Pool, ProxyAgent }`
       ].join("\n"),
       resolveDir: undiciDir,
       loader: "js"
