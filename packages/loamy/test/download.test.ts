@@ -102,6 +102,18 @@ describe("saveTo at the Promise door", () => {
     expect(existsSync(declared + ".loamy-part")).toBe(false)
   })
 
+  it("a request's own maxBodyBytes (its options) bounds its download, the call's bounds the others", async () => {
+    const own = fresh("own-limit.bin")
+    const other = fresh("call-limit.bin")
+    const responses = await sendRequests([
+      { url: `${server.url}/bytes/50000?seed=8`, httpOp: "GET", saveTo: own, options: { maxBodyBytes: 10_000 } },
+      { url: `${server.url}/bytes/50000?seed=8`, httpOp: "GET", saveTo: other }
+    ])
+    expect(responses[0]!.error).toMatchObject({ _tag: "BodyTooLargeError", maxBodyBytes: 10_000 })
+    expect(existsSync(own)).toBe(false)
+    expect(responses[1]!.saved?.bytes).toBe(50000)
+  })
+
   it("saveDir and saveName name each request's file from its index or its URL", async () => {
     const out = fresh("named")
     await import("node:fs/promises").then((fs) => fs.mkdir(out))
