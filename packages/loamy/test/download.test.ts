@@ -114,6 +114,19 @@ describe("saveTo at the Promise door", () => {
     expect(responses[1]!.saved?.bytes).toBe(50000)
   })
 
+  it("two requests of a call never write one file at once: the second is a DownloadError (EBUSY)", async () => {
+    const file = fresh("shared.bin")
+    const responses = await sendRequests([
+      { url: `${server.url}/bytes/3000000?seed=9`, httpOp: "GET", saveTo: file },
+      { url: `${server.url}/bytes/3000000?seed=10`, httpOp: "GET", saveTo: file }
+    ])
+    const [first, second] = responses
+    const saved = first!.saved === undefined ? second! : first!
+    const refused = first!.saved === undefined ? first! : second!
+    expect(refused.error).toMatchObject({ _tag: "DownloadError", code: "EBUSY", path: file })
+    expect(sha(readFileSync(file))).toBe(saved.saved!.sha256)
+  })
+
   it("saveDir and saveName name each request's file from its index or its URL", async () => {
     const out = fresh("named")
     await import("node:fs/promises").then((fs) => fs.mkdir(out))

@@ -130,6 +130,36 @@ const render = (template: string, request: RequestMap, index: number): string =>
   })
 
 /**
+ * Runs `attempt` while it alone writes `path` among the call's attempts
+ * (`writing`); another attempt already writing it gets `refused()` at once.
+ *
+ * @internal
+ */
+export const exclusive = <A>(
+  writing: Set<string>,
+  path: string,
+  attempt: Effect.Effect<A>,
+  refused: () => A
+): Effect.Effect<A> =>
+  Effect.suspend(() => {
+    const key = nodePath.resolve(path)
+    if (writing.has(key)) return Effect.succeed(refused())
+    writing.add(key)
+    return Effect.ensuring(attempt, Effect.sync(() => writing.delete(key)))
+  })
+
+/** The error of a request whose file another request of the call is writing. @internal */
+export const busy = (method: string, url: string, path: string): DownloadError =>
+  new DownloadError({
+    method,
+    url,
+    path,
+    reason: "Write",
+    code: "EBUSY",
+    detail: "another request of this call is writing this file (give each request its own saveTo or saveName)"
+  })
+
+/**
  * Looks for a partial file of `path`. Never fails: a directory that is not
  * there is the write's error, found when the file is opened.
  *

@@ -190,6 +190,8 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
     // The Promise door's signals per request, by index; undefined (every other call): not a check per request.
     const signals = yield* RequestSignals
     const saveDir = options.saveDir
+    // The files this call's attempts are writing: two requests of a call never write one file at once.
+    const writing = new Set<string>()
     const saveName = options.saveName
     // Nothing but the exchange itself: the attempt folds straight into the response, one Effect frame.
     const direct = (callLimits.timeoutMs === undefined || callLimits.boundByClient) && limiterFor === undefined &&
@@ -314,7 +316,12 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
       seen: Seen | undefined,
       limits: Limits
     ): Effect.Effect<A> =>
-      Effect.flatMap(download.prepare(target), (part) => attempt(request, url, k, seen, limits, part))
+      download.exclusive(
+        writing,
+        target,
+        Effect.flatMap(download.prepare(target), (part) => attempt(request, url, k, seen, limits, part)),
+        () => k(failed(download.busy(request.httpOp, url, target)))
+      )
 
     const identity = (o: Outcome): Outcome => o
 
