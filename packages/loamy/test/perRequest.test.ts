@@ -219,6 +219,7 @@ describe("failOn", () => {
       const error = await sendRequests([{ url: `${server.url}/`, httpOp: "GET" }], { failOn: failOn as never }).catch((e: unknown) => e)
       expect(error, JSON.stringify(failOn)).toBeInstanceOf(InvalidOptionsError)
       expect(error).toMatchObject({ option: "failOn" })
+      expect((error as InvalidOptionsError).detail).toMatch(/is not (a|an HTTP) status|must name at least one status|must be statuses/)
     }
   })
 })
