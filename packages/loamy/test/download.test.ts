@@ -218,6 +218,16 @@ describe("resuming", () => {
     expect(existsSync(file + ".loamy-part")).toBe(false)
   })
 
+  it("a request's own Range header is sent, and the 206 it gets is the file", async () => {
+    const file = fresh("own-range.bin")
+    const [response] = await sendRequests([
+      { url: `${server.url}/bytes/10000`, httpOp: "GET", saveTo: file, headers: { Range: "bytes=0-999" } }
+    ])
+    expect(server.log.at(-1)!.range).toBe("bytes=0-999")
+    expect(response!.statusCode).toBe(206)
+    expect(response!.saved).toEqual({ path: file, bytes: 1000, sha256: sha(chunkOf(0, 1000, 0)) })
+  })
+
   it("a 416 to a partial file that is already whole finishes it: hashed and renamed", async () => {
     const file = fresh("whole.bin")
     writeFileSync(file + ".loamy-part", chunkOf(0, 2048, 0))
