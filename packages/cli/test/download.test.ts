@@ -12,7 +12,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sha256Of, start } from "../../loamy/test/fixtures/range-server.mjs"
 import type { RangeServer } from "../../loamy/test/fixtures/range-server.mjs"
-import { jsonl, loamy, records } from "./helpers.js"
+import { jsonl, loamy, records, spawnLoamy } from "./helpers.js"
 
 let server: RangeServer
 let dir: string
@@ -95,6 +95,35 @@ describe("loamy send --save-dir", () => {
     expect(record!["saved"]).toEqual({ path: path.join(out, "0"), bytes: size, sha256: sha256Of(size, 7) })
     expect(fs.readdirSync(out)).toEqual(["0"])
   }, 60_000)
+})
+
+describe("a crash mid-download", () => {
+  it("SIGKILL leaves only NAME.loamy-part, never NAME; the next run resumes it with Range to the whole file", async () => {
+    const out = fresh("killed")
+    fs.mkdirSync(out)
+    const input = fresh("in4.jsonl")
+    const results = fresh("out4.jsonl")
+    const size = 3_000_000
+    fs.writeFileSync(input, jsonl([{ url: `${server.url}/bytes/${size}?stall=1200000&seed=11`, httpOp: "GET" }]))
+    const { child, exited } = spawnLoamy(["send", "-q", "--save-dir", out, "--resume", results, input])
+    const part = path.join(out, "0.loamy-part")
+    // The server stops at 1,200,000 bytes and holds the connection: wait until they are all on disk.
+    const until = Date.now() + 30_000
+    while (!(fs.existsSync(part) && fs.statSync(part).size === 1_200_000)) {
+      if (Date.now() > until) throw new Error("the partial file did not reach 1200000 bytes")
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    child.kill("SIGKILL")
+    await exited
+    // The partial file and its validator (the ETag, for If-Range); nothing under the file's own name.
+    expect(fs.readdirSync(out).sort()).toEqual(["0.loamy-part", "0.loamy-part.json"])
+    const again = await loamy(["send", "-q", "--save-dir", out, "--resume", results, input])
+    expect(again.code).toBe(0)
+    expect(server.log.at(-1)).toMatchObject({ range: "bytes=1200000-", ifRange: `"${size}-11"` })
+    const [record] = records(fs.readFileSync(results, "utf8"))
+    expect(record!["saved"]).toEqual({ path: path.join(out, "0"), bytes: size, sha256: sha256Of(size, 11) })
+    expect(fs.readdirSync(out)).toEqual(["0"])
+  }, 90_000)
 })
 
 describe("loamy send --help", () => {
