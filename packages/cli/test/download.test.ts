@@ -6,13 +6,14 @@
  */
 import { RequestResponse } from "@loamy/core"
 import * as Schema from "effect/Schema"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sha256Of, start } from "../../loamy/test/fixtures/range-server.mjs"
 import type { RangeServer } from "../../loamy/test/fixtures/range-server.mjs"
-import { jsonl, loamy, records, spawnLoamy } from "./helpers.js"
+import { bin, jsonl, loamy, records, spawnLoamy } from "./helpers.js"
 
 let server: RangeServer
 let dir: string
@@ -124,6 +125,35 @@ describe("a crash mid-download", () => {
     expect(record!["saved"]).toEqual({ path: path.join(out, "0"), bytes: size, sha256: sha256Of(size, 11) })
     expect(fs.readdirSync(out)).toEqual(["0"])
   }, 90_000)
+})
+
+describe("a write that fails mid-body", () => {
+  it("is that request's DownloadError (Write, EFBIG under a file size limit), and the other requests are saved", async () => {
+    const out = fresh("limited")
+    fs.mkdirSync(out)
+    const input = fresh("in5.jsonl")
+    fs.writeFileSync(input, jsonl([
+      { url: `${server.url}/bytes/400000?seed=12`, httpOp: "GET" },
+      { url: `${server.url}/bytes/2000?seed=13`, httpOp: "GET" }
+    ]))
+    // A file size limit of 100 blocks of 512 bytes, SIGXFSZ ignored: a write past it fails with EFBIG, as a write
+    // to a full disk fails with ENOSPC. stdout is a pipe, which the limit does not touch.
+    const script = `trap '' XFSZ; ulimit -f 100; exec "$0" "$@"`
+    const ran = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+      const child = spawn("sh", ["-c", script, process.execPath, bin, "send", "-q", "--ordered", "--save-dir", out, input], {
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      let stdout = ""
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+      child.on("error", reject)
+      child.on("close", (code) => resolve({ code, stdout }))
+    })
+    expect(ran.code).toBe(1)
+    const [big, small] = records(ran.stdout)
+    expect(big!["error"]).toMatchObject({ _tag: "DownloadError", reason: "Write", code: "EFBIG", path: path.join(out, "0") })
+    expect(small!["saved"]).toEqual({ path: path.join(out, "1"), bytes: 2000, sha256: sha256Of(2000, 13) })
+    expect(fs.existsSync(path.join(out, "0"))).toBe(false)
+  }, 60_000)
 })
 
 describe("loamy send --help", () => {
