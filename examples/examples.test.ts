@@ -61,6 +61,18 @@ describe("examples", () => {
     ])
   })
 
+  it("forms.mjs: form, text, bytes and multipart bodies, a request's own timeout, baseUrl and failOn", async () => {
+    const { stdout } = await example("forms.mjs")
+    expect(stdout.trim().split("\n")).toEqual([
+      `POST /parse application/x-www-form-urlencoded [["name","Ada Lovelace"],["tags","math"],["tags","engines"]]`,
+      `POST /parse text/plain "hello, plain text"`,
+      `PUT /parse application/octet-stream "AAEC/w=="`,
+      `POST /parse multipart/form-data ["Q3","forms.mjs","raw.bin"]`,
+      "GET /delay/2000 TimeoutError",
+      "GET /status/503 HttpStatusError"
+    ])
+  })
+
   it("sync.cjs: the synchronous door from CommonJS", async () => {
     const { stdout } = await example("sync.cjs")
     expect(stdout.trim().split("\n")).toEqual([

@@ -165,14 +165,16 @@ export type RequestOptions = perRequest.RequestOptions
 export type RequestOptionsInput = perRequest.RequestOptionsInput
 
 /**
- * A request's `options` on the wire: decoded by the call's option decoders
- * (anything they read), encoded with durations in milliseconds and `Infinity`
- * as the text `"Infinity"`, which JSON can hold and the grammar reads back.
+ * A request's `options` on the wire: an object, decoded by the call's option
+ * decoders (anything they read), encoded with durations in milliseconds and
+ * `Infinity` as the text `"Infinity"`, which JSON can hold and the grammar
+ * reads back. (An object on the wire, so that a JSON codec's `null` for an
+ * absent field is not taken for options.)
  *
  * @since 1.1.0
  * @category schemas
  */
-export const RequestOptions = Schema.Unknown.pipe(
+export const RequestOptions = Schema.Record(Schema.String, Schema.Unknown).pipe(
   Schema.decodeTo(Schema.toType(perRequest.RequestOptionsFields), {
     decode: SchemaGetter.transformEffect((input: unknown) => {
       const checked = perRequest.checkOptions(input)

@@ -5,9 +5,14 @@
  * worker and into and out of JSONL. An ordinary request stays as lean as
  * before: none of the new fields is set on it.
  */
-import { LoamyError, RequestMap, RequestResponse } from "@loamy/core"
-import { Result, Schema } from "effect"
-import { describe, expect, it } from "vitest"
+import { Clump, LoamyError, RequestMap, RequestResponse } from "@loamy/core"
+import { start, type TestServer } from "@loamy/test-server"
+import { Effect, Result, Schema } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { clients } from "./helpers.js"
 
 const checked = (input: unknown, baseUrl?: string): RequestMap.RequestMap => {
   const result = RequestMap.validateAt(input, 0, { baseUrl })
@@ -54,6 +59,17 @@ describe("the new request fields round-trip through the RequestMap schema", () =
       options: { timeout: "Infinity", retry: { attempts: 3, maxDelay: "Infinity", baseDelay: 10 }, maxBodyBytes: 100 }
     })
     expect(requests[5]!.url).toBe("http://127.0.0.1:1/v2/users/1")
+  })
+
+  it("through Schema.toCodecJson (the cluster's storage), an absent field written as null comes back absent", () => {
+    const codec = Schema.toCodecJson(RequestMap.RequestMap)
+    for (const request of [checked({ url, httpOp: "GET" }), ...requests]) {
+      const wire = JSON.parse(JSON.stringify(Schema.encodeSync(codec)(request)))
+      const back = Schema.decodeUnknownSync(codec)(wire)
+      expect(back.options).toEqual(request.options)
+      expect(back.bytes).toEqual(request.bytes)
+      expect(back.multipart).toEqual(request.multipart)
+    }
   })
 
   it("toJsonable writes what the schema writes, and gives an ordinary request back as it is", () => {
@@ -122,4 +138,46 @@ describe("the new errors round-trip through the RequestResponse schema", () => {
       expect(error.message).not.toMatch(/s3cret|pw/)
     }
   })
+})
+
+describe("on the platform clients (no Transport: the engine races its own timer)", () => {
+  let server: TestServer
+  let dir: string
+  beforeAll(async () => {
+    server = await start()
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-core-kinds-"))
+  })
+  afterAll(async () => {
+    await server.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  for (const [name, layer] of clients) {
+    it(`bodies arrive as real parsers read them; a request's own timeout and failOn hold (${name})`, async () => {
+      const file = path.join(dir, "f.txt")
+      fs.writeFileSync(file, "from disk")
+      const responses = await Effect.runPromise(
+        Clump.send(Clump.make([
+          { url: "/parse", httpOp: "POST", form: { a: "1", b: ["2", "3"] } },
+          { url: "/parse", httpOp: "POST", text: "plain" },
+          { url: "/parse", httpOp: "PUT", bytes },
+          { url: "/parse", httpOp: "POST", multipart: [{ name: "v", value: "x" }, { name: "f", path: file }] },
+          { url: "/delay/1500", httpOp: "GET", options: { timeout: "100ms" } },
+          { url: "/status/502", httpOp: "GET" },
+          { url: "/parse", httpOp: "POST", multipart: [{ name: "f", path: path.join(dir, "missing") }] }
+        ], { baseUrl: server.url, timeout: "5s", failOn: "5xx" })).pipe(Effect.provide(layer))
+      )
+      const bodies = responses.map((r) => r.body as Record<string, unknown>)
+      expect(bodies[0]!["form"]).toEqual([["a", "1"], ["b", "2"], ["b", "3"]])
+      expect(bodies[1]).toMatchObject({ contentType: "text/plain; charset=utf-8", text: "plain" })
+      expect(bodies[2]).toMatchObject({ contentType: "application/octet-stream", base64: Buffer.from(bytes).toString("base64") })
+      expect(bodies[3]!["parts"]).toEqual([
+        { name: "v", value: "x" },
+        expect.objectContaining({ name: "f", filename: "f.txt", size: 9 })
+      ])
+      expect(responses[4]!.error).toMatchObject({ _tag: "TimeoutError", timeoutMs: 100 })
+      expect(responses[5]!.error).toMatchObject({ _tag: "HttpStatusError", statusCode: 502 })
+      expect(responses[6]!.error).toMatchObject({ _tag: "RequestBodyError", field: "multipart[0].path" })
+    })
+  }
 })

@@ -11,7 +11,10 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Clump as CoreClump } from "@loamy/core"
+import { Effect, Stream } from "effect"
 import { InvalidInputError, RequestBodyError } from "loamy"
+import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { testing } from "../dist/internal/sync.js"
 import { doors } from "./doorList.js"
@@ -63,7 +66,9 @@ describe("bodies that are not JSON", () => {
         },
         { url, httpOp: "POST", text: "a,b\n1,2\n", headers: { "Content-Type": "text/csv" } },
         { url, httpOp: "POST", body: "a string" },
-        { url, httpOp: "POST", form: { q: "1" }, headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" } }
+        { url, httpOp: "POST", form: { q: "1" }, headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" } },
+        // A multipart type without the boundary could not be read: the client's own type wins.
+        { url, httpOp: "POST", multipart: [{ name: "a", value: "1" }], headers: { "Content-Type": "multipart/form-data" } }
       ])
       for (const response of responses) expect(response.error, door).toBeUndefined()
       const bodies = responses.map((r) => r.body as Parsed)
@@ -92,6 +97,8 @@ describe("bodies that are not JSON", () => {
         contentType: "application/x-www-form-urlencoded; charset=utf-8",
         form: [["q", "1"]]
       })
+      expect(bodies[7]!.contentType).toMatch(/^multipart\/form-data; boundary=/)
+      expect(bodies[7]!.parts).toEqual([{ name: "a", value: "1" }])
     })
 
     it(`a multipart file that cannot be read is that request's RequestBodyError; the others go on (${door})`, async () => {
@@ -151,4 +158,30 @@ describe("bad bodies are refused with the index and the field, before anything i
       }
     })
   }
+})
+
+describe("the Effect door's streams", () => {
+  it("streamFrom reads JSONL text with form, base64 bytes, multipart and relative urls, refusing a bad line", async () => {
+    const file = path.join(dir, "streamed.txt")
+    fs.writeFileSync(file, "streamed file")
+    const lines = [
+      JSON.stringify({ url: "/parse", httpOp: "POST", form: { a: "1", b: ["2", "3"] } }),
+      JSON.stringify({ url: "parse", httpOp: "PUT", bytes: Buffer.from(allBytes).toString("base64") }),
+      JSON.stringify({ url: "/parse", httpOp: "POST", multipart: [{ name: "f", path: file }, { name: "v", value: "x" }] }),
+      JSON.stringify({ url: "/parse", httpOp: "POST", bytes: "%%%" })
+    ]
+    const out = await Effect.runPromise(
+      Stream.runCollect(CoreClump.streamFrom(Stream.fromIterable(lines), { baseUrl: server.url, ordered: true })).pipe(
+        Effect.provide(UndiciHttpClient.layer)
+      )
+    )
+    const responses = [...out].map((item) => item.response)
+    expect((responses[0]!.body as Parsed).form).toEqual([["a", "1"], ["b", "2"], ["b", "3"]])
+    expect(Buffer.from((responses[1]!.body as Parsed).base64!, "base64")).toEqual(Buffer.from(allBytes))
+    expect((responses[2]!.body as Parsed).parts).toEqual([
+      { name: "f", filename: "streamed.txt", type: "application/octet-stream", size: 13, sha256: sha256(Buffer.from("streamed file")) },
+      { name: "v", value: "x" }
+    ])
+    expect(responses[3]!.error).toMatchObject({ _tag: "InvalidInputError", index: 3, field: "bytes" })
+  })
 })

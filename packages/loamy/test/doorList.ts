@@ -14,7 +14,7 @@ type Door = (requests: ReadonlyArray<PromiseRequestInput>, options?: Options) =>
 export const doors: ReadonlyArray<readonly [string, Door]> = [
   ["effect", (requests, options) =>
     Effect.runPromise(
-      CoreClump.send(CoreClump.make(requests, options)).pipe(Effect.provide(UndiciHttpClient.layer))
+      CoreClump.send(CoreClump.make(requests, options ?? {})).pipe(Effect.provide(UndiciHttpClient.layer))
     )],
   ["promise", (requests, options) => sendRequests(requests, options)],
   ["sync", (requests, options) => Promise.resolve().then(() => sendRequestsSync(requests, options))],

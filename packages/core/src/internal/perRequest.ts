@@ -6,6 +6,11 @@
  * naming the request's index and `options.<name>`. The engine reads them as
  * `Limits` (the attempt's bounds) and a retry policy.
  *
+ * Another call option a request may override is one more name in
+ * `requestOptionNames`; a field only requests have (a download's target)
+ * goes into `RequestOptionsFields` beside the picked ones, with its own
+ * schema: the check, the wire form and the field names in messages follow.
+ *
  * @internal
  */
 import * as Result from "effect/Result"
