@@ -331,8 +331,8 @@ sendRequests(requests).then((a) => {
         "download.cjs",
         `const { sendRequests, sendRequestsSync } = require("loamy")
 const url = process.argv[2]
-const cut = { url: url + "/bytes/400000?cut=150000&seed=2", httpOp: "GET", saveTo: "dl/b.bin" }
-sendRequests([{ url: url + "/bytes/300000?seed=1", httpOp: "GET", saveTo: "dl/a.bin" }]).then(([a]) => {
+const cut = { url: url + "/bytes/400000?cut=150000&seed=2", httpOp: "GET", options: { saveTo: "dl/b.bin" } }
+sendRequests([{ url: url + "/bytes/300000?seed=1", httpOp: "GET", options: { saveTo: "dl/a.bin" } }]).then(([a]) => {
   const [first] = sendRequestsSync([cut])
   const [second] = sendRequestsSync([cut])
   console.log(JSON.stringify([a.saved, first.error._tag, second.statusCode, second.saved]))

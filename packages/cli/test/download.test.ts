@@ -33,14 +33,14 @@ const fresh = (name: string) => {
 }
 
 describe("loamy send --save-dir", () => {
-  it("writes each 2xx body to its file, named by --save-name or the request's saveTo; records carry saved", async () => {
+  it("writes each 2xx body to its file, named by --save-name or the request's options.saveTo; records carry saved", async () => {
     const out = fresh("files")
     fs.mkdirSync(out)
     const input = fresh("in.jsonl")
     fs.writeFileSync(input, jsonl([
       { url: `${server.url}/bytes/150000?seed=1`, httpOp: "GET" },
       { url: `${server.url}/status/404`, httpOp: "GET" },
-      { url: `${server.url}/bytes/777?seed=2`, http_op: "GET", save_to: "own.bin" }
+      { url: `${server.url}/bytes/777?seed=2`, http_op: "GET", options: { saveTo: "own.bin" } }
     ]))
     const ran = await loamy(["send", "-q", "--ordered", "--save-dir", out, "--save-name", "{index}-{name}.bin", input])
     expect(ran.stderr).toBe("")
@@ -56,7 +56,7 @@ describe("loamy send --save-dir", () => {
     expect(lines[1]!["body"]).toEqual({ status: 404 })
     expect(lines[1]!["saved"]).toBeUndefined()
     expect(lines[2]!["saved"]).toEqual({ path: path.join(out, "own.bin"), bytes: 777, sha256: sha256Of(777, 2) })
-    expect(lines[2]!["requestMap"]["saveTo"]).toBe("own.bin")
+    expect(lines[2]!["requestMap"]["options"]["saveTo"]).toBe("own.bin")
     expect(fs.readdirSync(out).sort()).toEqual(["0-150000.bin", "own.bin"])
     // The records are RequestResponse's own encoding: they decode, saved included.
     const decoded = Schema.decodeUnknownSync(RequestResponse.RequestResponse)(lines[0])

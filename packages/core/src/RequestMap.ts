@@ -81,17 +81,6 @@ export const JsonValue = Schema.Unknown.pipe(
 )
 
 /**
- * A file path for a response body (see `RequestMap.saveTo`): not empty, no
- * NUL byte.
- *
- * @since 1.1.0
- * @category schemas
- */
-export const SaveTo = Schema.String.check(Schema.makeFilter((path) => validate.savePathProblem(path))).annotate({
-  identifier: "SaveTo"
-})
-
-/**
  * A URL-encoded form's fields (the `form` field): a value per name, or an
  * array of values for a name sent more than once.
  *
@@ -204,8 +193,7 @@ export const RequestMap = Schema.Struct({
   multipart: Schema.optional(Schema.Array(MultipartPart)),
   queryParams: Schema.optional(QueryParams),
   headers: Schema.optional(Headers),
-  options: Schema.optional(RequestOptions),
-  saveTo: Schema.optional(SaveTo)
+  options: Schema.optional(RequestOptions)
 }).annotate({ identifier: "RequestMap" })
 
 /**
@@ -241,19 +229,16 @@ export interface RequestMap extends BodyFields {
   /** Appended to the URL's query string. */
   readonly queryParams?: { readonly [name: string]: string } | undefined
   readonly headers?: { readonly [name: string]: string } | undefined
-  /** Options of the call's that this request overrides (`timeout`, `retry`, `maxBodyBytes`). */
-  readonly options?: RequestOptions | undefined
   /**
-   * Write the body of a 2xx response to this file instead of memory,
-   * streamed (the response's `body` is then `null` and its `saved` says
-   * where, how many bytes and their SHA-256). Relative to the call's
-   * `saveDir` when it has one, else to the working directory. Written under
-   * a temporary name first (`PATH.loamy-part`) and renamed when complete; a
-   * later run resumes that file with a `Range` request.
-   *
-   * @since 1.1.0
+   * Options of the call's that this request overrides (`timeout`, `retry`,
+   * `maxBodyBytes`), and `saveTo`: write the body of a 2xx response to that
+   * file instead of memory, streamed; the response's `body` is then `null`
+   * and its `saved` says where, how many bytes and their SHA-256. Relative
+   * to the call's `saveDir` when it has one. Written under a temporary name
+   * (`PATH.loamy-part`) and renamed when whole; a later run resumes it with a
+   * `Range` request.
    */
-  readonly saveTo?: string | undefined
+  readonly options?: RequestOptions | undefined
 }
 
 /**
@@ -279,7 +264,6 @@ export type RequestMapInput =
     readonly queryParams?: { readonly [name: string]: string } | null | undefined
     readonly headers?: { readonly [name: string]: string } | null | undefined
     readonly options?: RequestOptionsInput | null | undefined
-    readonly saveTo?: string | null | undefined
   })
   | (InputBodyFields & {
     readonly url: string
@@ -287,7 +271,6 @@ export type RequestMapInput =
     readonly query_params?: { readonly [name: string]: string } | null | undefined
     readonly headers?: { readonly [name: string]: string } | null | undefined
     readonly options?: RequestOptionsInput | null | undefined
-    readonly save_to?: string | null | undefined
   })
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Downloads (`saveTo`, `saveDir`/`saveName`): bodies streamed to files at
+ * Downloads (`options.saveTo`, `saveDir`/`saveName`): bodies streamed to files at
  * every door, against a loopback server that generates its bytes and
  * implements `Range` (206, 416, `If-Range`), cuts connections mid-body, and
  * logs what it was asked.
@@ -42,14 +42,14 @@ const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("he
 describe("saveTo at the Promise door", () => {
   it("streams a 2xx body to the file and records its path, size and SHA-256; the body is null", async () => {
     const file = fresh("one.bin")
-    const [response] = await sendRequests([{ url: `${server.url}/bytes/300000`, httpOp: "GET", saveTo: file }])
+    const [response] = await sendRequests([{ url: `${server.url}/bytes/300000`, httpOp: "GET", options: { saveTo: file } }])
     expect(response!.error).toBeUndefined()
     expect(response!.statusCode).toBe(200)
     expect(response!.body).toBeNull()
     expect(response!.saved).toEqual({ path: file, bytes: 300000, sha256: sha256Of(300000) })
     expect(sha(readFileSync(file))).toBe(sha256Of(300000))
     expect(existsSync(file + ".loamy-part")).toBe(false)
-    expect(response!.requestMap.saveTo).toBe(file)
+    expect(response!.requestMap.options?.saveTo).toBe(file)
     // Asked as sent: a range counts the bytes on the wire.
     expect(server.log.at(-1)!.acceptEncoding).toBe("identity")
   })
@@ -58,8 +58,8 @@ describe("saveTo at the Promise door", () => {
     const small = fresh("small.bin")
     const empty = fresh("empty.bin")
     const responses = await sendRequests([
-      { url: `${server.url}/bytes/10`, httpOp: "GET", saveTo: small },
-      { url: `${server.url}/bytes/0`, httpOp: "GET", saveTo: empty }
+      { url: `${server.url}/bytes/10`, httpOp: "GET", options: { saveTo: small } },
+      { url: `${server.url}/bytes/0`, httpOp: "GET", options: { saveTo: empty } }
     ])
     expect(responses[0]!.saved).toEqual({ path: small, bytes: 10, sha256: sha256Of(10) })
     expect(readFileSync(small)).toEqual(chunkOf(0, 10, 0))
@@ -69,7 +69,7 @@ describe("saveTo at the Promise door", () => {
 
   it("a non-2xx answer is read into memory as usual and writes no file", async () => {
     const file = fresh("missing.bin")
-    const [response] = await sendRequests([{ url: `${server.url}/status/404`, httpOp: "GET", saveTo: file }])
+    const [response] = await sendRequests([{ url: `${server.url}/status/404`, httpOp: "GET", options: { saveTo: file } }])
     expect(response!.statusCode).toBe(404)
     expect(response!.body).toEqual({ status: 404 })
     expect(response!.saved).toBeUndefined()
@@ -81,8 +81,8 @@ describe("saveTo at the Promise door", () => {
     const good = fresh("good.bin")
     const bad = join(dir, "no-such-dir", "x.bin")
     const responses = await sendRequests([
-      { url: `${server.url}/bytes/200000`, httpOp: "GET", saveTo: bad },
-      { url: `${server.url}/bytes/1000`, httpOp: "GET", saveTo: good }
+      { url: `${server.url}/bytes/200000`, httpOp: "GET", options: { saveTo: bad } },
+      { url: `${server.url}/bytes/1000`, httpOp: "GET", options: { saveTo: good } }
     ])
     const error = responses[0]!.error
     expect(error).toBeInstanceOf(DownloadError)
@@ -94,7 +94,7 @@ describe("saveTo at the Promise door", () => {
   it("maxBodyBytes bounds a download: a larger body is a BodyTooLargeError and leaves no file", async () => {
     const declared = fresh("declared.bin")
     const [response] = await sendRequests(
-      [{ url: `${server.url}/bytes/500000`, httpOp: "GET", saveTo: declared }],
+      [{ url: `${server.url}/bytes/500000`, httpOp: "GET", options: { saveTo: declared } }],
       { maxBodyBytes: 100_000 }
     )
     expect(response!.error?._tag).toBe("BodyTooLargeError")
@@ -106,8 +106,8 @@ describe("saveTo at the Promise door", () => {
     const own = fresh("own-limit.bin")
     const other = fresh("call-limit.bin")
     const responses = await sendRequests([
-      { url: `${server.url}/bytes/50000?seed=8`, httpOp: "GET", saveTo: own, options: { maxBodyBytes: 10_000 } },
-      { url: `${server.url}/bytes/50000?seed=8`, httpOp: "GET", saveTo: other }
+      { url: `${server.url}/bytes/50000?seed=8`, httpOp: "GET", options: { saveTo: own, maxBodyBytes: 10_000 } },
+      { url: `${server.url}/bytes/50000?seed=8`, httpOp: "GET", options: { saveTo: other } }
     ])
     expect(responses[0]!.error).toMatchObject({ _tag: "BodyTooLargeError", maxBodyBytes: 10_000 })
     expect(existsSync(own)).toBe(false)
@@ -117,8 +117,8 @@ describe("saveTo at the Promise door", () => {
   it("two requests of a call never write one file at once: the second is a DownloadError (EBUSY)", async () => {
     const file = fresh("shared.bin")
     const responses = await sendRequests([
-      { url: `${server.url}/bytes/3000000?seed=9`, httpOp: "GET", saveTo: file },
-      { url: `${server.url}/bytes/3000000?seed=10`, httpOp: "GET", saveTo: file }
+      { url: `${server.url}/bytes/3000000?seed=9`, httpOp: "GET", options: { saveTo: file } },
+      { url: `${server.url}/bytes/3000000?seed=10`, httpOp: "GET", options: { saveTo: file } }
     ])
     const [first, second] = responses
     const saved = first!.saved === undefined ? second! : first!
@@ -132,11 +132,17 @@ describe("saveTo at the Promise door", () => {
     await import("node:fs/promises").then((fs) => fs.mkdir(out))
     const responses = await sendRequests([
       { url: `${server.url}/bytes/1000?seed=1`, httpOp: "GET" },
-      { url: `${server.url}/bytes/2000?seed=2`, httpOp: "GET", saveTo: "own.bin" }
+      { url: `${server.url}/bytes/2000?seed=2`, httpOp: "GET", options: { saveTo: "own.bin" } }
     ], { saveDir: out, saveName: "{index}-{name}.bin" })
     expect(responses[0]!.saved).toEqual({ path: join(out, "0-1000.bin"), bytes: 1000, sha256: sha256Of(1000, 1) })
     expect(responses[1]!.saved).toEqual({ path: join(out, "own.bin"), bytes: 2000, sha256: sha256Of(2000, 2) })
     expect(readdirSync(out).sort()).toEqual(["0-1000.bin", "own.bin"])
+  })
+
+  it("a saveTo that is not a path is refused with the request's index and field options.saveTo", async () => {
+    await expect(
+      sendRequests([{ url: `${server.url}/bytes/1`, httpOp: "GET" }, { url: `${server.url}/bytes/1`, httpOp: "GET", options: { saveTo: "" } }])
+    ).rejects.toMatchObject({ _tag: "InvalidInputError", index: 1, field: "options.saveTo" })
   })
 
   it("a saveName without {index} or {name}, or with an unknown field, is refused before anything is sent", async () => {
@@ -154,14 +160,14 @@ describe("resuming", () => {
     const file = fresh("cut.bin")
     const size = 1_000_000
     const url = `${server.url}/bytes/${size}?cut=400000`
-    const [first] = await sendRequests([{ url, httpOp: "GET", saveTo: file }])
+    const [first] = await sendRequests([{ url, httpOp: "GET", options: { saveTo: file } }])
     expect(first!.error?._tag).toBe("TransportError")
     expect(first!.saved).toBeUndefined()
     expect(existsSync(file)).toBe(false)
     const partial = statSync(file + ".loamy-part").size
     expect(partial).toBeGreaterThan(0)
     expect(partial).toBeLessThanOrEqual(400000)
-    const [second] = await sendRequests([{ url, httpOp: "GET", saveTo: file }])
+    const [second] = await sendRequests([{ url, httpOp: "GET", options: { saveTo: file } }])
     expect(second!.error).toBeUndefined()
     expect(second!.statusCode).toBe(206)
     expect(server.log.at(-1)).toMatchObject({ range: `bytes=${partial}-`, ifRange: `"${size}-0"` })
@@ -176,7 +182,7 @@ describe("resuming", () => {
     const size = 600_000
     // The cut only hits a request that starts before it: the retry's range starts past it.
     const [response] = await sendRequests(
-      [{ url: `${server.url}/bytes/${size}?cut=250000`, httpOp: "GET", saveTo: file }],
+      [{ url: `${server.url}/bytes/${size}?cut=250000`, httpOp: "GET", options: { saveTo: file } }],
       { retry: { attempts: 2, baseDelay: 1 } }
     )
     expect(response!.error).toBeUndefined()
@@ -188,7 +194,7 @@ describe("resuming", () => {
     const file = fresh("norange.bin")
     writeFileSync(file + ".loamy-part", Buffer.from("stale bytes from another representation"))
     const [response] = await sendRequests([
-      { url: `${server.url}/bytes/5000?norange=1&seed=3`, httpOp: "GET", saveTo: file }
+      { url: `${server.url}/bytes/5000?norange=1&seed=3`, httpOp: "GET", options: { saveTo: file } }
     ])
     expect(server.log.at(-1)!.range).toBe("bytes=39-")
     expect(response!.statusCode).toBe(200)
@@ -200,7 +206,7 @@ describe("resuming", () => {
     const file = fresh("changed.bin")
     writeFileSync(file + ".loamy-part", chunkOf(0, 100, 0))
     writeFileSync(file + ".loamy-part.json", JSON.stringify({ validator: "\"old\"" }))
-    const [response] = await sendRequests([{ url: `${server.url}/bytes/3000?seed=4`, httpOp: "GET", saveTo: file }])
+    const [response] = await sendRequests([{ url: `${server.url}/bytes/3000?seed=4`, httpOp: "GET", options: { saveTo: file } }])
     expect(server.log.at(-1)).toMatchObject({ range: "bytes=100-", ifRange: "\"old\"" })
     expect(response!.statusCode).toBe(200)
     expect(response!.saved?.sha256).toBe(sha256Of(3000, 4))
@@ -210,7 +216,7 @@ describe("resuming", () => {
     const file = fresh("badrange.bin")
     writeFileSync(file + ".loamy-part", chunkOf(0, 100, 0))
     const [response] = await sendRequests([
-      { url: `${server.url}/bytes/3000?badrange=1`, httpOp: "GET", saveTo: file }
+      { url: `${server.url}/bytes/3000?badrange=1`, httpOp: "GET", options: { saveTo: file } }
     ])
     expect(response!.statusCode).toBe(206)
     expect(response!.error).toMatchObject({ _tag: "DownloadError", reason: "Range", path: file })
@@ -221,7 +227,7 @@ describe("resuming", () => {
   it("a request's own Range header is sent, and the 206 it gets is the file", async () => {
     const file = fresh("own-range.bin")
     const [response] = await sendRequests([
-      { url: `${server.url}/bytes/10000`, httpOp: "GET", saveTo: file, headers: { Range: "bytes=0-999" } }
+      { url: `${server.url}/bytes/10000`, httpOp: "GET", options: { saveTo: file }, headers: { Range: "bytes=0-999" } }
     ])
     expect(server.log.at(-1)!.range).toBe("bytes=0-999")
     expect(response!.statusCode).toBe(206)
@@ -231,7 +237,7 @@ describe("resuming", () => {
   it("a 416 to a partial file that is already whole finishes it: hashed and renamed", async () => {
     const file = fresh("whole.bin")
     writeFileSync(file + ".loamy-part", chunkOf(0, 2048, 0))
-    const [response] = await sendRequests([{ url: `${server.url}/bytes/2048`, httpOp: "GET", saveTo: file }])
+    const [response] = await sendRequests([{ url: `${server.url}/bytes/2048`, httpOp: "GET", options: { saveTo: file } }])
     expect(response!.statusCode).toBe(416)
     expect(response!.error).toBeUndefined()
     expect(response!.saved).toEqual({ path: file, bytes: 2048, sha256: sha256Of(2048) })
@@ -240,7 +246,7 @@ describe("resuming", () => {
   it("a 416 to a partial file longer than the body removes it (a DownloadError, Range)", async () => {
     const file = fresh("toolong.bin")
     writeFileSync(file + ".loamy-part", chunkOf(0, 4000, 0))
-    const [response] = await sendRequests([{ url: `${server.url}/bytes/2048`, httpOp: "GET", saveTo: file }])
+    const [response] = await sendRequests([{ url: `${server.url}/bytes/2048`, httpOp: "GET", options: { saveTo: file } }])
     expect(response!.error).toMatchObject({ _tag: "DownloadError", reason: "Range" })
     expect(existsSync(file + ".loamy-part")).toBe(false)
   })
@@ -250,7 +256,7 @@ describe("saveTo at the Effect door", () => {
   it("Clump.send saves the body, and the response round-trips through RequestResponse's Schema", async () => {
     const file = fresh("effect.bin")
     const responses = await Effect.runPromise(
-      CoreClump.send(CoreClump.make([{ url: `${server.url}/bytes/70000?seed=5`, httpOp: "GET", saveTo: file }]))
+      CoreClump.send(CoreClump.make([{ url: `${server.url}/bytes/70000?seed=5`, httpOp: "GET", options: { saveTo: file } }]))
         .pipe(Effect.provide(UndiciHttpClient.layer))
     )
     const saved = { path: file, bytes: 70000, sha256: sha256Of(70000, 5) }
@@ -258,7 +264,7 @@ describe("saveTo at the Effect door", () => {
     const encoded = CoreResponse.encodeArray(responses)
     const json = JSON.parse(JSON.stringify(encoded))
     expect(json[0].saved).toEqual(saved)
-    expect(json[0].requestMap.saveTo).toBe(file)
+    expect(json[0].requestMap.options.saveTo).toBe(file)
     const decoded = CoreResponse.decodeArray(json)
     expect((decoded[0] as CoreResponse.RequestResponse).saved).toEqual(saved)
     // The error round-trips too, as its class.
@@ -299,15 +305,15 @@ describe("saveTo at the synchronous door", () => {
     try {
       const file = fresh("sync.bin")
       const url = `${child.url}/bytes/800000?cut=300000`
-      const [first] = sendRequestsSync([{ url, httpOp: "GET", saveTo: file }])
+      const [first] = sendRequestsSync([{ url, httpOp: "GET", options: { saveTo: file } }])
       expect(first!.error?._tag).toBe("TransportError")
       expect(existsSync(file + ".loamy-part")).toBe(true)
-      const [second] = new Clump([{ url, httpOp: "GET", saveTo: file }]).sendRequests()
+      const [second] = new Clump([{ url, httpOp: "GET", options: { saveTo: file } }]).sendRequests()
       expect(second!.statusCode).toBe(206)
       expect(second!.saved).toEqual({ path: file, bytes: 800000, sha256: sha256Of(800000) })
       // The last entry is the /log request itself.
       expect((await child.log()).at(-2)!.range).toMatch(/^bytes=\d+-$/)
-      const bad = sendRequestsSync([{ url: `${child.url}/bytes/10`, httpOp: "GET", saveTo: join(dir, "nope", "x") }])
+      const bad = sendRequestsSync([{ url: `${child.url}/bytes/10`, httpOp: "GET", options: { saveTo: join(dir, "nope", "x") } }])
       expect(bad[0]!.error).toBeInstanceOf(DownloadError)
       const out = fresh("sync-dir")
       await import("node:fs/promises").then((fs) => fs.mkdir(out))
@@ -336,7 +342,7 @@ describe("memory", () => {
       const timer = setInterval(() => {
         peak = Math.max(peak, process.memoryUsage().rss)
       }, 5)
-      const [response] = await sendRequests([{ url: `${child.url}/bytes/${size}`, httpOp: "GET", saveTo: file }], {
+      const [response] = await sendRequests([{ url: `${child.url}/bytes/${size}`, httpOp: "GET", options: { saveTo: file } }], {
         maxBodyBytes: size
       })
       clearInterval(timer)

@@ -70,7 +70,7 @@ const writeError = (method: string, url: string, path: string, cause: unknown): 
 }
 
 /**
- * The file a request's body goes to: its own `saveTo` (relative to
+ * The file a request's body goes to: its own `options.saveTo` (relative to
  * `saveDir` when there is one), else `saveDir`/`saveName` with the
  * template's fields filled in, else undefined (kept in memory).
  *
@@ -82,7 +82,7 @@ export const targetOf = (
   saveDir: string | undefined,
   saveName: string
 ): string | undefined => {
-  const own = request.saveTo
+  const own = request.options?.saveTo
   if (own !== undefined) return saveDir === undefined || nodePath.isAbsolute(own) ? own : nodePath.join(saveDir, own)
   if (saveDir === undefined) return undefined
   return nodePath.join(saveDir, render(saveName, request, index))

@@ -363,7 +363,7 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
         const signal = signals === undefined ? undefined : signals[index]
         const own = request.options
         // A field check per request: the file a body goes to, when the request or the call asks for one.
-        const target = request.saveTo === undefined && saveDir === undefined
+        const target = (own === undefined || own.saveTo === undefined) && saveDir === undefined
           ? undefined
           : download.targetOf(request, index, saveDir, saveName)
         if (direct && own === undefined && signal === undefined) {

@@ -183,11 +183,16 @@ export const BaseUrl = orAbsent(Schema.String, (input) => {
     : Effect.succeed(url.href)
 })
 
-/** A directory for downloads (`saveDir`): a non-empty path. @internal */
-export const SaveDir = orAbsent(Schema.String, (value) => {
+const savePath = (value: unknown) => {
   const problem = savePathProblem(value)
   return problem === undefined ? Effect.succeed(value as string) : invalid(problem)
-})
+}
+
+/** A directory for downloads (`saveDir`): a non-empty path. @internal */
+export const SaveDir = orAbsent(Schema.String, savePath)
+
+/** A request's file for its body (`options.saveTo`): a non-empty path. @internal */
+export const SaveTo = orAbsent(Schema.String, savePath)
 
 /** A file name template for downloads (`saveName`). @internal */
 export const SaveName = orAbsent(Schema.String, (value) => {

@@ -15,7 +15,7 @@ import * as perRequest from "./perRequest.js"
 import * as validate from "./validate.js"
 
 const fields = "url, httpOp (or http_op), body (or one of text, form, bytes, multipart), queryParams (or " +
-  "query_params), headers, options, saveTo (or save_to)"
+  "query_params), headers, options"
 
 const bodyNames = "body, text, form, bytes and multipart"
 
@@ -75,8 +75,7 @@ const canonicalProto: object = Object.create(Object.prototype, {
   multipart: { value: undefined, writable: true },
   queryParams: { value: undefined, writable: true },
   headers: { value: undefined, writable: true },
-  options: { value: undefined, writable: true },
-  saveTo: { value: undefined, writable: true }
+  options: { value: undefined, writable: true }
 })
 
 /**
@@ -136,8 +135,6 @@ export const validateAt = (
   let snakeQuery: unknown
   let rawHeaders: unknown
   let rawOptions: unknown
-  let camelSave: unknown
-  let snakeSave: unknown
   let other: forms.BodyField | undefined
   let otherValue: unknown
   const record = input as Record<string, unknown>
@@ -178,12 +175,6 @@ export const validateAt = (
       case "options":
         rawOptions = record[key]
         break
-      case "saveTo":
-        camelSave = record[key]
-        break
-      case "save_to":
-        snakeSave = record[key]
-        break
       case "signal":
         return fail(index, key, "a request's own AbortSignal is taken by sendRequests only (it cannot cross a thread or a file)")
       default:
@@ -210,16 +201,6 @@ export const validateAt = (
   if (Result.isFailure(headers)) return Result.fail(headers.failure)
   const body = checkBody(rawBody, index)
   if (Result.isFailure(body)) return Result.fail(body.failure)
-  let saveTo: string | undefined
-  if (camelSave !== undefined || snakeSave !== undefined) {
-    const save = pick(camelSave, snakeSave, "saveTo", "save_to", index)
-    if (Result.isFailure(save)) return Result.fail(save.failure)
-    if (given(save.success)) {
-      const problem = validate.savePathProblem(save.success)
-      if (problem !== undefined) return fail(index, "saveTo", problem)
-      saveTo = save.success as string
-    }
-  }
   const out: {
     url: string
     httpOp: RequestMap["httpOp"]
@@ -231,7 +212,6 @@ export const validateAt = (
     queryParams?: Record<string, string>
     headers?: Record<string, string>
     options?: perRequest.RequestOptions
-    saveTo?: string
   } = Object.create(canonicalProto)
   out.url = target as string
   out.httpOp = method
@@ -249,6 +229,5 @@ export const validateAt = (
     if (Result.isFailure(options)) return fail(index, options.failure[0], options.failure[1])
     out.options = options.success
   }
-  if (saveTo !== undefined) out.saveTo = saveTo
   return Result.succeed(out)
 }
