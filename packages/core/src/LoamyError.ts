@@ -330,7 +330,7 @@ export class AbortedError extends redactingUrls(Schema.TaggedError<AbortedError>
 }
 
 /**
- * Why a download (a request with `saveTo`, or a call's `saveDir`) failed:
+ * Why a download (a request with `options.saveTo`, or a call's `saveDir`) failed:
  * `Write`, the file could not be written (a missing directory, a full disk:
  * `code` says which); `Range`, the server answered a resumed download with
  * bytes that do not continue the partial file (the partial file is removed,

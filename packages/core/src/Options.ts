@@ -161,7 +161,7 @@ export interface Options {
   readonly failOn?: ReadonlyArray<number | string> | number | string | undefined
   /**
    * Write every 2xx response's body to a file in this directory instead of
-   * memory (named by `saveName`; a request's own `saveTo` wins, relative to
+   * memory (named by `saveName`; a request's own `options.saveTo` wins, relative to
    * it). Streamed, resumable, with the file's SHA-256 in the response's
    * `saved`. Default none.
    *
@@ -365,7 +365,7 @@ export const OptionsSchema = Schema.Struct({
   }),
   saveDir: option(SaveDir, {
     description: "Write every 2xx response's body to a file in this directory instead of memory (named by " +
-      "saveName; a request's own saveTo wins): streamed, written under NAME.loamy-part and renamed when whole, " +
+      "saveName; a request's own options.saveTo wins): streamed, written under NAME.loamy-part and renamed when whole, " +
       "resumed with a Range request by a later run; the response's saved has the path, bytes and SHA-256.",
     default: "none",
     form: "path",

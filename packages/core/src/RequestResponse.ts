@@ -108,7 +108,7 @@ const Body = Schema.Union([
 ])
 
 /**
- * Where a downloaded body went (see `RequestMap.saveTo`): the file's path,
+ * Where a downloaded body went (see a request's `options.saveTo`): the file's path,
  * its size in bytes and the SHA-256 of its whole content (hex), resumed
  * parts included.
  *
@@ -177,7 +177,7 @@ export interface RequestResponse {
   /** Attempts made: 1 without retries, 0 when the request never started. */
   readonly attempts: number
   /**
-   * Where the body went when the request asked for a file (`saveTo`, or the
+   * Where the body went when the request asked for a file (`options.saveTo`, or the
    * call's `saveDir`) and a 2xx response's body was written there whole;
    * `body` is then `null`.
    *

@@ -32,7 +32,7 @@ export interface Exits<X> {
 const file = Argument.String("FILE").pipe(
   Argument.withDescription(
     "A JSON array or JSONL file of requests (url, httpOp or http_op, body or text, form, bytes, multipart, " +
-      "queryParams or query_params, headers, options, saveTo or save_to). \"-\" or nothing reads stdin."
+      "queryParams or query_params, headers, options: timeout, retry, maxBodyBytes, saveTo). \"-\" or nothing reads stdin."
   ),
   Argument.optional
 )
@@ -141,7 +141,7 @@ export const description = [
   "records written, prints the --resume command that completes the run, and exits 130 (SIGINT) or 143 " +
   "(SIGTERM). A second signal stops it at once.",
   "Downloads: \"loamy send --save-dir files --save-name '{index}-{name}' urls.jsonl\" writes each 2xx body to " +
-  "a file instead of the record (a request's own saveTo names its file): streamed with bounded memory, written " +
+  "a file instead of the record (a request's own options.saveTo names its file): streamed with bounded memory, written " +
   "as NAME.loamy-part and renamed when whole; the record's saved holds path, bytes and sha256, and body is " +
   "null. Running it again resumes a partial file with a Range request (If-Range with its ETag); a file that " +
   "cannot be written is that request's DownloadError. --max-body-bytes bounds each file.",

@@ -55,7 +55,7 @@ export interface Resolved {
   readonly baseUrl: string | undefined
   /** Statuses that count as failures, as inclusive ranges. Undefined: none. */
   readonly failOn: StatusRanges | undefined
-  /** Where bodies go as files (`saveDir`); undefined: in memory, unless a request has `saveTo`. */
+  /** Where bodies go as files (`saveDir`); undefined: in memory, unless a request has `options.saveTo`. */
   readonly saveDir: string | undefined
   /** The file name template under `saveDir`. */
   readonly saveName: string
