@@ -241,12 +241,29 @@ const hashPrefix = (file: string, bytes: number, hash: Hash): Promise<void> =>
     stream.once("error", reject)
   })
 
-/** Syncs and renames the finished file, and drops its validator. */
+/**
+ * Syncs and renames the finished file, syncs its directory (so that the
+ * rename itself outlives a power cut, where the system allows opening a
+ * directory), and drops its validator.
+ */
 const finish = async (handle: fs.FileHandle, part: Part): Promise<void> => {
   await handle.sync()
   await handle.close()
   await fs.rename(part.temp, part.path)
+  await syncDirectory(nodePath.dirname(part.path))
   await fs.rm(part.temp + ".json", { force: true })
+}
+
+const syncDirectory = async (dir: string): Promise<void> => {
+  let handle: fs.FileHandle | undefined
+  try {
+    handle = await fs.open(dir, "r")
+    await handle.sync()
+  } catch {
+    // Windows cannot open a directory: its rename is as durable as it gets.
+  } finally {
+    await handle?.close().catch(() => undefined)
+  }
 }
 
 const forget = (part: Part): Promise<void> =>
