@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url"
 import { defineProject } from "vitest/config"
 
 // Tests never leave the machine: name resolution is replaced in every test process, child and worker.
-const dnsGuard = fileURLToPath(new URL("./setup/dns-guard-setup.mjs", import.meta.url))
+const dnsGuard = fileURLToPath(new URL("../packages/test-kit/setup/dns-guard-setup.mjs", import.meta.url))
 
 export default defineProject({
   // Packs every package, installs the tarballs into a project outside the workspace and uses them there.

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 const entry = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
 const outdir = process.argv[2] ?? fileURLToPath(new URL("../dist/bundle", import.meta.url))
 
-// loamy's undici layer imports only `Agent`, `Pool`, the proxy agents (`ProxyAgent`, `EnvHttpProxyAgent`) and `buildConnector` from
+// loamy's undici layer imports only `Agent`, `Pool`, `Client` (HTTP/2 connections), the proxy agents (`ProxyAgent`, `EnvHttpProxyAgent`) and `buildConnector` from
 // "undici", but undici's entry is CommonJS that loads all of undici (fetch, WebSocket, caches, ...), which esbuild
 // cannot tree-shake: point "undici" at a module that exports those alone. If the layer ever imports more from
 // undici, the build fails here ("No matching export"), not at run time.
@@ -31,13 +31,14 @@ const leanUndici = {
         `import api from ${JSON.stringify(path.join(undiciDir, "lib/api/index.js"))}`,
         `import Agent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/agent.js"))}`,
         `import Pool from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/pool.js"))}`,
+        `import Client from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/client.js"))}`,
         `import ProxyAgent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/proxy-agent.js"))}`,
         `import EnvHttpProxyAgent from ${JSON.stringify(path.join(undiciDir, "lib/dispatcher/env-http-proxy-agent.js"))}`,
         `import buildConnector from ${JSON.stringify(path.join(undiciDir, "lib/core/connect.js"))}`,
         // Multipart bodies: the client hands undici its own FormData (body.js, which serializes it, is bundled anyway).
         `import { FormData } from ${JSON.stringify(path.join(undiciDir, "lib/web/fetch/formdata.js"))}`,
         `Object.assign(Dispatcher.prototype, api)`,
-        `export { Agent, buildConnector, EnvHttpProxyAgent, FormData, Pool, ProxyAgent }`
+        `export { Agent, buildConnector, Client, EnvHttpProxyAgent, FormData, Pool, ProxyAgent }`
       ].join("\n"),
       resolveDir: undiciDir,
       loader: "js"

@@ -3,6 +3,8 @@
  * `loamy send --cluster --job` (and again, to resume), `loamy jobs prune`, `loamy cluster demo`; and `loamy --help`
  * and a plain `loamy send` load nothing of the cluster's machinery.
  */
+import { freePort } from "@loamy/test-kit"
+import { type Postgres, query, startPostgres } from "@loamy/test-kit/services"
 import { closedPort, start, type TestServer } from "@loamy/test-server"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -10,7 +12,6 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort, type Postgres, query, startPostgres } from "../../cluster/test/helpers.js"
 import { bin, jsonl, loamy, records } from "./helpers.js"
 
 let pg: Postgres
@@ -137,15 +138,10 @@ describe("effect/cluster's logs", () => {
   it("go to stderr, LOAMY_CLUSTER_LOG=debug included: stdout holds only the records", async () => {
     const input = path.join(dir, "logs.jsonl")
     fs.writeFileSync(input, [0, 1, 2].map((i) => JSON.stringify({ url: `${server.url}/echo?i=${i}`, httpOp: "GET" })).join("\n") + "\n")
-    const child = spawn(process.execPath, [bin, "send", "--cluster", pg.url, "--job", "cli-logs", "-q", input], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1", LOAMY_CLUSTER_LOG: "debug" }
+    const { code, stdout, stderr } = await loamy(["send", "--cluster", pg.url, "--job", "cli-logs", "-q", input], {
+      env: { ...process.env, NO_COLOR: "1", LOAMY_CLUSTER_LOG: "debug" },
+      timeoutMs: 90_000
     })
-    let stdout = ""
-    let stderr = ""
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-    const code = await new Promise<number | null>((resolve) => child.once("close", resolve))
     expect(code, stderr).toBe(0)
     expect(records(stdout).map((r) => r["index"])).toEqual([0, 1, 2])
     // The cluster did log (its shard assignments, at debug), and not on stdout.
@@ -224,14 +220,8 @@ describe("loading", () => {
     )
     const register = path.join(dir, "register.mjs")
     fs.writeFileSync(register, `import { register } from "node:module"\nregister(${JSON.stringify("file://" + hook)})\n`)
-    const run = (args: ReadonlyArray<string>, stdin = "") =>
-      new Promise<string>((resolve) => {
-        const child = spawn(process.execPath, ["--import", register, bin, ...args], { stdio: ["pipe", "ignore", "pipe"] })
-        let err = ""
-        child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (err += chunk))
-        child.on("close", () => resolve(err))
-        child.stdin!.end(stdin)
-      })
+    const run = async (args: ReadonlyArray<string>, stdin = "") =>
+      (await loamy(args, { stdin, nodeArgs: ["--import", register], env: process.env })).stderr
     const help = await run(["--help"])
     const send = await run(["send", "-q", "-"], jsonl([{ url: `${server.url}/`, httpOp: "GET" }]))
     expect(help).not.toContain("LOADED")

@@ -3,75 +3,33 @@
  * one is slow (the reorder buffer), `--rate` holds for any interval of its length as a server in a process of its
  * own measures starts, `--body-budget` lets reads wait for each other, and `--help` says so.
  */
+import { type SlowAndFast, startSlowAndFast, waitUntil } from "@loamy/test-kit"
 import { arrivalSlack, type ServerProcess, shortestSpan, startProcess } from "@loamy/test-server"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { jsonl, loamy, records } from "./helpers.js"
 
-const listen = async (handler: http.RequestListener) => {
-  const server = http.createServer(handler)
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
-}
-
-const heldA = new Set<http.ServerResponse>()
-let arrivedB = 0
-let slowA: Awaited<ReturnType<typeof listen>>
-let fastB: Awaited<ReturnType<typeof listen>>
+/** Origin A (`slow`) holds its answers until `release`; origin B (`fast`) answers at once and counts. */
+let origins: SlowAndFast
 let timing: ServerProcess
 
 beforeAll(async () => {
-  ;[slowA, fastB, timing] = await Promise.all([
-    listen((req, res) => {
-      const n = Number(new URL(req.url!, "http://x").searchParams.get("n") ?? "0")
-      if (n > 0) {
-        // /bytes?n=N: a JSON string of N bytes, chunked.
-        res.writeHead(200, { "content-type": "application/json" })
-        res.write("\"")
-        return void res.end("z".repeat(n - 2) + "\"")
-      }
-      res.writeHead(200, { "content-type": "application/json" })
-      heldA.add(res)
-    }),
-    listen((_req, res) => {
-      arrivedB++
-      res.writeHead(200, { "content-type": "application/json" })
-      res.end("{\"origin\":\"B\"}")
-    }),
-    startProcess()
-  ])
+  ;[origins, timing] = await Promise.all([startSlowAndFast(), startProcess()])
 })
 
 afterAll(async () => {
-  for (const res of heldA) res.end("{}")
-  for (const { server } of [slowA, fastB]) {
-    server?.closeAllConnections()
-    await new Promise((resolve) => server?.close(resolve))
-  }
+  await origins?.close()
   await timing?.close()
 })
 
-/** Polls `check` every 10 ms until it holds or `ms` pass. */
-const until = async (check: () => boolean, ms: number) => {
-  const end = Date.now() + ms
-  while (!check() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10))
-  return check()
-}
-
 describe("loamy send and the engine's bounds", () => {
   it("--ordered: 40 requests to a fast origin are all sent while 12 to a slow one are held", async () => {
-    arrivedB = 0
-    const input = jsonl([
-      ...Array.from({ length: 12 }, (_, i) => ({ url: `${slowA.url}/a/${i}`, httpOp: "GET" })),
-      ...Array.from({ length: 40 }, (_, i) => ({ url: `${fastB.url}/b/${i}`, httpOp: "GET" }))
-    ])
+    origins.reset()
+    const input = jsonl(origins.batch(12, 40))
     const run = loamy(["send", "-q", "--ordered", "--concurrency", "16"], { stdin: input, timeoutMs: 30_000 })
-    const reached = await until(() => arrivedB === 40 && heldA.size === 12, 15_000)
-    expect({ arrivedB, heldA: heldA.size }).toEqual({ arrivedB: 40, heldA: 12 })
+    const reached = await waitUntil(() => origins.arrived === 40 && origins.held === 12, 15_000)
+    expect({ arrivedB: origins.arrived, heldA: origins.held }).toEqual({ arrivedB: 40, heldA: 12 })
     expect(reached).toBe(true)
-    for (const res of heldA) res.end("{\"origin\":\"A\"}")
-    heldA.clear()
+    origins.release()
     const r = await run
     expect(r.code, r.stderr).toBe(0)
     const out = records(r.stdout)
@@ -94,7 +52,7 @@ describe("loamy send and the engine's bounds", () => {
   }, 40_000)
 
   it("--body-budget: bodies that together pass it all come back whole", async () => {
-    const input = jsonl(Array.from({ length: 10 }, (_, i) => ({ url: `${slowA.url}/?n=200000&i=${i}`, httpOp: "GET" })))
+    const input = jsonl(Array.from({ length: 10 }, (_, i) => ({ url: `${origins.slow.url}/?n=200000&i=${i}`, httpOp: "GET" })))
     const r = await loamy(["send", "-q", "--body-budget", "300000"], { stdin: input, timeoutMs: 30_000 })
     expect(r.code, r.stderr).toBe(0)
     expect(records(r.stdout).map((o) => o.body.length)).toEqual(Array(10).fill(199_998))

@@ -84,7 +84,7 @@ describe("loamy send's flags are the core's options", () => {
     const rows = new Map<string, ReadonlyArray<string>>()
     for (const line of table.split("\n")) {
       const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim())
-      const names = cells[0]?.match(/--[a-z-]+/g)
+      const names = cells[0]?.match(/--[a-z0-9-]+/g)
       if (names !== null && names !== undefined) for (const flagName of names) rows.set(flagName, cells)
       if (line.startsWith("## ") && !line.startsWith("## Flags")) break
     }

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -7,27 +6,10 @@ import { command, plain } from "../dist/Cli.js"
 import { attachValues } from "../dist/internal/argv.js"
 import { table } from "../dist/internal/demo.js"
 import { progressLine } from "../dist/internal/stats.js"
-import { bin, hasScript, inTerminal, render, within } from "./helpers.js"
+import { hasScript, inTerminal, loamy, render, within } from "./helpers.js"
 
-/** Runs the CLI with stdout and stderr piped and the given environment (the helpers' runner sets NO_COLOR). */
-const raw = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, stdin = "") =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ["pipe", "pipe", "pipe"], env })
-    child.stdin.on("error", () => {})
-    child.stdin.end(stdin)
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`loamy ${args.join(" ")} did not exit`))
-    }, 60_000)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+/** Runs the CLI with stdout and stderr piped and exactly the given environment (the helpers' runner sets NO_COLOR). */
+const raw = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, stdin = "") => loamy(args, { env, stdin })
 
 const withoutNoColor = () => {
   const env = { ...process.env }

@@ -3,63 +3,31 @@
  * digit both ways, JSON nested too deep (a response's own error record, a
  * request line refused at its index, the rest of the run unaffected), a
  * polluted `Object.prototype` injecting nothing, and no query string in
- * error records. The server is a `node:http` server in this process that
- * records every request's bytes as they arrived.
+ * error records. The server is the test kit's hostile server in this
+ * process, which records every request's bytes as they arrived.
  */
-import { spawn } from "node:child_process"
+import { type Arrival, bigNumbersText, type HostileServer, startHostile } from "@loamy/test-kit"
+import { closedPort } from "@loamy/test-server"
 import * as fs from "node:fs"
-import * as http from "node:http"
-import type { AddressInfo, Socket } from "node:net"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { bin, loamy, records } from "./helpers.js"
+import { loamy, records } from "./helpers.js"
 
-interface Arrival {
-  readonly url: string
-  readonly headers: http.IncomingHttpHeaders
-  readonly raw: string
-}
-
-const bigNumbers = "{\"id\":12345678901234567890,\"n\":9007199254740993,\"f\":1.5}"
-
+let hostile: HostileServer
 let base: string
 let dir: string
-const arrivals: Array<Arrival> = []
-const sockets = new Set<Socket>()
-const server = http.createServer((req, res) => {
-  const chunks: Array<Buffer> = []
-  req.on("data", (chunk: Buffer) => chunks.push(chunk))
-  req.on("end", () => {
-    const url = new URL(req.url ?? "/", "http://127.0.0.1")
-    if (url.pathname === "/deep") {
-      const n = Number(url.searchParams.get("n") ?? "5000")
-      res.writeHead(200, { "content-type": "application/json" })
-      return void res.end("[".repeat(n) + "]".repeat(n))
-    }
-    if (url.pathname === "/numbers") {
-      res.writeHead(200, { "content-type": "application/json" })
-      return void res.end(bigNumbers)
-    }
-    arrivals.push({ url: req.url ?? "", headers: req.headers, raw: Buffer.concat(chunks).toString("utf8") })
-    res.writeHead(200, { "content-type": "application/json" })
-    res.end("{\"ok\":true}")
-  })
-})
-server.on("connection", (socket: Socket) => {
-  sockets.add(socket)
-  socket.on("close", () => sockets.delete(socket))
-})
+/** What the hostile server recorded (cleared by setting its length to 0). */
+let arrivals: Array<Arrival>
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  hostile = await startHostile()
+  base = hostile.url
+  arrivals = hostile.arrivals
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cli-hostile-"))
 })
 afterAll(async () => {
-  for (const socket of sockets) socket.destroy()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
+  await hostile.close()
   if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
 })
 
@@ -94,7 +62,7 @@ describe("numbers digit for digit", () => {
     for (const extra of [[], ["-H", "Authorization: Bearer s3cret"]]) {
       const r = await loamy(["send", input, "-q", ...extra])
       expect(r.code).toBe(0)
-      expect(r.stdout).toContain(`"body":${bigNumbers}`)
+      expect(r.stdout).toContain(`"body":${bigNumbersText}`)
     }
   })
 })
@@ -167,22 +135,10 @@ syncBuiltinESMExports()
     )
     for (const fields of ["headers,queryParams", "headers,body,queryParams"]) {
       arrivals.length = 0
-      let stderr = ""
-      const code = await new Promise<number | null>((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", pollute, bin, "send", input, "-q"], {
-          stdio: ["ignore", "ignore", "pipe"],
-          env: { ...process.env, NO_COLOR: "1", POLLUTE: fields }
-        })
-        child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-        const timer = setTimeout(() => {
-          child.kill("SIGKILL")
-          reject(new Error("loamy send did not exit within 30 s"))
-        }, 30_000)
-        child.on("error", reject)
-        child.on("close", (exit) => {
-          clearTimeout(timer)
-          resolve(exit)
-        })
+      const { code, stderr } = await loamy(["send", input, "-q"], {
+        nodeArgs: ["--import", pollute],
+        env: { ...process.env, NO_COLOR: "1", POLLUTE: fields },
+        timeoutMs: 30_000
       })
       // The pollution did strike, and the run went on.
       expect(stderr).toContain("polluted")
@@ -196,14 +152,7 @@ syncBuiltinESMExports()
   }, 60_000)
 
   it("error records hold no query string or credentials in their url, and a refused URL shows neither", async () => {
-    const port = await new Promise<number>((resolve, reject) => {
-      const probe = net.createServer()
-      probe.once("error", reject)
-      probe.listen(0, "127.0.0.1", () => {
-        const p = (probe.address() as AddressInfo).port
-        probe.close(() => resolve(p))
-      })
-    })
+    const port = await closedPort()
     const input = file(
       "secrets.jsonl",
       `{"url":"http://127.0.0.1:${port}/x?token=T0K3N","httpOp":"GET"}\n` +

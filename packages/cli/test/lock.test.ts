@@ -5,9 +5,8 @@
  * refused (exit 3, nothing sent, the file untouched), a lock left behind by a
  * run killed with SIGKILL is taken over, and one of another host is not.
  */
+import { type Listening, listen } from "@loamy/test-kit"
 import * as fs from "node:fs"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -18,7 +17,7 @@ import { jsonl, loamy, records, spawnLoamy, within } from "./helpers.js"
  * `/gate?i=N` answers once the gate is open (`open()`); `sent` lists the `i`
  * of every request, `requests` counts them.
  */
-let server: http.Server
+let server: Listening
 let url: string
 let gateOpen = false
 let held: Array<() => void> = []
@@ -33,7 +32,7 @@ const closeGate = () => {
 }
 let dir: string
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
+  server = await listen((req, res) => {
     const i = Number(new URL(req.url!, "http://x").searchParams.get("i"))
     sent.push(i)
     const answer = () => {
@@ -43,14 +42,12 @@ beforeAll(async () => {
     if (gateOpen) answer()
     else held.push(answer)
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  url = server.url
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cli-lock-"))
 })
 afterAll(async () => {
   open()
-  server.closeAllConnections()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
+  await server.close()
   if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
 })
 

@@ -5,54 +5,17 @@
  * NODE_EXTRA_CA_CERTS), the variables of `env` set on the child only, and
  * the proxy's credentials never printed.
  */
+import { jsonl, records, runLoamy } from "@loamy/test-kit/cli"
+import { certPath, childEnv, startProxy, startTls, type TestProxy, type TlsServer } from "@loamy/test-kit/proxy"
 import { closedPort, start, type TestServer } from "@loamy/test-server"
-import { spawn } from "node:child_process"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import {
-  certPath,
-  childEnv,
-  startProxy,
-  startTls,
-  type TestProxy,
-  type TlsServer
-} from "../../loamy/test/proxy-helpers.js"
-import { bin, jsonl, records } from "./helpers.js"
 
 const secret = "s3cr3t-pa55"
 const credentials = `tester:${secret}`
 
-interface Ran {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 /** `loamy ARGS` with `stdin` and exactly the environment given (no proxy variable unless `env` sets one). */
-const loamy = (args: ReadonlyArray<string>, stdin: string, env: Record<string, string> = {}): Promise<Ran> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: childEnv({ NO_COLOR: "1", ...env })
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`loamy ${args.join(" ")} did not exit within 60 s\nstderr: ${stderr}`))
-    }, 60_000)
-    child.on("error", (error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-    child.stdin.on("error", () => undefined)
-    child.stdin.end(stdin)
-  })
+const loamy = (args: ReadonlyArray<string>, stdin: string, env: Record<string, string> = {}) =>
+  runLoamy(args, { stdin, env: childEnv({ NO_COLOR: "1", ...env }) })
 
 let server: TestServer
 let tls: TlsServer

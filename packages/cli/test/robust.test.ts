@@ -7,10 +7,9 @@
  * given), and --resume gets past it.
  */
 import { RequestResponse } from "@loamy/core"
+import { type Listening, listen } from "@loamy/test-kit"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -18,25 +17,23 @@ import { makeRedaction, responseRecord } from "../dist/internal/output.js"
 import { jsonl, loamy, records } from "./helpers.js"
 
 /** `/deep?depth=N`: a JSON body of N nested arrays; anything else: `{"ok":true}`. Counts requests by path. */
-let server: http.Server
+let server: Listening
 let url: string
 const hits = new Map<string, number>()
 let dir: string
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
+  server = await listen((req, res) => {
     const at = new URL(req.url!, "http://x")
     hits.set(at.pathname, (hits.get(at.pathname) ?? 0) + 1)
     res.setHeader("content-type", "application/json")
     const depth = Number(at.searchParams.get("depth") ?? "0")
     res.end(at.pathname === "/deep" ? "[".repeat(depth) + "]".repeat(depth) : "{\"ok\":true}")
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  url = server.url
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cli-robust-"))
 })
 afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
+  await server.close()
   if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
 })
 

@@ -7,10 +7,9 @@
  * be written (a full tmpfs, /dev/full) stops the run with exit 4, saying how
  * many requests were sent and records written.
  */
+import { listen } from "@loamy/test-kit"
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -25,7 +24,7 @@ const startServer = async () => {
   const held: Array<() => void> = []
   const sent = new Map<number, number>()
   let answered = 0
-  const server = http.createServer((req, res) => {
+  const server = await listen((req, res) => {
     const url = new URL(req.url!, "http://x")
     const i = Number(url.searchParams.get("i"))
     sent.set(i, (sent.get(i) ?? 0) + 1)
@@ -37,9 +36,8 @@ const startServer = async () => {
     if (url.pathname === "/hang" && !released) held.push(answer)
     else answer()
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: server.url,
     sent,
     get answered() {
       return answered
@@ -48,11 +46,7 @@ const startServer = async () => {
       released = true
       for (const answer of held.splice(0)) answer()
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
+    close: server.close
   }
 }
 

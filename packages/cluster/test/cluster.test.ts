@@ -6,22 +6,11 @@
  * server's log tells what was sent, by whom and how often. The rate-limit tests time arrivals on a test server in
  * a process of its own (`startProcess`).
  */
+import { until } from "@loamy/test-kit"
+import { createDatabase, type Postgres, redisServer, startPostgres, startRedis } from "@loamy/test-kit/services"
 import { start, startProcess, type TestServer } from "@loamy/test-server"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import {
-  arrivalsOf,
-  createDatabase,
-  maxInSpan,
-  type Postgres,
-  type RunnerProcess,
-  startCoordinator,
-  redisServer,
-  startPostgres,
-  startRedis,
-  startRunner,
-  until,
-  untilBalanced
-} from "./helpers.js"
+import { arrivalsOf, maxInSpan, type RunnerProcess, startCoordinator, startRunner, untilBalanced } from "./helpers.js"
 
 // Short, so that the test waits seconds for a dead runner's shards, not effect/cluster's default 35.
 const lockMs = 4_000

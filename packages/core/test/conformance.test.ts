@@ -6,10 +6,11 @@
 import type { HttpClient } from "effect/http"
 import { it } from "@effect/vitest"
 import { Clump, LoamyError, type RequestMap, type RequestResponse } from "@loamy/core"
+import { waitUntil } from "@loamy/test-kit"
 import { closedPort, start, type TestServer } from "@loamy/test-server"
 import { Effect, Result, type Layer, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect } from "vitest"
-import { clients, waitUntil } from "./helpers.js"
+import { clients } from "./helpers.js"
 
 const conformance = (name: string, layer: Layer.Layer<HttpClient.HttpClient>) =>
   describe(`conformance over ${name}`, () => {

@@ -8,23 +8,16 @@
  */
 import { it } from "@effect/vitest"
 import { Clump, LoamyError, RequestMap } from "@loamy/core"
+import { deepArray, deepValue, type HostileServer, startHostile } from "@loamy/test-kit"
 import { Effect, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { clients } from "./helpers.js"
-import { deepArray, type HostileServer, startHostile } from "./hostile.js"
 
 let server: HostileServer
 beforeAll(async () => {
   server = await startHostile()
 })
 afterAll(() => server.close())
-
-/** `depth` levels of arrays as a value. */
-const deepValue = (depth: number): unknown => {
-  let value: unknown = []
-  for (let i = 1; i < depth; i++) value = [value]
-  return value
-}
 
 it("the limit is 1,000 levels", () => {
   expect(RequestMap.maxJsonDepth).toBe(1000)

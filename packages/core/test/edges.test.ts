@@ -6,11 +6,11 @@
  */
 import { it } from "@effect/vitest"
 import { Clump, LoamyError, RequestResponse } from "@loamy/core"
+import { type HostileServer, startHostile } from "@loamy/test-kit"
 import { start, type TestServer } from "@loamy/test-server"
 import { Effect, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { clients } from "./helpers.js"
-import { type HostileServer, startHostile } from "./hostile.js"
 
 let server: TestServer
 let hostile: HostileServer

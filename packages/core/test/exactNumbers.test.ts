@@ -6,10 +6,10 @@
  */
 import { it } from "@effect/vitest"
 import { Clump, LoamyError, Options, RequestMap, RequestResponse } from "@loamy/core"
+import { bigNumbersText, type HostileServer, startHostile } from "@loamy/test-kit"
 import { Effect, Result, Schema, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { clients } from "./helpers.js"
-import { bigNumbersText, type HostileServer, startHostile } from "./hostile.js"
 
 let server: HostileServer
 beforeAll(async () => {

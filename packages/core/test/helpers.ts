@@ -2,24 +2,13 @@ import { FetchHttpClient, type HttpClient } from "effect/http"
 import { NodeHttpClient } from "@effect/platform-node"
 import type { TestServer } from "@loamy/test-server"
 import { Clock, Duration, Effect, type Layer } from "effect"
+import { sleep, waitUntil } from "@loamy/test-kit"
 
 /** The two platform layers the core must work on unchanged. */
 export const clients: ReadonlyArray<readonly [string, Layer.Layer<HttpClient.HttpClient>]> = [
   ["FetchHttpClient.layer", FetchHttpClient.layer],
   ["NodeHttpClient.layerUndici", NodeHttpClient.layerUndici]
 ]
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/** Polls `check` every 10 ms (real time) until it holds or `ms` pass; returns whether it held. */
-export const waitUntil = async (check: () => boolean, ms = 5_000): Promise<boolean> => {
-  const until = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > until) return false
-    await sleep(10)
-  }
-  return true
-}
 
 /** `waitUntil` as an Effect that runs on the real clock, whatever clock the test has. */
 export const waitUntilLive = (check: () => boolean, ms = 5_000) => Effect.promise(() => waitUntil(check, ms))
@@ -30,10 +19,6 @@ export const sleepLive = (ms: number) => Effect.promise(() => sleep(ms))
 /** Arrival times (ms since the server started) of the requests whose path and query start with `prefix`. */
 export const arrivalsOf = (server: TestServer, prefix: string): Array<number> =>
   server.stats.arrivals.filter((_, i) => server.stats.arrivalPaths[i]!.startsWith(prefix))
-
-let keys = 0
-/** A key no other request in this process uses, for the routes that count attempts per key. */
-export const uniqueKey = (label = "k") => `${label}-${process.pid}-${++keys}-${Math.random().toString(36).slice(2, 8)}`
 
 /**
  * The sleeps an effect is waiting on, for tests on `TestClock`: `provide`

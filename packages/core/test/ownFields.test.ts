@@ -6,10 +6,10 @@
  */
 import { it } from "@effect/vitest"
 import { Clump, type RequestMap } from "@loamy/core"
+import { type HostileServer, startHostile } from "@loamy/test-kit"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { clients } from "./helpers.js"
-import { type HostileServer, startHostile } from "./hostile.js"
 
 let server: HostileServer
 beforeAll(async () => {

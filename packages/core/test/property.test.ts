@@ -7,6 +7,7 @@
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clump, type RequestMap, type RequestResponse } from "@loamy/core"
+import { uniqueKey, waitUntil } from "@loamy/test-kit"
 import {
   closedPort,
   expectedOutcome,
@@ -20,7 +21,6 @@ import {
 import { Effect, Stream } from "effect"
 import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { uniqueKey, waitUntil } from "./helpers.js"
 
 let server: TestServer
 let refusedPort: number

@@ -7,11 +7,10 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { it } from "@effect/vitest"
 import { Clump, LoamyError, RequestMap, RequestResponse } from "@loamy/core"
-import { start, type TestServer } from "@loamy/test-server"
+import { type HostileServer, startHostile } from "@loamy/test-kit"
+import { closedPort, start, type TestServer } from "@loamy/test-server"
 import { Effect, Result, Schema } from "effect"
-import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect } from "vitest"
-import { type HostileServer, startHostile } from "./hostile.js"
 
 let server: TestServer
 let hostile: HostileServer
@@ -23,17 +22,6 @@ afterAll(async () => {
   await server.close()
   await hostile.close()
 })
-
-/** A port nothing listens on (it was free a moment ago). */
-const closedPort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const port = (probe.address() as net.AddressInfo).port
-      probe.close(() => resolve(port))
-    })
-  })
 
 const encodeError = Schema.encodeSync(LoamyError.RequestError)
 

@@ -10,11 +10,12 @@ import type { HttpClient } from "effect/http"
 import { NodeHttpClient } from "@effect/platform-node"
 import { it } from "@effect/vitest"
 import { Clump, LoamyError, type RequestMap, type RequestResponse } from "@loamy/core"
+import { uniqueKey } from "@loamy/test-kit"
 import { closedPort, start, type TestServer } from "@loamy/test-server"
 import { Effect, Fiber, type Layer, Stream } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 import { afterAll, beforeAll, describe, expect } from "vitest"
-import { arrivalsOf, clients, sleepLive, sleepRecorder, uniqueKey, waitUntilLive } from "./helpers.js"
+import { arrivalsOf, clients, sleepLive, sleepRecorder, waitUntilLive } from "./helpers.js"
 
 let server: TestServer
 let other: TestServer

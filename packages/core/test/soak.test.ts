@@ -5,10 +5,10 @@
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clump, type RequestMap } from "@loamy/core"
+import { uniqueKey, waitUntil } from "@loamy/test-kit"
 import { closedPort, start, type TestServer } from "@loamy/test-server"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { uniqueKey, waitUntil } from "./helpers.js"
 
 let server: TestServer
 let refusedPort: number

@@ -44,6 +44,7 @@ import * as HttpClient from "effect/http/HttpClient"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
+import type { SecureContextOptions } from "node:tls"
 import type { Agent, Dispatcher } from "undici"
 import { makeAgentUnsafe } from "./internal/cappedAgents.js"
 import { makeClient, UndiciRoute } from "./internal/exchange.js"
@@ -65,12 +66,32 @@ export interface AgentOptions {
   readonly connections?: number | undefined
   /** How long an idle keep-alive socket is kept, in ms. Default 4,000 (undici's default). */
   readonly keepAliveTimeout?: number | undefined
-  /** Negotiate HTTP/2 over TLS when the server offers it. Default false. */
+  /**
+   * Offer HTTP/2 to https origins (ALPN): one that speaks it gets one
+   * connection per origin carrying many requests at once (the first request
+   * to an origin goes alone until its connection is made); one that does
+   * not keeps HTTP/1.1. A call's `http2` option asks the same of the agents
+   * the layer makes for it. Default false.
+   */
   readonly allowH2?: boolean | undefined
   /** Requests pipelined per HTTP/1.1 socket. Default 1 (no pipelining). */
   readonly pipelining?: number | undefined
   /** TLS and socket options for new connections (`ca`, `rejectUnauthorized`, `servername`, `timeout`...). */
   readonly connect?: Agent.Options["connect"] | undefined
+  /**
+   * The certificate authorities to trust for https (PEM text or bytes, or
+   * several): only these, in place of Node's bundled ones, as curl's
+   * `--cacert`. The same as `connect.ca`, which it overrides; also for an
+   * https proxy. A call's `ca` option asks the same of the agents the layer
+   * makes for it.
+   *
+   * ```ts
+   * const internal = UndiciHttpClient.layerWith({ ca: fs.readFileSync("company-ca.pem", "utf8") })
+   * ```
+   *
+   * @since 1.1.0
+   */
+  readonly ca?: SecureContextOptions["ca"] | undefined
 }
 
 /**

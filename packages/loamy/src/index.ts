@@ -17,9 +17,9 @@
 import {
   LoamyError,
   Options as CoreOptions,
-  Progress as CoreProgress,
+  type Progress as CoreProgress,
   RequestMap,
-  type RequestResponse as CoreResponse
+  RequestResponse as CoreResponse
 } from "@loamy/core"
 import * as Unchecked from "@loamy/core/Unchecked"
 import * as Cause from "effect/Cause"
@@ -30,6 +30,7 @@ import { AbortError } from "./errors.js"
 import * as options_ from "./internal/options.js"
 import * as runtime from "./internal/runtime.js"
 import { splitSignals } from "./internal/signals.js"
+import * as streaming from "./internal/streaming.js"
 import * as sync from "./internal/sync.js"
 
 export {
@@ -142,19 +143,7 @@ export type Progress = CoreProgress.Progress
  * @since 0.1.0
  * @category models
  */
-export interface PromiseOptions extends Options {
-  /** Aborting it interrupts the requests in flight and rejects with an `AbortError`. */
-  readonly signal?: AbortSignal | undefined
-  /**
-   * Called with the call's progress (done, total, ok, failed, in flight,
-   * elapsed) at its start, every `progressInterval` while it runs, and once
-   * at its end; never per request. An exception it throws is reported once
-   * as a process warning and the reports stop; the batch goes on.
-   */
-  readonly onProgress?: ((progress: Progress) => void) | undefined
-  /** Milliseconds between progress reports. Default 250. */
-  readonly progressInterval?: number | undefined
-}
+export type PromiseOptions = options_.PromiseOptions
 
 /**
  * Sends every request concurrently and resolves with one `RequestResponse`
@@ -195,7 +184,7 @@ const start = (
   // The caller's requests, a `signal` taken off some: the core checks each of them next, whatever they are.
   let effect = runtime.send(split.success.requests as ReadonlyArray<RequestInput>, resolved)
   if (split.success.signals !== undefined) effect = Effect.provideService(effect, Unchecked.RequestSignals, split.success.signals)
-  if (onProgress !== undefined) effect = reportingTo(onProgress, progressIntervalMs, effect)
+  if (onProgress !== undefined) effect = streaming.reportingTo(onProgress, progressIntervalMs)(effect)
   return new Promise((resolve, reject) => {
     const fiber = runtime.runtime().runFork(effect)
     const onAbort = () => fiber.interruptUnsafe()
@@ -211,29 +200,44 @@ const start = (
   })
 }
 
-/** Calls `onProgress` with the core's snapshots; a callback that throws is warned about once and called no more. */
-const reportingTo = <A, E, R>(
-  onProgress: (progress: Progress) => void,
-  intervalMs: number | undefined,
-  self: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> => {
-  let broken = false
-  return CoreProgress.reportTo((progress) =>
-    Effect.sync(() => {
-      if (broken) return
-      try {
-        onProgress(progress)
-      } catch (error) {
-        broken = true
-        process.emitWarning(
-          `loamy: onProgress threw, so it will not be called again for this call: ${
-            error instanceof Error ? error.message : String(error)
-          }`,
-          { code: "LOAMY_ON_PROGRESS" }
-        )
-      }
-    }), { interval: intervalMs ?? 250 })(self)
-}
+export {
+  /**
+   * @since 1.1.0
+   * @category models
+   */
+  type RequestSource,
+  /**
+   * @since 1.1.0
+   * @category models
+   */
+  type Streamed,
+  /**
+   * @since 1.1.0
+   * @category models
+   */
+  type StreamOptions,
+  /**
+   * @since 1.1.0
+   * @category sending
+   */
+  streamRequests
+} from "./internal/streaming.js"
+
+/**
+ * An item of `streamRequests` that failed its check and was not sent: its
+ * `error` is the `InvalidInputError` naming the index and field,
+ * `requestMap` the item as it arrived.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export type Refused = CoreResponse.Refused
+
+/**
+ * @since 1.1.0
+ * @category refinements
+ */
+export const isRefused: (response: RequestResponse | Refused) => response is Refused = CoreResponse.isRefused
 
 /**
  * Sends every request concurrently and returns one `RequestResponse` per

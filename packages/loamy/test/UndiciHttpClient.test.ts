@@ -1,12 +1,12 @@
 import { it } from "@effect/vitest"
 import { Clump, LoamyError } from "@loamy/core"
+import { waitUntil } from "@loamy/test-kit"
 import { closedPort, start, type TestServer } from "@loamy/test-server"
 import { Context, Effect, Fiber, Layer, Stream, Tracer } from "effect"
 import { Headers, HttpClient, HttpClientRequest } from "effect/http"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { Agent } from "undici"
 import { afterAll, beforeAll, describe, expect } from "vitest"
-import { waitUntil } from "./helpers.js"
 
 let server: TestServer
 beforeAll(async () => {

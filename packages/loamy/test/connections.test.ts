@@ -1,11 +1,11 @@
 import { Clump } from "@loamy/core"
+import { waitUntil } from "@loamy/test-kit"
 import { start, type TestServer } from "@loamy/test-server"
 import { Effect, Layer, Schedule } from "effect"
 import { HttpClient } from "effect/http"
 import { sendRequests } from "loamy"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { waitUntil } from "./helpers.js"
 
 let server: TestServer
 beforeAll(async () => {

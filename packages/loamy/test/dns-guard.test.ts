@@ -1,15 +1,14 @@
 /**
- * The DNS guard (test/setup/dns-guard.mjs) reaches the sync door's worker
+ * The DNS guard (@loamy/test-kit's setup/dns-guard.mjs) reaches the sync door's worker
  * thread, which is started with `execArgv: []`: through NODE_OPTIONS, which the
  * setup file sets and a worker reads from its env. No test code is shipped.
  */
 import { sendRequestsSync } from "loamy"
 import { afterEach, describe, expect, it } from "vitest"
-// @ts-expect-error: a plain .mjs module without types
-import { forbidden } from "../../../test/setup/dns-guard.mjs"
+import { forbidden } from "@loamy/test-kit/dns-guard"
 
 afterEach(() => {
-  ;(forbidden as Array<string>).splice(0)
+  forbidden.splice(0)
 })
 
 describe("dns guard in the sync door's worker", () => {

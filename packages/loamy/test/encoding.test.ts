@@ -2,6 +2,7 @@
 // own headers winning. Every server here is a small node:http server on 127.0.0.1 started by this file.
 import { it } from "@effect/vitest"
 import { Clump } from "@loamy/core"
+import { waitUntil } from "@loamy/test-kit"
 import { Cause, Effect, Exit, Stream } from "effect"
 import { HttpClient, HttpClientError, HttpClientRequest } from "effect/http"
 import { readFileSync } from "node:fs"
@@ -11,7 +12,6 @@ import * as zlib from "node:zlib"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { afterAll, beforeAll, describe, expect } from "vitest"
 import { version } from "../src/internal/version.js"
-import { waitUntil } from "./helpers.js"
 
 const text = "héllo, wörld! ".repeat(500)
 const plain = Buffer.from(text)

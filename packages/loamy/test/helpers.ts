@@ -1,17 +1,5 @@
 import { startProcess, type Stats } from "@loamy/test-server"
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/** Polls `check` every 10 ms until it holds or `ms` pass; returns whether it held. */
-export const waitUntil = async (check: () => boolean | Promise<boolean>, ms = 5_000): Promise<boolean> => {
-  const until = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > until) return false
-    await sleep(10)
-  }
-  return true
-}
-
 export interface RemoteServer {
   readonly url: string
   stats(): Promise<Stats>

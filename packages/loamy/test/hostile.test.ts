@@ -7,7 +7,8 @@
  * written. The server runs in a child process: the synchronous door blocks
  * this thread.
  */
-import { startProcess } from "@loamy/test-server"
+import { deepValue, type HostileProcess, startHostileProcess } from "@loamy/test-kit"
+import { closedPort, startProcess } from "@loamy/test-server"
 import {
   BodyDecodeError,
   InvalidInputError,
@@ -18,68 +19,13 @@ import {
   sendRequestsSync,
   TransportError
 } from "loamy"
-import { type ChildProcess, fork } from "node:child_process"
-import * as net from "node:net"
-import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { testing } from "../dist/internal/sync.js"
 
-interface Arrival {
-  readonly method: string
-  readonly url: string
-  readonly headers: Record<string, string>
-  readonly raw: string
-}
-
-interface Hostile {
-  readonly url: string
-  arrivals(): Promise<Array<Arrival>>
-  reset(): Promise<void>
-  close(): Promise<void>
-}
-
-/** `fixtures/hostile.mjs` in a child process. */
-const startHostile = (): Promise<Hostile> =>
-  new Promise((resolve, reject) => {
-    const child: ChildProcess = fork(fileURLToPath(new URL("./fixtures/hostile.mjs", import.meta.url)), [], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-      execArgv: []
-    })
-    const timer = setTimeout(() => reject(new Error("the hostile server did not start in 10 s")), 10_000)
-    const ask = <A>(type: string): Promise<A> =>
-      new Promise((answer, fail) => {
-        const noAnswer = setTimeout(() => fail(new Error(`no ${type} reply in 5 s`)), 5_000)
-        const on = (message: { type: string; arrivals?: Array<Arrival> }) => {
-          if (message.type !== type) return
-          clearTimeout(noAnswer)
-          child.off("message", on)
-          answer(message.arrivals as A)
-        }
-        child.on("message", on)
-        child.send({ type })
-      })
-    child.once("error", reject)
-    child.once("message", (message: { type: string; url: string }) => {
-      clearTimeout(timer)
-      resolve({
-        url: message.url,
-        arrivals: () => ask<Array<Arrival>>("arrivals"),
-        reset: () => ask<void>("reset"),
-        close: () =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null) return done()
-            child.once("exit", () => done())
-            child.disconnect()
-            setTimeout(() => child.kill(), 2_000).unref()
-          })
-      })
-    })
-  })
-
-let hostile: Hostile
+let hostile: HostileProcess
 let other: Awaited<ReturnType<typeof startProcess>>
 beforeAll(async () => {
-  hostile = await startHostile()
+  hostile = await startHostileProcess()
   other = await startProcess()
 })
 afterAll(async () => {
@@ -104,28 +50,11 @@ const doors: ReadonlyArray<Door> = [
   ]
 ]
 
-const deepValue = (depth: number): unknown => {
-  let value: unknown = []
-  for (let i = 1; i < depth; i++) value = [value]
-  return value
-}
-
 const refusal = async (promise: Promise<unknown>): Promise<InvalidInputError> => {
   const error = await promise.then(() => undefined, (e: unknown) => e)
   expect(error).toBeInstanceOf(InvalidInputError)
   return error as InvalidInputError
 }
-
-/** A port nothing listens on (it was free a moment ago). */
-const closedPort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const port = (probe.address() as net.AddressInfo).port
-      probe.close(() => resolve(port))
-    })
-  })
 
 type Polluted = { headers?: unknown; body?: unknown; queryParams?: unknown }
 

@@ -1,3 +1,4 @@
+import { waitUntil } from "@loamy/test-kit"
 import { start, type TestServer } from "@loamy/test-server"
 import {
   BodyDecodeError,
@@ -10,7 +11,7 @@ import {
   TransportError
 } from "loamy"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { originalBatch, waitUntil } from "./helpers.js"
+import { originalBatch } from "./helpers.js"
 
 let server: TestServer
 beforeAll(async () => {

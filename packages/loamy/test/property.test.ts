@@ -11,6 +11,7 @@
  * The synchronous door blocks this thread, so its server runs in a child
  * process (`startRemote`), whose stats are fetched over IPC after each call.
  */
+import { waitUntil } from "@loamy/test-kit"
 import {
   closedPort,
   expectedOutcome,
@@ -40,7 +41,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 // The shipped sync module, to bound how long a sync call may block (5 minutes by default).
 import { config as syncConfig, testing as syncTesting } from "../dist/internal/sync.js"
-import { type RemoteServer, startRemote, waitUntil } from "./helpers.js"
+import { type RemoteServer, startRemote } from "./helpers.js"
 
 const RUNS = 12
 

@@ -1,17 +1,10 @@
 /**
  * Proxies at every door of this package, against a real forwarding proxy on
- * 127.0.0.1 (`fixtures/proxy.mjs`, the `proxy` package): http targets go to
+ * 127.0.0.1 (`@loamy/test-kit/proxy`, the `proxy` package): http targets go to
  * it in absolute form, https targets through a CONNECT tunnel. The proxy
  * counts what it is asked, and the servers behind it what reaches them.
  */
 import { Clump, LoamyError, type RequestResponse } from "@loamy/core"
-import { closedPort, start, type TestServer } from "@loamy/test-server"
-import { Effect, Layer, Result } from "effect"
-import { FetchHttpClient, HttpClient } from "effect/http"
-import { close, InvalidOptionsError, sendRequests, sendRequestsSync } from "loamy"
-import * as UndiciHttpClient from "loamy/UndiciHttpClient"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { type RemoteServer, startRemote } from "./helpers.js"
 import {
   cert,
   type RemoteProxy,
@@ -21,7 +14,14 @@ import {
   type TestProxy,
   type TlsServer,
   withEnv
-} from "./proxy-helpers.js"
+} from "@loamy/test-kit/proxy"
+import { closedPort, start, type TestServer } from "@loamy/test-server"
+import { Effect, Layer, Result } from "effect"
+import { FetchHttpClient, HttpClient } from "effect/http"
+import { close, InvalidOptionsError, sendRequests, sendRequestsSync } from "loamy"
+import * as UndiciHttpClient from "loamy/UndiciHttpClient"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { type RemoteServer, startRemote } from "./helpers.js"
 
 const secret = "s3cr3t-pa55"
 const credentials = `tester:${secret}`

@@ -6,6 +6,7 @@
  * blocks this thread), with the worker's test hooks where a failure has to
  * be made whatever the core lets through.
  */
+import { deepValue, type HostileProcess, startHostileProcess } from "@loamy/test-kit"
 import {
   BodyDecodeError,
   DeadlineError,
@@ -13,8 +14,6 @@ import {
   sendRequestsSync,
   TimeoutError
 } from "loamy"
-import { type ChildProcess, fork } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { MessageChannel, receiveMessageOnPort } from "node:worker_threads"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 // The shipped modules themselves, for the hooks the public API does not expose.
@@ -23,10 +22,11 @@ import { encodeResponses, type Part, Parts, postReply, type Reply } from "../dis
 import { type RemoteServer, startRemote } from "./helpers.js"
 
 let server: RemoteServer
-let deep: { url: string; close(): Promise<void> }
+/** Its `/deep?n=N` nests JSON as deep as asked, `/ok?i=I` answers `{"ok":I}`; each says its route in `x-route`. */
+let deep: HostileProcess
 beforeAll(async () => {
   server = await startRemote()
-  deep = await startDeepServer()
+  deep = await startHostileProcess()
 })
 afterAll(async () => {
   await testing.stop()
@@ -37,30 +37,6 @@ const saved = { ...config }
 afterEach(() => {
   Object.assign(config, saved)
 })
-
-/** `fixtures/deep-server.mjs` in a child process. */
-const startDeepServer = (): Promise<{ url: string; close(): Promise<void> }> =>
-  new Promise((resolve, reject) => {
-    const child: ChildProcess = fork(fileURLToPath(new URL("./fixtures/deep-server.mjs", import.meta.url)), [], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-      execArgv: []
-    })
-    const timer = setTimeout(() => reject(new Error("the deep server did not start in 10 s")), 10_000)
-    child.once("error", reject)
-    child.once("message", (message: { url: string }) => {
-      clearTimeout(timer)
-      resolve({
-        url: message.url,
-        close: () =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null) return done()
-            child.once("exit", () => done())
-            child.disconnect()
-            setTimeout(() => child.kill(), 2_000).unref()
-          })
-      })
-    })
-  })
 
 const ok = (i: number) => ({ url: `${deep.url}/ok?i=${i}`, httpOp: "GET" as const })
 
@@ -73,13 +49,6 @@ const expectIntact = (responses: ReadonlyArray<{ statusCode: number; body: unkno
   }
 }
 
-/** A nested array `depth` deep, built without recursion. */
-const nested = (depth: number): unknown => {
-  let value: unknown = []
-  for (let i = 1; i < depth; i++) value = [value]
-  return value
-}
-
 /** The deepest array this thread can clone, to a few levels. */
 const cloneLimit = (): number => {
   let low = 10
@@ -87,7 +56,7 @@ const cloneLimit = (): number => {
   while (high - low > 16) {
     const mid = (low + high) >> 1
     try {
-      structuredClone(nested(mid))
+      structuredClone(deepValue(mid))
       low = mid
     } catch {
       high = mid

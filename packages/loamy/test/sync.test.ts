@@ -1,3 +1,4 @@
+import { waitUntil } from "@loamy/test-kit"
 import {
   BodyDecodeError,
   Clump,
@@ -20,7 +21,7 @@ import { MessageChannel, Worker } from "node:worker_threads"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 // The shipped module itself, for the hooks the public API does not expose.
 import { config, testing } from "../dist/internal/sync.js"
-import { originalBatch, type RemoteServer, startRemote, waitUntil } from "./helpers.js"
+import { originalBatch, type RemoteServer, startRemote } from "./helpers.js"
 
 let server: RemoteServer
 beforeAll(async () => {

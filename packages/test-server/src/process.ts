@@ -8,7 +8,7 @@
  */
 import { fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import type { Stats } from "./index.js"
+import type { Stats } from "./server.js"
 
 /**
  * @since 0.1.0

@@ -1,5 +1,5 @@
 /**
- * The DNS guard (test/setup/dns-guard.mjs, a setup file of every package):
+ * The DNS guard (@loamy/test-kit's setup/dns-guard.mjs, a setup file of every package):
  * `.invalid` names fail like the resolver fails them, loopback names resolve,
  * any other name throws, here, in child processes and in worker threads
  * started with `execArgv: []` (as the sync door's worker is).
@@ -11,8 +11,7 @@ import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import { start, type TestServer } from "@loamy/test-server"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-// @ts-expect-error: a plain .mjs module without types
-import { forbidden } from "../../../test/setup/dns-guard.mjs"
+import { forbidden } from "@loamy/test-kit/dns-guard"
 
 const lookup = (name: string, options: dns.LookupOptions = {}) =>
   new Promise<unknown>((resolve, reject) =>
@@ -26,7 +25,7 @@ afterAll(() => server.close())
 
 // The throws this file provokes on purpose must not fail it in the setup file's afterEach.
 afterEach(() => {
-  ;(forbidden as Array<string>).splice(0)
+  forbidden.splice(0)
 })
 
 const probe = new URL("./fixtures/resolve-probe.mjs", import.meta.url)

@@ -7,11 +7,13 @@
  * options as given (a duration or rate as text), and `Options.decode` reads
  * them when the run starts; a problem is reported with the flag's name
  * (`flagOfOption`). Only what the command line adds is read here: an
- * integer, `Name: value` headers, header names, switches.
+ * integer, `Name: value` headers, header names, switches, and the file a
+ * `pem` flag names (`--ca FILE`), whose text is the option's value.
  *
  * @internal
  */
 import * as Options from "@loamy/core/Options"
+import * as fs from "node:fs"
 import * as Flag from "effect/cli/Flag"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -114,6 +116,16 @@ const headersOf = (
   return headers
 }
 
+/** A `pem` flag's file, read: its text is the option's value; a message when it cannot be read. */
+const fileText = (flag: string, path: string): { readonly value: string } | string => {
+  try {
+    return { value: fs.readFileSync(path, "utf8") }
+  } catch (error) {
+    const code = error instanceof Error && "code" in error ? ` (${String(error.code)})` : ""
+    return `--${flag} ${path}: cannot read the file${code}`
+  }
+}
+
 /** What one flag sets, from what it was given; undefined when it was not given. */
 const read = (
   spec: Options.Flag,
@@ -122,7 +134,10 @@ const read = (
 ): { readonly value: unknown } | string | undefined => {
   if (given === undefined || given === false) return undefined
   if (given === true) return { value: spec.sets !== false }
-  if (Option.isOption(given)) return given._tag === "Some" ? { value: given.value } : undefined
+  if (Option.isOption(given)) {
+    if (given._tag === "None") return undefined
+    return spec.form === "pem" && typeof given.value === "string" ? fileText(spec.name, given.value) : { value: given.value }
+  }
   if (given.length === 0) return undefined
   if (spec.form === "headers") {
     const headers = headersOf(spec.name, given, warn)

@@ -128,6 +128,9 @@ export const description = [
   "body written, as it is. JSON nested deeper than 1,000 levels is not read (a response's BodyDecodeError, a " +
   "request line refused on its field body). Error records name URLs by origin and path, never the query " +
   "string or credentials.",
+  "HTTP/2 and TLS: --http2 offers HTTP/2 to https origins, and one that speaks it gets one connection carrying " +
+  "every request at once (one that does not keeps HTTP/1.1); --ca FILE trusts the certificate authorities in " +
+  "that PEM file, and only them, in place of Node's: \"loamy send --http2 --ca company-ca.pem requests.jsonl\".",
   "Values: DURATION is milliseconds (500) or 500ms, 5s, 1.5m, 2h, 5 seconds, Infinity for no bound; N/INTERVAL " +
   "is a count per DURATION (10/1s, 100/500ms, 5/s); N and BYTES are whole numbers. The options' values are " +
   "checked before anything is sent: a wrong one is a usage error naming its flag.",

@@ -11,7 +11,8 @@
  * number of bytes, `duration` the duration grammar (`parseDuration`),
  * `boolean` a switch, `headers` `Name: value` entries, `names` header names,
  * `rate` `N/INTERVAL` (`parseRate`), `retry` a number of attempts (or
- * retry settings), `url` a URL or a keyword (`env`), `statuses` HTTP
+ * retry settings), `url` a URL or a keyword (`env`), `pem` PEM text (on the
+ * command line, the path of a file that holds it), `statuses` HTTP
  * statuses, ranges and classes (`404`, `500-599`, `5xx`, comma-separated),
  * `path` a file system path, `template` a file name with `{field}`s.
  *
@@ -26,6 +27,7 @@ export type ValueForm =
   | "rate"
   | "retry"
   | "url"
+  | "pem"
   | "statuses"
   | "path"
   | "template"

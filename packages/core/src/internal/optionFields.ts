@@ -284,3 +284,16 @@ export const optionsError = (names: ReadonlyArray<string>) => (issue: SchemaIssu
   return new InvalidOptionsError({ option: option === "" ? "options" : option, detail: message ?? "is not valid" })
 }
 
+
+/** PEM text holding at least one certificate: the `ca` option. */
+const isPem = (value: string): boolean => /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(value)
+
+/** @internal */
+export const Pem = orAbsent(Schema.String, (value) =>
+  typeof value === "string" && isPem(value)
+    ? Effect.succeed(value)
+    : invalid(
+      `must be PEM text holding one or more certificates (-----BEGIN CERTIFICATE-----...), got ${
+        typeof value === "string" ? `text of ${value.length} characters without one` : describe(value)
+      }`
+    ))

@@ -55,6 +55,10 @@ export interface Resolved {
   readonly baseUrl: string | undefined
   /** Statuses that count as failures, as inclusive ranges. Undefined: none. */
   readonly failOn: StatusRanges | undefined
+  /** Offer HTTP/2 (see `Options.http2`). */
+  readonly http2: boolean
+  /** PEM text of the only certificate authorities to trust; undefined: Node's. */
+  readonly ca: string | undefined
   /** Where bodies go as files (`saveDir`); undefined: in memory, unless a request has `options.saveTo`. */
   readonly saveDir: string | undefined
   /** The file name template under `saveDir`. */
@@ -154,6 +158,8 @@ export const resolve = (decoded: typeof OptionsSchema.Type): Resolved => {
     exactNumbers: o.exactNumbers === true,
     baseUrl: o.baseUrl,
     failOn: o.failOn,
+    http2: o.http2 === true,
+    ca: o.ca,
     saveDir: o.saveDir,
     saveName: o.saveName ?? defaults.saveName
   }
@@ -179,6 +185,8 @@ export const toOptions = (resolved: Resolved): Options => {
   if (resolved.exactNumbers) out.exactNumbers = true
   if (resolved.baseUrl !== undefined) out.baseUrl = resolved.baseUrl
   if (resolved.failOn !== undefined) out.failOn = formatStatuses(resolved.failOn)
+  if (resolved.http2) out.http2 = true
+  if (resolved.ca !== undefined) out.ca = resolved.ca
   if (resolved.saveDir !== undefined) out.saveDir = resolved.saveDir
   if (resolved.saveName !== defaults.saveName) out.saveName = resolved.saveName
   if (resolved.rateLimit !== undefined) {
@@ -228,6 +236,8 @@ const ResolvedFields = Schema.Struct({
   exactNumbers: Schema.Boolean,
   baseUrl: Schema.UndefinedOr(Schema.String),
   failOn: Schema.UndefinedOr(Schema.Array(Schema.Tuple([Schema.Number, Schema.Number]))),
+  http2: Schema.Boolean,
+  ca: Schema.UndefinedOr(Schema.String),
   saveDir: Schema.UndefinedOr(Schema.String),
   saveName: Schema.String
 })

@@ -7,12 +7,15 @@
 import { Agent } from "undici"
 import type { AgentOptions } from "../UndiciHttpClient.js"
 import { skippingContinue } from "./continue.js"
+import { makeH2Agent } from "./http2.js"
 import { Proxies } from "./proxies.js"
 
 /**
  * An agent with keep-alive whose sockets skip an unsolicited `100 Continue`.
  * Timeouts are left to Effect and the engine (`timeout`, `deadline`), so
  * undici's own header and body timeouts are off. The caller closes it.
+ * With `allowH2`, an agent that makes one HTTP/2 connection carry the
+ * requests to an origin that speaks it (see `http2.ts`).
  *
  * @internal
  */
@@ -23,12 +26,33 @@ export const makeAgentUnsafe = (options: AgentOptions): Agent => {
     bodyTimeout: 0,
     keepAliveTimeout: options.keepAliveTimeout ?? 4_000,
     allowH2,
-    connect: skippingContinue(options.connect, allowH2)
+    connect: skippingContinue(withCa(options), allowH2)
   }
   if (options.connections !== undefined) agentOptions.connections = options.connections
   if (options.pipelining !== undefined) agentOptions.pipelining = options.pipelining
-  return new Agent(agentOptions)
+  return allowH2 ? makeH2Agent(agentOptions, options.connections) : new Agent(agentOptions)
 }
+
+/** The agent's `connect` with its `ca` in it: `ca` wins over `connect.ca`; a connector of the caller's is kept as it is. */
+export const withCa = (options: AgentOptions): AgentOptions["connect"] => {
+  const { ca, connect } = options
+  if (ca === undefined || typeof connect === "function") return connect
+  return connect === undefined || connect === null ? { ca } : { ...connect, ca }
+}
+
+/**
+ * What makes a call's agent differ from the layer's, besides its cap: HTTP/2
+ * and the CAs to trust.
+ *
+ * @internal
+ */
+export interface Variant {
+  readonly http2: boolean
+  readonly ca: string | undefined
+}
+
+/** The layer's own settings: no variant. @internal */
+export const plain: Variant = { http2: false, ca: undefined }
 
 /**
  * An agent capped at one concurrency, and the dispatchers through proxies
@@ -37,6 +61,8 @@ export const makeAgentUnsafe = (options: AgentOptions): Agent => {
  * @internal
  */
 export interface Capped {
+  /** Its key among the capped agents: the cap, with the variant when there is one. */
+  readonly key: number | string
   readonly connections: number
   readonly agent: Agent
   /** The dispatchers through proxies (the `proxy` option), capped alike; made on first use. */
@@ -57,34 +83,39 @@ export interface Capped {
  * @internal
  */
 export class CappedAgents {
-  /** By connections cap, least recently used first. */
-  private readonly entries = new Map<number, Capped>()
+  /** By key (the cap, and the variant when there is one), least recently used first. */
+  private readonly entries = new Map<number | string, Capped>()
   private closed = false
   constructor(private readonly options: AgentOptions, private readonly max = 4) {}
 
   /**
-   * The agent that opens at most `connections` sockets per origin, in use
-   * until `release`; undefined once closed.
+   * The agent that opens at most `connections` sockets per origin (with
+   * HTTP/2 and the CAs of `variant`), in use until `release`; undefined once
+   * closed.
    */
-  acquire(connections: number): Capped | undefined {
-    let entry = this.entries.get(connections)
+  acquire(connections: number, variant: Variant = plain): Capped | undefined {
+    // The common case keys by the number alone: nothing made per call.
+    const key = variant === plain ? connections : `${connections}\n${variant.http2}\n${variant.ca ?? ""}`
+    let entry = this.entries.get(key)
     if (entry !== undefined) {
-      this.entries.delete(connections)
+      this.entries.delete(key)
     } else {
       if (this.closed) return undefined
-      const options: AgentOptions = { ...this.options, connections }
-      entry = { connections, agent: makeAgentUnsafe(options), proxies: new Proxies(options), active: 0 }
+      const options: AgentOptions = variant === plain
+        ? { ...this.options, connections }
+        : { ...this.options, connections, allowH2: variant.http2 || this.options.allowH2, ...caOf(variant) }
+      entry = { key, connections, agent: makeAgentUnsafe(options), proxies: new Proxies(options), active: 0 }
       // Too many kept: close the least recently used that no call is running on.
       for (const other of this.entries.values()) {
         if (this.entries.size < this.max) break
         if (other.active === 0) {
-          this.entries.delete(other.connections)
+          this.entries.delete(other.key)
           void other.agent.close().catch(() => undefined)
           void other.proxies.close()
         }
       }
     }
-    this.entries.set(connections, entry)
+    this.entries.set(key, entry)
     entry.active++
     return entry
   }
@@ -117,3 +148,6 @@ export class CappedAgents {
     return entries
   }
 }
+
+/** A variant's CAs as agent options: none when it has none (the layer's own stay). */
+const caOf = (variant: Variant): { readonly ca?: string } => (variant.ca === undefined ? {} : { ca: variant.ca })

@@ -29,6 +29,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { Readable } from "node:stream"
 import { type Dispatcher, FormData as UndiciFormData } from "undici"
+import { gateOf, type OriginGate } from "./http2.js"
 import { version } from "./version.js"
 import { ownProxyAuthorization, proxyFailure, type ProxyRoute } from "./proxies.js"
 import { UndiciResponse } from "./undiciResponse.js"
@@ -43,12 +44,18 @@ import { UndiciResponse } from "./undiciResponse.js"
  */
 export class UndiciRoute implements Transport.Route {
   readonly [Transport.RouteTypeId]: Transport.RouteTypeId = Transport.RouteTypeId
+  /** The first-connection gate of an agent made for HTTP/2 (see `http2.ts`); undefined for any other. */
+  readonly gate: OriginGate | undefined
   constructor(
     readonly dispatcher: Dispatcher,
     readonly via: ProxyRoute | undefined,
     readonly connections: number,
-    readonly proxy: string | undefined
-  ) {}
+    readonly proxy: string | undefined,
+    readonly http2: boolean = false,
+    readonly ca: string | undefined = undefined
+  ) {
+    this.gate = gateOf(dispatcher)
+  }
 }
 
 /**
@@ -166,7 +173,8 @@ const send = (
         headers,
         url,
         Readable.from(Stream.toAsyncIterableWith(body.stream, context), { objectMode: false }),
-        deadline
+        deadline,
+        undefined
       ))
   }
   const made = requestBody(body)
@@ -177,7 +185,9 @@ const send = (
       })
     )
   }
-  return dispatch(route, request, headers, url, made, deadline)
+  const gate = route.gate
+  if (gate === undefined) return dispatch(route, request, headers, url, made, deadline, undefined)
+  return gate.through(url.origin, (done) => dispatch(route, request, headers, url, made, deadline, done))
 }
 
 /** The body as undici takes it; false for a raw body of a kind it cannot send. */
@@ -260,7 +270,9 @@ const dispatch = (
   headers: Readonly<Record<string, string>>,
   url: URL,
   body: RequestBody,
-  deadline: number | undefined
+  deadline: number | undefined,
+  /** Called once the request has its answer, failed or was interrupted (see `OriginGate.through`). */
+  done: (() => void) | undefined
 ): Effect.Effect<UndiciResponse, HttpClientError.HttpClientError> =>
   // One parameter: a second would make Effect allocate an AbortController per request.
   Effect.callback<UndiciResponse, HttpClientError.HttpClientError>((resume) => {
@@ -272,6 +284,7 @@ const dispatch = (
       if (settled) return false
       settled = true
       if (timer !== undefined) clearTimeout(timer)
+      if (done !== undefined) done()
       return true
     }
     if (deadline !== undefined) {
@@ -328,8 +341,10 @@ const dispatch = (
     }
     // Interrupted before the response was handed over: undici aborts the request and its socket.
     return Effect.sync(() => {
+      const first = !settled
       settled = true
       if (timer !== undefined) clearTimeout(timer)
+      if (first && done !== undefined) done()
       abort.abort()
     })
   })

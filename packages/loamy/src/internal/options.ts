@@ -28,6 +28,21 @@ export type Options = Omit<Plain<Options_.Options, "timeout" | "deadline">, "ret
   readonly rateLimit?: RateLimitOptions | string | undefined
 }
 
+/** Public as `loamy`'s `PromiseOptions`: `Options` plus an `AbortSignal` and progress reports. */
+export interface PromiseOptions extends Options {
+  /** Aborting it interrupts the requests in flight and rejects with an `AbortError`. */
+  readonly signal?: AbortSignal | undefined
+  /**
+   * Called with the call's progress (done, total, ok, failed, in flight,
+   * elapsed) at its start, every `progressInterval` while it runs, and once
+   * at its end; never per request. An exception it throws is reported once
+   * as a process warning and the reports stop; the batch goes on.
+   */
+  readonly onProgress?: ((progress: Progress.Progress) => void) | undefined
+  /** Milliseconds between progress reports. Default 250. */
+  readonly progressInterval?: number | undefined
+}
+
 /** The Promise door's own options, set aside before the core decodes the rest. @internal */
 export interface PromiseExtras {
   readonly signal: AbortSignal | undefined

@@ -11,6 +11,7 @@
  */
 import { type Dispatcher, EnvHttpProxyAgent, Pool, ProxyAgent } from "undici"
 import type { AgentOptions } from "../UndiciHttpClient.js"
+import { withCa } from "./cappedAgents.js"
 import { type Connect, skippingContinue } from "./continue.js"
 
 /**
@@ -155,7 +156,7 @@ const proxyAgentOptions = (options: AgentOptions): ProxyOptions => {
     factory: (origin: URL, opts: { readonly connect?: Connect }) =>
       new Pool(origin, { ...pool, ...opts, connect: skippingContinue(opts.connect, allowH2) })
   }
-  const connect = options.connect
+  const connect = withCa(options)
   // For the requests `NO_PROXY` sends around the proxy; a proxy agent puts its own `connect` in its place.
   if (connect !== undefined) out.connect = connect
   if (typeof connect === "object" && connect !== null) {

@@ -10,7 +10,7 @@ import { LoamyError, Transport } from "@loamy/core"
 import * as Effect from "effect/Effect"
 import type { Agent, Dispatcher } from "undici"
 import type { AgentOptions } from "../UndiciHttpClient.js"
-import { type Capped, CappedAgents, makeAgentUnsafe } from "./cappedAgents.js"
+import { type Capped, CappedAgents, makeAgentUnsafe, plain, type Variant } from "./cappedAgents.js"
 import { UndiciRoute } from "./exchange.js"
 import { Proxies, type ProxyRoute } from "./proxies.js"
 
@@ -18,8 +18,10 @@ import { Proxies, type ProxyRoute } from "./proxies.js"
  * The dispatchers of one layer: its own agent (made with the layer's
  * options, unless the layer was given a dispatcher), the dispatchers through
  * proxies with the same options, and, when the layer sets no `connections`
- * cap, agents capped at each call's concurrency. `proxy`: the layer's, for
- * every request a call's own does not override.
+ * cap, agents capped at each call's concurrency. A call that asks for HTTP/2
+ * or CAs of its own (`http2`, `ca`) gets an agent made for them, capped at
+ * its concurrency (or at the layer's `connections`). `proxy`: the layer's,
+ * for every request a call's own does not override.
  *
  * @internal
  */
@@ -28,6 +30,8 @@ export class UndiciTransport {
   private readonly own: Agent | undefined
   private readonly proxies: Proxies
   private readonly capped: CappedAgents | undefined
+  /** The layer's own cap on sockets per origin, which calls' agents keep; undefined: each call's concurrency. */
+  private readonly connections: number | undefined
   /** Routes by dispatcher: made once, whatever the number of calls. */
   private readonly routes = new WeakMap<Dispatcher, UndiciRoute>()
   /** Leases by route, for routes of capped agents (their release counts the call out). */
@@ -54,8 +58,10 @@ export class UndiciTransport {
       throw error
     }
     this.own = own
-    // No cap given (and no dispatcher): each call of the core runs on sockets capped at its concurrency.
-    this.capped = given === undefined && options.connections === undefined ? new CappedAgents(options) : undefined
+    // No dispatcher given: calls run on agents of the transport's own, capped at their concurrency unless the
+    // layer has a cap (then only a call asking for HTTP/2 or CAs gets one, with the layer's cap).
+    this.capped = given === undefined ? new CappedAgents(options) : undefined
+    this.connections = options.connections
     this.fallbackLease = { route: this.fallback, release: Effect.void }
   }
 
@@ -67,8 +73,11 @@ export class UndiciTransport {
   /** The route over `dispatcher` for `settings`: the one made before for them, as a rule. */
   private routeOf(dispatcher: Dispatcher, via: ProxyRoute | undefined, settings: Transport.LeaseSettings): UndiciRoute {
     const route = this.routes.get(dispatcher)
-    if (route !== undefined && route.connections === settings.connections && route.proxy === settings.proxy) return route
-    const made = new UndiciRoute(dispatcher, via, settings.connections, settings.proxy)
+    if (
+      route !== undefined && route.connections === settings.connections && route.proxy === settings.proxy &&
+      route.http2 === (settings.http2 === true) && route.ca === settings.ca
+    ) return route
+    const made = new UndiciRoute(dispatcher, via, settings.connections, settings.proxy, settings.http2 === true, settings.ca)
     this.routes.set(dispatcher, made)
     return made
   }
@@ -92,12 +101,17 @@ export class UndiciTransport {
     Effect.suspend(() => {
       const proxy = settings.proxy ?? this.proxy
       const capped = this.capped
-      if (capped === undefined) {
+      // Made only for a call that asks for HTTP/2 or CAs of its own.
+      const variant: Variant = settings.http2 === true || settings.ca !== undefined
+        ? { http2: settings.http2 === true, ca: settings.ca }
+        : plain
+      if (capped === undefined && variant !== plain) return Effect.fail(givenDispatcher(settings))
+      if (capped === undefined || (this.connections !== undefined && variant === plain)) {
         if (proxy === undefined) return Effect.succeed(this.fallbackLease)
         const route = this.proxied(this.proxies, proxy, settings)
         return route instanceof UndiciRoute ? Effect.succeed({ route, release: Effect.void }) : Effect.fail(route)
       }
-      const entry = capped.acquire(settings.connections)
+      const entry = capped.acquire(this.connections ?? settings.connections, variant)
       // Closed or destroyed (`Dispatchers`): the layer's own dispatcher, destroyed too, fails each request.
       if (entry === undefined) return Effect.succeed(this.fallbackLease)
       const route = proxy === undefined
@@ -140,3 +154,11 @@ export class UndiciTransport {
     this.capped?.destroy(error)
   }
 }
+
+/** A layer over a dispatcher of the caller's cannot make agents with HTTP/2 or other CAs for a call. */
+const givenDispatcher = (settings: Transport.LeaseSettings): LoamyError.InvalidOptionsError =>
+  new LoamyError.InvalidOptionsError({
+    option: settings.http2 === true ? "http2" : "ca",
+    detail: "the layer sends through an undici dispatcher of the caller's (layerWithoutAgent), which decides " +
+      "HTTP/2 and the CAs it trusts itself: make it with allowH2 or connect.ca, or use layerWith"
+  })

@@ -12,7 +12,7 @@
  * It patches `dns.lookup` and `dns.promises.lookup` on the built-in modules
  * (net, http and undici call `dns.lookup` at connect time) and re-syncs the
  * ESM named exports. Loaded three ways, always this file:
- * - in Vitest's test processes by `test/setup/dns-guard-setup.mjs` (`setupFiles`),
+ * - in Vitest's test processes by `dns-guard-setup.mjs` beside it (every project's `setupFiles`),
  * - in child processes and worker threads by `NODE_OPTIONS=--import <this file>`,
  *   which that setup file puts in `process.env` (children inherit it, and a
  *   worker thread reads `NODE_OPTIONS` from its env even when started with

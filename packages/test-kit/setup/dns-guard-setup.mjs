@@ -1,5 +1,5 @@
 /**
- * Vitest setup file (every package's `setupFiles`): installs the DNS guard in the
+ * Vitest setup file (every project's `setupFiles`): installs the DNS guard in the
  * test process, hands it to child processes and worker threads via NODE_OPTIONS,
  * and fails any test during which a non-loopback, non-`.invalid` name was resolved
  * (even if the client under test folded the guard's error into a result).
