@@ -2,7 +2,7 @@
  * Downloads and memory: DOWNLOADS files of SIZE_MB each (default 8 × 128 MB,
  * 1 GB in all) at CONCURRENCY (default 8) with `saveDir`, from a loopback
  * server in a process of its own that generates its bytes as it sends them
- * (packages/loamy/test/fixtures/range-server.mjs). Prints the peak RSS of
+ * (the test kit's range server, packages/test-kit/src/ranges.ts). Prints the peak RSS of
  * this process (sampled every 10 ms), the throughput, and checks every
  * file's size and SHA-256.
  *
@@ -12,24 +12,19 @@
  * Needs `npx tsc -b` first (it imports the built `loamy`). Writes to a
  * temporary directory, removed at the end (it needs DOWNLOADS × SIZE_MB free).
  */
-import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { close, sendRequests } from "loamy"
-import { sha256Of } from "../packages/loamy/test/fixtures/range-server.mjs"
+import { sha256Of, startRemoteRangeServer } from "../packages/test-kit/dist/ranges.js"
 
 const downloads = Number(process.env.DOWNLOADS ?? 8)
 const sizeMb = Number(process.env.SIZE_MB ?? 128)
 const concurrency = Number(process.env.CONCURRENCY ?? 8)
 const size = sizeMb * 1024 * 1024
 
-const script = fileURLToPath(new URL("../packages/loamy/test/fixtures/range-server.mjs", import.meta.url))
-const server = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] })
-const url = await new Promise((resolve) => {
-  server.stdout.once("data", (data) => resolve(JSON.parse(data.toString().split("\n")[0]).url))
-})
+const server = await startRemoteRangeServer()
+const url = server.url
 const dir = mkdtempSync(join(tmpdir(), "loamy-bench-dl-"))
 
 try {
@@ -67,7 +62,7 @@ try {
   console.log(`RSS:         baseline ${mb(baseline)} MB, peak ${mb(peak)} MB (+${mb(peak - baseline)} MB)`)
   process.exitCode = ok === downloads ? 0 : 1
 } finally {
-  server.kill()
+  await server.close()
   rmSync(dir, { recursive: true, force: true })
   await close()
 }

@@ -17,8 +17,9 @@ import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
+import { sha256Of, startRemoteRangeServer } from "@loamy/test-kit"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const run = promisify(execFile)
@@ -315,16 +316,10 @@ sendRequests(requests).then((a) => {
   })
 
   it("download to files from the packed packages: Promise, sync (resumed with Range) and the CLI", async () => {
-    // The range server is a standalone script (node builtins only): it runs in the consumer as it is.
-    const fixture = path.join(root, "packages/loamy/test/fixtures/range-server.mjs")
-    fs.copyFileSync(fixture, path.join(consumer, "range-server.mjs"))
-    const { sha256Of } = (await import(pathToFileURL(fixture).href)) as { sha256Of: (size: number, seed?: number) => string }
-    const child = spawn(process.execPath, [path.join(consumer, "range-server.mjs")], { stdio: ["ignore", "pipe", "inherit"] })
+    // The range server comes from the workspace's test kit, in a process of its own (the sync door blocks).
+    const server = await startRemoteRangeServer()
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.once("data", (data: Buffer) => resolve((JSON.parse(data.toString().split("\n")[0]!) as { url: string }).url))
-        child.once("exit", (code) => reject(new Error(`the range server exited (${code})`)))
-      })
+      const url = server.url
       fs.rmSync(path.join(consumer, "dl"), { recursive: true, force: true })
       fs.mkdirSync(path.join(consumer, "dl"))
       write(
@@ -352,7 +347,7 @@ sendRequests([{ url: url + "/bytes/300000?seed=1", httpOp: "GET", options: { sav
       expect(JSON.parse(sent.stdout).saved).toEqual({ path: path.join("dl", "0.bin"), bytes: 5000, sha256: sha256Of(5000, 3) })
       expect(fs.readdirSync(path.join(consumer, "dl")).sort()).toEqual(["0.bin", "a.bin", "b.bin"])
     } finally {
-      child.kill()
+      await server.close()
     }
   })
 

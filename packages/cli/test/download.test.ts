@@ -11,14 +11,13 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { sha256Of, start } from "../../loamy/test/fixtures/range-server.mjs"
-import type { RangeServer } from "../../loamy/test/fixtures/range-server.mjs"
+import { type RangeServer, sha256Of, startRangeServer } from "@loamy/test-kit"
 import { bin, jsonl, loamy, records, spawnLoamy } from "./helpers.js"
 
 let server: RangeServer
 let dir: string
 beforeAll(async () => {
-  server = await start()
+  server = await startRangeServer()
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cli-dl-"))
 })
 afterAll(async () => {
