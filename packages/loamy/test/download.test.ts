@@ -7,7 +7,7 @@
 import { Clump as CoreClump, RequestResponse as CoreResponse } from "@loamy/core"
 import { Effect } from "effect"
 import * as Schema from "effect/Schema"
-import { Clump, DownloadError, sendRequests, sendRequestsSync } from "loamy"
+import { Clump, DownloadError, sendRequests, sendRequestsSync, streamRequests } from "loamy"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { createHash } from "node:crypto"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
@@ -247,6 +247,25 @@ describe("resuming", () => {
     const [response] = await sendRequests([{ url: `${server.url}/bytes/2048`, httpOp: "GET", options: { saveTo: file } }])
     expect(response!.error).toMatchObject({ _tag: "DownloadError", reason: "Range" })
     expect(existsSync(file + ".loamy-part")).toBe(false)
+  })
+})
+
+describe("saveTo at the Promise door's stream", () => {
+  it("streamRequests saves each body, from an async source, with saveDir and a request's own saveTo", async () => {
+    const out = fresh("streamed")
+    await import("node:fs/promises").then((fs) => fs.mkdir(out))
+    async function* source() {
+      yield { url: `${server.url}/bytes/40000?seed=21`, httpOp: "GET" as const }
+      yield { url: `${server.url}/bytes/50000?seed=22`, httpOp: "GET" as const, options: { saveTo: "mine.bin" } }
+    }
+    const seen: Array<unknown> = []
+    for await (const { index, response } of streamRequests(source(), { saveDir: out, ordered: true })) {
+      seen.push([index, "saved" in response ? response.saved : response.error])
+    }
+    expect(seen).toEqual([
+      [0, { path: join(out, "0"), bytes: 40000, sha256: sha256Of(40000, 21) }],
+      [1, { path: join(out, "mine.bin"), bytes: 50000, sha256: sha256Of(50000, 22) }]
+    ])
   })
 })
 
