@@ -206,7 +206,7 @@ export const cliFlags = (options: Options): Array<string> => {
     if (value === undefined) continue
     if (!isOptionName(name)) throw cannot(name, value)
     const form = CoreOptions.descriptors[name].form
-    if (form === "count" || form === "bytes" || form === "duration" || form === "url") {
+    if (form === "count" || form === "bytes" || form === "duration" || form === "url" || form === "statuses") {
       if (typeof value !== "number" && typeof value !== "string") throw cannot(name, value)
       args.push(flagOf(name), String(value))
     } else if (form === "boolean") {

@@ -139,6 +139,34 @@ describe.each(doors)("at the $name door", (door) => {
     expect(outcomes.map((outcome) => [outcome.statusCode, outcome.attempts])).toEqual([[200, 2], [503, 3]])
     expect((await server.stats()).byPath["/flaky"]).toBe(5)
   })
+
+  it("bodies beyond JSON, a request's own options, baseUrl and failOn, as the server's parsers read them", async () => {
+    const outcomes = responses(
+      await door.send([
+        { url: "/parse", httpOp: "POST", form: { a: "1", b: ["2", "3"] } },
+        { url: "parse", httpOp: "POST", text: "plain" },
+        { url: "/parse", httpOp: "PUT", bytes: "AAEC/w==" },
+        { url: "/parse", httpOp: "POST", multipart: [{ name: "v", value: "x" }, { name: "raw", bytes: "AQID", filename: "raw.bin" }] },
+        { url: "/delay/1500", httpOp: "GET", options: { timeout: "100ms" } },
+        { url: "/status/503", httpOp: "GET" },
+        { url: `${server.url}/status/404`, httpOp: "GET" }
+      ], { baseUrl: server.url, failOn: "5xx", timeout: "5s" }),
+      door
+    )
+    const bodies = outcomes.map((outcome) => outcome.body as Record<string, unknown>)
+    expect(outcomes[1]!.url).toBe(`${server.url}/parse`)
+    expect(bodies[0]).toMatchObject({ contentType: "application/x-www-form-urlencoded", form: [["a", "1"], ["b", "2"], ["b", "3"]] })
+    expect(bodies[1]).toMatchObject({ contentType: "text/plain; charset=utf-8", text: "plain" })
+    expect(bodies[2]).toMatchObject({ contentType: "application/octet-stream", base64: "AAEC/w==" })
+    expect(bodies[3]!["parts"]).toEqual([
+      { name: "v", value: "x" },
+      { name: "raw", filename: "raw.bin", type: "application/octet-stream", size: 3, sha256: expect.any(String) }
+    ])
+    for (const outcome of outcomes.slice(0, 4)) expect(outcome.error, `#${outcome.index}`).toBeUndefined()
+    expect(outcomes[4]!.error).toMatchObject({ _tag: "TimeoutError", timeoutMs: 100 })
+    expect(outcomes[5]!.error).toMatchObject({ _tag: "HttpStatusError", statusCode: 503 })
+    expect([outcomes[6]!.statusCode, outcomes[6]!.error]).toEqual([404, undefined])
+  })
 })
 
 describe("at every door at once", () => {
