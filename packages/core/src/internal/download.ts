@@ -269,6 +269,16 @@ const syncDirectory = async (dir: string): Promise<void> => {
 const forget = (part: Part): Promise<void> =>
   Promise.all([fs.rm(part.temp, { force: true }), fs.rm(part.temp + ".json", { force: true })]).then(() => undefined)
 
+/** Writes all of `chunk` at `position` (a write may take fewer bytes than it is given). */
+const writeAll = async (handle: fs.FileHandle, chunk: Uint8Array, position: number): Promise<void> => {
+  let done = 0
+  while (done < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, done, chunk.byteLength - done, position + done)
+    if (bytesWritten === 0) throw new Error("the file system took no bytes")
+    done += bytesWritten
+  }
+}
+
 /** A failure of the write itself, told apart from the body's. */
 class WriteFailed {
   constructor(readonly cause: unknown) {}
@@ -362,14 +372,12 @@ export const save = (
           size += chunk.byteLength
           hash.update(chunk)
           return Effect.as(
-            Effect.tryPromise({
-              try: () => handle.write(chunk, 0, chunk.byteLength, at),
-              catch: (cause) => new WriteFailed(cause)
-            }),
+            Effect.tryPromise({ try: () => writeAll(handle, chunk, at), catch: (cause) => new WriteFailed(cause) }),
             true
           )
         })
-      const body = statusCode === 416 ? Effect.void : Stream.runForEachWhile(response.stream, write)
+      // A 416's body (if any) is only read to free its connection.
+      const body = statusCode === 416 ? discard : Stream.runForEachWhile(response.stream, write)
       return Effect.flatMap(body, () =>
         tooLarge
           ? Effect.as(
@@ -390,9 +398,9 @@ export const save = (
     (handle) => Effect.promise(() => handle.close().catch(() => undefined))
   ).pipe(
     Effect.catch((error) =>
-        error instanceof WriteFailed
-          ? Effect.as(discard, fail(writeError(method, url, part.path, error.cause)))
-          : Effect.succeed(onReadError(error))
+      error instanceof WriteFailed
+        ? Effect.as(discard, fail(writeError(method, url, part.path, error.cause)))
+        : Effect.succeed(onReadError(error))
     )
   )
 }
