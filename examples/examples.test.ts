@@ -73,6 +73,16 @@ describe("examples", () => {
     ])
   })
 
+  it("downloads.mjs: bodies to files under saveDir and a request's own saveTo, a 404 kept in memory", async () => {
+    const { stdout } = await example("downloads.mjs")
+    expect(stdout.trim().split("\n")).toEqual([
+      expect.stringMatching(/^GET \/big-stream 200 saved 0-big-stream\.bin 5000000 bytes sha256 [0-9a-f]{12}$/),
+      "GET /binary 200 saved all-bytes.bin 256 bytes sha256 40aff2e9d2d8",
+      `GET /status/404 404 in memory: {"status":404}`,
+      "0-big-stream.bin all-bytes.bin"
+    ])
+  })
+
   it("sync.cjs: the synchronous door from CommonJS", async () => {
     const { stdout } = await example("sync.cjs")
     expect(stdout.trim().split("\n")).toEqual([

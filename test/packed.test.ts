@@ -19,6 +19,7 @@ import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
+import { sha256Of, startRemoteRangeServer } from "@loamy/test-kit"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const run = promisify(execFile)
@@ -314,6 +315,42 @@ sendRequests(requests).then((a) => {
       expect(JSON.parse(sent.stdout).body).toMatchObject({ form: [["a", "1"]] })
     } finally {
       server.stop()
+    }
+  })
+
+  it("download to files from the packed packages: Promise, sync (resumed with Range) and the CLI", async () => {
+    // The range server comes from the workspace's test kit, in a process of its own (the sync door blocks).
+    const server = await startRemoteRangeServer()
+    try {
+      const url = server.url
+      fs.rmSync(path.join(consumer, "dl"), { recursive: true, force: true })
+      fs.mkdirSync(path.join(consumer, "dl"))
+      write(
+        "download.cjs",
+        `const { sendRequests, sendRequestsSync } = require("loamy")
+const url = process.argv[2]
+const cut = { url: url + "/bytes/400000?cut=150000&seed=2", httpOp: "GET", options: { saveTo: "dl/b.bin" } }
+sendRequests([{ url: url + "/bytes/300000?seed=1", httpOp: "GET", options: { saveTo: "dl/a.bin" } }]).then(([a]) => {
+  const [first] = sendRequestsSync([cut])
+  const [second] = sendRequestsSync([cut])
+  console.log(JSON.stringify([a.saved, first.error._tag, second.statusCode, second.saved]))
+})
+`
+      )
+      const { stdout } = await node(["--no-warnings", "download.cjs", url])
+      expect(JSON.parse(stdout)).toEqual([
+        { path: "dl/a.bin", bytes: 300000, sha256: sha256Of(300000, 1) },
+        "TransportError",
+        206,
+        { path: "dl/b.bin", bytes: 400000, sha256: sha256Of(400000, 2) }
+      ])
+      write("download.jsonl", JSON.stringify({ url: `${url}/bytes/5000?seed=3`, httpOp: "GET" }) + "\n")
+      const bin = path.join(consumer, "node_modules/.bin/loamy")
+      const sent = await sh(bin, ["send", "download.jsonl", "--save-dir", "dl", "--save-name", "{index}.bin", "-q"], consumer)
+      expect(JSON.parse(sent.stdout).saved).toEqual({ path: path.join("dl", "0.bin"), bytes: 5000, sha256: sha256Of(5000, 3) })
+      expect(fs.readdirSync(path.join(consumer, "dl")).sort()).toEqual(["0.bin", "a.bin", "b.bin"])
+    } finally {
+      await server.close()
     }
   })
 

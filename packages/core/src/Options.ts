@@ -31,6 +31,8 @@ import {
   Proxy,
   RateLimit,
   Retry,
+  SaveDir,
+  SaveName,
   whole
 } from "./internal/optionFields.js"
 import * as resolved from "./internal/resolved.js"
@@ -180,6 +182,24 @@ export interface Options {
    * before and kept after the call. Default false: no cookie is kept.
    */
   readonly cookies?: boolean | CookieJar | undefined
+  /**
+   * Write every 2xx response's body to a file in this directory instead of
+   * memory (named by `saveName`; a request's own `options.saveTo` wins, relative to
+   * it). Streamed, resumable, with the file's SHA-256 in the response's
+   * `saved`. Default none.
+   *
+   * @since 1.1.0
+   */
+  readonly saveDir?: string | undefined
+  /**
+   * The file name under `saveDir`: `{index}` (the request's index), `{name}`
+   * (the last segment of its URL's path, or the index when that is empty)
+   * and `{host}` are filled in, any character but letters, digits, `.`, `_`
+   * and `-` becoming `_`. Default `"{index}"`.
+   *
+   * @since 1.1.0
+   */
+  readonly saveName?: string | undefined
 }
 
 /**
@@ -397,6 +417,21 @@ export const OptionsSchema = Schema.Struct({
     default: "false",
     form: "boolean",
     flags: [{ name: "cookies", form: "boolean" }]
+  }),
+  saveDir: option(SaveDir, {
+    description: "Write every 2xx response's body to a file in this directory instead of memory (named by " +
+      "saveName; a request's own options.saveTo wins): streamed, written under NAME.loamy-part and renamed when whole, " +
+      "resumed with a Range request by a later run; the response's saved has the path, bytes and SHA-256.",
+    default: "none",
+    form: "path",
+    flags: [{ name: "save-dir", form: "path", metavar: "DIR" }]
+  }),
+  saveName: option(SaveName, {
+    description: "The file name under saveDir: {index} (the request's index), {name} (the last segment of its " +
+      "URL's path) and {host} are filled in, other characters than letters, digits, . _ - becoming _.",
+    default: "{index}",
+    form: "template",
+    flags: [{ name: "save-name", form: "template", metavar: "TEMPLATE" }]
   })
 }).annotate({ identifier: "Options" })
 

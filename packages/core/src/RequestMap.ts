@@ -229,7 +229,15 @@ export interface RequestMap extends BodyFields {
   /** Appended to the URL's query string. */
   readonly queryParams?: { readonly [name: string]: string } | undefined
   readonly headers?: { readonly [name: string]: string } | undefined
-  /** Options of the call's that this request overrides (`timeout`, `retry`, `maxBodyBytes`). */
+  /**
+   * Options of the call's that this request overrides (`timeout`, `retry`,
+   * `maxBodyBytes`), and `saveTo`: write the body of a 2xx response to that
+   * file instead of memory, streamed; the response's `body` is then `null`
+   * and its `saved` says where, how many bytes and their SHA-256. Relative
+   * to the call's `saveDir` when it has one. Written under a temporary name
+   * (`PATH.loamy-part`) and renamed when whole; a later run resumes it with a
+   * `Range` request.
+   */
   readonly options?: RequestOptions | undefined
 }
 

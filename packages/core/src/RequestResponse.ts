@@ -108,6 +108,30 @@ const Body = Schema.Union([
 ])
 
 /**
+ * Where a downloaded body went (see a request's `options.saveTo`): the file's path,
+ * its size in bytes and the SHA-256 of its whole content (hex), resumed
+ * parts included.
+ *
+ * @since 1.1.0
+ * @category schemas
+ */
+export const Saved = Schema.Struct({
+  path: Schema.String,
+  bytes: Schema.Number,
+  sha256: Schema.String
+}).annotate({ identifier: "Saved" })
+
+/**
+ * @since 1.1.0
+ * @category models
+ */
+export interface Saved {
+  readonly path: string
+  readonly bytes: number
+  readonly sha256: string
+}
+
+/**
  * The wire form of a response to a request that was checked and sent (or
  * meant to be: a failure before any byte went out is a response too).
  * Errors encode as `{ "_tag": ..., ... }` and decode back into their
@@ -123,7 +147,8 @@ export const RequestResponse = Schema.Struct({
   headers: ResponseHeaders,
   error: Schema.optional(RequestError),
   elapsedMs: Schema.Number,
-  attempts: Schema.Number
+  attempts: Schema.Number,
+  saved: Schema.optional(Saved)
 }).annotate({ identifier: "RequestResponse" })
 
 /**
@@ -151,6 +176,14 @@ export interface RequestResponse {
   readonly elapsedMs: number
   /** Attempts made: 1 without retries, 0 when the request never started. */
   readonly attempts: number
+  /**
+   * Where the body went when the request asked for a file (`options.saveTo`, or the
+   * call's `saveDir`) and a 2xx response's body was written there whole;
+   * `body` is then `null`.
+   *
+   * @since 1.1.0
+   */
+  readonly saved?: Saved | undefined
 }
 
 /**

@@ -73,6 +73,7 @@ describe("types", () => {
       | "HttpStatusError"
       | "RequestBodyError"
       | "AbortedError"
+      | "DownloadError"
     >()
   })
 })

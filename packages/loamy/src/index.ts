@@ -438,6 +438,11 @@ export {
    */
   isRequestError,
   /**
+   * @since 1.1.0
+   * @category errors
+   */
+  DownloadError,
+  /**
    * @since 0.1.0
    * @category errors
    */

@@ -239,6 +239,7 @@ export const responseRecord = (
     if (error !== undefined) record["error"] = error
     record["elapsedMs"] = round(response.elapsedMs)
     record["attempts"] = response.attempts
+    if (response.saved !== undefined) record["saved"] = response.saved
     return JSON.stringify(record)
   } catch (cause) {
     // A body nested deeper than JSON.stringify's stack (a server's JSON bomb): the record is written without it.
@@ -302,8 +303,9 @@ const unwritableRecord = (
   text += `,"body":${body ?? "null"}`
   text += `,"headers":${part(() => redactHeaders(response.headers, redaction)) ?? "{}"}`
   if (error !== undefined) text += `,"error":${error}`
-  text += `,"elapsedMs":${round(response.elapsedMs)},"attempts":${response.attempts}}`
-  return text
+  text += `,"elapsedMs":${round(response.elapsedMs)},"attempts":${response.attempts}`
+  if (response.saved !== undefined) text += `,"saved":${JSON.stringify(response.saved)}`
+  return text + "}"
 }
 
 /**

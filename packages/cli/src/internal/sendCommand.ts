@@ -32,7 +32,7 @@ export interface Exits<X> {
 const file = Argument.String("FILE").pipe(
   Argument.withDescription(
     "A JSON array or JSONL file of requests (url, httpOp or http_op, body or text, form, bytes, multipart, " +
-      "queryParams or query_params, headers, options). \"-\" or nothing reads stdin."
+      "queryParams or query_params, headers, options: timeout, retry, maxBodyBytes, saveTo). \"-\" or nothing reads stdin."
   ),
   Argument.optional
 )
@@ -109,7 +109,7 @@ export const description = [
   "Send the requests of a JSON array or JSONL file (or stdin) concurrently and write one JSON line per response, " +
   "RequestResponse's own encoding plus its place: index (0-based position), line (JSONL only), requestMap, " +
   "statusCode (0 when no response arrived), headers, body, error ({_tag, message, ...fields}, absent when none), " +
-  "elapsedMs, attempts.",
+  "elapsedMs, attempts, saved (a download's path, bytes and sha256).",
   "A JSON array is checked whole before anything is sent. JSONL is streamed line by line (memory bounded by " +
   "--concurrency); a line that is not a valid request is not sent and gets its own record with an " +
   "InvalidInputError naming the line and field.",
@@ -143,6 +143,11 @@ export const description = [
   "(they get no record), writes every response it has received, says how many requests were sent and " +
   "records written, prints the --resume command that completes the run, and exits 130 (SIGINT) or 143 " +
   "(SIGTERM). A second signal stops it at once.",
+  "Downloads: \"loamy send --save-dir files --save-name '{index}-{name}' urls.jsonl\" writes each 2xx body to " +
+  "a file instead of the record (a request's own options.saveTo names its file): streamed with bounded memory, written " +
+  "as NAME.loamy-part and renamed when whole; the record's saved holds path, bytes and sha256, and body is " +
+  "null. Running it again resumes a partial file with a Range request (If-Range with its ETag); a file that " +
+  "cannot be written is that request's DownloadError. --max-body-bytes bounds each file.",
   "Sharding: \"--shard i/n\" on n processes (or machines) splits one input between them, each sending every " +
   "n-th request; with \"--resume out-i.jsonl\" each shard resumes on its own, and the n files together hold " +
   "every index once.",

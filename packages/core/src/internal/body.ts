@@ -10,7 +10,7 @@ import type * as HttpClientError from "effect/http/HttpClientError"
 import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Stream from "effect/Stream"
 import { BodyDecodeError, BodyTooLargeError, type RequestError } from "../LoamyError.js"
-import type { ResponseHeaders } from "../RequestResponse.js"
+import type { ResponseHeaders, Saved } from "../RequestResponse.js"
 import { BoundedResponseTypeId, isBoundedResponse } from "../Transport.js"
 import type { Budget } from "./budget.js"
 import * as json from "./json.js"
@@ -21,6 +21,8 @@ export interface Outcome {
   readonly headers: ResponseHeaders
   readonly body: unknown
   readonly error: RequestError | undefined
+  /** Where a download went (see `download.ts`); absent for a body read into memory. */
+  readonly saved?: Saved | undefined
 }
 
 /**

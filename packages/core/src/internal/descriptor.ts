@@ -13,7 +13,8 @@
  * `rate` `N/INTERVAL` (`parseRate`), `retry` a number of attempts (or
  * retry settings), `url` a URL or a keyword (`env`), `pem` PEM text (on the
  * command line, the path of a file that holds it), `statuses` HTTP
- * statuses, ranges and classes (`404`, `500-599`, `5xx`, comma-separated).
+ * statuses, ranges and classes (`404`, `500-599`, `5xx`, comma-separated),
+ * `path` a file system path, `template` a file name with `{field}`s.
  *
  */
 export type ValueForm =
@@ -28,6 +29,8 @@ export type ValueForm =
   | "url"
   | "pem"
   | "statuses"
+  | "path"
+  | "template"
 
 /**
  * The CLI flag of an option (`loamy send`).

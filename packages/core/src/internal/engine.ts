@@ -30,7 +30,7 @@ import {
 } from "../LoamyError.js"
 import type * as Options from "../Options.js"
 import type { RequestMap } from "../RequestMap.js"
-import type { RequestResponse, ResponseHeaders } from "../RequestResponse.js"
+import type { RequestResponse, ResponseHeaders, Saved } from "../RequestResponse.js"
 import {
   bodyBytesNow,
   discard,
@@ -43,6 +43,7 @@ import {
 } from "./body.js"
 import { Budget } from "./budget.js"
 import { jarFor, withJar } from "./cookies.js"
+import * as download from "./download.js"
 import { AttemptDeadline, isAttemptTimeout, Transport } from "../Transport.js"
 import { abortable, abortedError, RequestSignals } from "./abort.js"
 import { fromClientError, transportError } from "./errors.js"
@@ -80,6 +81,7 @@ const toResponse = (request: RequestMap, o: Outcome, started: number, attempts: 
     error?: RequestError
     elapsedMs: number
     attempts: number
+    saved?: Saved
   } = {
     requestMap: request,
     statusCode: o.statusCode,
@@ -89,6 +91,7 @@ const toResponse = (request: RequestMap, o: Outcome, started: number, attempts: 
     attempts
   }
   if (o.error !== undefined) response.error = o.error
+  if (o.saved !== undefined) response.saved = o.saved
   return response
 }
 
@@ -112,10 +115,12 @@ const toHttpRequest = (
   request: RequestMap,
   url: string,
   defaults: Options.Resolved["headers"],
-  files: ReadonlyArray<Blob | undefined> | undefined
+  files: ReadonlyArray<Blob | undefined> | undefined,
+  part: download.Part | undefined
 ) => {
   let headers: Record<string, string> | undefined = request.headers as Record<string, string> | undefined
   if (defaults !== undefined) headers = mergeHeaders(defaults, request.headers)
+  if (part !== undefined) headers = download.headersFor(headers, part)
   let httpRequest = HttpClientRequest.setUrl(blankFor(request.httpOp), url)
   if (headers !== undefined) httpRequest = HttpClientRequest.setHeaders(httpRequest, headers)
   if (request.body !== undefined) {
@@ -196,6 +201,10 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
     const failOn = options.failOn
     // The Promise door's signals per request, by index; undefined (every other call): not a check per request.
     const signals = yield* RequestSignals
+    const saveDir = options.saveDir
+    // The files this call's attempts are writing: two requests of a call never write one file at once.
+    const writing = new Set<string>()
+    const saveName = options.saveName
     // Nothing but the exchange itself: the attempt folds straight into the response, one Effect frame.
     const direct = (callLimits.timeoutMs === undefined || callLimits.boundByClient) && limiterFor === undefined &&
       pauses === undefined && deadlineAt === undefined && !traced
@@ -211,7 +220,8 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
       k: (o: Outcome) => A,
       seen: Seen | undefined,
       limits: Limits,
-      httpRequest: HttpClientRequest.HttpClientRequest
+      httpRequest: HttpClientRequest.HttpClientRequest,
+      part: download.Part | undefined
     ): Effect.Effect<A> => {
       const method = request.httpOp
       const { boundByClient, maxBodyBytes, timeoutMs } = limits
@@ -233,6 +243,15 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
         }
         if (method === "HEAD") {
           return Effect.map(discard(response), () => k({ statusCode, headers, body: null, error: undefined }))
+        }
+        if (part !== undefined && download.isSaved(statusCode, part)) {
+          return Effect.map(
+            download.save(response, part, maxBodyBytes, method, url, statusCode, headers, (error) =>
+              boundByClient && isAttemptTimeout(error)
+                ? { statusCode, headers, body: null, error: timedOut() }
+                : failed(transportError(method, response.request.url, error.cause ?? error))),
+            k
+          )
         }
         const fold = (bytes: Uint8Array | undefined): A =>
           k(
@@ -277,37 +296,72 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
       url: string,
       k: (o: Outcome) => A,
       seen: Seen | undefined,
-      limits: Limits
+      limits: Limits,
+      part: download.Part | undefined
     ): Effect.Effect<A> => {
       const parts = request.multipart
       if (parts === undefined || !requestBody.hasFiles(parts)) {
-        return exchange(request, url, k, seen, limits, toHttpRequest(request, url, options.headers, undefined))
+        return exchange(request, url, k, seen, limits, toHttpRequest(request, url, options.headers, undefined, part), part)
       }
       return Effect.flatMap(requestBody.openFiles(parts), (files) =>
         files._tag === "Success"
-          ? exchange(request, url, k, seen, limits, toHttpRequest(request, url, options.headers, files.success))
+          ? exchange(
+            request,
+            url,
+            k,
+            seen,
+            limits,
+            toHttpRequest(request, url, options.headers, files.success, part),
+            part
+          )
           : Effect.succeed(k(failed(
             new RequestBodyError({ method: request.httpOp, url, field: files.failure[0], detail: files.failure[1] })
           ))))
     }
 
+    /** An attempt at a download: from where its partial file ends, found anew for each attempt. */
+    const attemptTo = <A>(
+      target: string,
+      request: RequestMap,
+      url: string,
+      k: (o: Outcome) => A,
+      seen: Seen | undefined,
+      limits: Limits
+    ): Effect.Effect<A> =>
+      download.exclusive(
+        writing,
+        target,
+        Effect.flatMap(download.prepare(target), (part) => attempt(request, url, k, seen, limits, part)),
+        () => k(failed(download.busy(request.httpOp, url, target)))
+      )
 
     const identity = (o: Outcome): Outcome => o
 
-    const attemptOnce = (request: RequestMap, url: string, origin: string, limits: Limits): Effect.Effect<Outcome> => {
+    const attemptOnce = (
+      request: RequestMap,
+      url: string,
+      origin: string,
+      limits: Limits,
+      target: string | undefined
+    ): Effect.Effect<Outcome> => {
       let folded: Effect.Effect<Outcome>
       const timeoutMs = limits.timeoutMs
       if (timeoutMs !== undefined && !limits.boundByClient) {
         // A fiber races the attempt: the status and headers that arrived before the bound passed are kept.
         const seen: Seen = { statusCode: 0, headers: emptyHeaders }
-        folded = within(attempt(request, url, identity, seen, limits), timeoutMs, () => ({
+        const attempted = target === undefined
+          ? attempt(request, url, identity, seen, limits, undefined)
+          : attemptTo(target, request, url, identity, seen, limits)
+        folded = within(attempted, timeoutMs, () => ({
           statusCode: seen.statusCode,
           headers: seen.headers,
           body: null,
           error: new TimeoutError({ method: request.httpOp, url, timeoutMs })
         }))
       } else {
-        folded = attempt(request, url, identity, undefined, limits)
+        folded = target === undefined
+          ? attempt(request, url, identity, undefined, limits, undefined)
+          : attemptTo(target, request, url, identity, undefined, limits)
       }
       const paced = limiterFor === undefined ? folded : Effect.andThen(limiterFor(origin), folded)
       if (pauses === undefined) return paced
@@ -320,14 +374,16 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
         const started = performance.now()
         const signal = signals === undefined ? undefined : signals[index]
         const own = request.options
+        // A field check per request: the file a body goes to, when the request or the call asks for one.
+        const target = (own === undefined || own.saveTo === undefined) && saveDir === undefined
+          ? undefined
+          : download.targetOf(request, index, saveDir, saveName)
         if (direct && own === undefined && signal === undefined) {
-          return attempt(
-            request,
-            url,
-            (o) => toResponse(request, failOn === undefined ? o : checkStatus(failOn, o, request.httpOp, url), started, 1),
-            undefined,
-            callLimits
-          )
+          const k = (o: Outcome) =>
+            toResponse(request, failOn === undefined ? o : checkStatus(failOn, o, request.httpOp, url), started, 1)
+          return target === undefined
+            ? attempt(request, url, k, undefined, callLimits, undefined)
+            : attemptTo(target, request, url, k, undefined, callLimits)
         }
         const method = request.httpOp
         const limits = own === undefined ? callLimits : limitsFor(callLimits, own, hasTransport)
@@ -336,7 +392,7 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
         let attempts = 0
         const counted = Effect.suspend(() => {
           attempts++
-          return attemptOnce(request, url, origin, limits)
+          return attemptOnce(request, url, origin, limits, target)
         })
         const outcome = retry !== undefined && mayRetry(retry, request)
           ? withRetries(counted, retry, deadlineAt)

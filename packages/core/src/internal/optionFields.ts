@@ -19,7 +19,8 @@ import { type CookieJar, isCookieJar } from "./cookies.js"
 import { parseDuration, parseRate } from "./durations.js"
 import { parseStatuses } from "./failOn.js"
 import { InvalidOptionsError } from "../LoamyError.js"
-import { describe, headerNameProblem, headerValueProblem, httpUrlProblem } from "./validate.js"
+import { templateProblem } from "./download.js"
+import { describe, headerNameProblem, headerValueProblem, httpUrlProblem, savePathProblem } from "./validate.js"
 
 /** @internal */
 export const invalid = (message: string): Effect.Effect<never, SchemaIssue.Issue> =>
@@ -189,6 +190,24 @@ export const BaseUrl = orAbsent(Schema.String, (input) => {
   return url.search !== "" || url.hash !== ""
     ? invalid("has a query string or fragment, which relative URLs would drop: give those in the requests")
     : Effect.succeed(url.href)
+})
+
+const savePath = (value: unknown) => {
+  const problem = savePathProblem(value)
+  return problem === undefined ? Effect.succeed(value as string) : invalid(problem)
+}
+
+/** A directory for downloads (`saveDir`): a non-empty path. @internal */
+export const SaveDir = orAbsent(Schema.String, savePath)
+
+/** A request's file for its body (`options.saveTo`): a non-empty path. @internal */
+export const SaveTo = orAbsent(Schema.String, savePath)
+
+/** A file name template for downloads (`saveName`). @internal */
+export const SaveName = orAbsent(Schema.String, (value) => {
+  if (typeof value !== "string") return invalid(`must be a file name template (a string), got ${describe(value)}`)
+  const problem = templateProblem(value)
+  return problem === undefined ? Effect.succeed(value) : invalid(`${problem}, got ${describe(value)}`)
 })
 
 /** @internal */

@@ -19,7 +19,7 @@ import * as SchemaParser from "effect/SchemaParser"
 import * as Struct from "effect/Struct"
 import type * as Options from "../Options.js"
 import { OptionsSchema } from "../Options.js"
-import { optionsError } from "./optionFields.js"
+import { optionsError, SaveTo } from "./optionFields.js"
 import { boundedMs, type ResolvedRetry, resolveRetry } from "./resolved.js"
 
 /** The call's options a request may override, by name. @internal */
@@ -28,25 +28,37 @@ export const requestOptionNames = ["timeout", "retry", "maxBodyBytes"] as const
 /** @internal */
 export type RequestOptionName = typeof requestOptionNames[number]
 
-/** The per-request options' schema: the call's own fields, picked. @internal */
-export const RequestOptionsFields = Schema.Struct(Struct.pick(OptionsSchema.fields, requestOptionNames))
+/**
+ * The per-request options' schema: the call's own fields, picked, and
+ * `saveTo` (a download's file), which only requests have. @internal
+ */
+export const RequestOptionsFields = Schema.Struct({
+  ...Struct.pick(OptionsSchema.fields, requestOptionNames),
+  saveTo: Schema.optionalKey(SaveTo)
+})
+
+/** Every name a request's `options` may hold. */
+const fieldNames: ReadonlyArray<string> = [...requestOptionNames, "saveTo"]
 
 /** A request's options once checked: durations in milliseconds (`Infinity`: no bound). @internal */
 export type RequestOptions = typeof RequestOptionsFields.Type
 
-/** A request's options as callers and files write them: the call's option values. @internal */
-export type RequestOptionsInput = Pick<Options.Options, RequestOptionName>
+/** A request's options as callers and files write them: the call's option values, and `saveTo`. @internal */
+export type RequestOptionsInput = Pick<Options.Options, RequestOptionName> & {
+  /** Write a 2xx response's body to this file (see `Options.saveDir`). */
+  readonly saveTo?: string | undefined
+}
 
 const decodeFields = SchemaParser.decodeUnknownResult(RequestOptionsFields, {
   onExcessProperty: "error",
   errors: "first"
 })
-const toError = optionsError(requestOptionNames)
+const toError = optionsError(fieldNames)
 
 /** Checks a request's `options`; the field at fault is `options.<name>` (`options.retry.attempts`). @internal */
 export const checkOptions = (value: unknown): Result.Result<RequestOptions, readonly [string, string]> => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return Result.fail(["options", `must be an object of options (${requestOptionNames.join(", ")})`])
+    return Result.fail(["options", `must be an object of options (${fieldNames.join(", ")})`])
   }
   const decoded = decodeFields(value)
   if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)

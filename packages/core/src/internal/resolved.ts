@@ -62,6 +62,10 @@ export interface Resolved {
   readonly ca: string | undefined
   /** `false`: no jar; `true`: a jar of the call's own, made when it starts; or the caller's jar (not plain data). */
   readonly cookies: boolean | CookieJar
+  /** Where bodies go as files (`saveDir`); undefined: in memory, unless a request has `options.saveTo`. */
+  readonly saveDir: string | undefined
+  /** The file name template under `saveDir`. */
+  readonly saveName: string
 }
 
 export const defaults = {
@@ -71,6 +75,7 @@ export const defaults = {
   maxBodyBytes: 64 * 1024 * 1024,
   bodyBudget: 64 * 1024 * 1024,
   reorderBuffer: 1000,
+  saveName: "{index}",
   sensitiveHeaders: [
     "authorization",
     "cookie",
@@ -158,7 +163,9 @@ export const resolve = (decoded: typeof OptionsSchema.Type): Resolved => {
     failOn: o.failOn,
     http2: o.http2 === true,
     ca: o.ca,
-    cookies: o.cookies ?? false
+    cookies: o.cookies ?? false,
+    saveDir: o.saveDir,
+    saveName: o.saveName ?? defaults.saveName
   }
 }
 
@@ -185,6 +192,8 @@ export const toOptions = (resolved: Resolved): Options => {
   if (resolved.http2) out.http2 = true
   if (resolved.ca !== undefined) out.ca = resolved.ca
   if (resolved.cookies !== false) out.cookies = resolved.cookies
+  if (resolved.saveDir !== undefined) out.saveDir = resolved.saveDir
+  if (resolved.saveName !== defaults.saveName) out.saveName = resolved.saveName
   if (resolved.rateLimit !== undefined) {
     const { intervalMs, limit, perOrigin } = resolved.rateLimit
     out.rateLimit = { limit, interval: intervalMs, perOrigin }
@@ -234,7 +243,9 @@ const ResolvedFields = Schema.Struct({
   failOn: Schema.UndefinedOr(Schema.Array(Schema.Tuple([Schema.Number, Schema.Number]))),
   http2: Schema.Boolean,
   ca: Schema.UndefinedOr(Schema.String),
-  cookies: Schema.Boolean
+  cookies: Schema.Boolean,
+  saveDir: Schema.UndefinedOr(Schema.String),
+  saveName: Schema.String
 })
 
 export const ResolvedSchema: Schema.Codec<Resolved, typeof ResolvedFields.Encoded> = ResolvedFields.pipe(

@@ -126,6 +126,14 @@ export const headerValueProblem = (value: unknown): string | undefined => {
   return undefined
 }
 
+/** A file path for a download (`saveTo`): a non-empty string without NUL. @internal */
+export const savePathProblem = (value: unknown): string | undefined => {
+  if (typeof value !== "string") return `must be a file path (a string), got ${describe(value)}`
+  if (value === "") return "must be a file path, got an empty string"
+  if (value.includes("\0")) return "contains a NUL byte"
+  return undefined
+}
+
 /**
  * Where a value stops being JSON: `[path, problem]`, or undefined when all of
  * it serialises faithfully. Path is relative (`.items[2]`).
