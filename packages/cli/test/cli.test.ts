@@ -6,27 +6,19 @@ import { LoamyError, RequestResponse } from "@loamy/core"
 import { start, type TestServer } from "@loamy/test-server"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { jsonl, loamy, records } from "./helpers.js"
+import { jsonl, loamy, records, scratchDir } from "./helpers.js"
 
 let server: TestServer
-let dir: string
 beforeAll(async () => {
   server = await start()
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cli-test-"))
 })
 afterAll(async () => {
   await server?.close()
-  if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
 })
 
-const file = (name: string, text: string) => {
-  const p = path.join(dir, name)
-  fs.writeFileSync(p, text)
-  return p
-}
+const scratch = scratchDir("loamy-cli-test-")
+const { file } = scratch
 
 const version = JSON.parse(fs.readFileSync(new URL("../package.json", import.meta.url), "utf8")).version as string
 
@@ -171,7 +163,7 @@ describe("send", () => {
     expect(notJson.code).toBe(2)
     expect(notJson.stderr).toContain("not a valid JSON array")
 
-    const missing = await loamy(["send", path.join(dir, "missing.jsonl")])
+    const missing = await loamy(["send", scratch.at("missing.jsonl")])
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain("cannot read")
   })
@@ -349,14 +341,14 @@ describe("send", () => {
   })
 
   it("--output writes the records to a file and nothing to stdout", async () => {
-    const target = path.join(dir, "out.jsonl")
+    const target = scratch.at("out.jsonl")
     const r = await loamy(["send", "-q", "--output", target], {
       stdin: jsonl([{ url: `${server.url}/`, httpOp: "GET" }])
     })
     expect(r.code).toBe(0)
     expect(r.stdout).toBe("")
     expect(records(fs.readFileSync(target, "utf8"))).toHaveLength(1)
-    const unwritable = await loamy(["send", "--output", path.join(dir, "no/such/dir/out.jsonl"), "-"], { stdin: "" })
+    const unwritable = await loamy(["send", "--output", scratch.at("no/such/scratch.dir/out.jsonl"), "-"], { stdin: "" })
     expect(unwritable.code).toBe(2)
   })
 

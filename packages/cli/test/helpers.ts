@@ -1,5 +1,9 @@
 import { loamyBin as bin } from "@loamy/test-kit/cli"
 import { spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll } from "vitest"
 
 /** The built CLI, run as a user runs it (the real executable in a child process): from the test kit. */
 export { jsonl, loamyBin as bin, records, runLoamy as loamy } from "@loamy/test-kit/cli"
@@ -127,4 +131,30 @@ export const render = (output: string, columns: number): Array<string> => {
     }
   }
   return rows.map((cells) => cells.join("").trimEnd())
+}
+
+/**
+ * A temporary directory for one test file, made before its tests and removed after them: `dir` is its path,
+ * `at(name)` a path in it, `file(name, content)` writes a file there and returns its path.
+ */
+export const scratchDir = (prefix: string) => {
+  let dir = ""
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  })
+  afterAll(() => {
+    if (dir !== "") fs.rmSync(dir, { recursive: true, force: true })
+  })
+  const at = (name: string): string => path.join(dir, name)
+  return {
+    get dir() {
+      return dir
+    },
+    at,
+    file: (name: string, content: string | Uint8Array): string => {
+      const p = at(name)
+      fs.writeFileSync(p, content)
+      return p
+    }
+  }
 }

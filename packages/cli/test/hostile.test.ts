@@ -9,14 +9,11 @@
 import { type Arrival, bigNumbersText, type HostileServer, startHostile } from "@loamy/test-kit"
 import { closedPort } from "@loamy/test-server"
 import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { loamy, records } from "./helpers.js"
+import { loamy, records, scratchDir } from "./helpers.js"
 
 let hostile: HostileServer
 let base: string
-let dir: string
 /** What the hostile server recorded (cleared by setting its length to 0). */
 let arrivals: Array<Arrival>
 
@@ -24,18 +21,13 @@ beforeAll(async () => {
   hostile = await startHostile()
   base = hostile.url
   arrivals = hostile.arrivals
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cli-hostile-"))
 })
 afterAll(async () => {
   await hostile.close()
-  if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
 })
 
-const file = (name: string, text: string) => {
-  const p = path.join(dir, name)
-  fs.writeFileSync(p, text)
-  return p
-}
+const scratch = scratchDir("loamy-cli-hostile-")
+const { file } = scratch
 
 describe("numbers digit for digit", () => {
   it("a JSONL file's 12345678901234567890 and 9007199254740993 reach the server as written", async () => {

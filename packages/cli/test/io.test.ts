@@ -6,27 +6,19 @@
  */
 import { start, type TestServer } from "@loamy/test-server"
 import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { jsonl, loamy, records, spawnLoamy, within } from "./helpers.js"
+import { jsonl, loamy, records, scratchDir, spawnLoamy, within } from "./helpers.js"
 
 let server: TestServer
-let dir: string
 beforeAll(async () => {
   server = await start()
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cli-io-"))
 })
 afterAll(async () => {
   await server?.close()
-  if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
 })
 
-const file = (name: string, content: string | Buffer) => {
-  const p = path.join(dir, name)
-  fs.writeFileSync(p, content)
-  return p
-}
+const scratch = scratchDir("loamy-cli-io-")
+const { file } = scratch
 
 const timeout = 60_000
 
@@ -66,7 +58,7 @@ describe("output", () => {
 
   it("a file output that works is unchanged: every record, exit 0", async () => {
     const input = file("ok.jsonl", jsonl([{ url: `${server.url}/`, httpOp: "GET" }, { url: `${server.url}/text`, httpOp: "GET" }]))
-    const out = path.join(dir, "out.jsonl")
+    const out = scratch.at("out.jsonl")
     const r = await loamy(["send", input, "-q", "-o", out], { timeoutMs: timeout })
     expect(r.stderr).toBe("")
     expect(records(fs.readFileSync(out, "utf8")).map((x) => x.index)).toEqual([0, 1])

@@ -9,27 +9,19 @@
 import { start, type TestServer } from "@loamy/test-server"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { jsonl, loamy, records } from "./helpers.js"
+import { jsonl, loamy, records, scratchDir } from "./helpers.js"
 
 let server: TestServer
-let dir: string
 beforeAll(async () => {
   server = await start()
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "loamy-cli-kinds-"))
 })
 afterAll(async () => {
   await server?.close()
-  if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
 })
 
-const file = (name: string, content: string | Buffer) => {
-  const p = path.join(dir, name)
-  fs.writeFileSync(p, content)
-  return p
-}
+const scratch = scratchDir("loamy-cli-kinds-")
+const { file } = scratch
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 const timeout = 60_000
@@ -53,7 +45,7 @@ describe("bodies beyond JSON in a JSONL file", () => {
           { name: "raw", bytes: bytes.toString("base64"), filename: "raw.bin" }
         ]
       },
-      { url, httpOp: "POST", multipart: [{ name: "file", path: path.join(dir, "missing.csv") }] }
+      { url, httpOp: "POST", multipart: [{ name: "file", path: scratch.at("missing.csv") }] }
     ]))
     const r = await loamy(["send", input, "--ordered"])
     expect(r.code).toBe(1)
@@ -104,7 +96,7 @@ describe("bodies beyond JSON in a JSONL file", () => {
       { url, httpOp: "GET", options: { timeout: "Infinity" } }
     ]
     const input = file("resume.jsonl", jsonl(same))
-    const output = path.join(dir, "resume-out.jsonl")
+    const output = scratch.at("resume-out.jsonl")
     expect((await loamy(["send", input, "-o", output])).code).toBe(0)
     // The same input: nothing to send.
     const again = await loamy(["send", input, "--resume", output])

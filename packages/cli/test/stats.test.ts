@@ -9,28 +9,20 @@
 import { start, type TestServer } from "@loamy/test-server"
 import { spawn } from "node:child_process"
 import { once } from "node:events"
-import { createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { createWriteStream, rmSync, statSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { bin, jsonl, loamy } from "./helpers.js"
+import { bin, jsonl, loamy, scratchDir } from "./helpers.js"
 
 let server: TestServer
-let dir: string
 beforeAll(async () => {
   server = await start()
-  dir = mkdtempSync(join(tmpdir(), "loamy-stats-"))
 })
 afterAll(async () => {
   await server.close()
-  rmSync(dir, { recursive: true, force: true })
 })
 
-const file = (name: string, content: string) => {
-  const path = join(dir, name)
-  writeFileSync(path, content)
-  return path
-}
+const scratch = scratchDir("loamy-stats-")
+const { file } = scratch
 
 describe("loamy stats --help", () => {
   it("is listed by loamy --help, with an example; documents --json, the exit codes and its examples", async () => {
@@ -57,8 +49,8 @@ describe("loamy stats on the files of a real run", () => {
       { url: "not a url", httpOp: "GET", headers: { Authorization: "s3cret-h" } },
       { url: `${server.otherUrl}/status/503`, httpOp: "GET" }
     ]))
-    const a = join(dir, "out-0.jsonl")
-    const b = join(dir, "out-1.jsonl")
+    const a = scratch.at("out-0.jsonl")
+    const b = scratch.at("out-1.jsonl")
     for (const [shard, out] of [["0/2", a], ["1/2", b]] as const) {
       const ran = await loamy(["send", "-q", "--shard", shard, "-o", out, input])
       expect(ran.code, ran.stderr).toBe(1)
@@ -236,12 +228,12 @@ describe("loamy stats on hand-written records", () => {
     expect(piped.code).toBe(0)
     expect(JSON.parse(piped.stdout)).toMatchObject({ requests: 1, latencyMs: { p50: 3 } })
 
-    const missing = join(dir, "missing.jsonl")
+    const missing = scratch.at("missing.jsonl")
     const ran = await loamy(["stats", file("ok.jsonl", record(0, A, 1)), missing])
     expect(ran.code).toBe(2)
     expect(ran.stdout).toBe("")
     expect(ran.stderr).toBe(`loamy stats: cannot read ${missing}: ENOENT\n`)
-    expect((await loamy(["stats", dir])).stderr).toBe(`loamy stats: cannot read ${dir}: EISDIR\n`)
+    expect((await loamy(["stats", scratch.dir])).stderr).toBe(`loamy stats: cannot read ${scratch.dir}: EISDIR\n`)
   }, 60_000)
 
   it("reports the first 20 bad lines and counts the rest", async () => {
@@ -257,7 +249,7 @@ describe("loamy stats on hand-written records", () => {
 
 describe("loamy stats on a large file", () => {
   it("reads 1,000,000 records line by line, with a heap far smaller than the file", async () => {
-    const path = join(dir, "large.jsonl")
+    const path = scratch.at("large.jsonl")
     const out = createWriteStream(path)
     const body = "x".repeat(120)
     const origins = ["http://127.0.0.1:8001", "http://127.0.0.1:8002"]
