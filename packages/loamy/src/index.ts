@@ -16,9 +16,8 @@
  */
 import {
   LoamyError,
-  Options as CoreOptions,
   type Progress as CoreProgress,
-  RequestMap,
+  type RequestMap,
   RequestResponse as CoreResponse
 } from "@loamy/core"
 import * as Unchecked from "@loamy/core/Unchecked"
@@ -27,6 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
 import { AbortError } from "./errors.js"
+import { isIterable, notIterable } from "./internal/input.js"
 import * as options_ from "./internal/options.js"
 import * as runtime from "./internal/runtime.js"
 import { splitSignals } from "./internal/signals.js"
@@ -250,106 +250,23 @@ export type Refused = CoreResponse.Refused
  */
 export const isRefused: (response: RequestResponse | Refused) => response is Refused = CoreResponse.isRefused
 
-/**
- * Sends every request concurrently and returns one `RequestResponse` per
- * request, in input order, without a Promise: the calling thread blocks
- * until the batch is done. The requests run on a worker thread that is
- * started on first use and keeps its connections between calls.
- *
- * Throws at once, sending nothing, for bad input. Never loses a finished
- * result to its wait and never waits forever: with a `deadline`, the wait
- * is bounded by the deadline plus 5 seconds (the worker folds what did not
- * finish into `DeadlineError`s at the deadline); without one, the call runs
- * as long as its requests' own bounds (`timeout` per attempt, retries) make
- * it, as `sendRequests` does, and a call with `timeout: Infinity` and no
- * deadline gets a deadline of 5 minutes. Past the wait bound, the batch is
- * aborted and a `SyncTimeoutError` thrown. A worker that dies, or shows no
- * sign of life for 30 seconds, throws a `WorkerError`; the next call starts
- * a new one. A response whose body the worker cannot pass to this thread
- * (nested too deeply to be cloned) gets a `BodyDecodeError` with reason
- * `NotCarried`; the other responses are unaffected.
- *
- * @since 0.1.0
- * @category sending
- */
-export const sendRequestsSync = (requests: Iterable<RequestInput>, options?: Options): Array<RequestResponse> => {
-  const checked = options_.check(options)
-  if (Result.isFailure(checked)) throw checked.failure
-  return sendSync(requests, checked.success)
-}
-
-const sendSync = (requests: Iterable<RequestInput>, options: CoreOptions.Resolved): Array<RequestResponse> => {
-  if (!isIterable(requests)) throw notIterable(requests)
-  const valid = RequestMap.validateAll(requests, options)
-  if (Result.isFailure(valid)) throw valid.failure
-  const bounded = sync.withBound(options)
-  return sync.call(valid.success, bounded, sync.waitFor(bounded))
-}
-
-/**
- * Starts the synchronous door's worker thread in the background, so that the
- * first `sendRequestsSync` does not wait for it to load (it is otherwise
- * started by the first call). Does not block and does not keep the process
- * alive.
- *
- * @since 0.1.0
- * @category lifecycle
- */
-export const warmUpSync = (): void => sync.warmUp()
-
-/**
- * The original loamy's shape: a clump of requests whose `sendRequests`
- * returns the responses synchronously.
- *
- * ```ts
- * import { Clump } from "loamy"
- *
- * const responses = new Clump(requests, { concurrency: 20 }).sendRequests({ returnExceptions: true })
- * ```
- *
- * @since 0.1.0
- * @category constructors
- */
-export class Clump {
-  constructor(readonly requests: Iterable<RequestInput>, readonly options: Options = {}) {}
-
+export {
   /**
-   * Sends the clump and returns the responses (see `sendRequestsSync`).
-   * `returnExceptions` here overrides the one in the clump's options; it is
-   * the only option taken here, checked as every door checks options (the
-   * original's `return_exceptions` is refused, naming `returnExceptions`).
-   *
    * @since 0.1.0
+   * @category constructors
    */
-  sendRequests(options?: { readonly returnExceptions?: boolean | undefined }): Array<RequestResponse> {
-    if (options === undefined) return sendRequestsSync(this.requests, this.options)
-    if (typeof options !== "object" || options === null) {
-      throw new LoamyError.InvalidOptionsError({
-        option: "options",
-        detail: `must be an object such as { returnExceptions: false }, got ${options === null ? "null" : typeof options}`
-      })
-    }
-    const own = options_.check(options)
-    if (Result.isFailure(own)) throw own.failure
-    for (const key of Object.keys(options)) {
-      if (key !== "returnExceptions") {
-        throw new LoamyError.InvalidOptionsError({
-          option: key,
-          detail: "Clump's sendRequests takes returnExceptions only; give the other options to new Clump(requests, options)"
-        })
-      }
-    }
-    const base = options_.check(this.options)
-    if (Result.isFailure(base)) throw base.failure
-    const given = Object.hasOwn(options, "returnExceptions") && options.returnExceptions !== undefined
-    return sendSync(
-      this.requests,
-      !given || base.success.failFast === own.success.failFast
-        ? base.success
-        : CoreOptions.unsafeMarkResolved({ ...base.success, failFast: own.success.failFast })
-    )
-  }
-}
+  Clump,
+  /**
+   * @since 0.1.0
+   * @category sending
+   */
+  sendRequestsSync,
+  /**
+   * @since 0.1.0
+   * @category lifecycle
+   */
+  warmUpSync
+} from "./internal/syncDoor.js"
 
 /**
  * Closes the shared connection pool and stops the synchronous door's worker.
@@ -362,16 +279,6 @@ export class Clump {
 export const close = async (): Promise<void> => {
   await Promise.all([runtime.dispose(), sync.stop()])
 }
-
-const isIterable = (u: unknown): u is Iterable<unknown> =>
-  typeof u === "object" && u !== null && typeof (u as Iterable<unknown>)[Symbol.iterator] === "function"
-
-const notIterable = (u: unknown) =>
-  new LoamyError.InvalidInputError({
-    index: 0,
-    field: "",
-    detail: `requests must be an array of request objects, got ${u === null ? "null" : typeof u}`
-  })
 
 /**
  * @since 0.1.0
