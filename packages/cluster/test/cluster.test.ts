@@ -8,7 +8,7 @@
  */
 import { until } from "@loamy/test-kit"
 import { createDatabase, type Postgres, redisServer, startPostgres, startRedis } from "@loamy/test-kit/services"
-import { start, startProcess, type TestServer } from "@loamy/test-server"
+import { arrivalSlack, shortestSpan, start, startProcess, type TestServer } from "@loamy/test-server"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { arrivalsOf, maxInSpan, type RunnerProcess, startCoordinator, startRunner, untilBalanced } from "./helpers.js"
 
@@ -64,7 +64,9 @@ const rateLimitedRun = async (db: string, job: string, n: number, limit: number)
       const times = arrivals.filter((a) => a.i % 2 === origin).map((a) => a.at)
       const gaps = times.slice(1).map((t, k) => Math.round(t - times[k]!))
       console.log(`${job}, origin ${origin}: at most ${maxInSpan(times, 1_000)} requests in any second; gaps (ms) ${gaps.join(",")}`)
-      expect(maxInSpan(times, 1_000), `origin ${origin}`).toBeLessThanOrEqual(limit)
+      // No more than `limit` in a second: any `limit + 1` arrivals span a second, less what a busy machine's
+      // scheduler may squeeze between the runners' starts and their arrival (a fixed window shows far shorter spans).
+      expect(shortestSpan(times, limit), `origin ${origin}`).toBeGreaterThanOrEqual(1_000 - arrivalSlack(1_000))
       // Paced, not let through: n / 2 requests at `limit`/s take at least (n / 2 - limit) / limit seconds from the
       // first to the last, whatever the pacing within a second.
       expect(Math.max(...times) - Math.min(...times), `origin ${origin}`).toBeGreaterThan(((n / 2 - limit) / limit) * 1_000)
