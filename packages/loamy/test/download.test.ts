@@ -180,6 +180,23 @@ describe("resuming", () => {
     expect(existsSync(file + ".loamy-part.json")).toBe(false)
   })
 
+  it("a body that stalls past the timeout is a TimeoutError; every byte written before it is in the partial file", async () => {
+    const file = fresh("stalled.bin")
+    const size = 900_000
+    // The server sends 300,000 bytes and holds the connection open (the first time this URL is asked for).
+    const url = `${server.url}/bytes/${size}?stall=300000&seed=3`
+    const [first] = await sendRequests([{ url, httpOp: "GET", options: { saveTo: file } }], { timeout: "1s" })
+    expect(first!.error?._tag).toBe("TimeoutError")
+    expect(first!.statusCode).toBe(200)
+    expect(existsSync(file)).toBe(false)
+    // The attempt ends only once its write in flight has settled: nothing is written after it.
+    expect(statSync(file + ".loamy-part").size).toBe(300000)
+    const [second] = await sendRequests([{ url, httpOp: "GET", options: { saveTo: file } }])
+    expect(second!.error).toBeUndefined()
+    expect(server.log.at(-1)).toMatchObject({ range: "bytes=300000-" })
+    expect(second!.saved).toEqual({ path: file, bytes: size, sha256: sha256Of(size, 3) })
+  }, 30_000)
+
   it("a retry resumes within the same run", async () => {
     const file = fresh("retried.bin")
     const size = 600_000
