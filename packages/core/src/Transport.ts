@@ -263,6 +263,21 @@ export interface BoundedBody {
     maxBytes: number,
     budget: BodyBudget
   ) => Effect.Effect<Uint8Array | undefined, HttpClientError.HttpClientError>
+  /**
+   * Hands the body (decoded) to `write` chunk by chunk, as it arrives, not
+   * reading on until the promise `write` gives back settles: `true` to go
+   * on, `false` to stop (the rest is abandoned and the connection closed).
+   * `write` does not reject. Ends when the body does, or when told to stop;
+   * fails as `readUpTo` does. Optional: without it the engine writes a
+   * download from the response's `stream`. The response's chunks go
+   * straight to the file, without an Effect per chunk (the download path's
+   * memory is mostly chunks waiting to be collected).
+   *
+   * @since 1.0.0
+   */
+  readonly writeTo?: (
+    write: (chunk: Uint8Array) => Promise<boolean>
+  ) => Effect.Effect<void, HttpClientError.HttpClientError>
 }
 
 /**

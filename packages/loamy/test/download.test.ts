@@ -5,13 +5,18 @@
  * logs what it was asked.
  */
 import { Clump as CoreClump, RequestResponse as CoreResponse } from "@loamy/core"
+import { Transport } from "@loamy/core"
 import { Effect } from "effect"
 import * as Schema from "effect/Schema"
 import { Clump, DownloadError, sendRequests, sendRequestsSync, streamRequests } from "loamy"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { createHash } from "node:crypto"
+import { once } from "node:events"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { createServer, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
+import { Agent } from "undici"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { testing } from "../dist/internal/sync.js"
@@ -175,6 +180,23 @@ describe("resuming", () => {
     expect(existsSync(file + ".loamy-part.json")).toBe(false)
   })
 
+  it("a body that stalls past the timeout is a TimeoutError; every byte written before it is in the partial file", async () => {
+    const file = fresh("stalled.bin")
+    const size = 900_000
+    // The server sends 300,000 bytes and holds the connection open (the first time this URL is asked for).
+    const url = `${server.url}/bytes/${size}?stall=300000&seed=3`
+    const [first] = await sendRequests([{ url, httpOp: "GET", options: { saveTo: file } }], { timeout: "1s" })
+    expect(first!.error?._tag).toBe("TimeoutError")
+    expect(first!.statusCode).toBe(200)
+    expect(existsSync(file)).toBe(false)
+    // The attempt ends only once its write in flight has settled: nothing is written after it.
+    expect(statSync(file + ".loamy-part").size).toBe(300000)
+    const [second] = await sendRequests([{ url, httpOp: "GET", options: { saveTo: file } }])
+    expect(second!.error).toBeUndefined()
+    expect(server.log.at(-1)).toMatchObject({ range: "bytes=300000-" })
+    expect(second!.saved).toEqual({ path: file, bytes: size, sha256: sha256Of(size, 3) })
+  }, 30_000)
+
   it("a retry resumes within the same run", async () => {
     const file = fresh("retried.bin")
     const size = 600_000
@@ -325,6 +347,87 @@ describe("saveTo at the synchronous door", () => {
       expect(named[0]!.saved).toEqual({ path: join(out, "f0.bin"), bytes: 1234, sha256: sha256Of(1234) })
     } finally {
       await child.close()
+    }
+  }, 60_000)
+})
+
+describe("the transport's write path (Transport.BoundedBody.writeTo)", () => {
+  // A body of `chunks` × 64 KiB, each written when the last one drained; `closed` settles when the response's
+  // connection closes (the client abandoned it) or the body was all sent.
+  const bodyServer = async (chunks: number) => {
+    let finished: Promise<boolean> = Promise.resolve(false)
+    const http = createServer((_, res: ServerResponse) => {
+      res.writeHead(200, { "content-type": "application/octet-stream" })
+      finished = new Promise((resolve) => {
+        let sent = 0
+        res.once("close", () => resolve(sent === chunks))
+        const next = () => {
+          while (sent < chunks) {
+            sent++
+            if (!res.write(Buffer.alloc(64 * 1024, sent % 251))) return void res.once("drain", next)
+          }
+          res.end()
+        }
+        next()
+      })
+    })
+    http.listen(0, "127.0.0.1")
+    await once(http, "listening")
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`
+    return { url, finished: () => finished, close: () => new Promise((resolve) => http.close(resolve)) }
+  }
+  const agent = new Agent()
+  afterAll(() => agent.close())
+  /** The body's `writeTo`, of a GET of `url` through loamy's undici client. */
+  const writeToOf = async (url: string) => {
+    const response = await Effect.runPromise(UndiciHttpClient.make(agent).get(url))
+    const bounded = Transport.isBoundedResponse(response) ? response[Transport.BoundedResponseTypeId] : undefined
+    if (bounded?.writeTo === undefined) throw new Error("the response offers no writeTo")
+    return bounded.writeTo.bind(bounded)
+  }
+
+  it("hands the body over as it came, one chunk in flight until its write settles", async () => {
+    const server = await bodyServer(64)
+    try {
+      const writeTo = await writeToOf(server.url)
+      let inFlight = 0
+      let most = 0
+      let bytes = 0
+      await Effect.runPromise(writeTo((chunk) => {
+        inFlight++
+        most = Math.max(most, inFlight)
+        bytes += chunk.byteLength
+        // Settled on a later turn, as a file write is: the body must not go on meanwhile.
+        return new Promise((resolve) =>
+          setImmediate(() => {
+            inFlight--
+            resolve(true)
+          })
+        )
+      }))
+      expect(bytes).toBe(64 * 64 * 1024)
+      expect(most).toBe(1)
+      expect(await server.finished()).toBe(true)
+    } finally {
+      await server.close()
+    }
+  }, 60_000)
+
+  it("stops when the write says false: the rest is abandoned and the connection closed", async () => {
+    // More than the socket buffers hold, so the server is still sending when the client stops.
+    const server = await bodyServer(4096)
+    try {
+      const writeTo = await writeToOf(server.url)
+      let writes = 0
+      await Effect.runPromise(writeTo(() => {
+        writes++
+        return Promise.resolve(false)
+      }))
+      expect(writes).toBe(1)
+      // Waits for the server to see its connection close before the body was all sent.
+      expect(await server.finished()).toBe(false)
+    } finally {
+      await server.close()
     }
   }, 60_000)
 })

@@ -25,6 +25,7 @@ import { createReadStream } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import { BodyTooLargeError, DownloadError, type RequestError } from "../LoamyError.js"
+import { BoundedResponseTypeId, isBoundedResponse } from "../Transport.js"
 import type { RequestMap } from "../RequestMap.js"
 import type { ResponseHeaders, Saved } from "../RequestResponse.js"
 import { discard as discardBody, type Outcome } from "./body.js"
@@ -340,6 +341,25 @@ export const save = (
   const hash = createHash("sha256")
   let size = start
   let tooLarge = false
+  /** The write's own failure, on the transport's path (`writeTo`), which stops the read. */
+  let writeFailed: WriteFailed | undefined
+  /**
+   * The transport's path: each chunk as it came off the socket written at
+   * its place and hashed, one in flight per download; no Effect per chunk.
+   */
+  const writeThrough = (handle: fs.FileHandle) => (chunk: Uint8Array): Promise<boolean> => {
+    if (size + chunk.byteLength > limit) {
+      tooLarge = true
+      return Promise.resolve(false)
+    }
+    const at = size
+    size += chunk.byteLength
+    hash.update(chunk)
+    return writeAll(handle, chunk, at).then(() => true, (cause) => {
+      writeFailed = new WriteFailed(cause)
+      return false
+    })
+  }
   const open = Effect.tryPromise({
     try: async () => {
       const handle = await fs.open(part.temp, start === 0 ? "w" : "r+")
@@ -377,9 +397,16 @@ export const save = (
           )
         })
       // A 416's body (if any) is only read to free its connection.
-      const body = statusCode === 416 ? discard : Stream.runForEachWhile(response.stream, write)
+      const bounded = isBoundedResponse(response) ? response[BoundedResponseTypeId] : undefined
+      const body = statusCode === 416
+        ? discard
+        : bounded?.writeTo !== undefined
+        ? bounded.writeTo(writeThrough(handle))
+        : Stream.runForEachWhile(response.stream, write)
       return Effect.flatMap(body, () =>
-        tooLarge
+        writeFailed !== undefined
+          ? Effect.fail(writeFailed)
+          : tooLarge
           ? Effect.as(
             Effect.promise(() => handle.close().then(() => forget(part)).catch(() => undefined)),
             fail(new BodyTooLargeError({ method, url, statusCode, maxBodyBytes: limit }))

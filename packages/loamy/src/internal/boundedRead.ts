@@ -103,6 +103,70 @@ export const readBounded = <E>(
   })
 
 /**
+ * Hands `source`'s chunks to `write` one at a time (`Transport.BoundedBody`'s
+ * `writeTo`): the source is paused while a chunk is being written, so that
+ * each download holds one chunk, and the chunk undici read from the socket
+ * is the one written (no copy, no Effect or stream element per chunk). Ends
+ * when the source does and the last write has settled, or when `write` says
+ * `false` (then the source and its socket are destroyed); an error of the
+ * source fails it, once the write in flight has settled (the file's handle
+ * is closed after that). Interrupted, the source is destroyed.
+ *
+ * @internal
+ */
+export const writeChunks = <E>(
+  source: Readable,
+  write: (chunk: Uint8Array) => Promise<boolean>,
+  onError: (cause: unknown) => E
+): Effect.Effect<void, E> =>
+  Effect.callback<void, E>((resume) => {
+    let writing = false
+    let done = false
+    /** What ends the read once the write in flight has settled: the source's end or error. */
+    let pending: Effect.Effect<void, E> | undefined
+    const stop = (result: Effect.Effect<void, E>) => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError_)
+      done = true
+      resume(result)
+    }
+    const written = (more: boolean) => {
+      writing = false
+      if (done) return
+      if (pending !== undefined) return stop(pending)
+      if (more) return void source.resume()
+      source.destroy()
+      stop(Effect.void)
+    }
+    const onData = (chunk: Uint8Array) => {
+      writing = true
+      source.pause()
+      write(chunk).then(written, () => written(false))
+    }
+    const onEnd = () => {
+      if (writing) pending = Effect.void
+      else stop(Effect.void)
+    }
+    const onError_ = (cause: unknown) => {
+      const failure = Effect.fail(onError(cause))
+      if (writing) pending = failure
+      else stop(failure)
+    }
+    source.on("data", onData)
+    source.once("end", onEnd)
+    source.once("error", onError_)
+    return Effect.sync(() => {
+      if (done) return
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError_)
+      done = true
+      source.destroy()
+    })
+  })
+
+/**
  * Waits until `budget` lets read `ticket` go on. Interrupted, it stops
  * waiting and runs `onInterrupt`.
  *

@@ -25,7 +25,7 @@ import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import type { Readable } from "node:stream"
 import type { Dispatcher } from "undici"
-import { readBounded, waitForBudget } from "./boundedRead.js"
+import { readBounded, waitForBudget, writeChunks } from "./boundedRead.js"
 import {
   type Coding,
   codingsOf,
@@ -215,6 +215,20 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
         read
       )
     })
+  }
+
+  /** The body (decoded) chunk by chunk to `write`, one chunk in flight (`Transport.BoundedBody`). */
+  writeTo(write: (chunk: Uint8Array) => Promise<boolean>): Effect.Effect<void, HttpClientError.HttpClientError> {
+    const codings = this.codings
+    if (codings === "too many") return Effect.fail(this.tooManyCodings())
+    const onError = (cause: unknown) => this.decodeError(cause)
+    return Effect.suspend(() =>
+      writeChunks(
+        codings !== undefined ? this.decodedReadable(codings) : this.raw === undefined ? this.body : readableOf(this.raw),
+        write,
+        onError
+      )
+    )
   }
 
   get text(): Effect.Effect<string, HttpClientError.HttpClientError> {
