@@ -23,6 +23,10 @@ const bad: ReadonlyArray<readonly [string, Record<string, unknown>, string, RegE
   ["not a URL", { url: "not a url", httpOp: "GET" }, "url", /not a URL/],
   ["an ftp URL", { url: "ftp://example.com/file", httpOp: "GET" }, "url", /not an http or https URL/],
   ["a URL with credentials", { url: "http://user:pw@127.0.0.1/", httpOp: "GET" }, "url", /credentials/],
+  // The parser skips slashes before the authority and takes `\\` for `/`: the credentials are still found.
+  ["credentials after a third slash", { url: "http:///user:pw@127.0.0.1/", httpOp: "GET" }, "url", /credentials/],
+  ["credentials after a backslash", { url: "https://\\user:pw@127.0.0.1/", httpOp: "GET" }, "url", /credentials/],
+  ["a port out of range", { url: "HTTP://127.0.0.1:99999/", httpOp: "GET" }, "url", /not a URL/],
   ["a URL that is not a string", { url: 42, httpOp: "GET" }, "url", /must be a string/],
   ["an unknown method", { url: "http://127.0.0.1/", httpOp: "FETCH" }, "httpOp", /must be one of/],
   ["a missing method", { url: "http://127.0.0.1/" }, "httpOp", /must be one of/],

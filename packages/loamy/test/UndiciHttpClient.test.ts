@@ -147,6 +147,17 @@ describe("UndiciHttpClient", () => {
       expect(yield* untilLive(() => server.stats.inFlight === 0)).toBe(true)
     }).pipe(Effect.provide(UndiciHttpClient.layer)))
 
+  // A bound over a second starts on the transport's shared list of far-off deadlines, not on a timer of its own.
+  it.live("aborts the request on a bound of more than a second too", () =>
+    Effect.gen(function*() {
+      server.resetStats()
+      const [response] = yield* Clump.send(
+        Clump.make([{ url: `${server.url}/stall?ms=20000`, httpOp: "GET" }], { timeout: 1_500 })
+      )
+      expect(response!.error).toBeInstanceOf(LoamyError.TimeoutError)
+      expect(yield* untilLive(() => server.stats.inFlight === 0)).toBe(true)
+    }).pipe(Effect.provide(UndiciHttpClient.layer)), 15_000)
+
   it.live("bounds each attempt by its own deadline, whatever order the deadlines were made in", () =>
     Effect.gen(function*() {
       server.resetStats()

@@ -122,6 +122,26 @@ const decoderFor = (charset: string | undefined): TextDecoder | undefined => {
 const maxStringLength = (1 << 29) - 24
 
 /**
+ * A body's outcome: `parseBytes`' or, for `undefined` (the body went past
+ * `maxBodyBytes`), a `BodyTooLargeError`. A function rather than a closure
+ * per response.
+ *
+ * @internal
+ */
+export const bodyOutcome = (
+  bytes: Uint8Array | undefined,
+  method: string,
+  url: string,
+  statusCode: number,
+  headers: ResponseHeaders,
+  maxBodyBytes: number,
+  exact: boolean
+): Outcome =>
+  bytes === undefined
+    ? { statusCode, headers, body: null, error: new BodyTooLargeError({ method, url, statusCode, maxBodyBytes }) }
+    : parseBytes(bytes, method, url, statusCode, headers, exact)
+
+/**
  * Folds a body's bytes into the outcome: empty is `null`; binary types are
  * the bytes themselves (a `Uint8Array`); text is decoded by its declared
  * charset (UTF-8 by default, strictly: bad bytes are an error, never silent

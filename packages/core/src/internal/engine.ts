@@ -21,7 +21,6 @@ import * as Option from "effect/Option"
 import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
 import {
-  BodyTooLargeError,
   DeadlineError,
   type RedirectError,
   RequestBodyError,
@@ -33,11 +32,11 @@ import type { RequestMap } from "../RequestMap.js"
 import type { RequestResponse, ResponseHeaders, Saved } from "../RequestResponse.js"
 import {
   bodyBytesNow,
+  bodyOutcome,
   discard,
   headerRecord,
   mustRead,
   type Outcome,
-  parseBytes,
   plainHeaders,
   readLimited
 } from "./body.js"
@@ -225,13 +224,12 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
     ): Effect.Effect<A> => {
       const method = request.httpOp
       const { boundByClient, maxBodyBytes, timeoutMs } = limits
-      const timedOut = () => new TimeoutError({ method, url, timeoutMs: timeoutMs! })
       const clientFailed = (error: HttpClientError.HttpClientError | RedirectError) =>
         Effect.succeed(k(failed(
           error._tag === "RedirectError"
             ? error
             : boundByClient && isAttemptTimeout(error)
-            ? timedOut()
+            ? new TimeoutError({ method, url, timeoutMs: timeoutMs! })
             : fromClientError(method, error.request.url, error)
         )))
       const read = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<A> => {
@@ -248,33 +246,22 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
           return Effect.map(
             download.save(response, part, maxBodyBytes, method, url, statusCode, headers, (error) =>
               boundByClient && isAttemptTimeout(error)
-                ? { statusCode, headers, body: null, error: timedOut() }
+                ? { statusCode, headers, body: null, error: new TimeoutError({ method, url, timeoutMs: timeoutMs! }) }
                 : failed(transportError(method, response.request.url, error.cause ?? error))),
             k
           )
         }
-        const fold = (bytes: Uint8Array | undefined): A =>
-          k(
-            bytes === undefined
-              ? {
-                statusCode,
-                headers,
-                body: null,
-                error: new BodyTooLargeError({ method, url, statusCode, maxBodyBytes })
-              }
-              : parseBytes(bytes, method, url, statusCode, headers, exactNumbers)
-          )
         const now = bodyBytesNow(response, maxBodyBytes)
-        if (now !== mustRead) return Effect.succeed(fold(now))
+        if (now !== mustRead) return Effect.succeed(k(bodyOutcome(now, method, url, statusCode, headers, maxBodyBytes, exactNumbers)))
         return Effect.matchEffect(readLimited(response, maxBodyBytes, budget), {
           onFailure: (error) =>
             Effect.succeed(k(
               boundByClient && isAttemptTimeout(error)
                 // The status and headers did arrive: a body that stalls keeps them.
-                ? { statusCode, headers, body: null, error: timedOut() }
+                ? { statusCode, headers, body: null, error: new TimeoutError({ method, url, timeoutMs: timeoutMs! }) }
                 : failed(transportError(method, response.request.url, error.cause ?? error))
             )),
-          onSuccess: (bytes) => Effect.succeed(fold(bytes))
+          onSuccess: (bytes) => Effect.succeed(k(bodyOutcome(bytes, method, url, statusCode, headers, maxBodyBytes, exactNumbers)))
         })
       }
       const onResponse = follow === undefined

@@ -33,6 +33,12 @@ const managedHeaders: ReadonlySet<string> = new Set([
   "content-length"
 ])
 
+/**
+ * `http://` or `https://`, then an authority without `@` (no credentials), up to the `/`, `\\`, `?` or `#` that
+ * ends it for the parser. Its first character is not a slash: the parser skips slashes there (`http:///u:p@h`).
+ */
+const plainHttpUrl = /^https?:\/\/[^/\\?#@]+(?:[/\\?#]|$)/i
+
 /** @internal */
 export const httpUrlProblem = (u: unknown): string | undefined => {
   if (typeof u !== "string") return `must be a string, got ${describe(u)}`
@@ -40,6 +46,9 @@ export const httpUrlProblem = (u: unknown): string | undefined => {
   if (/[\x00-\x1f\x7f]/.test(u)) {
     return /[\r\n]/.test(u) ? "contains a line break (CR or LF)" : "contains a control character"
   }
+  // The common case without a URL object per request (the transport parses the URL it sends anyway): an http(s)
+  // scheme and an authority without `@` (no credentials) that the parser accepts. Anything else takes the full check.
+  if (plainHttpUrl.test(u) && URL.canParse(u)) return undefined
   let url: URL
   try {
     url = new URL(u)

@@ -29,6 +29,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { Readable } from "node:stream"
 import { type Dispatcher, FormData as UndiciFormData } from "undici"
+import { Timed } from "./deadlines.js"
 import { gateOf, type OriginGate } from "./http2.js"
 import { version } from "./version.js"
 import { ownProxyAuthorization, proxyFailure, type ProxyRoute } from "./proxies.js"
@@ -225,8 +226,9 @@ const undiciFormData = (form: globalThis.FormData): UndiciFormData => {
 /**
  * Stands in for an `AbortSignal`: undici only needs `addEventListener`, and a
  * real `AbortController` per request costs more than the rest of the client.
+ * It carries the attempt's deadline too (`Timed`): no timer per request.
  */
-class Abort {
+class Abort extends Timed {
   aborted = false
   reason: unknown = undefined
   private listener: (() => void) | undefined = undefined
@@ -279,20 +281,19 @@ const dispatch = (
     const abort = new Abort()
     const proxy = route.via
     let settled = false
-    let timer: ReturnType<typeof setTimeout> | undefined
     const settle = () => {
       if (settled) return false
       settled = true
-      if (timer !== undefined) clearTimeout(timer)
+      if (deadline !== undefined) abort.disarm()
       if (done !== undefined) done()
       return true
     }
     if (deadline !== undefined) {
-      timer = setTimeout(() => {
+      abort.arm(deadline, () => {
         if (!settle()) return
         abort.abort()
         resume(Effect.fail(transportError(request, new Transport.AttemptTimeoutError())))
-      }, Math.max(0, deadline - performance.now()))
+      })
     }
     // An explicit literal: a spread of shared defaults costs more than the rest of the set-up.
     const options: Dispatcher.RequestOptions = {
@@ -343,7 +344,7 @@ const dispatch = (
     return Effect.sync(() => {
       const first = !settled
       settled = true
-      if (timer !== undefined) clearTimeout(timer)
+      if (deadline !== undefined) abort.disarm()
       if (first && done !== undefined) done()
       abort.abort()
     })
