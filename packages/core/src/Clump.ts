@@ -40,7 +40,7 @@ import * as LoamyError from "./LoamyError.js"
 import type { InvalidInputError, RequestError } from "./LoamyError.js"
 import * as Options_ from "./Options.js"
 import * as RequestMap from "./RequestMap.js"
-import { type Refused, refused, type RequestResponse, type Typed } from "./RequestResponse.js"
+import type { Refused, RequestResponse, Typed } from "./RequestResponse.js"
 import { CurrentRoute } from "./Transport.js"
 
 /**
@@ -406,23 +406,13 @@ export const streamFrom: {
         resolved.success,
         ordered,
         undefined,
-        checkItemFor(resolved.success),
+        streams.checkItemFor(resolved.success),
         streams.pullStream(Effect.provide(pullChunk, context)),
         decoder.success
       )
     }))
   }
 )
-
-/** `RequestMap.validateItem`, a refused item as its result (the one rule for a bad item). */
-const checkItem = (item: unknown, index: number): Result.Result<RequestMap.RequestMap, Refused> =>
-  Result.mapError(RequestMap.validateItem(item, index), (error) => refused(item, error))
-
-/** `checkItem` for a call's options: relative URLs joined to its `baseUrl`. */
-const checkItemFor = (resolved: Options_.Resolved): scheduler.Check<unknown, Refused> =>
-  resolved.baseUrl === undefined
-    ? checkItem
-    : (item, index) => Result.mapError(RequestMap.validateItem(item, index, resolved), (error) => refused(item, error))
 
 /**
  * The engine under `send` and `stream`, for callers that schedule requests

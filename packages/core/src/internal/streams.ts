@@ -11,10 +11,12 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as HttpClient from "effect/http/HttpClient"
 import type * as Pull from "effect/Pull"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import type { InvalidOptionsError, RequestError } from "../LoamyError.js"
 import type * as Options from "../Options.js"
-import type { Refused, Typed } from "../RequestResponse.js"
+import * as RequestMap from "../RequestMap.js"
+import { type Refused, refused, type Typed } from "../RequestResponse.js"
 import { Batches } from "./batches.js"
 import { runCall } from "./call.js"
 import * as scheduler from "./scheduler.js"
@@ -107,3 +109,13 @@ export const pullStream = <A, E>(pullChunk: Pull.Pull<ReadonlyArray<A>, E>): sch
     )
   }
 }
+
+/** `RequestMap.validateItem`, a refused item as its result (the one rule for a bad item). */
+const checkItem = (item: unknown, index: number): Result.Result<RequestMap.RequestMap, Refused> =>
+  Result.mapError(RequestMap.validateItem(item, index), (error) => refused(item, error))
+
+/** `checkItem` for a call's options: relative URLs joined to its `baseUrl`. @internal */
+export const checkItemFor = (resolved: Options.Resolved): scheduler.Check<unknown, Refused> =>
+  resolved.baseUrl === undefined
+    ? checkItem
+    : (item, index) => Result.mapError(RequestMap.validateItem(item, index, resolved), (error) => refused(item, error))
