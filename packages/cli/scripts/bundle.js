@@ -7,7 +7,7 @@
 //
 //   node scripts/bundle.js [outdir]
 import { fileURLToPath } from "node:url"
-import { leanUndici } from "../../loamy/scripts/lean-undici.js"
+import { nodeEsm } from "../../loamy/scripts/lean-undici.js"
 
 const entry = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
 const outdir = process.argv[2] ?? fileURLToPath(new URL("../dist/bundle", import.meta.url))
@@ -25,20 +25,10 @@ try {
 await esbuild.build({
   entryPoints: { loamy: entry },
   outdir,
-  bundle: true,
+  ...nodeEsm,
   splitting: true,
   chunkNames: "chunk-[hash]",
   minify: true,
-  platform: "node",
-  format: "esm",
-  target: "node22",
-  legalComments: "none",
-  // Some dependencies are CommonJS and require Node built-ins (in every chunk: each is a module of its own).
-  banner: {
-    js: "import { createRequire as __loamyRequire } from 'node:module'; const require = __loamyRequire(import.meta.url);"
-  },
-  plugins: [leanUndici],
-  logLevel: "warning",
   metafile: true
 }).then((result) => {
   if (process.env.LOAMY_BUNDLE_ANALYZE) console.log(esbuild.analyzeMetafileSync(result.metafile))

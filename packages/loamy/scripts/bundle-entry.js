@@ -17,7 +17,7 @@
 import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { leanUndici } from "./lean-undici.js"
+import { nodeEsm } from "./lean-undici.js"
 
 const args = process.argv.slice(2)
 const restore = args[0] === "--restore"
@@ -46,22 +46,12 @@ try {
   await esbuild.build({
     entryPoints: [tree],
     outfile,
-    bundle: true,
+    ...nodeEsm,
     // Not minified: a minified bundle loads no faster (V8 compiles functions lazily), and this one's stack traces
     // and error class names stay readable (Node prints an uncaught error's source line).
     minify: false,
-    platform: "node",
-    format: "esm",
-    target: "node22",
-    legalComments: "none",
-    // undici is CommonJS and requires Node built-ins.
-    banner: {
-      js: "import { createRequire as __loamyRequire } from 'node:module'; const require = __loamyRequire(import.meta.url);"
-    },
-    plugins: [leanUndici],
     // A copy being packed (test/prepare-packed.mjs) has no node_modules: its dependencies are this package's.
-    nodePaths: [fileURLToPath(new URL("../node_modules", import.meta.url)), fileURLToPath(new URL("../../../node_modules", import.meta.url))],
-    logLevel: "warning"
+    nodePaths: [fileURLToPath(new URL("../node_modules", import.meta.url)), fileURLToPath(new URL("../../../node_modules", import.meta.url))]
   })
 } catch (error) {
   renameSync(tree, entry)

@@ -33,3 +33,18 @@ export const leanUndici = {
     }))
   }
 }
+
+// What the bundles of loamy's code share: one ES module for Node 22+, and a `require` for the CommonJS inside
+// (undici and others require Node built-ins; with splitting, every chunk is a module of its own and gets one).
+export const nodeEsm = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node22",
+  legalComments: "none",
+  banner: {
+    js: "import { createRequire as __loamyRequire } from 'node:module'; const require = __loamyRequire(import.meta.url);"
+  },
+  plugins: [leanUndici],
+  logLevel: "warning"
+}
