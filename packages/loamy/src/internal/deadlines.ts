@@ -16,27 +16,31 @@ const near = 1_000
 
 /**
  * An entry of the list: the per-request object that is there anyway (the
- * exchange's abort stand-in) extends it.
+ * exchange's dispatch handler) extends it and says what to do at the
+ * deadline (`expire`): no closure per request either.
  *
  * @internal
  */
-export class Timed {
-  /** When `fire` runs, on the `performance.now()` clock. */
+export abstract class Timed {
+  /** When `expire` runs, on the `performance.now()` clock. */
   private at = 0
-  private fire: (() => void) | undefined = undefined
+  private listed = false
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
   private prev: Timed | undefined = undefined
   private next: Timed | undefined = undefined
 
-  /** Runs `fire` at `at` (on the `performance.now()` clock) unless `disarm` comes first. Once per entry. */
-  arm(at: number, fire: () => void): void {
+  /** Runs at the deadline unless `disarm` came first. */
+  protected abstract expire(): void
+
+  /** Calls `expire` at `at` (on the `performance.now()` clock) unless `disarm` comes first. Once per entry. */
+  arm(at: number): void {
     const wait = at - performance.now()
     if (wait <= near) {
-      this.timer = setTimeout(fire, Math.max(0, wait))
+      this.timer = setTimeout(expireEntry, Math.max(0, wait), this)
       return
     }
     this.at = at
-    this.fire = fire
+    this.listed = true
     Timed.link(this)
   }
 
@@ -45,10 +49,10 @@ export class Timed {
     if (this.timer !== undefined) {
       clearTimeout(this.timer)
       this.timer = undefined
-    } else if (this.fire !== undefined) {
+    } else if (this.listed) {
+      this.listed = false
       Timed.unlink(this)
     }
-    this.fire = undefined
   }
 
   /** Gives the entries within `near` of their deadline a timer of their own. */
@@ -58,11 +62,18 @@ export class Timed {
       const next = entry.next
       const wait = entry.at - now
       if (wait <= near) {
+        entry.listed = false
         Timed.unlink(entry)
-        entry.timer = setTimeout(entry.fire!, Math.max(0, wait))
+        entry.timer = setTimeout(expireEntry, Math.max(0, wait), entry)
       }
       entry = next
     }
+  }
+
+  /** @internal */
+  static expireNow(entry: Timed): void {
+    entry.timer = undefined
+    entry.expire()
   }
 
   private static link(entry: Timed): void {
@@ -85,7 +96,10 @@ export class Timed {
   }
 }
 
-/** The first entry of the list (the latest linked). */
+function expireEntry(entry: Timed) {
+  Timed.expireNow(entry)
+}
+
 let head: Timed | undefined
 let sweeper: ReturnType<typeof setInterval> | undefined
 

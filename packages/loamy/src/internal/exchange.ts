@@ -34,6 +34,7 @@ import { gateOf, type OriginGate } from "./http2.js"
 import { version } from "./version.js"
 import { ownProxyAuthorization, proxyFailure, type ProxyRoute } from "./proxies.js"
 import { UndiciResponse } from "./undiciResponse.js"
+import { BodyReadable, destroy, parseHeaders, RequestAbortedError } from "./undiciInternals.js"
 
 /**
  * Where a request goes: a dispatcher and, when it sends through a proxy,
@@ -223,38 +224,14 @@ const undiciFormData = (form: globalThis.FormData): UndiciFormData => {
   return out
 }
 
-/**
- * Stands in for an `AbortSignal`: undici only needs `addEventListener`, and a
- * real `AbortController` per request costs more than the rest of the client.
- * It carries the attempt's deadline too (`Timed`): no timer per request.
- */
-class Abort extends Timed {
-  aborted = false
-  reason: unknown = undefined
-  private listener: (() => void) | undefined = undefined
-  addEventListener(_type: string, listener: () => void): void {
-    this.listener = listener
-  }
-  removeEventListener(): void {
-    this.listener = undefined
-  }
-  abort(): void {
-    if (this.aborted) return
-    this.aborted = true
-    const listener = this.listener
-    this.listener = undefined
-    if (listener !== undefined) listener()
-  }
-}
-
 function ignoreError(_: unknown) {}
 
 /** Bodies up to this size (by `content-length`) are read with the headers. */
 const eagerBodyBytes = 64 * 1024
 
-const isSmall = (request: HttpClientRequest.HttpClientRequest, data: Dispatcher.ResponseData): boolean => {
-  if (request.method === "HEAD") return false
-  const length = data.headers["content-length"]
+const isSmall = (method: string, headers: Record<string, string | Array<string>>): boolean => {
+  if (method === "HEAD") return false
+  const length = headers["content-length"]
   return typeof length === "string" && length.length < 7 && Number(length) <= eagerBodyBytes
 }
 
@@ -265,6 +242,194 @@ const encodeError = (request: HttpClientRequest.HttpClientRequest, cause: unknow
   new HttpClientError.HttpClientError({ reason: new HttpClientError.EncodeError({ request, cause }) })
 
 const isInvalidArgument = (error: Error): boolean => "code" in error && error.code === "UND_ERR_INVALID_ARG"
+
+type Resume = (effect: Effect.Effect<UndiciResponse, HttpClientError.HttpClientError>) => void
+
+/** The bytes of a small body in one `Uint8Array` of their own (the chunks are views on the socket's reads). */
+const joined = (chunks: ReadonlyArray<Uint8Array>, length: number): Uint8Array => {
+  if (chunks.length === 1) return new Uint8Array(chunks[0]!)
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return out
+}
+
+/**
+ * One request's handler of undici's dispatch API: what `dispatcher.request`
+ * does for its callback, less what loamy does not use. A small body (by its
+ * `content-length`) is collected here and handed over with the headers, with
+ * no stream made for it; any other gets undici's own body stream
+ * (`BodyReadable`), as `dispatcher.request` gives. No `AbortSignal` (undici
+ * hands the handler its abort), no async-hooks resource, no promise; and the
+ * handler carries the attempt's deadline (`Timed`): no timer per request.
+ */
+class Exchange extends Timed implements Dispatcher.DispatchHandler {
+  /** The fiber has its answer (or was interrupted): nothing more is handed over. */
+  settled = false
+  private aborted = false
+  /** undici is done with the request: its end or its error came. */
+  private completed = false
+  private abortRequest: ((reason?: Error) => void) | undefined = undefined
+  /** A small body being collected, and its status and headers. */
+  private chunks: Array<Uint8Array> | undefined = undefined
+  private length = 0
+  private statusCode = 0
+  private headers: Record<string, string | Array<string>> | undefined = undefined
+  /** A body handed over as a stream, until it ends or fails. */
+  private res: Dispatcher.ResponseData["body"] | undefined = undefined
+
+  constructor(
+    private readonly resume: Resume,
+    private readonly request: HttpClientRequest.HttpClientRequest,
+    private readonly url: URL,
+    private readonly proxy: ProxyRoute | undefined,
+    private readonly deadline: number | undefined,
+    /** Called once the request has its answer, failed or was interrupted (see `OriginGate.through`). */
+    private readonly done: (() => void) | undefined,
+    private body: RequestBody | undefined
+  ) {
+    super()
+    if (deadline !== undefined) this.arm(deadline)
+  }
+
+  /**
+   * Resumes the fiber once undici is done with this callback: resumed at
+   * once, the fiber would run on (and send its next request) while undici
+   * still counts this one as running, and its pool would take the connection
+   * for a busy one. As undici's own handler does (a promise, a microtask).
+   */
+  private deliver(effect: Effect.Effect<UndiciResponse, HttpClientError.HttpClientError>): void {
+    queueMicrotask(() => this.resume(effect))
+  }
+
+  private settle(): boolean {
+    if (this.settled) return false
+    this.settled = true
+    if (this.deadline !== undefined) this.disarm()
+    if (this.done !== undefined) this.done()
+    return true
+  }
+
+  /** Stops the undici request (and its socket): now, or as soon as it starts. */
+  private abort(): void {
+    if (this.aborted || this.completed) return
+    this.aborted = true
+    const abortRequest = this.abortRequest
+    if (abortRequest !== undefined) abortRequest(new RequestAbortedError())
+  }
+
+  protected expire(): void {
+    if (!this.settle()) return
+    this.abort()
+    this.resume(Effect.fail(transportError(this.request, new Transport.AttemptTimeoutError())))
+  }
+
+  /** Interrupted before the response was handed over: undici aborts the request and its socket. */
+  interrupt(): void {
+    this.settle()
+    this.abort()
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.abortRequest = abort
+    if (this.aborted) abort(new RequestAbortedError())
+  }
+
+  onHeaders(
+    statusCode: number,
+    rawHeaders: Array<Buffer> | Array<string>,
+    resume: () => void
+  ): boolean {
+    // An interim response (1xx): the final one is still to come.
+    if (statusCode < 200) return true
+    if (this.settled) {
+      // Timed out (or interrupted) as the headers arrived: nobody will read this body.
+      this.abort()
+      return false
+    }
+    const headers = parseHeaders(rawHeaders)
+    const method = this.request.method
+    if (isSmall(method, headers)) {
+      // A small body is read before the response is handed over: one resumption of the fiber instead of two.
+      this.statusCode = statusCode
+      this.headers = headers
+      this.chunks = []
+      return true
+    }
+    const contentType = headers["content-type"]
+    const contentLength = headers["content-length"]
+    const res = new BodyReadable({
+      resume,
+      abort: this.abortRequest!,
+      contentType: typeof contentType === "string" ? contentType : undefined,
+      contentLength: method !== "HEAD" && typeof contentLength === "string" ? Number(contentLength) : null
+    })
+    this.res = res
+    this.settle()
+    this.resume(Effect.succeed(new UndiciResponse(this.request, this.url, statusCode, headers, res, undefined, this.deadline)))
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    const chunks = this.chunks
+    if (chunks !== undefined) {
+      chunks.push(chunk)
+      this.length += chunk.byteLength
+      return true
+    }
+    const res = this.res
+    return res === undefined ? false : res.push(chunk)
+  }
+
+  onComplete(): void {
+    this.completed = true
+    this.body = undefined
+    const chunks = this.chunks
+    if (chunks !== undefined) {
+      this.chunks = undefined
+      if (!this.settle()) return
+      const bytes = joined(chunks, this.length)
+      this.deliver(
+        Effect.succeed(new UndiciResponse(this.request, this.url, this.statusCode, this.headers!, undefined, bytes, undefined))
+      )
+      return
+    }
+    const res = this.res
+    this.res = undefined
+    if (res !== undefined) res.push(null)
+  }
+
+  onError(error: Error): void {
+    this.completed = true
+    const res = this.res
+    if (res !== undefined) {
+      this.res = undefined
+      // As undici's own handler: the body's readers get the error once what is queued has run.
+      queueMicrotask(() => destroy(res.on("error", ignoreError), error))
+    } else if (this.chunks !== undefined) {
+      // The headers came and the body failed.
+      this.chunks = undefined
+      if (this.settle()) this.deliver(Effect.fail(transportError(this.request, error)))
+    } else if (this.settle()) {
+      const { proxy, request } = this
+      const proxyError = proxy === undefined ? undefined : proxyFailure(proxy, this.url, error)
+      if (proxyError === undefined && isInvalidArgument(error)) {
+        this.deliver(Effect.fail(encodeError(request, proxy === undefined ? error : ownProxyAuthorization(error))))
+      } else {
+        this.deliver(Effect.fail(transportError(request, proxyError ?? error)))
+      }
+    }
+    const body = this.body
+    if (body instanceof Readable) {
+      this.body = undefined
+      body.on("error", ignoreError)
+      destroy(body, error)
+    }
+  }
+}
 
 const dispatch = (
   route: UndiciRoute,
@@ -278,74 +443,28 @@ const dispatch = (
 ): Effect.Effect<UndiciResponse, HttpClientError.HttpClientError> =>
   // One parameter: a second would make Effect allocate an AbortController per request.
   Effect.callback<UndiciResponse, HttpClientError.HttpClientError>((resume) => {
-    const abort = new Abort()
     const proxy = route.via
-    let settled = false
-    const settle = () => {
-      if (settled) return false
-      settled = true
-      if (deadline !== undefined) abort.disarm()
-      if (done !== undefined) done()
-      return true
-    }
-    if (deadline !== undefined) {
-      abort.arm(deadline, () => {
-        if (!settle()) return
-        abort.abort()
-        resume(Effect.fail(transportError(request, new Transport.AttemptTimeoutError())))
-      })
-    }
-    // An explicit literal: a spread of shared defaults costs more than the rest of the set-up.
-    const options: Dispatcher.RequestOptions = {
-      origin: url.origin,
-      path: url.pathname + url.search,
-      method: request.method,
-      // undici's proxy agent adds `host` to the headers it is given: a copy, not the shared defaults.
-      headers: proxy === undefined ? headers : { ...headers },
-      body,
-      signal: abort,
-      headersTimeout: 0,
-      bodyTimeout: 0
-    }
+    const handler = new Exchange(resume, request, url, proxy, deadline, done, body)
     try {
-      route.dispatcher.request(options, (error, data) => {
-        if (error !== null) {
-          if (!settle()) return
-          const proxyError = proxy === undefined ? undefined : proxyFailure(proxy, url, error)
-          if (proxyError === undefined && isInvalidArgument(error)) {
-            return resume(Effect.fail(encodeError(request, proxy === undefined ? error : ownProxyAuthorization(error))))
-          }
-          return resume(Effect.fail(transportError(request, proxyError ?? error)))
-        }
-        if (settled) {
-          // Timed out (or interrupted) as the headers arrived: nobody will read this body.
-          data.body.on("error", ignoreError)
-          data.body.destroy()
-        } else if (isSmall(request, data)) {
-          // A small body is read before the response is handed over: one resumption of the fiber instead of two.
-          data.body.bytes().then(
-            (bytes) => {
-              if (settle()) resume(Effect.succeed(new UndiciResponse(request, url, data, bytes, undefined)))
-            },
-            (cause) => {
-              if (settle()) resume(Effect.fail(transportError(request, cause)))
-            }
-          )
-        } else if (settle()) {
-          resume(Effect.succeed(new UndiciResponse(request, url, data, undefined, deadline)))
-        }
-      })
+      // An explicit literal: a spread of shared defaults costs more than the rest of the set-up.
+      route.dispatcher.dispatch({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: request.method as Dispatcher.HttpMethod,
+        // undici's proxy agent adds `host` to the headers it is given: a copy, not the shared defaults.
+        headers: proxy === undefined ? headers : { ...headers },
+        body,
+        headersTimeout: 0,
+        bodyTimeout: 0
+      }, handler)
     } catch (cause) {
-      // undici throws synchronously for a header or method it will not send.
-      if (settle()) resume(Effect.fail(encodeError(request, proxy === undefined ? cause : ownProxyAuthorization(cause))))
+      // A dispatcher throws synchronously for a header or method it will not send.
+      if (!handler.settled) {
+        handler.interrupt()
+        resume(Effect.fail(encodeError(request, proxy === undefined ? cause : ownProxyAuthorization(cause))))
+      }
       return
     }
-    // Interrupted before the response was handed over: undici aborts the request and its socket.
-    return Effect.sync(() => {
-      const first = !settled
-      settled = true
-      if (deadline !== undefined) abort.disarm()
-      if (first && done !== undefined) done()
-      abort.abort()
-    })
+    if (handler.settled) return
+    return Effect.sync(() => handler.interrupt())
   })

@@ -73,7 +73,6 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
   readonly [HttpClientResponse.TypeId]: typeof HttpClientResponse.TypeId = HttpClientResponse.TypeId
   readonly status: number
   readonly headers: Headers.Headers
-  private readonly body: Dispatcher.ResponseData["body"]
   private readonly setCookie: string | Array<string> | undefined
   /** The decoders the body needs; undefined for a body as sent, which is nearly every one. */
   private readonly codings: ReadonlyArray<Coding> | "too many" | undefined
@@ -85,27 +84,30 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
   constructor(
     readonly request: HttpClientRequest.HttpClientRequest,
     private readonly target: URL,
-    data: Dispatcher.ResponseData,
+    status: number,
+    headers: Record<string, string | Array<string>>,
+    /** The body as undici streams it; undefined when it was read with the headers (`raw`). */
+    private readonly body: Dispatcher.ResponseData["body"] | undefined,
     /** The whole body, read with the headers (small bodies), as it came (encoded or not). */
     private readonly raw: Uint8Array | undefined,
     deadline: number | undefined
   ) {
     super()
-    this.status = data.statusCode
-    this.body = data.body
-    const encoding = data.headers["content-encoding"]
-    this.codings = encoding === undefined ? undefined : codingsOf(request.method, data.statusCode, encoding)
-    this.setCookie = data.headers["set-cookie"]
-    this.headers = toHeaders(data.headers)
-    // An error on a body nobody reads must not crash the process.
-    data.body.on("error", ignoreError)
-    if (deadline !== undefined && raw === undefined) {
-      // The attempt's bound covers the body too: past it, the body is destroyed and its readers fail.
-      const body = data.body
-      const timer = setTimeout(() => {
-        if (!body.readableEnded) body.destroy(new Transport.AttemptTimeoutError())
-      }, Math.max(0, deadline - performance.now()))
-      body.once("close", () => clearTimeout(timer))
+    this.status = status
+    const encoding = headers["content-encoding"]
+    this.codings = encoding === undefined ? undefined : codingsOf(request.method, status, encoding)
+    this.setCookie = headers["set-cookie"]
+    this.headers = toHeaders(headers)
+    if (body !== undefined) {
+      // An error on a body nobody reads must not crash the process.
+      body.on("error", ignoreError)
+      if (deadline !== undefined) {
+        // The attempt's bound covers the body too: past it, the body is destroyed and its readers fail.
+        const timer = setTimeout(() => {
+          if (!body.readableEnded) body.destroy(new Transport.AttemptTimeoutError())
+        }, Math.max(0, deadline - performance.now()))
+        body.once("close", () => clearTimeout(timer))
+      }
     }
   }
 
@@ -154,7 +156,8 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
 
   /** Drops the body: destroying a body that has not ended aborts the undici request and its socket. */
   abandon(): void {
-    if (!this.body.readableEnded) this.body.destroy()
+    const body = this.body
+    if (body !== undefined && !body.readableEnded) body.destroy()
   }
 
   private tooManyCodings(): HttpClientError.HttpClientError {
@@ -175,7 +178,7 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
 
   /** The body through its decoders (see `decodedReadable`). */
   private decodedReadable(codings: ReadonlyArray<Coding>): Readable {
-    return decodedReadable(this.raw === undefined ? this.body : readableOf(this.raw), codings)
+    return decodedReadable(this.raw === undefined ? this.body! : readableOf(this.raw), codings)
   }
 
   /**
@@ -192,7 +195,8 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
     if (codings === undefined) {
       const raw = this.raw
       if (raw !== undefined) return Effect.succeed(raw.byteLength > limit ? undefined : raw)
-      return Effect.suspend(() => readBounded(this.body, this.body, limit, budget, budget.open(), 0, false, onError))
+      const body = this.body!
+      return Effect.suspend(() => readBounded(body, body, limit, budget, budget.open(), 0, false, onError))
     }
     // An encoded body goes through its decoders even when buffered: a small bomb must not be inflated whole.
     // A decoder's window is held as long as the read (brotli's is up to 16 MiB, set by the stream's first byte,
@@ -204,8 +208,10 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
       const window = decoderBytes(codings, first)
       // Streamed brotli: the window counted is the common one until the body's first byte tells the real one.
       const brotliFirst = first === undefined && codings[0] === "br"
-      const read = () =>
-        readBounded(this.decodedReadable(codings), this.body, limit, budget, ticket, window, brotliFirst, onError)
+      const read = () => {
+        const source = this.decodedReadable(codings)
+        return readBounded(source, this.body ?? source, limit, budget, ticket, window, brotliFirst, onError)
+      }
       if (budget.take(ticket, window)) return read()
       return Effect.flatMap(
         waitForBudget(budget, ticket, () => {
@@ -224,7 +230,7 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
     const onError = (cause: unknown) => this.decodeError(cause)
     return Effect.suspend(() =>
       writeChunks(
-        codings !== undefined ? this.decodedReadable(codings) : this.raw === undefined ? this.body : readableOf(this.raw),
+        codings !== undefined ? this.decodedReadable(codings) : this.raw === undefined ? this.body! : readableOf(this.raw),
         write,
         onError
       )
@@ -236,7 +242,7 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
     if (codings === "too many") return Effect.fail(this.tooManyCodings())
     if (codings !== undefined) return Effect.map(this.decoded(codings), (bytes) => utf8.decode(bytes))
     if (this.raw !== undefined) return Effect.succeed(utf8.decode(this.raw))
-    return this.read(() => this.textPromise ??= this.body.text())
+    return this.read(() => this.textPromise ??= this.body!.text())
   }
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.HttpClientError> {
@@ -245,7 +251,7 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
     if (codings !== undefined) return Effect.map(this.decoded(codings), toArrayBuffer)
     // undici's `bytes()` gives a body of one chunk (nearly every small one) an ArrayBuffer of its own.
     if (this.raw !== undefined) return Effect.succeed(toArrayBuffer(this.raw))
-    return this.read(() => this.bytesPromise ??= this.body.arrayBuffer())
+    return this.read(() => this.bytesPromise ??= this.body!.arrayBuffer())
   }
 
   get json(): Effect.Effect<Schema.Json, HttpClientError.HttpClientError> {
@@ -282,7 +288,7 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
     const raw = this.raw
     if (raw !== undefined) return raw.byteLength === 0 ? Stream.empty : Stream.succeed(raw)
     // Ending the stream early calls the iterator's `return`, which destroys the body and aborts the request.
-    return Stream.fromAsyncIterable(this.body, onError)
+    return Stream.fromAsyncIterable(this.body!, onError)
   }
 
   /** loamy's client does not hand over connections: there is no upgrade to take. */
