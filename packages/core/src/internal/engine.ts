@@ -10,6 +10,7 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -69,6 +70,21 @@ interface Seen {
 }
 
 const failed = (error: RequestError): Outcome => ({ statusCode: 0, headers: emptyHeaders, body: null, error })
+
+/**
+ * The error a handler of failures may take, as `Effect.matchEffect` finds it:
+ * none when the cause holds a defect, or no error (an interruption).
+ */
+const recoverable = <E>(cause: Cause.Cause<E>): E | undefined => {
+  if (Cause.hasDies(cause)) return undefined
+  const found = Cause.findError(cause)
+  return found._tag === "Success" ? found.success : undefined
+}
+
+const isUnhandled = <E>(reason: Cause.Reason<E>): reason is Cause.Die | Cause.Interrupt => !Cause.isFailReason(reason)
+
+/** What goes on past a handler of failures: the cause's defects and interruptions, as `matchEffect` passes them. */
+const unhandled = <E>(cause: Cause.Cause<E>): Cause.Cause<never> => Cause.fromReasons(cause.reasons.filter(isUnhandled))
 
 /** The outcome as the response the caller gets. */
 const toResponse = (request: RequestMap, o: Outcome, started: number, attempts: number): RequestResponse => {
@@ -224,14 +240,18 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
     ): Effect.Effect<A> => {
       const method = request.httpOp
       const { boundByClient, maxBodyBytes, timeoutMs } = limits
-      const clientFailed = (error: HttpClientError.HttpClientError | RedirectError) =>
-        Effect.succeed(k(failed(
-          error._tag === "RedirectError"
-            ? error
-            : boundByClient && isAttemptTimeout(error)
+      // A cause, not an error: `Effect.matchEffect` wraps its handlers in two more objects per call.
+      const clientFailed = (cause: Cause.Cause<HttpClientError.HttpClientError | RedirectError>): Effect.Effect<A> => {
+        const found = recoverable(cause)
+        if (found === undefined) return Effect.failCause(unhandled(cause))
+        return Effect.succeed(k(failed(
+          found._tag === "RedirectError"
+            ? found
+            : boundByClient && isAttemptTimeout(found)
             ? new TimeoutError({ method, url, timeoutMs: timeoutMs! })
-            : fromClientError(method, error.request.url, error)
+            : fromClientError(method, found.request.url, found)
         )))
+      }
       const read = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<A> => {
         const statusCode = response.status
         const headers = plainHeaders(response)
@@ -268,9 +288,9 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
         ? read
         : (response: HttpClientResponse.HttpClientResponse): Effect.Effect<A> =>
           isRedirect(response)
-            ? Effect.matchEffect(follow(response, httpRequest), { onFailure: clientFailed, onSuccess: read })
+            ? Effect.matchCauseEffect(follow(response, httpRequest), { onFailure: clientFailed, onSuccess: read })
             : read(response)
-      const exchanged = Effect.matchEffect(base.execute(httpRequest), { onFailure: clientFailed, onSuccess: onResponse })
+      const exchanged = Effect.matchCauseEffect(base.execute(httpRequest), { onFailure: clientFailed, onSuccess: onResponse })
       // The one context change per attempt: its end, for the transport (redirects and body included).
       return boundByClient
         ? Effect.updateContext(exchanged, limits === callLimits ? withCallDeadline! : withDeadline(timeoutMs!))

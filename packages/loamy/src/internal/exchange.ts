@@ -66,11 +66,19 @@ export class UndiciRoute implements Transport.Route {
  *
  * @internal
  */
-export const makeClient = (fallback: UndiciRoute): HttpClient.HttpClient =>
-  HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
+export const makeClient = (fallback: UndiciRoute): HttpClient.HttpClient => {
+  const client = HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
     (effect) => Effect.flatMap(effect, (request) => Effect.withFiber((fiber) => execute(fallback, request, fiber))),
     Effect.succeed
   )
+  // Its own `execute`, the same as `postprocess(preprocess(request))` without the `Effect.succeed` and the
+  // `flatMap` around each request. Clients made from this one (middleware) compose `preprocess` and
+  // `postprocess`, which stay as they are.
+  return Object.assign(client, {
+    execute: (request: HttpClientRequest.HttpClientRequest) =>
+      Effect.withFiber((fiber) => execute(fallback, request, fiber))
+  })
+}
 
 const userAgent = `loamy/${version}`
 const acceptEncoding = "gzip, deflate, br"
