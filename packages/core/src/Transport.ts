@@ -33,6 +33,7 @@ import type * as Effect from "effect/Effect"
 import type * as HttpClientError from "effect/http/HttpClientError"
 import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import type { InvalidOptionsError } from "./LoamyError.js"
+import type { ResponseHeaders } from "./RequestResponse.js"
 
 /**
  * What a call asks the transport for, once per call.
@@ -252,6 +253,17 @@ export interface BoundedBody {
    * response over (small bodies); undefined when it is still to be read.
    */
   readonly bufferedBody: Uint8Array | undefined
+  /**
+   * The response's headers as a `RequestResponse` gives them, when the
+   * transport has them so: a record without a prototype, names lower-case,
+   * `set-cookie` an array of its values, any other repeated header joined
+   * with ", ". The engine takes this record as it is instead of copying
+   * `headers`; it must be the response's own (a new record per response).
+   * Optional: without it the engine copies `headers`.
+   *
+   * @since 1.1.0
+   */
+  readonly responseHeaders?: ResponseHeaders | undefined
   /**
    * Reads the body (decoded) up to `maxBytes`: the bytes, or undefined when
    * it is larger (the rest is abandoned and the connection closed). Counts

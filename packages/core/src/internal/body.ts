@@ -45,6 +45,11 @@ export const headerRecord = (): Record<string, string | ReadonlyArray<string>> =
  * @internal
  */
 export const plainHeaders = (response: HttpClientResponse.HttpClientResponse): ResponseHeaders => {
+  // A transport's own record of this shape (loamy's undici layer): no copy.
+  if (isBoundedResponse(response)) {
+    const own = response[BoundedResponseTypeId].responseHeaders
+    if (own !== undefined) return own
+  }
   const headers = response.headers
   const out = headerRecord()
   // Own names only: a name enumerable on a polluted Object.prototype is not a header of this response.
@@ -209,10 +214,11 @@ export const mustRead: unique symbol = Symbol("@loamy/core/internal/body/mustRea
  */
 export const bodyBytesNow = (
   response: HttpClientResponse.HttpClientResponse,
+  headers: ResponseHeaders,
   limit: number
 ): Uint8Array | undefined | typeof mustRead => {
   // No body to read (fetch has no stream for these at all).
-  if (response.status === 204 || response.status === 304 || response.headers["content-length"] === "0") return empty
+  if (response.status === 204 || response.status === 304 || headers["content-length"] === "0") return empty
   if (!isBoundedResponse(response)) return mustRead
   const bytes = response[BoundedResponseTypeId].bufferedBody
   if (bytes === undefined) return mustRead

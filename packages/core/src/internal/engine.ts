@@ -271,7 +271,7 @@ export const makeSender = (options: Options.Resolved): Effect.Effect<Sender, nev
             k
           )
         }
-        const now = bodyBytesNow(response, maxBodyBytes)
+        const now = bodyBytesNow(response, headers, maxBodyBytes)
         if (now !== mustRead) return Effect.succeed(k(bodyOutcome(now, method, url, statusCode, headers, maxBodyBytes, exactNumbers)))
         return Effect.matchEffect(readLimited(response, maxBodyBytes, budget), {
           onFailure: (error) =>

@@ -34,7 +34,7 @@ import { gateOf, type OriginGate } from "./http2.js"
 import { version } from "./version.js"
 import { ownProxyAuthorization, proxyFailure, type ProxyRoute } from "./proxies.js"
 import { UndiciResponse } from "./undiciResponse.js"
-import { BodyReadable, destroy, parseHeaders, RequestAbortedError } from "./undiciInternals.js"
+import { BodyReadable, destroy, RequestAbortedError, responseHeaders } from "./undiciInternals.js"
 
 /**
  * Where a request goes: a dispatcher and, when it sends through a proxy,
@@ -358,7 +358,7 @@ class Exchange extends Timed implements Dispatcher.DispatchHandler {
       this.abort()
       return false
     }
-    const headers = parseHeaders(rawHeaders)
+    const headers = responseHeaders(rawHeaders)
     const method = this.request.method
     if (isSmall(method, headers)) {
       // A small body is read before the response is handed over: one resumption of the fiber instead of two.

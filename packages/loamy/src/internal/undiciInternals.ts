@@ -14,8 +14,25 @@ import errors from "undici/lib/core/errors.js"
 /** undici's response body: a `Readable` with `text()`, `bytes()`, ... that aborts the request when destroyed early. @internal */
 export const BodyReadable = readable.Readable
 
-/** Raw header pairs as a record: names lower-case, a repeated header an array of its values. @internal */
-export const parseHeaders = util.parseHeaders
+/**
+ * Raw header pairs as `RequestResponse` headers: a record without a
+ * prototype, names lower-case (undici's own parser), `set-cookie` an array of
+ * its values, any other repeated header joined with ", ".
+ *
+ * @internal
+ */
+export const responseHeaders = (raw: ReadonlyArray<Uint8Array | string>): Record<string, string | Array<string>> => {
+  const headers = util.parseHeaders(raw, Object.setPrototypeOf({}, null))
+  for (const name in headers) {
+    const value = headers[name]!
+    if (name === "set-cookie") {
+      if (typeof value === "string") headers[name] = [value]
+    } else if (typeof value !== "string") {
+      headers[name] = value.join(", ")
+    }
+  }
+  return headers
+}
 
 /** Destroys a stream with an error, as undici does (`util.destroy`). @internal */
 export const destroy = util.destroy

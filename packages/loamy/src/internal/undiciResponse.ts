@@ -47,24 +47,14 @@ const toArrayBuffer = (bytes: Uint8Array): ArrayBuffer =>
     // A copy (a Buffer's `slice` is a view on its pool, not a copy).
     : new Uint8Array(bytes).buffer
 
-/**
- * Joins repeated headers in place (undici gives them as arrays): afterwards
- * every own value is a string. undici already lower-cases the names.
- */
-function joinRepeated(headers: Dispatcher.ResponseData["headers"]): asserts headers is Record<string, string> {
+/** The headers as Effect's `Headers`: `set-cookie`'s values joined too, as Effect's own clients give them. */
+const toHeaders = (headers: Record<string, string | ReadonlyArray<string>>): Headers.Headers => {
+  const out: Record<string, string> = {}
   for (const name in headers) {
-    // Own names only: a name enumerable on a polluted Object.prototype is not a header (and the record's
-    // prototype is replaced by `Headers`' own, which has none).
-    if (!Object.hasOwn(headers, name)) continue
-    const value = headers[name]
-    if (typeof value !== "string") headers[name] = Array.isArray(value) ? value.join(", ") : String(value)
+    const value = headers[name]!
+    out[name] = typeof value === "string" ? value : value.join(", ")
   }
-}
-
-/** undici's header record as `Headers`, in place: no copy per response. */
-const toHeaders = (headers: Dispatcher.ResponseData["headers"]): Headers.Headers => {
-  joinRepeated(headers)
-  return Headers.fromRecordUnsafe(headers)
+  return Headers.fromRecordUnsafe(out)
 }
 
 /** @internal */
@@ -72,8 +62,8 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
   readonly [HttpIncomingMessage.TypeId]: typeof HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
   readonly [HttpClientResponse.TypeId]: typeof HttpClientResponse.TypeId = HttpClientResponse.TypeId
   readonly status: number
-  readonly headers: Headers.Headers
-  private readonly setCookie: string | Array<string> | undefined
+  /** Effect's `Headers`, made when first asked for: the engine reads `responseHeaders`. */
+  private effectHeaders: Headers.Headers | undefined = undefined
   /** The decoders the body needs; undefined for a body as sent, which is nearly every one. */
   private readonly codings: ReadonlyArray<Coding> | "too many" | undefined
   private textPromise: Promise<string> | undefined
@@ -85,7 +75,8 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
     readonly request: HttpClientRequest.HttpClientRequest,
     private readonly target: URL,
     status: number,
-    headers: Record<string, string | Array<string>>,
+    /** `Transport.BoundedBody`'s: a record of the response's own, without a prototype (see `responseHeaders`). */
+    readonly responseHeaders: Record<string, string | Array<string>>,
     /** The body as undici streams it; undefined when it was read with the headers (`raw`). */
     private readonly body: Dispatcher.ResponseData["body"] | undefined,
     /** The whole body, read with the headers (small bodies), as it came (encoded or not). */
@@ -94,10 +85,8 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
   ) {
     super()
     this.status = status
-    const encoding = headers["content-encoding"]
+    const encoding = responseHeaders["content-encoding"]
     this.codings = encoding === undefined ? undefined : codingsOf(request.method, status, encoding)
-    this.setCookie = headers["set-cookie"]
-    this.headers = toHeaders(headers)
     if (body !== undefined) {
       // An error on a body nobody reads must not crash the process.
       body.on("error", ignoreError)
@@ -127,8 +116,12 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
     return Option.none()
   }
 
+  get headers(): Headers.Headers {
+    return this.effectHeaders ??= toHeaders(this.responseHeaders)
+  }
+
   get cookies(): Cookies.Cookies {
-    const header = this.setCookie
+    const header = this.responseHeaders["set-cookie"]
     return header === undefined ? Cookies.empty : Cookies.fromSetCookie(header)
   }
 
