@@ -36,10 +36,15 @@ const outfile = join(dir, "dist/internal/index.bundle.js")
 const replaced = ["dist/index.js", "dist/index.d.ts", "dist/UndiciHttpClient.js", "dist/UndiciHttpClient.d.ts"]
 const treeOf = (file) => file.replace(/(\.d)?\.js$|\.d\.ts$/, (ext) => `.tree${ext}`)
 
-if (restore) {
+/** Puts tsc's files back. */
+const restoreTrees = () => {
   for (const file of replaced) {
     if (existsSync(join(dir, treeOf(file)))) renameSync(join(dir, treeOf(file)), join(dir, file))
   }
+}
+
+if (restore) {
+  restoreTrees()
   rmSync(outfile, { force: true })
   process.exit(0)
 }
@@ -61,10 +66,11 @@ const isPeer = (id) => /^(effect|@loamy\/core)(\/|$)/.test(id)
 /**
  * Bundles declarations with rollup-plugin-dts, inlining every package's types but the `external` ones. It reads
  * this package's own tsc output (a copy has no node_modules to resolve @loamy/core and effect from), the same
- * files the copy was made from.
+ * files the copy was made from, before any of them is replaced: the internal modules' declarations import
+ * `../index.js`, which must still be tsc's.
  */
 const bundleTypes = async (file, external) => {
-  const input = join(own, existsSync(join(own, treeOf(file))) ? treeOf(file) : file)
+  const input = join(own, file)
   const bundle = await rollup({
     input,
     // nodenext resolution, as a consumer's: the packages' `exports` maps (effect/Schema, @loamy/core/LoamyError).
@@ -90,10 +96,21 @@ const bundleTypes = async (file, external) => {
   return code
 }
 
-/** Sets tsc's file aside (run twice without --restore in between, it is still there to bundle). */
+/** Sets tsc's file aside. */
 const setAside = (file) => {
-  if (!existsSync(join(dir, treeOf(file)))) renameSync(join(dir, file), join(dir, treeOf(file)))
+  renameSync(join(dir, file), join(dir, treeOf(file)))
   return join(dir, treeOf(file))
+}
+// Run twice without --restore in between, tsc's files are put back first.
+restoreTrees()
+if (dir !== own) {
+  for (const file of replaced) {
+    if (existsSync(join(own, treeOf(file)))) throw new Error(`bundle-entry: ${own} is being packed; run --restore there first`)
+  }
+}
+const types = {
+  index: await bundleTypes("dist/index.d.ts", () => false),
+  layer: await bundleTypes("dist/UndiciHttpClient.d.ts", isPeer)
 }
 try {
   await esbuild.build({
@@ -110,7 +127,7 @@ try {
     `// The bundled entry (scripts/bundle-entry.js); tsc's module tree is in the repository.\nexport * from "./internal/index.bundle.js"\n`
   )
   setAside("dist/index.d.ts")
-  writeFileSync(join(dir, "dist/index.d.ts"), await bundleTypes("dist/index.d.ts", () => false))
+  writeFileSync(join(dir, "dist/index.d.ts"), types.index)
 
   await esbuild.build({
     // Bundled after the main entry, whose module tree imports it.
@@ -128,11 +145,9 @@ try {
     ]
   })
   setAside("dist/UndiciHttpClient.d.ts")
-  writeFileSync(join(dir, "dist/UndiciHttpClient.d.ts"), await bundleTypes("dist/UndiciHttpClient.d.ts", isPeer))
+  writeFileSync(join(dir, "dist/UndiciHttpClient.d.ts"), types.layer)
 } catch (error) {
-  for (const file of replaced) {
-    if (existsSync(join(dir, treeOf(file)))) renameSync(join(dir, treeOf(file)), join(dir, file))
-  }
+  restoreTrees()
   throw error
 }
 // The layer's bundle must import the program's effect and @loamy/core, never carry its own.
