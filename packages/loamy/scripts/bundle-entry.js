@@ -76,6 +76,8 @@ const bundleTypes = async (file, external) => {
     // nodenext resolution, as a consumer's: the packages' `exports` maps (effect/Schema, @loamy/core/LoamyError).
     plugins: [dts({ respectExternal: true, compilerOptions: { module: 199, moduleResolution: 99 } })],
     external: (id) => id.startsWith("node:") || external(id),
+    // A warning is an error here: an import rollup cannot resolve is a warning ("treating it as external"),
+    // and would leave the packed declarations naming a package the consumer does not have.
     onwarn: (warning) => {
       throw new Error(`bundle-entry: ${file}: ${warning.message}`)
     }
