@@ -1,7 +1,8 @@
 // Issue 20's start-up and install rows, as a user gets them: packs @loamy/core, loamy and @loamy/cli (their
 // prepack bundling done on a copy, as test/prepare-packed.mjs does, so the repository's dist/ is not touched),
-// installs them and the clients they are compared with (undici at loamy's own version, ky, got) into blank
-// projects under os.tmpdir(), each with `npm install <one thing>`, and prints
+// installs them (loamy alone, and beside its optional peers @loamy/core and effect) and the clients they are
+// compared with (undici at the version loamy bundles, ky, got) into blank projects under os.tmpdir(), each with
+// one `npm install`, and prints
 //
 // - the bytes of each project's node_modules (files' sizes, as `du -b` counts them) and its package count;
 // - the time of an import in a fresh process, for each client and for @loamy/core against `effect/http` plus
@@ -33,7 +34,8 @@ const npm = process.platform === "win32" ? "npm.cmd" : "npm"
 const cache = path.join(os.tmpdir(), "loamy-bench-npm-cache")
 const env = { ...process.env, npm_config_cache: cache, npm_config_update_notifier: "false", NO_COLOR: "1" }
 const readJson = (file) => JSON.parse(fs.readFileSync(file, "utf8"))
-const undiciVersion = readJson(path.join(root, "packages/loamy/package.json")).dependencies.undici
+// The undici loamy bundles (a devDependency: the packed loamy has no dependencies).
+const undiciVersion = readJson(path.join(root, "packages/loamy/package.json")).devDependencies.undici
 
 // The scripts each package's prepack runs, with where they write (relative to the package).
 const prepackOnCopy = {
@@ -73,7 +75,7 @@ const project = (dir, extra = {}) => {
 
 const keep = process.env.STARTUP_KEEP === "1" || process.env.STARTUP_DIR !== undefined
 const tmp = process.env.STARTUP_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "loamy-startup-"))
-const dirs = { loamy: "loamy", core: "core", cli: "cli", undici: "undici", ky: "ky", got: "got" }
+const dirs = { loamy: "loamy", loamyEffect: "loamy-effect", core: "core", cli: "cli", undici: "undici", ky: "ky", got: "got" }
 for (const k of Object.keys(dirs)) dirs[k] = path.join(tmp, dirs[k])
 
 try {
@@ -96,11 +98,13 @@ try {
     }
     const install = (dir, specs, extra) =>
       sh(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", ...specs], project(dir, extra))
-    // loamy depends on @loamy/core by version, as the published package does: an override points npm at the
-    // tarball, so `npm install <loamy>` is the whole command, as it will be for a user.
-    install(dirs.loamy, [tarballs.loamy], { overrides: { "@loamy/core": `file:${tarballs.core}` } })
+    const effect = `effect@${readJson(path.join(root, "packages/cli/package.json")).devDependencies.effect}`
+    // loamy has no dependencies (its entry and its layer are bundles): `npm install <loamy>` installs it alone.
+    install(dirs.loamy, [tarballs.loamy])
+    // An Effect program on loamy/UndiciHttpClient installs loamy's optional peers beside it.
+    install(dirs.loamyEffect, [tarballs.loamy, tarballs.core, effect])
     // @loamy/core names effect as a peer: a user of the Effect door installs both.
-    install(dirs.core, [tarballs.core, `effect@${readJson(path.join(root, "packages/cli/package.json")).devDependencies.effect}`])
+    install(dirs.core, [tarballs.core, effect])
     install(dirs.cli, [tarballs.cli])
     install(dirs.undici, [`undici@${undiciVersion}`])
     install(dirs.ky, ["ky"])
@@ -111,6 +115,7 @@ try {
   const version = (dir, name) => readJson(path.join(dir, "node_modules", name, "package.json")).version
   const sizes = [
     ["loamy", dirs.loamy, "npm install <loamy>"],
+    ["loamy + @loamy/core + effect", dirs.loamyEffect, "npm install <loamy> <@loamy/core> effect"],
     ["@loamy/core + effect", dirs.core, "npm install <@loamy/core> effect"],
     ["@loamy/cli", dirs.cli, "npm install <@loamy/cli>"],
     [`undici ${version(dirs.undici, "undici")}`, dirs.undici, "npm install undici"],
@@ -210,7 +215,8 @@ try {
   console.log(`| import @loamy/core / effect/http + effect/Schema | ${ratio("import @loamy/core", "import effect/http + effect/Schema", "importMs")} import, ${ratio("import @loamy/core", "import effect/http + effect/Schema", "cpuMs")} CPU, ${ratio("import @loamy/core", "import effect/http + effect/Schema", "wall")} wall | <= 1.2 |`)
   console.log(`| loamy --help / node -e 0 | ${ratio("loamy --help", "node -e 0", "wall")} wall, ${ratio("loamy --help", "node -e 0", "cpuMs")} CPU | <= 1.5 |`)
   console.log(`| npm install loamy / npm install undici, bytes | ${(sizes[0].bytes / undiciBytes).toFixed(2)} | <= 3 |`)
-  console.log(`| npm install @loamy/cli, ky, got / undici, bytes | ${(sizes[2].bytes / undiciBytes).toFixed(2)}, ${(sizes[4].bytes / undiciBytes).toFixed(2)}, ${(sizes[5].bytes / undiciBytes).toFixed(2)} | |`)
+  const bytesOf = (name) => (sizes.find((s) => s.name.startsWith(name)).bytes / undiciBytes).toFixed(2)
+  console.log(`| npm install @loamy/cli, ky, got / undici, bytes | ${bytesOf("@loamy/cli")}, ${bytesOf("ky")}, ${bytesOf("got")} | |`)
 } finally {
   if (keep) console.log(`projects kept under ${tmp}`)
   else fs.rmSync(tmp, { recursive: true, force: true })

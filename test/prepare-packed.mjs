@@ -7,13 +7,14 @@
 //   (the CLI, the cluster, the entry points, a TypeScript consumer);
 // - effect-door: `npm install <@loamy/core> effect`, no version given (npm's latest, Effect 4), for the README's
 //   Effect example;
-// - promise-door: `npm install <loamy>` alone: nothing else, Effect 4 comes with it;
+// - promise-door: `npm install <loamy>` alone: loamy has no dependencies, so that is all it installs;
+// - effect-layer: `npm install <loamy> <@loamy/core> effect`, loamy's optional peers, for an Effect program on
+//   `loamy/UndiciHttpClient`;
 // - effect3: a project that has `effect@3` installed, then `npm install <loamy>`: its Effect 3 stays its own, and
-//   loamy gets its Effect 4 beside it.
+//   loamy's Promise and synchronous doors run on their bundles.
 //
-// loamy depends on @loamy/core by version, as the published packages do: where that tarball is not installed by
-// name, the project's `overrides` point npm at it, so `npm install <loamy>` is the whole install command and npm
-// places @loamy/core where it would place the published one.
+// @loamy/cluster depends on @loamy/core and loamy by version, as the published packages do: the consumer's
+// `overrides` point npm at their tarballs.
 //
 // npm resolves names on the npm registry, as `npm ci` does: on a fresh machine its cache holds the tarballs but
 // no package metadata (with --offline npm would fail with ENOTCACHED there), so --prefer-offline reads the cache
@@ -100,7 +101,6 @@ try {
     tarballs[name] = path.join(into, result.filename)
     contents[name] = { prepack, files: result.files.map((file) => file.path) }
   }
-  const coreFromTarball = { overrides: { "@loamy/core": `file:${tarballs.core}` } }
 
   // loamy and @loamy/cluster name @loamy/core and loamy by version: without overrides npm asks the registry for them
   // even though their tarballs are in the same command, which costs minutes of retries where the registry refuses;
@@ -120,10 +120,13 @@ try {
   // A later install from the lock file works too (on Effect 3 this failed with ERESOLVE: effect 4 was invalid).
   await sh(npm, ["ci", "--prefer-offline", "--no-audit", "--no-fund"], projects.effectDoor)
 
-  projects.promiseDoor = project(path.join(tmp, "promise-door"), coreFromTarball)
+  projects.promiseDoor = project(path.join(tmp, "promise-door"))
   await install(projects.promiseDoor, [tarballs.loamy])
 
-  projects.effect3 = project(path.join(tmp, "effect3"), coreFromTarball)
+  projects.effectLayer = project(path.join(tmp, "effect-layer"))
+  await install(projects.effectLayer, [tarballs.loamy, tarballs.core, "effect"])
+
+  projects.effect3 = project(path.join(tmp, "effect3"))
   await install(projects.effect3, ["effect@3"])
   await install(projects.effect3, [tarballs.loamy])
   await sh(npm, ["ci", "--prefer-offline", "--no-audit", "--no-fund"], projects.effect3)
