@@ -7,7 +7,7 @@
 //
 // Then it writes dist/bundle/help.json: what the bundle itself prints for every help request (`loamy --help`,
 // `loamy COMMAND [SUBCOMMAND] --help` and `-h` for every command of the tree, `loamy --version` and `-v`), plain
-// and in colour, so that bin/loamy.js can print it without starting Node on the bundle (see there).
+// and in colour, so that bin/loamy.js can print it without loading the bundle (see there).
 //
 //   node scripts/bundle.js [outdir]
 import { execFile } from "node:child_process"
