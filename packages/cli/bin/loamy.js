@@ -42,7 +42,8 @@ const helpText = () => {
 
 const text = helpText()
 if (text !== undefined) {
-  process.stdout.write(text)
+  // As the command prints it: console.log, which also ignores a stdout closed by its reader (`loamy --help | true`).
+  console.log(text)
 } else {
   // Node's compile cache (in os.tmpdir()/node-compile-cache, or NODE_COMPILE_CACHE; off with
   // NODE_DISABLE_COMPILE_CACHE=1): from the second run on, the bundle's code is read from V8's cache rather than

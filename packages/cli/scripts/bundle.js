@@ -75,13 +75,18 @@ const worker = async () => {
 }
 await Promise.all([worker(), worker(), worker()])
 
-// { texts: [stdout, ...], argv: { JSON.stringify(args): { plain: index, colour: index } } }: each text once.
+// { texts: [text, ...], argv: { JSON.stringify(args): { plain: index, colour: index } } }: each text once. A text is
+// what the command passed to console.log (its stdout without the newline console.log adds), because bin/loamy.js
+// prints it with console.log too: the same bytes, and the same handling of a closed stdout (console ignores EPIPE).
 const texts = []
 const argv = {}
 for (const { args, variant, code, stdout, stderr } of results) {
-  if (code !== 0 || stderr !== "") throw new Error(`bundle: loamy ${args.join(" ")} (${variant}) exited ${code}: ${stderr}`)
-  let index = texts.indexOf(stdout)
-  if (index === -1) index = texts.push(stdout) - 1
+  if (code !== 0 || stderr !== "" || !stdout.endsWith("\n")) {
+    throw new Error(`bundle: loamy ${args.join(" ")} (${variant}) exited ${code}: ${stderr}${JSON.stringify(stdout.slice(-20))}`)
+  }
+  const text = stdout.slice(0, -1)
+  let index = texts.indexOf(text)
+  if (index === -1) index = texts.push(text) - 1
   ;(argv[JSON.stringify(args)] ??= {})[variant] = index
 }
 writeFileSync(path.join(outdir, "help.json"), JSON.stringify({ texts, argv }))

@@ -8,7 +8,7 @@
  */
 import * as CommandSpec from "effect/cli/CommandSpec"
 import * as Option from "effect/Option"
-import { execFile, spawnSync } from "node:child_process"
+import { execFile, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -188,6 +188,29 @@ describe("loamy --help without starting the command (bin/loamy.js and dist/bundl
     const full = await onTerminal(envWith({ LOAMY_FULL_HELP: "1" }))
     expect(fast).toMatch(/\x1b\[1mDESCRIPTION/)
     expect(fast).toEqual(full)
+  }, 120_000)
+
+  it("a reader that has gone (`loamy --help | true`): exit 0 and nothing on stderr, as the full command", async () => {
+    /** `loamy args` with stdout a pipe whose reading end is closed before the child can write (it takes tens of ms to start). */
+    const readerGone = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
+      new Promise<{ readonly code: number | null; readonly stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] })
+        child.stdout.destroy()
+        let stderr = ""
+        child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+        const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
+        child.on("error", reject)
+        child.on("close", (code) => {
+          clearTimeout(timer)
+          resolve({ code, stderr })
+        })
+      })
+    for (const args of [["--help"], ["send", "--help"], ["--version"]]) {
+      const env = envWith({ NO_COLOR: "1" })
+      const full = await readerGone(args, { ...env, LOAMY_FULL_HELP: "1" })
+      expect(full).toEqual({ code: 0, stderr: "" })
+      expect(await readerGone(args, env), `loamy ${args.join(" ")}`).toEqual(full)
+    }
   }, 120_000)
 
   it("a help request loads bin/loamy.js alone: not the bundle", async () => {
