@@ -28,7 +28,8 @@ const helpText = () => {
     return undefined // not bundled: the full command answers
   }
   const key = JSON.stringify(args)
-  if (!Object.hasOwn(help.argv, key)) return undefined
+  const found = Object.hasOwn(help?.argv ?? {}, key) ? help.argv[key] : undefined
+  if (found === undefined) return undefined
   // The colour rule of the command's help formatter (src/internal/terminal.ts, `plain`), for stdout.
   const noColor = process.env.NO_COLOR
   const force = process.env.FORCE_COLOR
@@ -37,7 +38,8 @@ const helpText = () => {
     : force !== undefined && force !== "" && force !== "0" && force !== "false"
     ? false
     : process.stdout.isTTY !== true
-  return help.texts[plain ? help.argv[key].plain : help.argv[key].colour]
+  const text = help.texts?.[plain ? found.plain : found.colour]
+  return typeof text === "string" ? text : undefined
 }
 
 const text = helpText()
@@ -47,7 +49,7 @@ if (text !== undefined) {
 } else {
   // Node's compile cache (in os.tmpdir()/node-compile-cache, or NODE_COMPILE_CACHE; off with
   // NODE_DISABLE_COMPILE_CACHE=1): from the second run on, the bundle's code is read from V8's cache rather than
-  // compiled, which takes about an eighth off `loamy --help`'s CPU time (bench/startup.js). Only the modules
+  // compiled, which takes about an eighth off the command's start (bench/startup.js, the full command's rows). Only the modules
   // loaded after this line are cached; Node keeps one cache per file and Node version and checks it by content.
   module.enableCompileCache?.()
 
