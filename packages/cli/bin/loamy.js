@@ -49,8 +49,9 @@ if (text !== undefined) {
 } else {
   // Node's compile cache (in os.tmpdir()/node-compile-cache, or NODE_COMPILE_CACHE; off with
   // NODE_DISABLE_COMPILE_CACHE=1): from the second run on, the bundle's code is read from V8's cache rather than
-  // compiled, which takes about an eighth off the command's start (bench/startup.js, the full command's rows). Only the modules
-  // loaded after this line are cached; Node keeps one cache per file and Node version and checks it by content.
+  // compiled, which takes about an eighth off the command's start (bench/startup.js, the full command's rows).
+  // Only the modules loaded after this line are cached; Node keeps one cache per file and Node version and checks
+  // it by content.
   module.enableCompileCache?.()
 
   const bundle = new URL("../dist/bundle/loamy.js", import.meta.url)
