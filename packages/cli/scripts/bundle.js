@@ -59,11 +59,14 @@ walk([command.name], [])
 // What the bundle prints, in each of the two colour settings loamy's help knows (terminal.plain): NO_COLOR=1 and
 // FORCE_COLOR=1 decide it whatever the output is. Only a request that exits 0 with nothing on stderr is kept, and a
 // few at a time run at once.
-const colourless = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== "NO_COLOR" && name !== "FORCE_COLOR"))
+const colourless = { ...process.env }
+delete colourless.NO_COLOR
+delete colourless.FORCE_COLOR
 const variants = { plain: { ...colourless, NO_COLOR: "1" }, colour: { ...colourless, FORCE_COLOR: "1" } }
 const run = (args, env) =>
   new Promise((resolve, reject) => {
-    execFile(process.execPath, [path.join(outdir, "loamy.js"), ...args], { env, encoding: "utf8", timeout: 60_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+    const options = { env, encoding: "utf8", timeout: 60_000, maxBuffer: 16 << 20 }
+    execFile(process.execPath, [path.join(outdir, "loamy.js"), ...args], options, (error, stdout, stderr) => {
       if (error !== null && typeof error.code !== "number") return reject(error)
       resolve({ code: error === null ? 0 : error.code, stdout, stderr })
     })

@@ -68,7 +68,8 @@ const envWith = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
 /** Runs `node [nodeArgs] entry args` with stdout and stderr piped, bounded by 60 s. */
 const run = (entry: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, nodeArgs: ReadonlyArray<string> = []) =>
   new Promise<Ran>((resolve, reject) => {
-    const child = execFile(process.execPath, [...nodeArgs, entry, ...args], { env, encoding: "utf8", timeout: 60_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+    const options = { env, encoding: "utf8", timeout: 60_000, maxBuffer: 16 << 20 } as const
+    const child = execFile(process.execPath, [...nodeArgs, entry, ...args], options, (error, stdout, stderr) => {
       if (error !== null && typeof error.code !== "number") return reject(error)
       resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr })
     })
@@ -132,8 +133,15 @@ describe("loamy --help without starting the command (bin/loamy.js and dist/bundl
 
   it("for every help request, the fast path prints what the full command prints, plain and in colour: stdout, stderr, exit code", async () => {
     const requests = Object.keys(helpJson().argv).map((key) => JSON.parse(key) as Array<string>)
-    const cases = requests.flatMap((args) => [{ args, env: envWith({ NO_COLOR: "1" }) }, { args, env: envWith({ FORCE_COLOR: "1" }) }])
-    const results = await inTurn(cases, async ({ args, env }) => ({ args, colour: env["FORCE_COLOR"], ...(await bothWays(args, env)) }))
+    const cases = requests.flatMap((args) => [
+      { args, env: envWith({ NO_COLOR: "1" }) },
+      { args, env: envWith({ FORCE_COLOR: "1" }) }
+    ])
+    const results = await inTurn(cases, async ({ args, env }) => ({
+      args,
+      colour: env["FORCE_COLOR"],
+      ...(await bothWays(args, env))
+    }))
     expect(results.length).toBe(requests.length * 2)
     for (const { args, colour, fast, full } of results) {
       expect(fast, `loamy ${args.join(" ")}${colour === undefined ? "" : " (FORCE_COLOR=1)"}`).toEqual(full)
@@ -179,7 +187,8 @@ describe("loamy --help without starting the command (bin/loamy.js and dist/bundl
   it.skipIf(!hasScript)("on a terminal (no colour variable set), the fast path prints the coloured help the full command does", async () => {
     const onTerminal = (env: NodeJS.ProcessEnv) =>
       new Promise<string>((resolve, reject) => {
-        execFile("script", ["-qfec", [process.execPath, bin, "--help"].map(shQuote).join(" "), "/dev/null"], { env, encoding: "utf8", timeout: 60_000 }, (error, stdout) => {
+        const line = [process.execPath, bin, "--help"].map(shQuote).join(" ")
+        execFile("script", ["-qfec", line, "/dev/null"], { env, encoding: "utf8", timeout: 60_000 }, (error, stdout) => {
           if (error !== null) return reject(error)
           resolve(stdout)
         })
@@ -238,7 +247,11 @@ describe("loamy --help without starting the command (bin/loamy.js and dist/bundl
       ["-v", "--help"],
       ["--helpx"]
     ]
-    const results = await inTurn(others, async (args) => ({ args, ...(await loadedBy(args, env)), full: await run(bin, args, { ...env, LOAMY_FULL_HELP: "1" }) }))
+    const results = await inTurn(others, async (args) => ({
+      args,
+      ...(await loadedBy(args, env)),
+      full: await run(bin, args, { ...env, LOAMY_FULL_HELP: "1" })
+    }))
     for (const { args, ran, loaded, full } of results) {
       expect(loaded, `loamy ${args.join(" ")}`).toContain("dist/bundle/loamy.js")
       expect(ran, `loamy ${args.join(" ")}`).toEqual(full)
