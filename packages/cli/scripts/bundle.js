@@ -57,8 +57,8 @@ const walk = (specPath, typed) => {
 walk([command.name], [])
 
 // What the bundle prints, in each of the two colour settings loamy's help knows (terminal.plain): NO_COLOR=1 and
-// FORCE_COLOR=1 decide it whatever the output is. Only a request that exits 0 with nothing on stderr is kept, and a
-// few at a time run at once.
+// FORCE_COLOR=1 decide it whatever the output is. A few run at once; a request that does not exit 0 with its text on
+// stdout and nothing on stderr fails the bundle.
 const colourless = { ...process.env }
 delete colourless.NO_COLOR
 delete colourless.FORCE_COLOR
@@ -72,9 +72,11 @@ const run = (args, env) =>
     })
   })
 const jobs = requests.flatMap((args) => Object.entries(variants).map(([variant, env]) => ({ args, variant, env })))
-const results = []
+// In the jobs' order, whichever finishes first, so that help.json comes out the same at every build.
+const results = new Array(jobs.length)
+let next = 0
 const worker = async () => {
-  for (let job = jobs.shift(); job !== undefined; job = jobs.shift()) results.push({ ...job, ...(await run(job.args, job.env)) })
+  for (let i = next++; i < jobs.length; i = next++) results[i] = { ...jobs[i], ...(await run(jobs[i].args, jobs[i].env)) }
 }
 await Promise.all([worker(), worker(), worker()])
 
