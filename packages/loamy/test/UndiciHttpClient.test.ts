@@ -1,5 +1,5 @@
 import { it } from "@effect/vitest"
-import { Clump, LoamyError } from "@loamy/core"
+import { Clump, LoamyError, Transport } from "@loamy/core"
 import { waitUntil } from "@loamy/test-kit"
 import { closedPort, start, type TestServer } from "@loamy/test-server"
 import { Context, Effect, Fiber, Layer, Stream, Tracer } from "effect"
@@ -46,6 +46,30 @@ describe("UndiciHttpClient", () => {
         expect(text).toBe("hello, world")
         const bytes = yield* Effect.flatMap(client.get(`${server.url}/text`), (r) => r.arrayBuffer)
         expect(bytes.byteLength).toBe(12)
+      }))
+
+    it.effect("hands a small body over as bytes of its own, and the headers in the core's shape", () =>
+      Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const response = yield* client.execute(HttpClientRequest.get(`${server.url}/cookies`))
+        if (!Transport.isBoundedResponse(response)) throw new Error("not a bounded response")
+        const bounded = response[Transport.BoundedResponseTypeId]
+        const bytes = bounded.bufferedBody!
+        expect(new TextDecoder().decode(bytes)).toBe("{\"cookies\":2}")
+        // An ArrayBuffer of its own: a body the caller keeps must not keep the socket's read buffer alive.
+        expect(bytes.byteOffset).toBe(0)
+        expect(bytes.buffer.byteLength).toBe(bytes.byteLength)
+        // The record a RequestResponse carries: no prototype, set-cookie one value per cookie, others joined.
+        const headers = bounded.responseHeaders!
+        expect(Object.getPrototypeOf(headers)).toBe(null)
+        expect(headers["set-cookie"]).toEqual([
+          "a=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT; Path=/",
+          "b=2; Expires=Thu, 22 Oct 2037 07:28:00 GMT; HttpOnly"
+        ])
+        expect(headers["x-multi"]).toBe("one, two")
+        // Effect's Headers, made from it when asked for: every repeated header joined.
+        expect(response.headers["x-multi"]).toBe("one, two")
+        expect(response.headers["set-cookie"]).toContain("b=2")
       }))
 
     it.effect("maps a refused connection to TransportError ConnectionRefused", () =>
