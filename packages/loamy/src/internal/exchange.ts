@@ -30,6 +30,7 @@ import * as Tracer from "effect/Tracer"
 import { Readable } from "node:stream"
 import { type Dispatcher, FormData as UndiciFormData } from "undici"
 import { Timed } from "./deadlines.js"
+import { concat } from "./decoding.js"
 import { gateOf, type OriginGate } from "./http2.js"
 import { version } from "./version.js"
 import { ownProxyAuthorization, proxyFailure, type ProxyRoute } from "./proxies.js"
@@ -254,16 +255,8 @@ const isInvalidArgument = (error: Error): boolean => "code" in error && error.co
 type Resume = (effect: Effect.Effect<UndiciResponse, HttpClientError.HttpClientError>) => void
 
 /** The bytes of a small body in one `Uint8Array` of their own (the chunks are views on the socket's reads). */
-const joined = (chunks: ReadonlyArray<Uint8Array>, length: number): Uint8Array => {
-  if (chunks.length === 1) return new Uint8Array(chunks[0]!)
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
+const joined = (chunks: ReadonlyArray<Uint8Array>, length: number): Uint8Array =>
+  chunks.length === 1 ? new Uint8Array(chunks[0]!) : concat(chunks, length)
 
 /**
  * One request's handler of undici's dispatch API: what `dispatcher.request`
