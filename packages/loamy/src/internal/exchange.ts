@@ -5,11 +5,12 @@
  * agent, a proxy) and the attempt's deadline (`Transport.AttemptDeadline`);
  * context values survive any middleware a user puts around the client.
  *
- * Each request costs little more than a raw `undici.request`: no span
+ * Each request costs less than a raw `undici.request`: it goes through
+ * undici's dispatch API with one handler object (`Exchange`), with no span
  * unless a tracer that records spans is installed, no URL re-parsing for
- * requests without URL params, no `AbortController`, small bodies read with
- * the headers (one resumption of the fiber instead of two), and
- * interruption aborting the undici request (and its socket).
+ * requests without URL params, no `AbortSignal`, small bodies collected with
+ * the headers and no stream (one resumption of the fiber instead of two),
+ * and interruption aborting the undici request (and its socket).
  *
  * @internal
  */
