@@ -3,7 +3,7 @@
 // its bin against `node -e 0` and against the module tree tsc builds (dist/bin.js, what the CLI shipped before
 // the bundle). Prints medians and ratios. Not part of `npm test`.
 //
-//   npm run bench:startup             # tsc -b && node bench/cli-startup.js
+//   npm run bench:cli-startup         # tsc -b && node bench/cli-startup.js
 //   RUNS=30 node bench/cli-startup.js
 import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
