@@ -152,7 +152,9 @@ export const CurrentRoute: Context.Reference<Route | undefined> = Context.Refere
 /**
  * The `performance.now()` time by which the current attempt must be done,
  * headers and body (redirects included), when a `Transport` is present and
- * the call has a `timeout`; undefined: no bound. Past it the transport
+ * the call has a `timeout`; undefined: no bound. The engine gives it in whole
+ * milliseconds (the attempt's start plus the timeout, rounded down), so that
+ * attempts started within one millisecond share one context. Past it the transport
  * aborts the exchange (or destroys the body) and fails with an
  * `HttpClientError` whose `cause` is an `AttemptTimeoutError`.
  *
