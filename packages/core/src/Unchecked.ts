@@ -23,7 +23,7 @@ import type { InvalidOptionsError, RequestError } from "./LoamyError.js"
 import type * as Options from "./Options.js"
 import type * as RequestMap from "./RequestMap.js"
 import type { RequestResponse } from "./RequestResponse.js"
-import { Transport } from "./Transport.js"
+import { type Lease, Transport } from "./Transport.js"
 
 /**
  * `Clump.send` for requests already checked and options already decoded:
@@ -109,6 +109,26 @@ export const unsafePrepare = (
         })
     ))
 }
+
+/**
+ * The route a call with these options leases, leased now, for a door that
+ * runs many batches with the same options (loamy's synchronous worker): it
+ * provides `lease.route` as `Transport.CurrentRoute` around each batch
+ * (which then leases nothing, see `unsafePrepare`), and runs `lease.release`
+ * when batches with other options come. A lease per batch costs a
+ * one-request batch about as much as the rest of its engine work. Undefined
+ * without a `Transport`.
+ *
+ * @since 1.1.0
+ * @category sending
+ */
+export const unsafeLease = (
+  resolved: Options.Resolved
+): Effect.Effect<Lease | undefined, InvalidOptionsError> =>
+  Effect.flatMap(
+    Effect.serviceOption(Transport),
+    (transport) => Option.isNone(transport) ? Effect.succeed(undefined) : transport.value.lease(leaseSettings(resolved))
+  )
 
 /**
  * The `AbortSignal`s of a call's requests, by index, for a door that lets

@@ -231,6 +231,26 @@ describe("leases", () => {
       expect(fake.seen.slice(2).map((s) => (s.route as FakeRoute).id)).toEqual([99, 99, 2])
     }))
 
+  it.effect("Unchecked.unsafeLease leases a call's route once, for a door to run many prepared batches on", () =>
+    Effect.gen(function*() {
+      const fake = makeFake()
+      const resolved = Result.getOrThrow(Options.decode({ concurrency: 4, proxy: "env" }))
+      const lease = (yield* Unchecked.unsafeLease(resolved).pipe(Effect.provide(fake.layer())))!
+      expect(fake.leases).toEqual([{ connections: 4, proxy: "env" }])
+      const prepared = (yield* Unchecked.unsafePrepare(resolved).pipe(Effect.provide(fake.layer())))!
+      for (let i = 0; i < 3; i++) {
+        yield* Effect.provideService(prepared([at("/plain")]), Transport.CurrentRoute, lease.route)
+      }
+      // The batches leased nothing of their own and ran on the door's lease, which is the door's to give back.
+      expect(fake.leases).toHaveLength(1)
+      expect(fake.seen.map((s) => s.route)).toEqual([lease.route, lease.route, lease.route])
+      expect(fake.released()).toBe(0)
+      yield* lease.release
+      expect(fake.released()).toBe(1)
+      // Without a transport there is nothing to lease.
+      expect(yield* Unchecked.unsafeLease(resolved)).toBeUndefined()
+    }))
+
   it.effect("Clump.sender holds its lease for its scope", () =>
     Effect.gen(function*() {
       const fake = makeFake()

@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import type { Options, RequestMap, RequestResponse } from "@loamy/core"
+import { type Options, type RequestMap, type RequestResponse, Transport } from "@loamy/core"
 import * as Unchecked from "@loamy/core/Unchecked"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -189,6 +189,40 @@ const batch = (
   })
 }
 
+/**
+ * The route of the last options' batches, leased once and kept while batches with the same options follow (a
+ * program calling with the same options again and again), rather than a lease per batch, which is most of what a
+ * route costs a one-request call (a few µs, bench/README.md, issue 20). Given back when a batch with other options
+ * comes; the agent it holds is one the transport keeps anyway.
+ */
+let leased: { readonly entry: Entry; readonly lease: Transport.Lease } | undefined
+
+/** Runs `effect` on the route leased for `entry`'s options, leasing it (and giving back the last) if need be. */
+const onLeasedRoute = <A, E>(
+  entry: Entry,
+  effect: Effect.Effect<A, E, HttpClient.HttpClient>
+): Effect.Effect<A, E, HttpClient.HttpClient> => {
+  if (leased !== undefined && leased.entry === entry) {
+    return Effect.provideService(effect, Transport.CurrentRoute, leased.lease.route)
+  }
+  const previous = leased
+  leased = undefined
+  const lease = Effect.uninterruptible(
+    Effect.andThen(
+      previous === undefined ? Effect.void : previous.lease.release,
+      Effect.map(Unchecked.unsafeLease(entry.options), (made) => {
+        if (made !== undefined) leased = { entry, lease: made }
+        return made
+      })
+    )
+  )
+  return Effect.matchEffect(lease, {
+    // Options no route can be leased for: the batch leases on its own, and fails as a call with them does.
+    onFailure: () => effect,
+    onSuccess: (made) => made === undefined ? effect : Effect.provideService(effect, Transport.CurrentRoute, made.route)
+  })
+}
+
 const observe = (
   id: number,
   exit: Exit.Exit<ReadonlyArray<RequestResponse.RequestResponse>, unknown>,
@@ -253,7 +287,7 @@ const serve: Effect.Effect<void, never, HttpClient.HttpClient> = Effect.suspend(
     return Effect.void
   }
   current = { id: job.id }
-  return Effect.map(Effect.exit(batch(job, entry)), (exit) => {
+  return Effect.map(Effect.exit(onLeasedRoute(entry, batch(job, entry))), (exit) => {
     current = undefined
     observe(job.id, exit, job.test)
   })
