@@ -3,24 +3,24 @@
  * the records say the server saw HTTP/2 on one session; an origin that speaks only HTTP/1.1 keeps it; a --ca file
  * that cannot be read is a usage error naming the flag.
  */
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeTestCa, type TestCa, startTlsServer, type TlsServer } from "@loamy/test-kit/tls"
+import { type TestCa, type TlsPair, startTlsPair, type TlsServer } from "@loamy/test-kit/tls"
 import { jsonl, loamy, records } from "./helpers.js"
 
 let ca: TestCa
 let h2: TlsServer
 let h1: TlsServer
 
+let pair: TlsPair | undefined
+
 beforeAll(async () => {
-  ca = makeTestCa()
-  ;[h2, h1] = await Promise.all([startTlsServer(ca, "h2"), startTlsServer(ca, "h1")])
+  pair = await startTlsPair()
+  ;({ ca, h2, h1 } = pair)
 }, 60_000)
 
 afterAll(async () => {
-  await Promise.all([h2?.close(), h1?.close()])
-  if (ca !== undefined) fs.rmSync(ca.dir, { recursive: true, force: true })
+  await pair?.close()
 })
 
 const gets = (url: string, n: number, route = "/") => jsonl(Array.from({ length: n }, () => ({ url: `${url}${route}`, httpOp: "GET" })))

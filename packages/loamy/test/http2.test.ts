@@ -11,21 +11,22 @@ import * as fs from "node:fs"
 import { close, sendRequests, sendRequestsSync, streamRequests, TransportError } from "loamy"
 import * as UndiciHttpClient from "loamy/UndiciHttpClient"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeTestCa, type Seen, startTlsServer, type TestCa, type TlsServer } from "@loamy/test-kit/tls"
+import { makeTestCa, type Seen, startTlsPair, type TestCa, type TlsPair, type TlsServer } from "@loamy/test-kit/tls"
 
 let ca: TestCa
 let h2: TlsServer
 let h1: TlsServer
 
+let pair: TlsPair | undefined
+
 beforeAll(async () => {
-  ca = makeTestCa()
-  ;[h2, h1] = await Promise.all([startTlsServer(ca, "h2"), startTlsServer(ca, "h1")])
+  pair = await startTlsPair()
+  ;({ ca, h2, h1 } = pair)
 }, 60_000)
 
 afterAll(async () => {
   await close()
-  await Promise.all([h2?.close(), h1?.close()])
-  if (ca !== undefined) fs.rmSync(ca.dir, { recursive: true, force: true })
+  await pair?.close()
 })
 
 const gets = (url: string, n: number, path = "/") => Array.from({ length: n }, () => ({ url: `${url}${path}`, httpOp: "GET" as const }))

@@ -84,3 +84,27 @@ export const startTlsServer = (ca: TestCa, mode: "h2" | "h1"): Promise<TlsServer
       })
     })
   })
+
+/** A CA made for the test and two servers with its certificate: one that offers HTTP/2, one HTTP/1.1 only. */
+export interface TlsPair {
+  readonly ca: TestCa
+  readonly h2: TlsServer
+  readonly h1: TlsServer
+  /** Stops both servers and removes the CA's files. */
+  close(): Promise<void>
+}
+
+/** Makes a CA and starts both servers (see `TlsPair`). */
+export const startTlsPair = async (): Promise<TlsPair> => {
+  const ca = makeTestCa()
+  const [h2, h1] = await Promise.all([startTlsServer(ca, "h2"), startTlsServer(ca, "h1")])
+  return {
+    ca,
+    h2,
+    h1,
+    close: async () => {
+      await Promise.all([h2.close(), h1.close()])
+      fs.rmSync(ca.dir, { recursive: true, force: true })
+    }
+  }
+}
